@@ -1,0 +1,17 @@
+//! Vigil's domain: who may reach what, what a session is, what happened in it.
+//!
+//! Architecture invariant: this crate does no I/O. It knows nothing of SQL, HTTP or SSH; every
+//! decision here is a pure function of its arguments so it can be tested exhaustively.
+#![forbid(unsafe_code)]
+
+mod access;
+mod login_spec;
+mod model;
+mod role;
+mod session;
+
+pub use access::{AccessDecision, decide_access};
+pub use login_spec::{LoginSpec, LoginSpecError};
+pub use model::{Account, Grant, SecretKind, Target, User, UserKey};
+pub use role::{Permission, Role, UnknownRole};
+pub use session::{EndReason, EventKind, SessionId, SessionStatus, now_millis};

@@ -1,0 +1,77 @@
+//! Rows of the domain as the rest of Vigil sees them. Secrets are not here: credentials live
+//! in the vault and reach the SSH client only as `vigil_vault::Secret`.
+
+use crate::Role;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub has_password: bool,
+    pub has_totp: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserKey {
+    pub id: String,
+    pub user_id: String,
+    /// OpenSSH one-line form, `ssh-ed25519 AAAA... comment`.
+    pub public_key: String,
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub id: String,
+    pub name: String,
+    pub host: String,
+    pub port: u16,
+    /// The pinned host key in OpenSSH one-line form.
+    pub host_key: Option<String>,
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretKind {
+    Password,
+    PrivateKey,
+}
+
+impl SecretKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretKind::Password => "password",
+            SecretKind::PrivateKey => "private-key",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "password" => Some(SecretKind::Password),
+            "private-key" => Some(SecretKind::PrivateKey),
+            _ => None,
+        }
+    }
+}
+
+/// A login on a target. The credential itself is never part of this value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    pub target_id: String,
+    pub login: String,
+    pub secret_kind: SecretKind,
+}
+
+/// Permission for a user to reach a target, optionally only as one login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    pub id: String,
+    pub user_id: String,
+    pub target_id: String,
+    /// `None`: every login of the target.
+    pub login: Option<String>,
+    pub allow_port_forwarding: bool,
+}

@@ -1,0 +1,39 @@
+//! Vigil's vault: credentials encrypted at rest, and types that never print a secret.
+//!
+//! Envelope encryption: each secret gets its own random data key (XChaCha20-Poly1305); the data
+//! key is wrapped by the master key. The row a secret belongs to is bound in as associated data,
+//! so a ciphertext copied to another row does not decrypt.
+//!
+//! Architecture invariant: the vault knows nothing of storage. It turns bytes into sealed text
+//! and back; where that text lives is `vigil-store`'s business.
+#![forbid(unsafe_code)]
+
+mod envelope;
+mod master_key;
+mod password;
+mod secret;
+
+pub use envelope::{open, seal};
+pub use master_key::MasterKey;
+pub use password::{hash_password, random_password, verify_password};
+pub use secret::Secret;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("cannot read master key file {path}: {source}")]
+    ReadKey { path: String, source: std::io::Error },
+    #[error("cannot write master key file {path}: {source}")]
+    WriteKey { path: String, source: std::io::Error },
+    #[error(
+        "master key in {origin} is not 32 bytes of base64: restore the original key file; without it the vault cannot be opened"
+    )]
+    BadKey { origin: String },
+    #[error("sealed secret is malformed: {0}")]
+    Malformed(&'static str),
+    #[error(
+        "sealed secret does not open with this master key (wrong key, or the value was moved from another row)"
+    )]
+    Decrypt,
+    #[error("cannot hash password: {0}")]
+    Hash(String),
+}
