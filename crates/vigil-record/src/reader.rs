@@ -1,0 +1,199 @@
+//! Reads asciicast v3 back, restoring exact bytes from `b` extension events.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use std::io::BufRead;
+use std::time::Duration;
+
+use crate::RecordError;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CastHeader {
+    pub version: u8,
+    pub term: CastTerm,
+    #[serde(default)]
+    pub timestamp: Option<u64>,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub command: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct CastTerm {
+    pub cols: u16,
+    pub rows: u16,
+    #[serde(rename = "type", default)]
+    pub type_: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventData {
+    Output(Vec<u8>),
+    Input(Vec<u8>),
+    Resize(u16, u16),
+    Marker(String),
+    Exit(i64),
+    Other(String, String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CastEvent {
+    /// Offset from the session's start.
+    pub time: Duration,
+    pub data: EventData,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cast {
+    pub header: CastHeader,
+    pub events: Vec<CastEvent>,
+}
+
+impl Cast {
+    /// Every output byte in order, exactly as the target sent it.
+    pub fn output_bytes(&self) -> Vec<u8> {
+        self.collect(|d| if let EventData::Output(b) = d { Some(b) } else { None })
+    }
+
+    /// Every input byte in order, exactly as the operator typed it.
+    pub fn input_bytes(&self) -> Vec<u8> {
+        self.collect(|d| if let EventData::Input(b) = d { Some(b) } else { None })
+    }
+
+    fn collect(&self, pick: impl Fn(&EventData) -> Option<&Vec<u8>>) -> Vec<u8> {
+        let mut out = Vec::new();
+        for e in &self.events {
+            if let Some(b) = pick(&e.data) {
+                out.extend_from_slice(b);
+            }
+        }
+        out
+    }
+}
+
+#[derive(Deserialize)]
+struct Line(f64, String, String);
+
+pub fn read_cast(reader: impl BufRead) -> Result<Cast, RecordError> {
+    let mut lines = reader.lines().enumerate();
+    let parse_err = |line: usize, reason: String| RecordError::Parse { line: line + 1, reason };
+    let io_err = |source| RecordError::Io { path: "recording".into(), source };
+    let header = loop {
+        match lines.next() {
+            None => return Err(parse_err(0, "empty file".into())),
+            Some((_, Err(e))) => return Err(io_err(e)),
+            Some((_, Ok(l))) if l.trim().is_empty() => continue,
+            Some((n, Ok(l))) => {
+                let h: CastHeader =
+                    serde_json::from_str(&l).map_err(|e| parse_err(n, format!("header: {e}")))?;
+                if h.version != 3 {
+                    return Err(parse_err(n, format!("version {} is not 3", h.version)));
+                }
+                break h;
+            }
+        }
+    };
+    let mut events: Vec<CastEvent> = Vec::new();
+    let mut time = Duration::ZERO;
+    for (n, line) in lines {
+        let line = line.map_err(io_err)?;
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let Line(interval, code, data) =
+            serde_json::from_str(&line).map_err(|e| parse_err(n, e.to_string()))?;
+        if !(interval.is_finite() && interval >= 0.0) {
+            return Err(parse_err(n, format!("interval {interval} is not a non-negative number")));
+        }
+        time += Duration::from_secs_f64(interval);
+        let data = match code.as_str() {
+            "o" => EventData::Output(data.into_bytes()),
+            "i" => EventData::Input(data.into_bytes()),
+            "r" => {
+                let size = data.split_once('x').and_then(|(c, r)| Some((c.parse().ok()?, r.parse().ok()?)));
+                let (c, r) = size.ok_or_else(|| parse_err(n, format!("resize {data:?} is not COLSxROWS")))?;
+                EventData::Resize(c, r)
+            }
+            "m" => EventData::Marker(data),
+            "x" => EventData::Exit(data.parse().map_err(|_| parse_err(n, format!("exit {data:?}")))?),
+            "b" => {
+                let raw = STANDARD.decode(&data).map_err(|e| parse_err(n, format!("b event: {e}")))?;
+                match events.last_mut().map(|e| &mut e.data) {
+                    Some(EventData::Output(b) | EventData::Input(b)) => *b = raw,
+                    _ => return Err(parse_err(n, "b event does not follow an o or i event".into())),
+                }
+                continue;
+            }
+            _ => EventData::Other(code, data),
+        };
+        events.push(CastEvent { time, data });
+    }
+    Ok(Cast { header, events })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CastWriter, Header};
+    use proptest::prelude::*;
+
+    fn header() -> Header {
+        Header { cols: 80, rows: 24, term_type: Some("xterm".into()), timestamp: 1, title: None, command: None }
+    }
+
+    fn write(chunks: &[(bool, Vec<u8>)]) -> Vec<u8> {
+        let mut w = CastWriter::new(Vec::new(), &header()).unwrap();
+        for (i, (is_input, c)) in chunks.iter().enumerate() {
+            let at = Duration::from_millis(i as u64 * 7);
+            if *is_input { w.input(at, c).unwrap() } else { w.output(at, c).unwrap() }
+        }
+        w.resize(Duration::from_secs(1), 100, 40).unwrap();
+        w.exit(Duration::from_secs(2), 3).unwrap();
+        w.finish(Duration::from_secs(2)).unwrap();
+        w.into_inner()
+    }
+
+    #[test]
+    fn text_session_reads_back() {
+        let file = write(&[(false, b"hello ".to_vec()), (true, b"ls\r".to_vec()), (false, "wörld\n".as_bytes().to_vec())]);
+        let text = String::from_utf8(file.clone()).unwrap();
+        assert!(text.starts_with("{\"version\":3,\"term\":{\"cols\":80,\"rows\":24,\"type\":\"xterm\"}"));
+        assert!(text.contains("[0.007000, \"i\", \"ls\\r\"]"), "{text}");
+        let cast = read_cast(&file[..]).unwrap();
+        assert_eq!(cast.output_bytes(), "hello wörld\n".as_bytes());
+        assert_eq!(cast.input_bytes(), b"ls\r");
+        assert!(cast.events.iter().any(|e| e.data == EventData::Resize(100, 40)));
+        assert!(cast.events.iter().any(|e| e.data == EventData::Exit(3) && e.time == Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn bad_lines_are_named() {
+        let err = read_cast(&b"{\"version\":3,\"term\":{\"cols\":1,\"rows\":1}}\n[1, \"o\"]\n"[..]).unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+        assert!(read_cast(&b"{\"version\":2}\n"[..]).is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_round_trip(chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..64)), 0..40)) {
+            let file = write(&chunks);
+            let cast = read_cast(&file[..]).unwrap();
+            let want_out: Vec<u8> = chunks.iter().filter(|(i, _)| !i).flat_map(|(_, c)| c.clone()).collect();
+            let want_in: Vec<u8> = chunks.iter().filter(|(i, _)| *i).flat_map(|(_, c)| c.clone()).collect();
+            prop_assert_eq!(cast.output_bytes(), want_out);
+            prop_assert_eq!(cast.input_bytes(), want_in);
+        }
+
+        #[test]
+        fn utf8_split_anywhere_stays_exact_text(s in "\\PC{0,40}", cut in 0usize..200) {
+            let bytes = s.as_bytes();
+            let cut = cut.min(bytes.len());
+            let file = write(&[(false, bytes[..cut].to_vec()), (false, bytes[cut..].to_vec())]);
+            let text = String::from_utf8(file.clone()).unwrap();
+            prop_assert!(!text.contains("\"b\""), "valid text must not need the extension");
+            prop_assert_eq!(read_cast(&file[..]).unwrap().output_bytes(), bytes.to_vec());
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Writes asciicast v3 event by event. Knows nothing of where the bytes go: the session's
+//! recorder task hands it a buffer and flushes that buffer to the store.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+use std::io::{self, Write};
+use std::time::Duration;
+
+use crate::utf8::{Text, Utf8Carry};
+
+/// What the header line says about the session.
+#[derive(Debug, Clone, Serialize)]
+pub struct Header {
+    pub cols: u16,
+    pub rows: u16,
+    pub term_type: Option<String>,
+    /// Unix seconds of the session's start.
+    pub timestamp: u64,
+    pub title: Option<String>,
+    pub command: Option<String>,
+}
+
+#[derive(Serialize)]
+struct HeaderLine<'a> {
+    version: u8,
+    term: Term<'a>,
+    timestamp: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Term<'a> {
+    cols: u16,
+    rows: u16,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    type_: Option<&'a str>,
+}
+
+/// Streams events into `out`. Times are offsets from the session's start; the file stores
+/// intervals, as v3 requires.
+pub struct CastWriter<W: Write> {
+    out: W,
+    last: Duration,
+    output: Utf8Carry,
+    input: Utf8Carry,
+}
+
+impl<W: Write> CastWriter<W> {
+    pub fn new(mut out: W, header: &Header) -> io::Result<Self> {
+        let line = HeaderLine {
+            version: 3,
+            term: Term { cols: header.cols, rows: header.rows, type_: header.term_type.as_deref() },
+            timestamp: header.timestamp,
+            title: header.title.as_deref(),
+            command: header.command.as_deref(),
+        };
+        serde_json::to_writer(&mut out, &line)?;
+        out.write_all(b"\n")?;
+        Ok(Self { out, last: Duration::ZERO, output: Utf8Carry::default(), input: Utf8Carry::default() })
+    }
+
+    pub fn output(&mut self, at: Duration, bytes: &[u8]) -> io::Result<()> {
+        let text = self.output.push(bytes);
+        self.text_event(at, "o", text)
+    }
+
+    pub fn input(&mut self, at: Duration, bytes: &[u8]) -> io::Result<()> {
+        let text = self.input.push(bytes);
+        self.text_event(at, "i", text)
+    }
+
+    pub fn resize(&mut self, at: Duration, cols: u32, rows: u32) -> io::Result<()> {
+        self.event(at, "r", &format!("{cols}x{rows}"))
+    }
+
+    pub fn marker(&mut self, at: Duration, label: &str) -> io::Result<()> {
+        self.event(at, "m", label)
+    }
+
+    pub fn exit(&mut self, at: Duration, status: i64) -> io::Result<()> {
+        self.event(at, "x", &status.to_string())
+    }
+
+    /// Writes what the UTF-8 carries still hold; call once when the session ends.
+    pub fn finish(&mut self, at: Duration) -> io::Result<()> {
+        let out = self.output.finish();
+        self.text_event(at, "o", out)?;
+        let inp = self.input.finish();
+        self.text_event(at, "i", inp)?;
+        self.out.flush()
+    }
+
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn text_event(&mut self, at: Duration, code: &str, text: Option<Text<'_>>) -> io::Result<()> {
+        match text {
+            None => Ok(()),
+            Some(Text::Exact(s)) => self.event(at, code, &s),
+            Some(Text::Lossy { lossy, raw }) => {
+                self.event(at, code, &lossy)?;
+                self.event(at, "b", &STANDARD.encode(raw))
+            }
+        }
+    }
+
+    fn event(&mut self, at: Duration, code: &str, data: &str) -> io::Result<()> {
+        let interval = at.saturating_sub(self.last);
+        self.last = self.last.max(at);
+        let micros = interval.as_micros();
+        write!(self.out, "[{}.{:06}, \"{code}\", ", micros / 1_000_000, micros % 1_000_000)?;
+        serde_json::to_writer(&mut self.out, data)?;
+        self.out.write_all(b"]\n")
+    }
+}
