@@ -5,7 +5,10 @@ use crate::{Account, Grant, Permission, Target, User};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccessDecision {
     /// Allowed, as this account, with these rights.
-    Allow { account: Account, allow_port_forwarding: bool },
+    Allow {
+        account: Account,
+        allow_port_forwarding: bool,
+    },
     /// Refused; the text is safe to show the operator.
     Deny(String),
 }
@@ -71,9 +74,10 @@ pub fn decide_access(
         },
     };
     match granted(&chosen.login) {
-        Some(allow_port_forwarding) => {
-            AccessDecision::Allow { account: chosen.clone(), allow_port_forwarding }
-        }
+        Some(allow_port_forwarding) => AccessDecision::Allow {
+            account: chosen.clone(),
+            allow_port_forwarding,
+        },
         None => AccessDecision::Deny(format!(
             "user {} has no access to {}@{}",
             user.name, chosen.login, target.name
@@ -126,9 +130,10 @@ mod tests {
     }
     fn allowed(d: &AccessDecision) -> Option<(&str, bool)> {
         match d {
-            AccessDecision::Allow { account, allow_port_forwarding } => {
-                Some((account.login.as_str(), *allow_port_forwarding))
-            }
+            AccessDecision::Allow {
+                account,
+                allow_port_forwarding,
+            } => Some((account.login.as_str(), *allow_port_forwarding)),
             AccessDecision::Deny(_) => None,
         }
     }
@@ -141,9 +146,19 @@ mod tests {
         let cases: Vec<(&User, Option<&str>, Vec<Grant>, Option<(&str, bool)>)> = vec![
             (&op, None, vec![], None),
             (&op, None, vec![grant(None, false)], Some(("root", false))),
-            (&op, None, vec![grant(Some("deploy"), true)], Some(("deploy", true))),
+            (
+                &op,
+                None,
+                vec![grant(Some("deploy"), true)],
+                Some(("deploy", true)),
+            ),
             (&op, Some("root"), vec![grant(Some("deploy"), false)], None),
-            (&op, Some("deploy"), vec![grant(None, true)], Some(("deploy", true))),
+            (
+                &op,
+                Some("deploy"),
+                vec![grant(None, true)],
+                Some(("deploy", true)),
+            ),
             (&op, Some("nobody"), vec![grant(None, false)], None),
         ];
         for (u, login, grants, want) in cases {
@@ -156,10 +171,22 @@ mod tests {
     fn disabled_users_and_auditors_cannot_connect() {
         let mut u = user(Role::Operator);
         u.disabled = true;
-        let d = decide_access(&u, &target(), None, &[account("root")], &[grant(None, false)]);
+        let d = decide_access(
+            &u,
+            &target(),
+            None,
+            &[account("root")],
+            &[grant(None, false)],
+        );
         assert!(matches!(d, AccessDecision::Deny(m) if m.contains("disabled")));
         let a = user(Role::PamAuditor);
-        let d = decide_access(&a, &target(), None, &[account("root")], &[grant(None, false)]);
+        let d = decide_access(
+            &a,
+            &target(),
+            None,
+            &[account("root")],
+            &[grant(None, false)],
+        );
         assert!(matches!(d, AccessDecision::Deny(m) if m.contains("may not open sessions")));
     }
 }

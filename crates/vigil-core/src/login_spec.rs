@@ -34,7 +34,11 @@ impl LoginSpec {
             return Err(LoginSpecError::EmptyUser);
         }
         let Some(rest) = rest else {
-            return Ok(Self { user: user.to_owned(), target: None, login: None });
+            return Ok(Self {
+                user: user.to_owned(),
+                target: None,
+                login: None,
+            });
         };
         // The target is after the last '@' so that logins may not contain '@' but targets
         // can never be confused with logins.
@@ -87,7 +91,10 @@ mod tests {
         let cases = [
             ("alice", spec("alice", None, None)),
             ("alice:web01", spec("alice", Some("web01"), None)),
-            ("alice:root@web01", spec("alice", Some("web01"), Some("root"))),
+            (
+                "alice:root@web01",
+                spec("alice", Some("web01"), Some("root")),
+            ),
             ("alice:a@b@web01", spec("alice", Some("web01"), Some("a@b"))),
         ];
         for (raw, want) in cases {
@@ -100,10 +107,22 @@ mod tests {
     fn rejects_empty_parts_with_a_hint() {
         assert_eq!(LoginSpec::parse(""), Err(LoginSpecError::EmptyUser));
         assert_eq!(LoginSpec::parse(":web"), Err(LoginSpecError::EmptyUser));
-        assert!(matches!(LoginSpec::parse("alice:"), Err(LoginSpecError::EmptyTarget(_))));
-        assert!(matches!(LoginSpec::parse("alice:root@"), Err(LoginSpecError::EmptyTarget(_))));
-        assert!(matches!(LoginSpec::parse("alice:@web"), Err(LoginSpecError::EmptyLogin(_))));
-        let msg = LoginSpec::parse("alice:").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(matches!(
+            LoginSpec::parse("alice:"),
+            Err(LoginSpecError::EmptyTarget(_))
+        ));
+        assert!(matches!(
+            LoginSpec::parse("alice:root@"),
+            Err(LoginSpecError::EmptyTarget(_))
+        ));
+        assert!(matches!(
+            LoginSpec::parse("alice:@web"),
+            Err(LoginSpecError::EmptyLogin(_))
+        ));
+        let msg = LoginSpec::parse("alice:")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
         assert!(msg.contains("USER:TARGET"), "{msg}");
     }
 }

@@ -72,12 +72,18 @@ pub enum Role {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown role {0:?}: use one of pam-administrator, pam-auditor, system-administrator, operator")]
+#[error(
+    "unknown role {0:?}: use one of pam-administrator, pam-auditor, system-administrator, operator"
+)]
 pub struct UnknownRole(pub String);
 
 impl Role {
-    pub const ALL: [Role; 4] =
-        [Role::PamAdministrator, Role::PamAuditor, Role::SystemAdministrator, Role::Operator];
+    pub const ALL: [Role; 4] = [
+        Role::PamAdministrator,
+        Role::PamAuditor,
+        Role::SystemAdministrator,
+        Role::Operator,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -147,6 +153,10 @@ mod tests {
         assert!(!Role::Operator.allows(Permission::SessionLivestream));
         assert!(!Role::PamAuditor.allows(Permission::SessionConnect));
         assert!(Role::PamAuditor.allows(Permission::SessionRecording));
-        assert!(Permission::ALL.iter().all(|p| Role::PamAdministrator.allows(*p)));
+        assert!(
+            Permission::ALL
+                .iter()
+                .all(|p| Role::PamAdministrator.allows(*p))
+        );
     }
 }

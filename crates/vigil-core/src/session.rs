@@ -124,7 +124,10 @@ mod tests {
 
     #[test]
     fn reasons_print_stably() {
-        assert_eq!(EndReason::TerminatedBy("admin".into()).to_string(), "terminated_by(admin)");
+        assert_eq!(
+            EndReason::TerminatedBy("admin".into()).to_string(),
+            "terminated_by(admin)"
+        );
         assert_eq!(EndReason::OperatorExit.to_string(), "operator_exit");
         for s in [SessionStatus::Active, SessionStatus::Closed] {
             assert_eq!(SessionStatus::parse(s.as_str()), Some(s));

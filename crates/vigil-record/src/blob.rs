@@ -42,7 +42,10 @@ impl LocalRecordingStore {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RecordError + '_ {
-    move |source| RecordError::Io { path: path.display().to_string(), source }
+    move |source| RecordError::Io {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 impl RecordingStore for LocalRecordingStore {
@@ -84,7 +87,9 @@ impl RecordingStore for LocalRecordingStore {
         let live = self.live_path(key);
         match File::open(&live) {
             Ok(f) => Ok(Box::new(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(RecordError::NotFound(key.to_owned())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(RecordError::NotFound(key.to_owned()))
+            }
             Err(e) => Err(io_err(&live)(e)),
         }
     }
@@ -97,7 +102,10 @@ impl RecordingStore for LocalRecordingStore {
     }
 
     fn files(&self, key: &str) -> Vec<PathBuf> {
-        [self.live_path(key), self.sealed_path(key)].into_iter().filter(|p| p.exists()).collect()
+        [self.live_path(key), self.sealed_path(key)]
+            .into_iter()
+            .filter(|p| p.exists())
+            .collect()
     }
 }
 
@@ -114,9 +122,16 @@ mod tests {
         let body = b"{\"version\":3}\n[0.1, \"o\", \"hi\"]\n".repeat(100);
         f.write_all(&body).unwrap();
         drop(f);
-        assert!(store.create_live("2026/11/22/abc").is_err(), "never overwrite a recording");
+        assert!(
+            store.create_live("2026/11/22/abc").is_err(),
+            "never overwrite a recording"
+        );
         let mut got = Vec::new();
-        store.open("2026/11/22/abc").unwrap().read_to_end(&mut got).unwrap();
+        store
+            .open("2026/11/22/abc")
+            .unwrap()
+            .read_to_end(&mut got)
+            .unwrap();
         assert_eq!(got, body);
         store.seal("2026/11/22/abc").unwrap();
         let files = store.files("2026/11/22/abc");
@@ -124,9 +139,16 @@ mod tests {
         assert!(files[0].to_string_lossy().ends_with(".zst"));
         assert!(std::fs::metadata(&files[0]).unwrap().len() < body.len() as u64 / 4);
         got.clear();
-        store.open("2026/11/22/abc").unwrap().read_to_end(&mut got).unwrap();
+        store
+            .open("2026/11/22/abc")
+            .unwrap()
+            .read_to_end(&mut got)
+            .unwrap();
         assert_eq!(got, body);
         store.delete("2026/11/22/abc").unwrap();
-        assert!(matches!(store.open("2026/11/22/abc"), Err(RecordError::NotFound(_))));
+        assert!(matches!(
+            store.open("2026/11/22/abc"),
+            Err(RecordError::NotFound(_))
+        ));
     }
 }

@@ -26,7 +26,10 @@ pub use writer::{CastWriter, Header};
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error("recording i/o failed for {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("recording line {line} is not valid asciicast v3: {reason}")]
     Parse { line: usize, reason: String },
     #[error("recording {0} does not exist")]

@@ -54,12 +54,24 @@ pub struct Cast {
 impl Cast {
     /// Every output byte in order, exactly as the target sent it.
     pub fn output_bytes(&self) -> Vec<u8> {
-        self.collect(|d| if let EventData::Output(b) = d { Some(b) } else { None })
+        self.collect(|d| {
+            if let EventData::Output(b) = d {
+                Some(b)
+            } else {
+                None
+            }
+        })
     }
 
     /// Every input byte in order, exactly as the operator typed it.
     pub fn input_bytes(&self) -> Vec<u8> {
-        self.collect(|d| if let EventData::Input(b) = d { Some(b) } else { None })
+        self.collect(|d| {
+            if let EventData::Input(b) = d {
+                Some(b)
+            } else {
+                None
+            }
+        })
     }
 
     fn collect(&self, pick: impl Fn(&EventData) -> Option<&Vec<u8>>) -> Vec<u8> {
@@ -78,8 +90,14 @@ struct Line(f64, String, String);
 
 pub fn read_cast(reader: impl BufRead) -> Result<Cast, RecordError> {
     let mut lines = reader.lines().enumerate();
-    let parse_err = |line: usize, reason: String| RecordError::Parse { line: line + 1, reason };
-    let io_err = |source| RecordError::Io { path: "recording".into(), source };
+    let parse_err = |line: usize, reason: String| RecordError::Parse {
+        line: line + 1,
+        reason,
+    };
+    let io_err = |source| RecordError::Io {
+        path: "recording".into(),
+        source,
+    };
     let header = loop {
         match lines.next() {
             None => return Err(parse_err(0, "empty file".into())),
@@ -105,24 +123,40 @@ pub fn read_cast(reader: impl BufRead) -> Result<Cast, RecordError> {
         let Line(interval, code, data) =
             serde_json::from_str(&line).map_err(|e| parse_err(n, e.to_string()))?;
         if !(interval.is_finite() && interval >= 0.0) {
-            return Err(parse_err(n, format!("interval {interval} is not a non-negative number")));
+            return Err(parse_err(
+                n,
+                format!("interval {interval} is not a non-negative number"),
+            ));
         }
         time += Duration::from_secs_f64(interval);
         let data = match code.as_str() {
             "o" => EventData::Output(data.into_bytes()),
             "i" => EventData::Input(data.into_bytes()),
             "r" => {
-                let size = data.split_once('x').and_then(|(c, r)| Some((c.parse().ok()?, r.parse().ok()?)));
-                let (c, r) = size.ok_or_else(|| parse_err(n, format!("resize {data:?} is not COLSxROWS")))?;
+                let size = data
+                    .split_once('x')
+                    .and_then(|(c, r)| Some((c.parse().ok()?, r.parse().ok()?)));
+                let (c, r) =
+                    size.ok_or_else(|| parse_err(n, format!("resize {data:?} is not COLSxROWS")))?;
                 EventData::Resize(c, r)
             }
             "m" => EventData::Marker(data),
-            "x" => EventData::Exit(data.parse().map_err(|_| parse_err(n, format!("exit {data:?}")))?),
+            "x" => EventData::Exit(
+                data.parse()
+                    .map_err(|_| parse_err(n, format!("exit {data:?}")))?,
+            ),
             "b" => {
-                let raw = STANDARD.decode(&data).map_err(|e| parse_err(n, format!("b event: {e}")))?;
+                let raw = STANDARD
+                    .decode(&data)
+                    .map_err(|e| parse_err(n, format!("b event: {e}")))?;
                 match events.last_mut().map(|e| &mut e.data) {
                     Some(EventData::Output(b) | EventData::Input(b)) => *b = raw,
-                    _ => return Err(parse_err(n, "b event does not follow an o or i event".into())),
+                    _ => {
+                        return Err(parse_err(
+                            n,
+                            "b event does not follow an o or i event".into(),
+                        ));
+                    }
                 }
                 continue;
             }
@@ -140,14 +174,25 @@ mod tests {
     use proptest::prelude::*;
 
     fn header() -> Header {
-        Header { cols: 80, rows: 24, term_type: Some("xterm".into()), timestamp: 1, title: None, command: None }
+        Header {
+            cols: 80,
+            rows: 24,
+            term_type: Some("xterm".into()),
+            timestamp: 1,
+            title: None,
+            command: None,
+        }
     }
 
     fn write(chunks: &[(bool, Vec<u8>)]) -> Vec<u8> {
         let mut w = CastWriter::new(Vec::new(), &header()).unwrap();
         for (i, (is_input, c)) in chunks.iter().enumerate() {
             let at = Duration::from_millis(i as u64 * 7);
-            if *is_input { w.input(at, c).unwrap() } else { w.output(at, c).unwrap() }
+            if *is_input {
+                w.input(at, c).unwrap()
+            } else {
+                w.output(at, c).unwrap()
+            }
         }
         w.resize(Duration::from_secs(1), 100, 40).unwrap();
         w.exit(Duration::from_secs(2), 3).unwrap();
@@ -157,20 +202,37 @@ mod tests {
 
     #[test]
     fn text_session_reads_back() {
-        let file = write(&[(false, b"hello ".to_vec()), (true, b"ls\r".to_vec()), (false, "wörld\n".as_bytes().to_vec())]);
+        let file = write(&[
+            (false, b"hello ".to_vec()),
+            (true, b"ls\r".to_vec()),
+            (false, "wörld\n".as_bytes().to_vec()),
+        ]);
         let text = String::from_utf8(file.clone()).unwrap();
-        assert!(text.starts_with("{\"version\":3,\"term\":{\"cols\":80,\"rows\":24,\"type\":\"xterm\"}"));
+        assert!(
+            text.starts_with(
+                "{\"version\":3,\"term\":{\"cols\":80,\"rows\":24,\"type\":\"xterm\"}"
+            )
+        );
         assert!(text.contains("[0.007000, \"i\", \"ls\\r\"]"), "{text}");
         let cast = read_cast(&file[..]).unwrap();
         assert_eq!(cast.output_bytes(), "hello wörld\n".as_bytes());
         assert_eq!(cast.input_bytes(), b"ls\r");
-        assert!(cast.events.iter().any(|e| e.data == EventData::Resize(100, 40)));
-        assert!(cast.events.iter().any(|e| e.data == EventData::Exit(3) && e.time == Duration::from_secs(2)));
+        assert!(
+            cast.events
+                .iter()
+                .any(|e| e.data == EventData::Resize(100, 40))
+        );
+        assert!(
+            cast.events
+                .iter()
+                .any(|e| e.data == EventData::Exit(3) && e.time == Duration::from_secs(2))
+        );
     }
 
     #[test]
     fn bad_lines_are_named() {
-        let err = read_cast(&b"{\"version\":3,\"term\":{\"cols\":1,\"rows\":1}}\n[1, \"o\"]\n"[..]).unwrap_err();
+        let err = read_cast(&b"{\"version\":3,\"term\":{\"cols\":1,\"rows\":1}}\n[1, \"o\"]\n"[..])
+            .unwrap_err();
         assert!(err.to_string().contains("line 2"), "{err}");
         assert!(read_cast(&b"{\"version\":2}\n"[..]).is_err());
     }

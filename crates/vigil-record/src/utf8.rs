@@ -44,13 +44,19 @@ fn text_of(bytes: std::borrow::Cow<'_, [u8]>) -> Option<Text<'_>> {
     Some(match bytes {
         std::borrow::Cow::Borrowed(b) => match std::str::from_utf8(b) {
             Ok(s) => Text::Exact(std::borrow::Cow::Borrowed(s)),
-            Err(_) => Text::Lossy { lossy: String::from_utf8_lossy(b).into_owned(), raw: b.to_vec() },
+            Err(_) => Text::Lossy {
+                lossy: String::from_utf8_lossy(b).into_owned(),
+                raw: b.to_vec(),
+            },
         },
         std::borrow::Cow::Owned(v) => match String::from_utf8(v) {
             Ok(s) => Text::Exact(std::borrow::Cow::Owned(s)),
             Err(e) => {
                 let raw = e.into_bytes();
-                Text::Lossy { lossy: String::from_utf8_lossy(&raw).into_owned(), raw }
+                Text::Lossy {
+                    lossy: String::from_utf8_lossy(&raw).into_owned(),
+                    raw,
+                }
             }
         },
     })
@@ -72,7 +78,11 @@ fn incomplete_tail(bytes: &[u8]) -> usize {
             _ => return 0,
         };
         let have = bytes.len() - i;
-        return if have < need && std::str::from_utf8(&bytes[i..]).is_err() { have } else { 0 };
+        return if have < need && std::str::from_utf8(&bytes[i..]).is_err() {
+            have
+        } else {
+            0
+        };
     }
     0
 }

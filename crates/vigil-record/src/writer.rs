@@ -53,14 +53,23 @@ impl<W: Write> CastWriter<W> {
     pub fn new(mut out: W, header: &Header) -> io::Result<Self> {
         let line = HeaderLine {
             version: 3,
-            term: Term { cols: header.cols, rows: header.rows, type_: header.term_type.as_deref() },
+            term: Term {
+                cols: header.cols,
+                rows: header.rows,
+                type_: header.term_type.as_deref(),
+            },
             timestamp: header.timestamp,
             title: header.title.as_deref(),
             command: header.command.as_deref(),
         };
         serde_json::to_writer(&mut out, &line)?;
         out.write_all(b"\n")?;
-        Ok(Self { out, last: Duration::ZERO, output: Utf8Carry::default(), input: Utf8Carry::default() })
+        Ok(Self {
+            out,
+            last: Duration::ZERO,
+            output: Utf8Carry::default(),
+            input: Utf8Carry::default(),
+        })
     }
 
     pub fn output(&mut self, at: Duration, bytes: &[u8]) -> io::Result<()> {
@@ -117,7 +126,12 @@ impl<W: Write> CastWriter<W> {
         let interval = at.saturating_sub(self.last);
         self.last = self.last.max(at);
         let micros = interval.as_micros();
-        write!(self.out, "[{}.{:06}, \"{code}\", ", micros / 1_000_000, micros % 1_000_000)?;
+        write!(
+            self.out,
+            "[{}.{:06}, \"{code}\", ",
+            micros / 1_000_000,
+            micros % 1_000_000
+        )?;
         serde_json::to_writer(&mut self.out, data)?;
         self.out.write_all(b"]\n")
     }

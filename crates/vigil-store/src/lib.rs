@@ -1,1 +1,152 @@
-//! vigil-store
+//! Vigil's persistent state behind one repository type, on SQLite (embedded default, WAL) or
+//! PostgreSQL (clusters). Queries are runtime-checked SQL that both backends accept; each
+//! backend has its own migrations folder.
+//!
+//! Architecture invariant: the store knows nothing of HTTP or SSH. Credentials enter and leave
+//! only as `vigil_vault::Secret` and are sealed before they reach SQL: no column holds a
+//! secret in clear.
+#![forbid(unsafe_code)]
+
+mod audit;
+mod commands;
+mod migrate;
+mod sessions;
+mod targets;
+mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
+use vigil_vault::MasterKey;
+
+pub use audit::AuditEntry;
+pub use commands::{ControlCommand, PendingCommand};
+pub use sessions::{NewSession, SessionEvent, SessionFilter, SessionRow};
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database url {0:?} is not supported: use sqlite://PATH or postgres://USER@HOST/DB")]
+    UnsupportedUrl(String),
+    #[error("cannot open the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("database migration {version} failed: {source}")]
+    Migrate { version: i64, source: sqlx::Error },
+    #[error("database error: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0} already exists")]
+    Conflict(String),
+    #[error("invalid {what}: {why}")]
+    Invalid { what: &'static str, why: String },
+    #[error(transparent)]
+    Vault(#[from] vigil_vault::VaultError),
+}
+
+/// The repository: every read and write of Vigil's state goes through here.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    master: Arc<MasterKey>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects and brings the schema up to date.
+    pub async fn open(url: &str, master: Arc<MasterKey>) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::UnsupportedUrl(url.to_owned()));
+        };
+        let max = match backend {
+            Backend::Sqlite => 4,
+            Backend::Postgres => 16,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets the CLI read and write while `serve` runs.
+                        sqlx::raw_sql("PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL")
+                            .execute(conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .map_err(StoreError::Connect)?;
+        let store = Store {
+            pool,
+            backend,
+            master,
+        };
+        migrate::run(&store).await?;
+        Ok(store)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Names of users and targets appear in SSH user names (`user:login@target`), so they may not
+/// hold the separators.
+pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), StoreError> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid {
+            what,
+            why: format!("{name:?}: use 1 to 64 letters, digits, '-', '_' or '.'"),
+        })
+    }
+}
+
+/// Maps a unique-constraint violation to a `Conflict` naming the thing.
+pub(crate) fn conflict(what: String) -> impl FnOnce(sqlx::Error) -> StoreError {
+    move |e| match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(what),
+        _ => StoreError::Sql(e),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -24,12 +24,24 @@ pub fn seal(master: &MasterKey, context: &str, secret: &Secret) -> Result<String
     let wrap = XChaCha20Poly1305::new(master.0.as_ref().into());
     let key_nonce = nonce();
     let wrapped = wrap
-        .encrypt(XNonce::from_slice(&key_nonce), Payload { msg: data_key.as_ref(), aad: context.as_bytes() })
+        .encrypt(
+            XNonce::from_slice(&key_nonce),
+            Payload {
+                msg: data_key.as_ref(),
+                aad: context.as_bytes(),
+            },
+        )
         .map_err(|_| VaultError::Decrypt)?;
     let cipher = XChaCha20Poly1305::new(data_key.as_ref().into());
     let data_nonce = nonce();
     let body = cipher
-        .encrypt(XNonce::from_slice(&data_nonce), Payload { msg: secret.expose(), aad: context.as_bytes() })
+        .encrypt(
+            XNonce::from_slice(&data_nonce),
+            Payload {
+                msg: secret.expose(),
+                aad: context.as_bytes(),
+            },
+        )
         .map_err(|_| VaultError::Decrypt)?;
     let mut out = Vec::with_capacity(NONCE * 2 + WRAPPED_KEY + body.len());
     out.extend_from_slice(&key_nonce);
@@ -41,8 +53,12 @@ pub fn seal(master: &MasterKey, context: &str, secret: &Secret) -> Result<String
 
 /// Decrypts what [`seal`] produced for the same `context`.
 pub fn open(master: &MasterKey, context: &str, sealed: &str) -> Result<Secret, VaultError> {
-    let body = sealed.strip_prefix(PREFIX).ok_or(VaultError::Malformed("unknown version"))?;
-    let raw = STANDARD.decode(body).map_err(|_| VaultError::Malformed("not base64"))?;
+    let body = sealed
+        .strip_prefix(PREFIX)
+        .ok_or(VaultError::Malformed("unknown version"))?;
+    let raw = STANDARD
+        .decode(body)
+        .map_err(|_| VaultError::Malformed("not base64"))?;
     if raw.len() < NONCE * 2 + WRAPPED_KEY + 16 {
         return Err(VaultError::Malformed("too short"));
     }
@@ -52,12 +68,24 @@ pub fn open(master: &MasterKey, context: &str, sealed: &str) -> Result<Secret, V
     let unwrap = XChaCha20Poly1305::new(master.0.as_ref().into());
     let data_key = Zeroizing::new(
         unwrap
-            .decrypt(XNonce::from_slice(key_nonce), Payload { msg: wrapped, aad: context.as_bytes() })
+            .decrypt(
+                XNonce::from_slice(key_nonce),
+                Payload {
+                    msg: wrapped,
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| VaultError::Decrypt)?,
     );
     let cipher = XChaCha20Poly1305::new_from_slice(&data_key).map_err(|_| VaultError::Decrypt)?;
     let plain = cipher
-        .decrypt(XNonce::from_slice(data_nonce), Payload { msg: ciphertext, aad: context.as_bytes() })
+        .decrypt(
+            XNonce::from_slice(data_nonce),
+            Payload {
+                msg: ciphertext,
+                aad: context.as_bytes(),
+            },
+        )
         .map_err(|_| VaultError::Decrypt)?;
     Ok(Secret::new(plain))
 }
@@ -73,10 +101,22 @@ mod tests {
         let sealed = seal(&key, "account:1", &secret).unwrap();
         assert!(!sealed.contains("canary"));
         assert_eq!(open(&key, "account:1", &sealed).unwrap(), secret);
-        assert!(matches!(open(&key, "account:2", &sealed), Err(VaultError::Decrypt)));
-        assert!(matches!(open(&MasterKey::generate(), "account:1", &sealed), Err(VaultError::Decrypt)));
-        assert!(matches!(open(&key, "account:1", "v1:AAAA"), Err(VaultError::Malformed(_))));
-        assert!(matches!(open(&key, "account:1", "plain"), Err(VaultError::Malformed(_))));
+        assert!(matches!(
+            open(&key, "account:2", &sealed),
+            Err(VaultError::Decrypt)
+        ));
+        assert!(matches!(
+            open(&MasterKey::generate(), "account:1", &sealed),
+            Err(VaultError::Decrypt)
+        ));
+        assert!(matches!(
+            open(&key, "account:1", "v1:AAAA"),
+            Err(VaultError::Malformed(_))
+        ));
+        assert!(matches!(
+            open(&key, "account:1", "plain"),
+            Err(VaultError::Malformed(_))
+        ));
         // Two seals of one secret differ: fresh data keys and nonces.
         assert_ne!(sealed, seal(&key, "account:1", &secret).unwrap());
     }

@@ -21,9 +21,15 @@ pub use secret::Secret;
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
     #[error("cannot read master key file {path}: {source}")]
-    ReadKey { path: String, source: std::io::Error },
+    ReadKey {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot write master key file {path}: {source}")]
-    WriteKey { path: String, source: std::io::Error },
+    WriteKey {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(
         "master key in {origin} is not 32 bytes of base64: restore the original key file; without it the vault cannot be opened"
     )]

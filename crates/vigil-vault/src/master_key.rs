@@ -19,7 +19,9 @@ impl MasterKey {
 
     /// Parses the base64 text form; `origin` names where it came from for the error.
     pub fn from_base64(text: &str, origin: &str) -> Result<Self, VaultError> {
-        let bad = || VaultError::BadKey { origin: origin.to_owned() };
+        let bad = || VaultError::BadKey {
+            origin: origin.to_owned(),
+        };
         let bytes = Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| bad())?);
         let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| bad())?;
         Ok(MasterKey(Zeroizing::new(key)))
@@ -27,7 +29,10 @@ impl MasterKey {
 
     pub fn load(path: &Path) -> Result<Self, VaultError> {
         let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
-            VaultError::ReadKey { path: path.display().to_string(), source }
+            VaultError::ReadKey {
+                path: path.display().to_string(),
+                source,
+            }
         })?);
         Self::from_base64(&text, &path.display().to_string())
     }
@@ -35,7 +40,10 @@ impl MasterKey {
     /// Writes the key to a new file readable only by its owner; refuses to overwrite.
     pub fn write_new(&self, path: &Path) -> Result<(), VaultError> {
         use std::io::Write;
-        let err = |source| VaultError::WriteKey { path: path.display().to_string(), source };
+        let err = |source| VaultError::WriteKey {
+            path: path.display().to_string(),
+            source,
+        };
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]

@@ -1,6 +1,6 @@
+use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use rand::Rng;
 
 use crate::{Secret, VaultError};
@@ -25,7 +25,9 @@ pub fn verify_password(password: &[u8], hash: &str) -> bool {
 pub fn random_password() -> Secret {
     const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rngs::OsRng;
-    let bytes = (0..20).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())]).collect();
+    let bytes = (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())])
+        .collect();
     Secret::new(bytes)
 }
 

@@ -1,0 +1,42 @@
+//! Applies each backend's numbered migrations once, in order.
+
+use crate::{Backend, Store, StoreError};
+
+const SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_init.sql"))];
+const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_init.sql"))];
+
+pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {
+    let steps = match store.backend {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&store.pool)
+    .await?;
+    for (version, sql) in steps {
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(*version)
+                .fetch_optional(&store.pool)
+                .await?;
+        if done.is_some() {
+            continue;
+        }
+        let mut tx = store.pool.begin().await?;
+        let fail = |source| StoreError::Migrate {
+            version: *version,
+            source,
+        };
+        sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(fail)?;
+        sqlx::query("INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)")
+            .bind(*version)
+            .bind(vigil_core::now_millis())
+            .execute(&mut *tx)
+            .await
+            .map_err(fail)?;
+        tx.commit().await.map_err(fail)?;
+    }
+    Ok(())
+}

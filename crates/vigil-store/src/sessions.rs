@@ -1,0 +1,312 @@
+//! Session rows and session logs.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use vigil_core::{EndReason, EventKind, SessionId, SessionStatus, now_millis};
+
+use crate::{Store, StoreError};
+
+/// What is known when a session starts.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: SessionId,
+    pub user_name: String,
+    pub target_name: Option<String>,
+    pub login: Option<String>,
+    pub client_addr: String,
+    pub node: String,
+    pub protocol: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionRow {
+    pub id: String,
+    pub user_name: String,
+    pub target_name: Option<String>,
+    pub login: Option<String>,
+    pub client_addr: String,
+    pub node: String,
+    pub protocol: String,
+    pub status: String,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub end_reason: Option<String>,
+    pub bytes_in: i64,
+    pub bytes_out: i64,
+    pub recording_key: Option<String>,
+    pub risk: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SessionEvent {
+    pub id: i64,
+    pub session_id: String,
+    pub at: i64,
+    pub kind: String,
+    pub actor: Option<String>,
+    /// JSON object with the event's details.
+    pub detail: String,
+}
+
+/// Which sessions to list; empty means all, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    /// Only sessions that have not ended.
+    pub active: Option<bool>,
+    pub user: Option<String>,
+    pub target: Option<String>,
+    pub login: Option<String>,
+    pub node: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+const COLUMNS: &str = "id, user_name, target_name, login, client_addr, node, protocol, status, started_at, ended_at, end_reason, bytes_in, bytes_out, recording_key, risk";
+
+fn row_from(r: &AnyRow) -> Result<SessionRow, StoreError> {
+    Ok(SessionRow {
+        id: r.try_get("id")?,
+        user_name: r.try_get("user_name")?,
+        target_name: r.try_get("target_name")?,
+        login: r.try_get("login")?,
+        client_addr: r.try_get("client_addr")?,
+        node: r.try_get("node")?,
+        protocol: r.try_get("protocol")?,
+        status: r.try_get("status")?,
+        started_at: r.try_get("started_at")?,
+        ended_at: r.try_get("ended_at")?,
+        end_reason: r.try_get("end_reason")?,
+        bytes_in: r.try_get("bytes_in")?,
+        bytes_out: r.try_get("bytes_out")?,
+        recording_key: r.try_get("recording_key")?,
+        risk: r.try_get("risk")?,
+    })
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+impl Store {
+    pub async fn create_session(&self, s: &NewSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_name, target_name, login, client_addr, node, protocol, status, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&s.id.0)
+        .bind(&s.user_name)
+        .bind(&s.target_name)
+        .bind(&s.login)
+        .bind(&s.client_addr)
+        .bind(&s.node)
+        .bind(&s.protocol)
+        .bind(SessionStatus::Connecting.as_str())
+        .bind(now_millis())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records what the session turned out to reach (the menu picks the target late).
+    pub async fn set_session_target(
+        &self,
+        id: &SessionId,
+        target: &str,
+        login: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET target_name = $1, login = $2 WHERE id = $3")
+            .bind(target)
+            .bind(login)
+            .bind(&id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_session_recording(&self, id: &SessionId, key: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET recording_key = $1 WHERE id = $2")
+            .bind(key)
+            .bind(&id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_session_status(
+        &self,
+        id: &SessionId,
+        status: SessionStatus,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET status = $1 WHERE id = $2 AND status <> 'closed'")
+            .bind(status.as_str())
+            .bind(&id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_session_bytes(
+        &self,
+        id: &SessionId,
+        bytes_in: u64,
+        bytes_out: u64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET bytes_in = $1, bytes_out = $2 WHERE id = $3")
+            .bind(i64::try_from(bytes_in).unwrap_or(i64::MAX))
+            .bind(i64::try_from(bytes_out).unwrap_or(i64::MAX))
+            .bind(&id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Closes the session once; a second close keeps the first reason.
+    pub async fn close_session(
+        &self,
+        id: &SessionId,
+        reason: &EndReason,
+        bytes_in: u64,
+        bytes_out: u64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET status = 'closed', ended_at = $1, end_reason = $2, bytes_in = $3, bytes_out = $4 WHERE id = $5 AND status <> 'closed'")
+            .bind(now_millis())
+            .bind(reason.to_string())
+            .bind(i64::try_from(bytes_in).unwrap_or(i64::MAX))
+            .bind(i64::try_from(bytes_out).unwrap_or(i64::MAX))
+            .bind(&id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sessions this node left open when it died: marks them `interrupted` and returns them.
+    pub async fn interrupt_open_sessions(&self, node: &str) -> Result<Vec<SessionRow>, StoreError> {
+        let open = self
+            .list_sessions(&SessionFilter {
+                active: Some(true),
+                node: Some(node.to_owned()),
+                ..Default::default()
+            })
+            .await?;
+        for s in &open {
+            let id = SessionId(s.id.clone());
+            self.close_session(
+                &id,
+                &EndReason::Interrupted,
+                u64::try_from(s.bytes_in).unwrap_or(0),
+                u64::try_from(s.bytes_out).unwrap_or(0),
+            )
+            .await?;
+            self.add_event(
+                &id,
+                EventKind::Ended,
+                None,
+                &serde_json::json!({"reason": "interrupted"}),
+            )
+            .await?;
+        }
+        Ok(open)
+    }
+
+    pub async fn session(&self, id: &str) -> Result<SessionRow, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM sessions WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("session {id}")))?;
+        row_from(&row)
+    }
+
+    pub async fn list_sessions(&self, f: &SessionFilter) -> Result<Vec<SessionRow>, StoreError> {
+        let mut conds: Vec<String> = Vec::new();
+        let mut binds: Vec<Bind> = Vec::new();
+        let mut push = |cond: &str, value: Bind| {
+            binds.push(value);
+            conds.push(cond.replace('?', &format!("${}", binds.len())));
+        };
+        if let Some(v) = &f.user {
+            push("user_name = ?", Bind::Text(v.clone()));
+        }
+        if let Some(v) = &f.target {
+            push("target_name = ?", Bind::Text(v.clone()));
+        }
+        if let Some(v) = &f.login {
+            push("login = ?", Bind::Text(v.clone()));
+        }
+        if let Some(v) = &f.node {
+            push("node = ?", Bind::Text(v.clone()));
+        }
+        if let Some(v) = f.from {
+            push("started_at >= ?", Bind::Int(v));
+        }
+        if let Some(v) = f.to {
+            push("started_at <= ?", Bind::Int(v));
+        }
+        match f.active {
+            Some(true) => conds.push("status <> 'closed'".into()),
+            Some(false) => conds.push("status = 'closed'".into()),
+            None => {}
+        }
+        let mut sql = format!("SELECT {COLUMNS} FROM sessions");
+        if !conds.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conds.join(" AND "));
+        }
+        sql.push_str(&format!(
+            " ORDER BY started_at DESC, id DESC LIMIT {} OFFSET {}",
+            f.limit.unwrap_or(1000).clamp(1, 10_000),
+            f.offset.unwrap_or(0).max(0)
+        ));
+        // Safe: only constant fragments and numbered placeholders are formatted into `sql`.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = match b {
+                Bind::Text(s) => q.bind(s),
+                Bind::Int(i) => q.bind(i),
+            };
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        rows.iter().map(row_from).collect()
+    }
+
+    pub async fn add_event(
+        &self,
+        id: &SessionId,
+        kind: EventKind,
+        actor: Option<&str>,
+        detail: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO session_events (session_id, at, kind, actor, detail) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&id.0)
+            .bind(now_millis())
+            .bind(kind.as_str())
+            .bind(actor)
+            .bind(detail.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn session_events(&self, id: &str) -> Result<Vec<SessionEvent>, StoreError> {
+        let rows = sqlx::query("SELECT id, session_id, at, kind, actor, detail FROM session_events WHERE session_id = $1 ORDER BY id")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionEvent {
+                    id: r.try_get("id")?,
+                    session_id: r.try_get("session_id")?,
+                    at: r.try_get("at")?,
+                    kind: r.try_get("kind")?,
+                    actor: r.try_get("actor")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,241 @@
+//! Targets, their accounts (logins with vaulted credentials) and access grants.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use vigil_core::{Account, Grant, SecretKind, Target, now_millis};
+use vigil_vault::Secret;
+
+use crate::users::flag;
+use crate::{Store, StoreError, check_name, conflict, new_id};
+
+fn target_from(row: &AnyRow) -> Result<Target, StoreError> {
+    let port: i64 = row.try_get("port")?;
+    Ok(Target {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        host: row.try_get("host")?,
+        port: u16::try_from(port).map_err(|_| StoreError::Invalid {
+            what: "stored port",
+            why: port.to_string(),
+        })?,
+        host_key: row.try_get("host_key")?,
+        protocol: row.try_get("protocol")?,
+    })
+}
+
+fn account_from(row: &AnyRow) -> Result<Account, StoreError> {
+    let kind: String = row.try_get("secret_kind")?;
+    Ok(Account {
+        id: row.try_get("id")?,
+        target_id: row.try_get("target_id")?,
+        login: row.try_get("login")?,
+        secret_kind: SecretKind::parse(&kind).ok_or(StoreError::Invalid {
+            what: "stored secret kind",
+            why: kind,
+        })?,
+    })
+}
+
+fn secret_context(account_id: &str) -> String {
+    format!("account:{account_id}")
+}
+
+impl Store {
+    pub async fn create_target(
+        &self,
+        name: &str,
+        host: &str,
+        port: u16,
+        host_key: Option<&str>,
+    ) -> Result<Target, StoreError> {
+        check_name("target name", name)?;
+        if host.is_empty() || host.chars().any(char::is_whitespace) {
+            return Err(StoreError::Invalid {
+                what: "host",
+                why: format!("{host:?} is not a host name or address"),
+            });
+        }
+        if port == 0 {
+            return Err(StoreError::Invalid {
+                what: "port",
+                why: "0 is not a port: use 1 to 65535".into(),
+            });
+        }
+        sqlx::query("INSERT INTO targets (id, name, host, port, host_key, protocol, created_at) VALUES ($1, $2, $3, $4, $5, 'ssh', $6)")
+            .bind(new_id())
+            .bind(name)
+            .bind(host)
+            .bind(i64::from(port))
+            .bind(host_key)
+            .bind(now_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(conflict(format!("target {name}")))?;
+        self.target_by_name(name).await
+    }
+
+    pub async fn target_by_name(&self, name: &str) -> Result<Target, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, name, host, port, host_key, protocol FROM targets WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("target {name}")))?;
+        target_from(&row)
+    }
+
+    pub async fn list_targets(&self) -> Result<Vec<Target>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, host, port, host_key, protocol FROM targets ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(target_from).collect()
+    }
+
+    pub async fn set_target_host_key(&self, name: &str, host_key: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE targets SET host_key = $1 WHERE name = $2")
+            .bind(host_key)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("target {name}")));
+        }
+        Ok(())
+    }
+
+    /// Adds a login with its credential, sealed in the vault and bound to the new row.
+    pub async fn create_account(
+        &self,
+        target: &str,
+        login: &str,
+        kind: SecretKind,
+        secret: &Secret,
+    ) -> Result<Account, StoreError> {
+        if login.is_empty() || login.contains(['@', ':']) || login.chars().any(char::is_whitespace)
+        {
+            return Err(StoreError::Invalid {
+                what: "login",
+                why: format!("{login:?}: no spaces, '@' or ':'"),
+            });
+        }
+        if secret.is_empty() {
+            return Err(StoreError::Invalid {
+                what: "credential",
+                why: "it is empty".into(),
+            });
+        }
+        let target = self.target_by_name(target).await?;
+        let id = new_id();
+        let sealed = vigil_vault::seal(&self.master, &secret_context(&id), secret)?;
+        sqlx::query("INSERT INTO accounts (id, target_id, login, secret_kind, secret_sealed, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(&target.id)
+            .bind(login)
+            .bind(kind.as_str())
+            .bind(sealed)
+            .bind(now_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(conflict(format!("login {login} on target {}", target.name)))?;
+        Ok(Account {
+            id,
+            target_id: target.id,
+            login: login.to_owned(),
+            secret_kind: kind,
+        })
+    }
+
+    /// The target's accounts in creation order (the first is the default login).
+    pub async fn accounts(&self, target: &Target) -> Result<Vec<Account>, StoreError> {
+        let rows = sqlx::query("SELECT id, target_id, login, secret_kind FROM accounts WHERE target_id = $1 ORDER BY created_at, login")
+            .bind(&target.id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(account_from).collect()
+    }
+
+    /// Opens the account's credential. Call only to log in to the target.
+    pub async fn account_secret(&self, account: &Account) -> Result<Secret, StoreError> {
+        let sealed: String = sqlx::query_scalar("SELECT secret_sealed FROM accounts WHERE id = $1")
+            .bind(&account.id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("login {}", account.login)))?;
+        Ok(vigil_vault::open(
+            &self.master,
+            &secret_context(&account.id),
+            &sealed,
+        )?)
+    }
+
+    /// Grants `user` access to `target` (every login, or only `login`).
+    pub async fn create_grant(
+        &self,
+        user: &str,
+        target: &str,
+        login: Option<&str>,
+        allow_port_forwarding: bool,
+    ) -> Result<Grant, StoreError> {
+        let u = self.user_by_name(user).await?;
+        let t = self.target_by_name(target).await?;
+        if let Some(login) = login
+            && !self.accounts(&t).await?.iter().any(|a| a.login == login)
+        {
+            return Err(StoreError::NotFound(format!(
+                "login {login} on target {target}"
+            )));
+        }
+        let id = new_id();
+        sqlx::query("INSERT INTO grants (id, user_id, target_id, login, allow_port_forwarding, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(&u.id)
+            .bind(&t.id)
+            .bind(login)
+            .bind(i64::from(allow_port_forwarding))
+            .bind(now_millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(Grant {
+            id,
+            user_id: u.id,
+            target_id: t.id,
+            login: login.map(str::to_owned),
+            allow_port_forwarding,
+        })
+    }
+
+    pub async fn grants_for_user(&self, user: &vigil_core::User) -> Result<Vec<Grant>, StoreError> {
+        let rows = sqlx::query("SELECT id, user_id, target_id, login, allow_port_forwarding FROM grants WHERE user_id = $1 ORDER BY created_at")
+            .bind(&user.id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Grant {
+                    id: r.try_get("id")?,
+                    user_id: r.try_get("user_id")?,
+                    target_id: r.try_get("target_id")?,
+                    login: r.try_get("login")?,
+                    allow_port_forwarding: flag(r, "allow_port_forwarding")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Targets the user holds at least one grant for, by name.
+    pub async fn targets_for_user(
+        &self,
+        user: &vigil_core::User,
+    ) -> Result<Vec<Target>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT t.id, t.name, t.host, t.port, t.host_key, t.protocol FROM targets t JOIN grants g ON g.target_id = t.id WHERE g.user_id = $1 ORDER BY t.name",
+        )
+        .bind(&user.id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(target_from).collect()
+    }
+}

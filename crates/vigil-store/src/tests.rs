@@ -1,0 +1,350 @@
+//! Every store test runs against SQLite and PostgreSQL through `store_test!`.
+//! PostgreSQL comes from `VIGIL_TEST_POSTGRES_URL` (default: the local server at
+//! 127.0.0.1:5432); each test gets a database of its own, dropped afterwards.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use sqlx::Connection;
+use vigil_core::{EndReason, EventKind, Role, SecretKind, SessionId};
+use vigil_vault::{MasterKey, Secret};
+
+use crate::{ControlCommand, NewSession, SessionFilter, Store, StoreError};
+
+fn admin_url() -> String {
+    std::env::var("VIGIL_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+async fn with_sqlite<F, Fut>(test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("vigil.db").display()
+    );
+    let store = Store::open(&url, Arc::new(MasterKey::generate()))
+        .await
+        .unwrap();
+    test(store.clone()).await;
+    store.close().await;
+}
+
+async fn with_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    sqlx::any::install_default_drivers();
+    let admin = admin_url();
+    let mut conn = sqlx::AnyConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL store tests need a server at {admin} (set VIGIL_TEST_POSTGRES_URL): {e}"
+            )
+        });
+    let db = format!("vigil_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+    let store = Store::open(&format!("{base}/{db}"), Arc::new(MasterKey::generate()))
+        .await
+        .unwrap();
+    test(store.clone()).await;
+    store.close().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {db} WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await
+    .unwrap();
+}
+
+macro_rules! store_test {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            use super::*;
+            #[tokio::test]
+            async fn sqlite() {
+                with_sqlite($body).await
+            }
+            #[tokio::test]
+            async fn postgres() {
+                with_postgres($body).await
+            }
+        }
+    };
+}
+
+async fn sample_session(store: &Store, node: &str) -> SessionId {
+    let id = SessionId::new();
+    store
+        .create_session(&NewSession {
+            id: id.clone(),
+            user_name: "alice".into(),
+            target_name: Some("web01".into()),
+            login: Some("root".into()),
+            client_addr: "127.0.0.1:5000".into(),
+            node: node.into(),
+            protocol: "ssh".into(),
+        })
+        .await
+        .unwrap();
+    id
+}
+
+store_test!(users_round_trip, |store: Store| async move {
+    let hash = vigil_vault::hash_password(&Secret::from("pw".to_string())).unwrap();
+    let alice = store
+        .create_user("alice", Role::Operator, Some(&hash))
+        .await
+        .unwrap();
+    assert!(alice.has_password && !alice.has_totp && !alice.disabled);
+    assert!(matches!(
+        store.create_user("alice", Role::Operator, None).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.create_user("bad:name", Role::Operator, None).await,
+        Err(StoreError::Invalid { .. })
+    ));
+    store.set_user_disabled("alice", true).await.unwrap();
+    assert!(store.user_by_name("alice").await.unwrap().disabled);
+    assert!(matches!(
+        store.set_user_disabled("nobody", true).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store.user_password_hash("alice").await.unwrap().as_deref(),
+        Some(hash.as_str())
+    );
+    let totp = Secret::from("JBSWY3DPEHPK3PXP".to_string());
+    store.set_user_totp("alice", Some(&totp)).await.unwrap();
+    let alice = store.user_by_name("alice").await.unwrap();
+    assert!(alice.has_totp);
+    assert_eq!(store.user_totp(&alice).await.unwrap(), Some(totp));
+    store
+        .add_user_key("alice", "ssh-ed25519 AAAA x", "SHA256:abc")
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .add_user_key("alice", "ssh-ed25519 AAAA x", "SHA256:abc")
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(store.user_keys(&alice).await.unwrap().len(), 1);
+    assert_eq!(store.list_users().await.unwrap().len(), 1);
+});
+
+store_test!(targets_accounts_grants, |store: Store| async move {
+    let alice = store
+        .create_user("alice", Role::Operator, None)
+        .await
+        .unwrap();
+    store
+        .create_target("web01", "127.0.0.1", 22, Some("ssh-ed25519 AAAAkey"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.create_target("web01", "h", 22, None).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.create_target("x", "h", 0, None).await,
+        Err(StoreError::Invalid { .. })
+    ));
+    let canary = Secret::from("canary-7f3a".to_string());
+    let root = store
+        .create_account("web01", "root", SecretKind::Password, &canary)
+        .await
+        .unwrap();
+    store
+        .create_account(
+            "web01",
+            "deploy",
+            SecretKind::Password,
+            &Secret::from("x".to_string()),
+        )
+        .await
+        .unwrap();
+    let t = store.target_by_name("web01").await.unwrap();
+    let accounts = store.accounts(&t).await.unwrap();
+    assert_eq!(
+        accounts
+            .iter()
+            .map(|a| a.login.as_str())
+            .collect::<Vec<_>>(),
+        ["root", "deploy"]
+    );
+    assert_eq!(store.account_secret(&root).await.unwrap(), canary);
+    assert!(matches!(
+        store
+            .create_grant("alice", "web01", Some("nobody"), false)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .create_grant("alice", "web01", Some("deploy"), true)
+        .await
+        .unwrap();
+    let grants = store.grants_for_user(&alice).await.unwrap();
+    assert_eq!(grants.len(), 1);
+    assert!(grants[0].allow_port_forwarding);
+    assert_eq!(store.targets_for_user(&alice).await.unwrap().len(), 1);
+    store
+        .set_target_host_key("web01", "ssh-ed25519 BBBB")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .target_by_name("web01")
+            .await
+            .unwrap()
+            .host_key
+            .as_deref(),
+        Some("ssh-ed25519 BBBB")
+    );
+});
+
+store_test!(sessions_and_events, |store: Store| async move {
+    let a = sample_session(&store, "node-a").await;
+    let b = sample_session(&store, "node-b").await;
+    store
+        .set_session_status(&a, vigil_core::SessionStatus::Active)
+        .await
+        .unwrap();
+    store
+        .add_event(
+            &a,
+            EventKind::Connected,
+            None,
+            &serde_json::json!({"target": "web01"}),
+        )
+        .await
+        .unwrap();
+    store
+        .add_event(&a, EventKind::Ended, Some("admin"), &serde_json::json!({}))
+        .await
+        .unwrap();
+    let events = store.session_events(&a.0).await.unwrap();
+    assert_eq!(
+        events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["connected", "ended"]
+    );
+    assert_eq!(events[1].actor.as_deref(), Some("admin"));
+    store
+        .close_session(&a, &EndReason::TerminatedBy("admin".into()), 10, 20)
+        .await
+        .unwrap();
+    store
+        .close_session(&a, &EndReason::OperatorExit, 0, 0)
+        .await
+        .unwrap();
+    let row = store.session(&a.0).await.unwrap();
+    assert_eq!(
+        (
+            row.status.as_str(),
+            row.end_reason.as_deref(),
+            row.bytes_in,
+            row.bytes_out
+        ),
+        ("closed", Some("terminated_by(admin)"), 10, 20)
+    );
+    let active = store
+        .list_sessions(&SessionFilter {
+            active: Some(true),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        active.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
+        [b.0.clone()]
+    );
+    let all = store
+        .list_sessions(&SessionFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(all[0].id, b.0, "newest first");
+    let by_node = store
+        .list_sessions(&SessionFilter {
+            node: Some("node-a".into()),
+            user: Some("alice".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(by_node.len(), 1);
+    let interrupted = store.interrupt_open_sessions("node-b").await.unwrap();
+    assert_eq!(interrupted.len(), 1);
+    assert_eq!(
+        store.session(&b.0).await.unwrap().end_reason.as_deref(),
+        Some("interrupted")
+    );
+});
+
+store_test!(commands_are_claimed_once, |store: Store| async move {
+    let a = sample_session(&store, "node-a").await;
+    store
+        .enqueue_command(&a.0, ControlCommand::Terminate, "admin")
+        .await
+        .unwrap();
+    assert!(store.take_commands("node-b").await.unwrap().is_empty());
+    let got = store.take_commands("node-a").await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        (got[0].command, got[0].actor.as_str()),
+        (ControlCommand::Terminate, "admin")
+    );
+    assert!(store.take_commands("node-a").await.unwrap().is_empty());
+    store
+        .close_session(&a, &EndReason::OperatorExit, 0, 0)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .enqueue_command(&a.0, ControlCommand::Terminate, "admin")
+            .await,
+        Err(StoreError::Invalid { .. })
+    ));
+    assert!(matches!(
+        store
+            .enqueue_command("missing", ControlCommand::Terminate, "admin")
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+});
+
+store_test!(audit_log, |store: Store| async move {
+    store
+        .audit(
+            "alice",
+            "auth_failed",
+            "ssh",
+            &serde_json::json!({"method": "password"}),
+        )
+        .await
+        .unwrap();
+    store
+        .audit("admin", "target_added", "web01", &serde_json::json!({}))
+        .await
+        .unwrap();
+    let entries = store.audit_entries(10).await.unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0].action, "target_added");
+});
+
+#[tokio::test]
+async fn unsupported_url_says_what_works() {
+    let err = Store::open("mysql://x", Arc::new(MasterKey::generate()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("sqlite://"), "{err}");
+}

@@ -1,0 +1,201 @@
+//! Users, their keys and their second factor.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+use vigil_core::{Role, User, UserKey, now_millis};
+use vigil_vault::Secret;
+
+use crate::{Store, StoreError, check_name, conflict, new_id};
+
+const USER_COLUMNS: &str = "id, name, role, password_hash IS NOT NULL AS has_password, totp_sealed IS NOT NULL AS has_totp, disabled, created_at";
+
+fn user_from(row: &AnyRow) -> Result<User, StoreError> {
+    let role: String = row.try_get("role")?;
+    let role = role.parse::<Role>().map_err(|e| StoreError::Invalid {
+        what: "stored role",
+        why: e.to_string(),
+    })?;
+    Ok(User {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        role,
+        has_password: flag(row, "has_password")?,
+        has_totp: flag(row, "has_totp")?,
+        disabled: flag(row, "disabled")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// Booleans are stored as 0/1 integers: the one representation both backends decode alike.
+pub(crate) fn flag(row: &AnyRow, column: &str) -> Result<bool, StoreError> {
+    // PostgreSQL returns `IS NOT NULL` as a boolean, SQLite as an integer.
+    match row.try_get::<i64, _>(column) {
+        Ok(v) => Ok(v != 0),
+        Err(_) => Ok(row.try_get::<bool, _>(column)?),
+    }
+}
+
+impl Store {
+    pub async fn create_user(
+        &self,
+        name: &str,
+        role: Role,
+        password_hash: Option<&str>,
+    ) -> Result<User, StoreError> {
+        check_name("user name", name)?;
+        let id = new_id();
+        sqlx::query("INSERT INTO users (id, name, role, password_hash, disabled, created_at) VALUES ($1, $2, $3, $4, 0, $5)")
+            .bind(&id)
+            .bind(name)
+            .bind(role.as_str())
+            .bind(password_hash)
+            .bind(now_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(conflict(format!("user {name}")))?;
+        self.user_by_name(name).await
+    }
+
+    pub async fn user_by_name(&self, name: &str) -> Result<User, StoreError> {
+        self.find_user_by_name(name)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("user {name}")))
+    }
+
+    pub async fn find_user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE name = $1"
+        )))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {USER_COLUMNS} FROM users ORDER BY name"
+        )))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_from).collect()
+    }
+
+    pub async fn user_count(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    pub async fn set_user_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE users SET disabled = $1 WHERE name = $2")
+            .bind(i64::from(disabled))
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("user {name}")));
+        }
+        Ok(())
+    }
+
+    pub async fn set_user_password(
+        &self,
+        name: &str,
+        password_hash: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE users SET password_hash = $1 WHERE name = $2")
+            .bind(password_hash)
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!("user {name}")));
+        }
+        Ok(())
+    }
+
+    /// The argon2id hash, for verification; `None` when the user has no password.
+    pub async fn user_password_hash(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, Option<String>>(
+            "SELECT password_hash FROM users WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?
+        .flatten())
+    }
+
+    /// Enrols (or with `None` removes) the user's TOTP secret, sealed in the vault.
+    pub async fn set_user_totp(
+        &self,
+        name: &str,
+        secret: Option<&Secret>,
+    ) -> Result<(), StoreError> {
+        let user = self.user_by_name(name).await?;
+        let sealed = secret
+            .map(|s| vigil_vault::seal(&self.master, &format!("totp:{}", user.id), s))
+            .transpose()?;
+        sqlx::query("UPDATE users SET totp_sealed = $1 WHERE id = $2")
+            .bind(sealed)
+            .bind(&user.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn user_totp(&self, user: &User) -> Result<Option<Secret>, StoreError> {
+        let sealed: Option<String> =
+            sqlx::query_scalar::<_, Option<String>>("SELECT totp_sealed FROM users WHERE id = $1")
+                .bind(&user.id)
+                .fetch_optional(&self.pool)
+                .await?
+                .flatten();
+        Ok(sealed
+            .map(|s| vigil_vault::open(&self.master, &format!("totp:{}", user.id), &s))
+            .transpose()?)
+    }
+
+    /// Adds a public key (`public_key` in OpenSSH one-line form, already parsed by the caller).
+    pub async fn add_user_key(
+        &self,
+        name: &str,
+        public_key: &str,
+        fingerprint: &str,
+    ) -> Result<UserKey, StoreError> {
+        let user = self.user_by_name(name).await?;
+        let id = new_id();
+        sqlx::query("INSERT INTO user_keys (id, user_id, public_key, fingerprint, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&id)
+            .bind(&user.id)
+            .bind(public_key)
+            .bind(fingerprint)
+            .bind(now_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(conflict(format!("key {fingerprint} of user {name}")))?;
+        Ok(UserKey {
+            id,
+            user_id: user.id,
+            public_key: public_key.to_owned(),
+            fingerprint: fingerprint.to_owned(),
+        })
+    }
+
+    pub async fn user_keys(&self, user: &User) -> Result<Vec<UserKey>, StoreError> {
+        let rows = sqlx::query("SELECT id, user_id, public_key, fingerprint FROM user_keys WHERE user_id = $1 ORDER BY created_at")
+            .bind(&user.id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(UserKey {
+                    id: r.try_get("id")?,
+                    user_id: r.try_get("user_id")?,
+                    public_key: r.try_get("public_key")?,
+                    fingerprint: r.try_get("fingerprint")?,
+                })
+            })
+            .collect()
+    }
+}
