@@ -1,0 +1,292 @@
+//! The registry of live sessions on this node and the path of control messages to them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use vigil_core::{EndReason, EventKind, SessionId, SessionStatus};
+use vigil_record::RecordingStore;
+use vigil_store::{ControlCommand, NewSession, Store};
+
+use crate::SessionIo;
+use crate::recorder::{Recorder, RecorderError, RecorderTask, RecordingFailed};
+
+/// What a session's adapter must obey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Control {
+    /// End the session; the operator is told "You have been disconnected".
+    Terminate { by: String },
+    /// The recording cannot be written any more: end the session (fail closed).
+    RecordingFailed(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(transparent)]
+    Store(#[from] vigil_store::StoreError),
+    #[error(transparent)]
+    Recorder(#[from] RecorderError),
+}
+
+/// This node's live sessions.
+pub struct Hub {
+    node: String,
+    store: Store,
+    recordings: Arc<dyn RecordingStore>,
+    live: Mutex<HashMap<SessionId, mpsc::UnboundedSender<Control>>>,
+}
+
+impl Hub {
+    pub fn new(node: String, store: Store, recordings: Arc<dyn RecordingStore>) -> Arc<Self> {
+        Arc::new(Hub {
+            node,
+            store,
+            recordings,
+            live: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn recordings(&self) -> &Arc<dyn RecordingStore> {
+        &self.recordings
+    }
+
+    fn registry(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<SessionId, mpsc::UnboundedSender<Control>>> {
+        // A panic while holding this lock cannot leave the map inconsistent (single inserts
+        // and removes), so a poisoned lock is still usable.
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers a new session and writes its row. The returned inbox carries the control
+    /// messages the adapter must obey.
+    pub async fn open(
+        self: &Arc<Self>,
+        new: NewSession,
+    ) -> Result<(Arc<LiveSession>, ControlInbox), HubError> {
+        self.store.create_session(&new).await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.registry().insert(new.id.clone(), tx);
+        let (failed_tx, failed_rx) = mpsc::unbounded_channel();
+        let live = Arc::new(LiveSession {
+            hub: Arc::clone(self),
+            id: new.id,
+            failed_tx,
+            recording: tokio::sync::Mutex::new(RecordingState::default()),
+            closed: std::sync::atomic::AtomicBool::new(false),
+        });
+        Ok((
+            live,
+            ControlInbox {
+                control: rx,
+                failed: failed_rx,
+            },
+        ))
+    }
+
+    /// Delivers a control message to a session of this node; false if it is not here.
+    pub fn control(&self, id: &SessionId, control: Control) -> bool {
+        self.registry()
+            .get(id)
+            .is_some_and(|tx| tx.send(control).is_ok())
+    }
+
+    pub fn live_sessions(&self) -> Vec<SessionId> {
+        self.registry().keys().cloned().collect()
+    }
+
+    /// Claims control commands queued for this node (by the CLI or another node) and delivers
+    /// them, until the process ends.
+    pub async fn run_command_poller(self: Arc<Self>, every: Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match self.store.take_commands(&self.node).await {
+                Ok(commands) => {
+                    for c in commands {
+                        let id = SessionId(c.session_id.clone());
+                        let control = match c.command {
+                            ControlCommand::Terminate => Control::Terminate {
+                                by: c.actor.clone(),
+                            },
+                        };
+                        if !self.control(&id, control) {
+                            tracing::warn!(session = %id, "control command for a session this node no longer runs");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read control commands"),
+            }
+        }
+    }
+}
+
+/// Control messages for one session, read by the adapter's control task.
+pub struct ControlInbox {
+    control: mpsc::UnboundedReceiver<Control>,
+    failed: mpsc::UnboundedReceiver<RecordingFailed>,
+}
+
+impl ControlInbox {
+    /// The next control message; pending forever once nothing can send one.
+    pub async fn next(&mut self) -> Control {
+        tokio::select! {
+            Some(c) = self.control.recv() => c,
+            Some(RecordingFailed(why)) = self.failed.recv() => Control::RecordingFailed(why),
+            else => std::future::pending().await,
+        }
+    }
+}
+
+#[derive(Default)]
+struct RecordingState {
+    io: Option<SessionIo>,
+    task: Option<RecorderTask>,
+    key: Option<String>,
+}
+
+/// One running session, shared by its adapter's tasks.
+pub struct LiveSession {
+    hub: Arc<Hub>,
+    id: SessionId,
+    failed_tx: mpsc::UnboundedSender<RecordingFailed>,
+    recording: tokio::sync::Mutex<RecordingState>,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl LiveSession {
+    pub fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    /// Starts the recording once; an error means the session must be refused (fail closed).
+    pub async fn start_recording(&self) -> Result<SessionIo, HubError> {
+        let mut state = self.recording.lock().await;
+        if let Some(io) = &state.io {
+            return Ok(io.clone());
+        }
+        let key = self.id.0.clone();
+        let (recorder, task) = Recorder::start(
+            Arc::clone(&self.hub.recordings),
+            &key,
+            self.failed_tx.clone(),
+        )?;
+        self.hub.store.set_session_recording(&self.id, &key).await?;
+        let io = SessionIo::new(recorder);
+        *state = RecordingState {
+            io: Some(io.clone()),
+            task: Some(task),
+            key: Some(key),
+        };
+        Ok(io)
+    }
+
+    /// Appends to the session log. A log write that fails is reported, not fatal: the
+    /// recording is the evidence that must not be lost, and it has its own failure path.
+    pub async fn event(&self, kind: EventKind, actor: Option<&str>, detail: serde_json::Value) {
+        if let Err(e) = self
+            .hub
+            .store
+            .add_event(&self.id, kind, actor, &detail)
+            .await
+        {
+            tracing::error!(session = %self.id, kind = kind.as_str(), error = %e, "cannot write session event");
+        }
+    }
+
+    pub async fn set_status(&self, status: SessionStatus) {
+        if let Err(e) = self.hub.store.set_session_status(&self.id, status).await {
+            tracing::error!(session = %self.id, error = %e, "cannot update session status");
+        }
+    }
+
+    pub async fn set_target(&self, target: &str, login: &str) {
+        if let Err(e) = self
+            .hub
+            .store
+            .set_session_target(&self.id, target, login)
+            .await
+        {
+            tracing::error!(session = %self.id, error = %e, "cannot update session target");
+        }
+    }
+
+    /// Ends the session once: finishes and seals the recording, closes the row, logs `ended`.
+    /// Call after the relay's tasks are gone, so the recording has every byte.
+    pub async fn close(&self, reason: EndReason) {
+        if self.closed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        self.hub.registry().remove(&self.id);
+        let state = std::mem::take(&mut *self.recording.lock().await);
+        let (bytes_in, bytes_out) = state.io.as_ref().map(SessionIo::bytes).unwrap_or((0, 0));
+        // Dropping our handle lets the writer finish once the relay's clones are gone too.
+        drop(state.io);
+        let mut reason = reason;
+        if let Some(task) = state.task {
+            match tokio::time::timeout(Duration::from_secs(30), task.done).await {
+                Ok(Ok(Ok(_))) => {
+                    if let Some(key) = state.key {
+                        let recordings = Arc::clone(&self.hub.recordings);
+                        match tokio::task::spawn_blocking(move || recordings.seal(&key)).await {
+                            Ok(Ok(())) => {}
+                            Ok(Err(e)) => {
+                                tracing::error!(session = %self.id, error = %e, "cannot compress recording; it stays uncompressed")
+                            }
+                            Err(e) => {
+                                tracing::error!(session = %self.id, error = %e, "recording compression task failed")
+                            }
+                        }
+                    }
+                }
+                Ok(Ok(Err(why))) => {
+                    self.event(
+                        EventKind::RecordingFailed,
+                        None,
+                        serde_json::json!({ "error": why }),
+                    )
+                    .await;
+                    if !matches!(reason, EndReason::Error(_)) {
+                        reason = EndReason::Error(format!("recording failed: {why}"));
+                    }
+                }
+                Ok(Err(_)) | Err(_) => {
+                    tracing::error!(session = %self.id, "recording writer did not finish in time");
+                }
+            }
+        }
+        let actor = match &reason {
+            EndReason::TerminatedBy(who) => Some(who.clone()),
+            _ => None,
+        };
+        self.event(EventKind::Ended, actor.as_deref(), serde_json::json!({ "reason": reason.to_string(), "bytes_in": bytes_in, "bytes_out": bytes_out })).await;
+        if let Err(e) = self
+            .hub
+            .store
+            .close_session(&self.id, &reason, bytes_in, bytes_out)
+            .await
+        {
+            tracing::error!(session = %self.id, error = %e, "cannot close session row");
+        }
+    }
+}
+
+impl Drop for LiveSession {
+    fn drop(&mut self) {
+        self.hub.registry().remove(&self.id);
+    }
+}

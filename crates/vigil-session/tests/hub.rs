@@ -1,0 +1,116 @@
+//! The hub against a real SQLite store and a local recording directory.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use vigil_core::{EndReason, SessionId};
+use vigil_record::{LocalRecordingStore, read_cast};
+use vigil_session::{ChannelTag, Control, Hub};
+use vigil_store::{NewSession, Store};
+use vigil_vault::MasterKey;
+
+async fn hub(dir: &std::path::Path) -> Arc<Hub> {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("db").display());
+    let store = Store::open(&url, Arc::new(MasterKey::generate()))
+        .await
+        .unwrap();
+    Hub::new(
+        "node-1".into(),
+        store,
+        Arc::new(LocalRecordingStore::new(dir.join("rec"))),
+    )
+}
+
+fn new_session() -> NewSession {
+    NewSession {
+        id: SessionId::new(),
+        user_name: "alice".into(),
+        target_name: Some("web01".into()),
+        login: Some("root".into()),
+        client_addr: "127.0.0.1:1".into(),
+        node: "node-1".into(),
+        protocol: "ssh".into(),
+    }
+}
+
+#[tokio::test]
+async fn records_counts_and_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path()).await;
+    let (live, mut inbox) = hub.open(new_session()).await.unwrap();
+    let id = live.id().clone();
+    let io = live.start_recording().await.unwrap();
+    io.start(100, 30, Some("xterm".into()), None).await.unwrap();
+    io.from_operator(ChannelTag::Terminal, Bytes::from_static(b"ls\r"))
+        .await
+        .unwrap();
+    io.from_target(ChannelTag::Terminal, Bytes::from_static(b"file\xff\r\n"))
+        .await
+        .unwrap();
+    io.from_target(ChannelTag::Subsystem, Bytes::from_static(b"sftp-bytes"))
+        .await
+        .unwrap();
+    io.resize(120, 40).await.unwrap();
+    io.exit(7).await.unwrap();
+    assert!(hub.control(&id, Control::Terminate { by: "admin".into() }));
+    assert_eq!(
+        inbox.next().await,
+        Control::Terminate { by: "admin".into() }
+    );
+    drop(io);
+    live.close(EndReason::TerminatedBy("admin".into())).await;
+    assert!(
+        !hub.control(&id, Control::Terminate { by: "x".into() }),
+        "closed sessions leave the registry"
+    );
+
+    let row = hub.store().session(&id.0).await.unwrap();
+    assert_eq!(row.status, "closed");
+    assert_eq!(row.end_reason.as_deref(), Some("terminated_by(admin)"));
+    assert_eq!((row.bytes_in, row.bytes_out), (3, 17));
+    let events = hub.store().session_events(&id.0).await.unwrap();
+    let ended = events.last().unwrap();
+    assert_eq!(
+        (ended.kind.as_str(), ended.actor.as_deref()),
+        ("ended", Some("admin"))
+    );
+
+    let key = row.recording_key.unwrap();
+    let files = hub.recordings().files(&key);
+    assert!(
+        files.iter().all(|f| f.to_string_lossy().ends_with(".zst")),
+        "sealed at rest: {files:?}"
+    );
+    let mut text = Vec::new();
+    hub.recordings()
+        .open(&key)
+        .unwrap()
+        .read_to_end(&mut text)
+        .unwrap();
+    let cast = read_cast(&text[..]).unwrap();
+    assert_eq!((cast.header.term.cols, cast.header.term.rows), (100, 30));
+    assert_eq!(
+        cast.output_bytes(),
+        b"file\xff\r\n",
+        "subsystem bytes are counted, not recorded"
+    );
+    assert_eq!(cast.input_bytes(), b"ls\r");
+}
+
+#[tokio::test]
+async fn recording_that_cannot_start_refuses_the_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path()).await;
+    // A file where the recording directory should be: nothing can be created under it.
+    std::fs::write(dir.path().join("rec"), b"not a directory").unwrap();
+    let (live, _inbox) = hub.open(new_session()).await.unwrap();
+    let err = live
+        .start_recording()
+        .await
+        .err()
+        .expect("must fail closed");
+    assert!(err.to_string().contains("recording"), "{err}");
+    live.close(EndReason::Error("recording cannot be written".into()))
+        .await;
+}
