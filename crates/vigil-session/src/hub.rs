@@ -19,6 +19,8 @@ pub enum Control {
     Terminate { by: String },
     /// The recording cannot be written any more: end the session (fail closed).
     RecordingFailed(String),
+    /// The node is stopping.
+    Shutdown,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,1 +1,38 @@
-//! vigil-ssh
+//! The SSH adapter: a russh server for operators and a russh client for targets, with the
+//! channel relay between them.
+//!
+//! Each operator connection is one [`connection::Connection`] (russh's handler: authentication
+//! and channel opens); each session channel gets its own task ([`channel`]) that waits for the
+//! operator's request, connects the target, and then relays in two pump tasks ([`relay`]),
+//! one per direction, so a full window one way can never stall the other.
+//!
+//! Architecture invariant: this crate knows nothing of SQL or HTTP. Recording, control and the
+//! session log are reached through `vigil-session`; state through `vigil-store`'s repository.
+#![forbid(unsafe_code)]
+
+mod auth;
+mod channel;
+mod connection;
+mod forward;
+mod menu;
+mod relay;
+mod server;
+mod target;
+
+pub use server::{SshGateway, SshSettings};
+pub use target::fetch_host_key;
+
+/// The message the operator sees when an administrator ends the session (the seeds' words).
+pub const DISCONNECTED_MESSAGE: &str = "You have been disconnected";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SshError {
+    #[error(transparent)]
+    Russh(#[from] russh::Error),
+    #[error(transparent)]
+    Store(#[from] vigil_store::StoreError),
+    #[error("cannot bind the SSH listener on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("invalid SSH host key {path}: {why}")]
+    HostKey { path: String, why: String },
+}

@@ -12,11 +12,13 @@ mod envelope;
 mod master_key;
 mod password;
 mod secret;
+mod totp;
 
 pub use envelope::{open, seal};
 pub use master_key::MasterKey;
 pub use password::{hash_password, random_password, verify_password};
 pub use secret::Secret;
+pub use totp::{current_totp, new_totp_secret, totp_enrolment, totp_secret_from_base32, verify_totp};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
@@ -40,6 +42,8 @@ pub enum VaultError {
         "sealed secret does not open with this master key (wrong key, or the value was moved from another row)"
     )]
     Decrypt,
+    #[error("one-time password setup failed: {0}")]
+    Totp(String),
     #[error("cannot hash password: {0}")]
     Hash(String),
 }

@@ -1,1 +1,105 @@
-fn main() {}
+//! `vigil`: the gateway binary. Glue only: parse the command line, load settings, wire the
+//! crates together, print what happens.
+
+mod admin;
+mod config;
+mod init;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "vigil", version, about = "PAM session gateway: vaulted credentials, recorded and controlled SSH sessions")]
+struct Cli {
+    /// Data directory: store, keys, recordings, vigil.toml.
+    #[arg(long, global = true, env = "VIGIL_DATA_DIR", default_value = "vigil-data")]
+    data_dir: PathBuf,
+    /// Database URL (sqlite://PATH or postgres://USER@HOST/DB); overrides vigil.toml.
+    #[arg(long, global = true, env = "VIGIL_DATABASE_URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the data directory: store, host key, master key, administrator.
+    Init,
+    /// Run the gateway (initialises the data directory on first start).
+    Serve {
+        /// Where operators connect, ADDRESS:PORT.
+        #[arg(long, env = "VIGIL_SSH_LISTEN")]
+        ssh_listen: Option<String>,
+        /// Where the web console and API will listen, ADDRESS:PORT.
+        #[arg(long, env = "VIGIL_HTTP_LISTEN")]
+        http_listen: Option<String>,
+    },
+    /// Users who connect through or administer Vigil.
+    #[command(subcommand)]
+    User(admin::UserCommand),
+    /// Servers Vigil connects to.
+    #[command(subcommand)]
+    Target(admin::TargetCommand),
+    /// Logins on targets, with their vaulted credentials.
+    #[command(subcommand)]
+    Account(admin::AccountCommand),
+    /// Who may reach which target.
+    #[command(subcommand)]
+    Access(admin::AccessCommand),
+    /// Recorded sessions.
+    #[command(subcommand)]
+    Session(admin::SessionCommand),
+    /// Session recordings.
+    #[command(subcommand)]
+    Recording(admin::RecordingCommand),
+    /// The audit log of administrative and security events.
+    #[command(subcommand)]
+    Audit(admin::AuditCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| "info,russh=warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut overrides = config::Overrides { database_url: cli.database_url, ..Default::default() };
+    match cli.command {
+        Command::Init => {
+            let settings = init::settings(&cli.data_dir, &overrides)?;
+            init::initialise(&settings).await.map(|_| ())
+        }
+        Command::Serve { ssh_listen, http_listen } => {
+            overrides.ssh_listen = ssh_listen;
+            overrides.http_listen = http_listen;
+            let settings = init::settings(&cli.data_dir, &overrides)?;
+            serve::serve(settings).await
+        }
+        command => {
+            let settings = init::settings(&cli.data_dir, &overrides)?;
+            let store = init::open_existing(&settings).await?;
+            let result = admin::run(&settings, &store, command).await;
+            store.close().await;
+            result
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! One operator session channel: collect the requests that precede the program (PTY, env),
+//! refuse what policy forbids (agent, X11), pick the target (from the user name or the menu),
+//! connect it, replay the requests there, then hand over to the two relay pumps.
+
+use std::sync::Arc;
+
+use russh::{Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty};
+use vigil_core::{AccessDecision, EndReason, EventKind, decide_access};
+use vigil_session::{ChannelTag, SessionIo};
+
+use crate::connection::Shared;
+use crate::target::{ConnectError, TargetLink};
+
+pub(crate) type OperatorWrite = ChannelWriteHalf<russh::server::Msg>;
+
+#[derive(Debug, Clone)]
+pub(crate) struct PtyRequest {
+    pub(crate) term: String,
+    pub(crate) cols: u32,
+    pub(crate) rows: u32,
+    pub(crate) pix_width: u32,
+    pub(crate) pix_height: u32,
+    pub(crate) modes: Vec<(Pty, u32)>,
+}
+
+enum Start {
+    Shell,
+    Exec(Vec<u8>),
+    Subsystem(String),
+}
+
+impl Start {
+    fn kind(&self) -> &'static str {
+        match self {
+            Start::Shell => "shell",
+            Start::Exec(_) => "exec",
+            Start::Subsystem(_) => "subsystem",
+        }
+    }
+}
+
+pub(crate) async fn run(shared: Arc<Shared>, channel: Channel<russh::server::Msg>, alive: tokio::sync::mpsc::Sender<()>) {
+    let id = channel.id();
+    let (mut rx, tx) = channel.split();
+    let mut pty: Option<PtyRequest> = None;
+    let mut env: Vec<(String, String)> = Vec::new();
+    let (start, want_reply) = loop {
+        let Some(msg) = rx.wait().await else {
+            shared.forget_channel(id);
+            return;
+        };
+        match msg {
+            ChannelMsg::RequestPty { want_reply, term, col_width, row_height, pix_width, pix_height, terminal_modes } => {
+                pty = Some(PtyRequest { term, cols: col_width, rows: row_height, pix_width, pix_height, modes: terminal_modes });
+                shared.track_channel(id, true);
+                if want_reply {
+                    shared.reply(id, true).await;
+                }
+            }
+            ChannelMsg::SetEnv { want_reply, variable_name, variable_value } => {
+                env.push((variable_name, variable_value));
+                if want_reply {
+                    shared.reply(id, true).await;
+                }
+            }
+            ChannelMsg::WindowChange { col_width, row_height, .. } => {
+                if let Some(p) = &mut pty {
+                    p.cols = col_width;
+                    p.rows = row_height;
+                }
+            }
+            ChannelMsg::RequestX11 { want_reply, .. } => {
+                refuse(&shared, id, "x11", "X11 forwarding is not allowed through the gateway").await;
+                if want_reply {
+                    shared.reply(id, false).await;
+                }
+            }
+            ChannelMsg::AgentForward { want_reply } => {
+                refuse(&shared, id, "agent", "agent forwarding is not allowed through the gateway").await;
+                if want_reply {
+                    shared.reply(id, false).await;
+                }
+            }
+            ChannelMsg::RequestShell { want_reply } => break (Start::Shell, want_reply),
+            ChannelMsg::Exec { want_reply, command } => break (Start::Exec(command), want_reply),
+            ChannelMsg::RequestSubsystem { want_reply, name } => break (Start::Subsystem(name), want_reply),
+            ChannelMsg::Close => {
+                shared.forget_channel(id);
+                let _ = tx.close().await;
+                return;
+            }
+            _ => {}
+        }
+    };
+
+    let Some(spec) = shared.spec.get().cloned() else { return };
+    let mut replied = false;
+    let (target_name, login) = match (spec.target, &start, &pty) {
+        (Some(t), _, _) => (t, spec.login),
+        (None, Start::Shell, Some(_)) => {
+            if want_reply {
+                shared.reply(id, true).await;
+            }
+            replied = true;
+            match crate::menu::choose(&shared, &mut rx, &tx, &mut pty).await {
+                Some(choice) => choice,
+                None => {
+                    finish(&shared, id, &tx).await;
+                    return;
+                }
+            }
+        }
+        (None, _, _) => {
+            let text = "vigil: no target chosen: connect as USER:TARGET@gateway (or USER:LOGIN@TARGET), or open a terminal without a command for the menu";
+            fail(&shared, id, &tx, want_reply && !replied, text).await;
+            return;
+        }
+    };
+
+    let (link, io) = match ensure_target(&shared, &target_name, login.as_deref()).await {
+        Ok(ok) => ok,
+        Err(text) => {
+            fail(&shared, id, &tx, want_reply && !replied, &text).await;
+            return;
+        }
+    };
+    let tag = match (&start, &pty) {
+        (Start::Subsystem(_), _) => ChannelTag::Subsystem,
+        (_, Some(_)) => ChannelTag::Terminal,
+        (_, None) => ChannelTag::Exec,
+    };
+    let command = match &start {
+        Start::Exec(c) => Some(String::from_utf8_lossy(c).into_owned()),
+        Start::Subsystem(s) => Some(s.clone()),
+        Start::Shell => None,
+    };
+    if tag != ChannelTag::Subsystem {
+        let (cols, rows, term) = pty.as_ref().map(|p| (p.cols, p.rows, Some(p.term.clone()))).unwrap_or((80, 24, None));
+        let _ = io.start(cols, rows, term, command.clone()).await;
+    }
+
+    let opened = open_on_target(&link, &pty, &env, &start).await;
+    let (target_rx, target_tx, pending) = match opened {
+        Ok(t) => t,
+        Err(why) => {
+            shared.event(EventKind::ChannelRefused, serde_json::json!({ "kind": start.kind(), "command": command, "reason": why })).await;
+            fail(&shared, id, &tx, want_reply && !replied, &format!("vigil: the target refused the {}: {why}", start.kind())).await;
+            return;
+        }
+    };
+    if want_reply && !replied {
+        shared.reply(id, true).await;
+    }
+    shared
+        .event(EventKind::ChannelOpened, serde_json::json!({ "kind": start.kind(), "command": command, "pty": pty.is_some(), "term": pty.as_ref().map(|p| p.term.clone()) }))
+        .await;
+
+    let back = tokio::spawn(crate::relay::target_to_operator(Arc::clone(&shared), io.clone(), tag, id, pending, target_rx, tx, alive.clone()));
+    crate::relay::operator_to_target(Arc::clone(&shared), io, tag, id, rx, target_tx).await;
+    let _ = back.await;
+    drop(alive);
+}
+
+async fn refuse(shared: &Shared, id: ChannelId, kind: &str, why: &str) {
+    shared.event(EventKind::ChannelRefused, serde_json::json!({ "kind": kind, "reason": why })).await;
+    shared.say(id, &format!("vigil: {why}")).await;
+}
+
+/// Tells the operator why, then ends the channel without an exit status (ssh exits with 255).
+async fn fail(shared: &Shared, id: ChannelId, tx: &OperatorWrite, reply_pending: bool, text: &str) {
+    if reply_pending {
+        // Accept the request so the client shows our message instead of a generic failure.
+        shared.reply(id, true).await;
+    }
+    shared.say(id, text).await;
+    finish(shared, id, tx).await;
+}
+
+async fn finish(shared: &Shared, id: ChannelId, tx: &OperatorWrite) {
+    let _ = tx.eof().await;
+    let _ = tx.close().await;
+    shared.forget_channel(id);
+}
+
+type TargetChannel = (ChannelReadHalf, ChannelWriteHalf<russh::client::Msg>, Vec<ChannelMsg>);
+
+/// Opens the target's channel and replays the operator's requests; returns messages that
+/// arrived while waiting for replies, to forward first.
+async fn open_on_target(link: &TargetLink, pty: &Option<PtyRequest>, env: &[(String, String)], start: &Start) -> Result<TargetChannel, String> {
+    let channel = link.handle.channel_open_session().await.map_err(|e| format!("cannot open a channel: {e}"))?;
+    let (mut rx, tx) = channel.split();
+    let mut pending = Vec::new();
+    if let Some(p) = pty {
+        tx.request_pty(true, &p.term, p.cols, p.rows, p.pix_width, p.pix_height, &p.modes).await.map_err(|e| e.to_string())?;
+        if !wait_reply(&mut rx, &mut pending).await {
+            return Err("no PTY could be allocated".into());
+        }
+    }
+    for (name, value) in env {
+        let _ = tx.set_env(false, name.clone(), value.clone()).await;
+    }
+    let sent = match start {
+        Start::Shell => tx.request_shell(true).await,
+        Start::Exec(command) => tx.exec(true, command.clone()).await,
+        Start::Subsystem(name) => tx.request_subsystem(true, name.clone()).await,
+    };
+    sent.map_err(|e| e.to_string())?;
+    if wait_reply(&mut rx, &mut pending).await { Ok((rx, tx, pending)) } else { Err("request failed".into()) }
+}
+
+async fn wait_reply(rx: &mut ChannelReadHalf, pending: &mut Vec<ChannelMsg>) -> bool {
+    while let Some(msg) = rx.wait().await {
+        match msg {
+            ChannelMsg::Success => return true,
+            ChannelMsg::Failure => return false,
+            ChannelMsg::WindowAdjusted { .. } => {}
+            other => pending.push(other),
+        }
+    }
+    false
+}
+
+/// Connects this operator connection to its target once: access check, recording (fail
+/// closed), credential from the vault, pinned host key. Errors are the operator's message.
+pub(crate) async fn ensure_target(shared: &Shared, name: &str, login: Option<&str>) -> Result<(Arc<TargetLink>, SessionIo), String> {
+    let mut slot = shared.target.lock().await;
+    let session = shared.session.get().ok_or("vigil: the session is not ready")?;
+    if let Some(link) = slot.as_ref() {
+        if link.target.name != name {
+            return Err(format!("vigil: this connection already reaches {}: open a new connection for {name}", link.target.name));
+        }
+        let io = session.start_recording().await.map_err(|e| format!("vigil: {e}"))?;
+        return Ok((Arc::clone(link), io));
+    }
+    let store = shared.hub.store();
+    let user = shared.user.get().ok_or("vigil: not authenticated")?;
+    let deny = |why: String| async move {
+        session.event(EventKind::ConnectFailed, None, serde_json::json!({ "target": name, "reason": why })).await;
+        shared.set_end(EndReason::Error(why.clone()));
+        Err(format!("vigil: {why}"))
+    };
+    // An unknown target and a target without a grant read the same, so names do not leak.
+    let Ok(target) = store.target_by_name(name).await else {
+        return deny(format!("user {} has no access to target {name}: ask an administrator for a grant", user.name)).await;
+    };
+    let (accounts, grants) = match (store.accounts(&target).await, store.grants_for_user(user).await) {
+        (Ok(a), Ok(g)) => (a, g),
+        (Err(e), _) | (_, Err(e)) => return deny(format!("cannot read access rules: {e}")).await,
+    };
+    let (account, allow_port_forwarding) = match decide_access(user, &target, login, &accounts, &grants) {
+        AccessDecision::Allow { account, allow_port_forwarding } => (account, allow_port_forwarding),
+        AccessDecision::Deny(why) => return deny(why).await,
+    };
+    session.set_target(&target.name, &account.login).await;
+    let io = match session.start_recording().await {
+        Ok(io) => io,
+        Err(e) => {
+            session.event(EventKind::RecordingFailed, None, serde_json::json!({ "error": e.to_string() })).await;
+            shared.set_end(EndReason::Error(format!("recording cannot be written: {e}")));
+            return Err(format!("vigil: session refused: {e}; tell an administrator"));
+        }
+    };
+    let secret = match store.account_secret(&account).await {
+        Ok(s) => s,
+        Err(e) => return deny(format!("cannot open the vaulted credential for {}@{}: {e}", account.login, target.name)).await,
+    };
+    match crate::target::connect(&shared.settings.client, &target, &account, secret).await {
+        Ok(handle) => {
+            session
+                .event(EventKind::Connected, None, serde_json::json!({ "target": target.name, "host": target.host, "port": target.port, "login": account.login }))
+                .await;
+            session.set_status(vigil_core::SessionStatus::Active).await;
+            let link = Arc::new(TargetLink { handle, target, allow_port_forwarding });
+            *slot = Some(Arc::clone(&link));
+            Ok((link, io))
+        }
+        Err(e) => {
+            let kind = match &e {
+                ConnectError::HostKeyMismatch { presented, .. } => {
+                    let detail = serde_json::json!({ "target": target.name, "presented": presented, "pinned": target.host_key, "client": shared.peer.to_string() });
+                    if let Err(err) = store.audit(&user.name, "host_key_mismatch", &target.name, &detail).await {
+                        tracing::error!(error = %err, "cannot write audit log");
+                    }
+                    EventKind::HostKeyMismatch
+                }
+                _ => EventKind::ConnectFailed,
+            };
+            session.event(kind, None, serde_json::json!({ "target": target.name, "reason": e.to_string() })).await;
+            shared.set_end(EndReason::Error(e.to_string()));
+            Err(format!("vigil: {e}"))
+        }
+    }
+}

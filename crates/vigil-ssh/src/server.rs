@@ -1,0 +1,125 @@
+//! The operators' SSH listener: one task per connection; when a connection ends, its relay
+//! is drained and its session closed with the reason it ended.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use russh::keys::PrivateKey;
+use russh::{MethodKind, MethodSet, client, server};
+use tokio::net::TcpListener;
+use vigil_core::EndReason;
+use vigil_session::{Control, ControlInbox, Hub};
+
+use crate::connection::{Connection, Shared};
+use crate::{DISCONNECTED_MESSAGE, SshError};
+
+/// How the gateway speaks SSH on both sides.
+pub struct SshSettings {
+    pub(crate) server: Arc<server::Config>,
+    pub(crate) client: client::Config,
+}
+
+impl SshSettings {
+    /// Settings for the given host keys, with flow-control sizes tuned for bulk transfers.
+    pub fn new(host_keys: Vec<PrivateKey>) -> Self {
+        let mut methods = MethodSet::empty();
+        for m in [MethodKind::PublicKey, MethodKind::KeyboardInteractive, MethodKind::Password] {
+            methods.push(m);
+        }
+        let server = server::Config {
+            keys: host_keys,
+            methods,
+            auth_rejection_time: Duration::from_millis(500),
+            auth_rejection_time_initial: Some(Duration::ZERO),
+            inactivity_timeout: None,
+            keepalive_interval: Some(Duration::from_secs(30)),
+            keepalive_max: 4,
+            max_auth_attempts: 6,
+            nodelay: true,
+            ..Default::default()
+        };
+        let client = client::Config { inactivity_timeout: None, nodelay: true, ..Default::default() };
+        SshSettings { server: Arc::new(server), client }
+    }
+}
+
+pub struct SshGateway {
+    hub: Arc<Hub>,
+    settings: Arc<SshSettings>,
+}
+
+impl SshGateway {
+    pub fn new(hub: Arc<Hub>, settings: SshSettings) -> Self {
+        SshGateway { hub, settings: Arc::new(settings) }
+    }
+
+    pub async fn bind(addr: &str) -> Result<TcpListener, SshError> {
+        TcpListener::bind(addr).await.map_err(|source| SshError::Bind { addr: addr.to_owned(), source })
+    }
+
+    /// Accepts operators until the listener fails.
+    pub async fn serve(self, listener: TcpListener) -> Result<(), SshError> {
+        let this = Arc::new(self);
+        loop {
+            let (socket, peer) = match listener.accept().await {
+                Ok(ok) => ok,
+                Err(e) => {
+                    // Out of file descriptors and similar: wait instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let _ = socket.set_nodelay(true);
+            let this = Arc::clone(&this);
+            tokio::spawn(async move { this.connection(socket, peer).await });
+        }
+    }
+
+    async fn connection(&self, socket: tokio::net::TcpStream, peer: SocketAddr) {
+        let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
+        let shared = Arc::new(Shared::new(Arc::clone(&self.hub), Arc::clone(&self.settings), peer, alive_tx.clone()));
+        let handler = Connection::new(Arc::clone(&shared));
+        drop(alive_tx);
+        let running = match server::run_stream(Arc::clone(&self.settings.server), socket, handler).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "ssh handshake failed");
+                return;
+            }
+        };
+        shared.set_handle(running.handle());
+        let ended = running.await;
+        if let Err(e) = &ended {
+            tracing::debug!(%peer, error = %e, "ssh connection ended with an error");
+        }
+        shared.stop_control();
+        // The operator is gone: hang up on the target so the relay drains, then wait for it.
+        shared.drop_target().await;
+        shared.release_alive();
+        let _ = tokio::time::timeout(Duration::from_secs(15), alive_rx.recv()).await;
+        if let Some(session) = shared.session.get() {
+            session.close(shared.end_reason()).await;
+        }
+    }
+}
+
+/// Obeys a session's control messages until it ends.
+pub(crate) async fn obey(shared: Arc<Shared>, mut inbox: ControlInbox) {
+    let reason = match inbox.next().await {
+        Control::Terminate { by } => {
+            shared.set_end(EndReason::TerminatedBy(by));
+            DISCONNECTED_MESSAGE.to_owned()
+        }
+        Control::Shutdown => {
+            shared.set_end(EndReason::NodeShutdown);
+            "vigil: the gateway is shutting down".to_owned()
+        }
+        Control::RecordingFailed(why) => {
+            shared.set_end(EndReason::Error(format!("recording failed: {why}")));
+            format!("vigil: the session has ended because it can no longer be recorded ({why})")
+        }
+    };
+    shared.disconnect_all(&reason).await;
+}

@@ -1,0 +1,146 @@
+//! `vigil.toml` in the data directory, overridden by `VIGIL_*` variables and flags. An unknown
+//! key or a bad value stops Vigil with a message naming the key, the file and what is allowed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+pub(crate) const CONFIG_FILE: &str = "vigil.toml";
+
+/// The file's shape. Every key is optional; defaults live in [`Settings::resolve`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    /// This node's name in session rows (default: the host name).
+    pub(crate) node_name: Option<String>,
+    /// Where operators connect (default 127.0.0.1:2222).
+    pub(crate) ssh_listen: Option<String>,
+    /// Where the web console and API listen (default 127.0.0.1:8443).
+    pub(crate) http_listen: Option<String>,
+    /// `sqlite://PATH` or `postgres://...` (default: vigil.db in the data directory).
+    pub(crate) database_url: Option<String>,
+    /// Where recordings are kept (default: recordings/ in the data directory).
+    pub(crate) recordings_dir: Option<PathBuf>,
+    /// The vault master key file (default: master.key in the data directory).
+    pub(crate) master_key_file: Option<PathBuf>,
+}
+
+/// Values given on the command line or in the environment; they win over the file.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Overrides {
+    pub(crate) ssh_listen: Option<String>,
+    pub(crate) http_listen: Option<String>,
+    pub(crate) database_url: Option<String>,
+}
+
+/// Everything Vigil needs to know about where things are.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) node_name: String,
+    pub(crate) ssh_listen: SocketAddr,
+    pub(crate) http_listen: SocketAddr,
+    pub(crate) database_url: String,
+    pub(crate) recordings_dir: PathBuf,
+    pub(crate) master_key_file: PathBuf,
+}
+
+pub(crate) fn read_file_config(data_dir: &Path) -> anyhow::Result<FileConfig> {
+    let path = data_dir.join(CONFIG_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse(&text, &path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn parse(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
+    toml::from_str(text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file",
+            path.display(),
+            e.to_string().trim_end()
+        )
+    })
+}
+
+fn listen_addr(key: &str, value: &str, origin: &str) -> anyhow::Result<SocketAddr> {
+    value.parse().map_err(|_| anyhow::anyhow!("{key} in {origin}: {value:?} is not ADDRESS:PORT (for example 127.0.0.1:2222 or [::1]:2222)"))
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "vigil".into())
+}
+
+impl Settings {
+    pub(crate) fn resolve(data_dir: &Path, file: FileConfig, over: &Overrides) -> anyhow::Result<Settings> {
+        let file_origin = data_dir.join(CONFIG_FILE).display().to_string();
+        let pick = |flag: &Option<String>, from_file: &Option<String>, default: &str| -> (String, String) {
+            match (flag, from_file) {
+                (Some(v), _) => (v.clone(), "the command line or environment".to_owned()),
+                (None, Some(v)) => (v.clone(), file_origin.clone()),
+                (None, None) => (default.to_owned(), "the defaults".to_owned()),
+            }
+        };
+        let (ssh, ssh_origin) = pick(&over.ssh_listen, &file.ssh_listen, "127.0.0.1:2222");
+        let (http, http_origin) = pick(&over.http_listen, &file.http_listen, "127.0.0.1:8443");
+        let default_db = format!("sqlite://{}?mode=rwc", data_dir.join("vigil.db").display());
+        let (database_url, db_origin) = pick(&over.database_url, &file.database_url, &default_db);
+        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            bail!("database_url in {db_origin}: only sqlite://PATH and postgres://USER@HOST/DB are supported");
+        }
+        let node_name = file.node_name.unwrap_or_else(host_name);
+        if node_name.is_empty() || node_name.len() > 64 || node_name.chars().any(char::is_whitespace) {
+            bail!("node_name in {file_origin}: {node_name:?} must be 1 to 64 characters without spaces");
+        }
+        let within = |p: Option<PathBuf>, default: &str| match p {
+            Some(p) if p.is_absolute() => p,
+            Some(p) => data_dir.join(p),
+            None => data_dir.join(default),
+        };
+        Ok(Settings {
+            data_dir: data_dir.to_owned(),
+            node_name,
+            ssh_listen: listen_addr("ssh_listen", &ssh, &ssh_origin)?,
+            http_listen: listen_addr("http_listen", &http, &http_origin)?,
+            database_url,
+            recordings_dir: within(file.recordings_dir, "recordings"),
+            master_key_file: within(file.master_key_file, "master.key"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_problem() {
+        let path = Path::new("/data/vigil.toml");
+        let err = parse("ssh_lisen = \"x\"\n", path).unwrap_err().to_string();
+        assert!(err.contains("/data/vigil.toml") && err.contains("ssh_lisen") && err.contains("allowed keys"), "{err}");
+        let err = parse("ssh_listen = 22\n", path).unwrap_err().to_string();
+        assert!(err.contains("ssh_listen"), "{err}");
+
+        let file = parse("ssh_listen = \"nonsense\"\n", path).unwrap();
+        let err = Settings::resolve(Path::new("/data"), file, &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("ssh_listen in /data/vigil.toml") && err.contains("ADDRESS:PORT"), "{err}");
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let file = parse("ssh_listen = \"127.0.0.1:1\"\nnode_name = \"n1\"\n", Path::new("f")).unwrap();
+        let over = Overrides { ssh_listen: Some("127.0.0.1:2".into()), ..Default::default() };
+        let s = Settings::resolve(Path::new("/d"), file, &over).unwrap();
+        assert_eq!(s.ssh_listen.port(), 2);
+        assert_eq!(s.node_name, "n1");
+        assert_eq!(s.recordings_dir, Path::new("/d/recordings"));
+        assert!(s.database_url.starts_with("sqlite:///d/vigil.db"));
+    }
+}

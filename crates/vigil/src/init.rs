@@ -1,0 +1,145 @@
+//! First start: the data directory with its store, keys and first administrator.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use russh::keys::PrivateKey;
+use vigil_core::Role;
+use vigil_store::Store;
+use vigil_vault::{MasterKey, hash_password, random_password};
+
+use crate::config::{self, Overrides, Settings};
+
+pub(crate) const HOST_KEY_FILE: &str = "ssh_host_ed25519_key";
+
+pub(crate) fn settings(data_dir: &Path, overrides: &Overrides) -> anyhow::Result<Settings> {
+    let file = config::read_file_config(data_dir)?;
+    Settings::resolve(data_dir, file, overrides)
+}
+
+pub(crate) fn is_initialised(settings: &Settings) -> bool {
+    settings.master_key_file.exists() && settings.data_dir.join(HOST_KEY_FILE).exists()
+}
+
+/// The master key from `VIGIL_MASTER_KEY` or the key file.
+pub(crate) fn master_key(settings: &Settings) -> anyhow::Result<MasterKey> {
+    if let Ok(text) = std::env::var("VIGIL_MASTER_KEY") {
+        return Ok(MasterKey::from_base64(&text, "VIGIL_MASTER_KEY")?);
+    }
+    Ok(MasterKey::load(&settings.master_key_file)?)
+}
+
+/// Opens the store of an initialised data directory, or says how to create one.
+pub(crate) async fn open_existing(settings: &Settings) -> anyhow::Result<Store> {
+    if !is_initialised(settings) {
+        bail!(
+            "{} is not a Vigil data directory: run `vigil --data-dir {} init` (or `serve`) first, or pass --data-dir / VIGIL_DATA_DIR",
+            settings.data_dir.display(),
+            settings.data_dir.display()
+        );
+    }
+    let key = master_key(settings)?;
+    Store::open(&settings.database_url, Arc::new(key)).await.with_context(|| format!("opening the store at {}", redact(&settings.database_url)))
+}
+
+/// A database URL without its password, for messages.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// Creates whatever is missing; returns the store. Prints the administrator's one-time
+/// password when it creates the administrator.
+pub(crate) async fn initialise(settings: &Settings) -> anyhow::Result<Store> {
+    let dir = &settings.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700));
+    }
+    let config_path = dir.join(config::CONFIG_FILE);
+    if !config_path.exists() {
+        std::fs::write(&config_path, default_config(settings)).with_context(|| format!("cannot write {}", config_path.display()))?;
+        println!("wrote {}", config_path.display());
+    }
+    if std::env::var("VIGIL_MASTER_KEY").is_err() && !settings.master_key_file.exists() {
+        MasterKey::generate().write_new(&settings.master_key_file)?;
+        println!("created vault master key {} (mode 0600): back it up, without it no credential can be read", settings.master_key_file.display());
+    }
+    let host_key_path = dir.join(HOST_KEY_FILE);
+    if !host_key_path.exists() {
+        let mut seed = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
+        let mut key = PrivateKey::from(russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&seed));
+        key.set_comment("vigil host key");
+        let text = key.to_openssh(russh::keys::ssh_key::LineEnding::LF).context("cannot encode the host key")?;
+        write_private(&host_key_path, text.as_bytes())?;
+        println!("created SSH host key {} ({})", host_key_path.display(), key.public_key().fingerprint(Default::default()));
+    }
+    std::fs::create_dir_all(&settings.recordings_dir).with_context(|| format!("cannot create {}", settings.recordings_dir.display()))?;
+    let store = Store::open(&settings.database_url, Arc::new(master_key(settings)?))
+        .await
+        .with_context(|| format!("opening the store at {}", redact(&settings.database_url)))?;
+    if store.user_count().await? == 0 {
+        let password = random_password();
+        let hash = hash_password(&password)?;
+        store.create_user("admin", Role::PamAdministrator, Some(&hash)).await?;
+        store.audit("vigil", "user_added", "admin", &serde_json::json!({ "role": Role::PamAdministrator.as_str(), "first_start": true })).await?;
+        println!();
+        println!("  administrator: admin");
+        println!("  one-time password: {}", password.expose_str().unwrap_or_default());
+        println!("  (shown once; change it with `vigil user passwd admin`)");
+        println!();
+    }
+    Ok(store)
+}
+
+fn default_config(settings: &Settings) -> String {
+    format!(
+        "# Vigil configuration. Flags and VIGIL_* variables override these keys.\n\
+         # node_name = \"{}\"\n\
+         ssh_listen = \"{}\"\n\
+         http_listen = \"{}\"\n\
+         # database_url = \"postgres://vigil@127.0.0.1/vigil\"   # default: vigil.db here (SQLite)\n\
+         # recordings_dir = \"recordings\"\n\
+         # master_key_file = \"master.key\"\n",
+        settings.node_name, settings.ssh_listen, settings.http_listen
+    )
+}
+
+pub(crate) fn load_host_key(settings: &Settings) -> anyhow::Result<PrivateKey> {
+    let path = settings.data_dir.join(HOST_KEY_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read SSH host key {}", path.display()))?;
+    PrivateKey::from_openssh(text.as_bytes()).map_err(|e| anyhow::anyhow!("SSH host key {} is not an OpenSSH private key: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_passwords_in_urls() {
+        assert_eq!(super::redact("postgres://vigil:s3cret@db/vigil"), "postgres://vigil:***@db/vigil");
+        assert_eq!(super::redact("postgres://vigil@db/vigil"), "postgres://vigil@db/vigil");
+        assert_eq!(super::redact("sqlite:///x/vigil.db"), "sqlite:///x/vigil.db");
+    }
+}

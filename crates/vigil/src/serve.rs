@@ -1,0 +1,70 @@
+//! `vigil serve`: the node.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use vigil_record::LocalRecordingStore;
+use vigil_session::{Control, Hub};
+use vigil_ssh::{SshGateway, SshSettings};
+
+use crate::config::Settings;
+use crate::init;
+
+pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let store = init::initialise(&settings).await?;
+    let interrupted = store.interrupt_open_sessions(&settings.node_name).await?;
+    if !interrupted.is_empty() {
+        println!("marked {} session(s) left open by a previous run of node {} as interrupted", interrupted.len(), settings.node_name);
+    }
+    let host_key = init::load_host_key(&settings)?;
+    let recordings = Arc::new(LocalRecordingStore::new(&settings.recordings_dir));
+    let hub = Hub::new(settings.node_name.clone(), store.clone(), recordings);
+    let listener = SshGateway::bind(&settings.ssh_listen.to_string()).await?;
+    let gateway = SshGateway::new(Arc::clone(&hub), SshSettings::new(vec![host_key]));
+    tokio::spawn(Arc::clone(&hub).run_command_poller(Duration::from_millis(250)));
+    let addr = settings.ssh_listen;
+    println!("Vigil node {} is ready", settings.node_name);
+    println!("  operators connect with: ssh -p {} USER:TARGET@{}   (or USER@{} for a menu)", addr.port(), addr.ip(), addr.ip());
+    println!("  add a target:          vigil --data-dir {} target add NAME --host HOST --port 22 --trust-on-add", settings.data_dir.display());
+    println!("  data directory:        {}", settings.data_dir.display());
+    tokio::select! {
+        result = gateway.serve(listener) => result.context("the SSH listener failed")?,
+        _ = shutdown_signal() => {
+            println!("shutting down: ending {} live session(s)", hub.live_sessions().len());
+            for id in hub.live_sessions() {
+                hub.control(&id, Control::Shutdown);
+            }
+            for _ in 0..50 {
+                if hub.live_sessions().is_empty() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+        match term {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
