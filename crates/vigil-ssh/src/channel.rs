@@ -50,18 +50,13 @@ pub(crate) async fn run(shared: Arc<Shared>, channel: Channel<russh::server::Msg
             return;
         };
         match msg {
-            ChannelMsg::RequestPty { want_reply, term, col_width, row_height, pix_width, pix_height, terminal_modes } => {
+            // PTY, env, X11 and agent requests are answered by the handler (connection.rs).
+            ChannelMsg::RequestPty { term, col_width, row_height, pix_width, pix_height, terminal_modes, .. } => {
                 pty = Some(PtyRequest { term, cols: col_width, rows: row_height, pix_width, pix_height, modes: terminal_modes });
                 shared.track_channel(id, true);
-                if want_reply {
-                    shared.reply(id, true).await;
-                }
             }
-            ChannelMsg::SetEnv { want_reply, variable_name, variable_value } => {
+            ChannelMsg::SetEnv { variable_name, variable_value, .. } => {
                 env.push((variable_name, variable_value));
-                if want_reply {
-                    shared.reply(id, true).await;
-                }
             }
             ChannelMsg::WindowChange { col_width, row_height, .. } => {
                 if let Some(p) = &mut pty {
@@ -69,17 +64,11 @@ pub(crate) async fn run(shared: Arc<Shared>, channel: Channel<russh::server::Msg
                     p.rows = row_height;
                 }
             }
-            ChannelMsg::RequestX11 { want_reply, .. } => {
+            ChannelMsg::RequestX11 { .. } => {
                 refuse(&shared, id, "x11", "X11 forwarding is not allowed through the gateway").await;
-                if want_reply {
-                    shared.reply(id, false).await;
-                }
             }
-            ChannelMsg::AgentForward { want_reply } => {
+            ChannelMsg::AgentForward { .. } => {
                 refuse(&shared, id, "agent", "agent forwarding is not allowed through the gateway").await;
-                if want_reply {
-                    shared.reply(id, false).await;
-                }
             }
             ChannelMsg::RequestShell { want_reply } => break (Start::Shell, want_reply),
             ChannelMsg::Exec { want_reply, command } => break (Start::Exec(command), want_reply),

@@ -315,6 +315,43 @@ impl server::Handler for Connection {
         Ok(())
     }
 
+    // russh keeps one "wants reply" flag per channel, set by the latest request, so a reply
+    // sent later from another task can land on the wrong request. Requests we can answer at
+    // once are therefore answered here, inside the session loop; only shell/exec/subsystem wait
+    // for the target (channel.rs).
+
+    #[allow(clippy::too_many_arguments)]
+    async fn pty_request(
+        &mut self,
+        channel: ChannelId,
+        _term: &str,
+        _cols: u32,
+        _rows: u32,
+        _pix_width: u32,
+        _pix_height: u32,
+        _modes: &[(russh::Pty, u32)],
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
+        // Replayed on the target when the program starts; a target refusal is reported then.
+        session.channel_success(channel)?;
+        Ok(())
+    }
+
+    async fn env_request(&mut self, channel: ChannelId, _name: &str, _value: &str, session: &mut Session) -> Result<(), Self::Error> {
+        session.channel_success(channel)?;
+        Ok(())
+    }
+
+    async fn x11_request(&mut self, channel: ChannelId, _single: bool, _protocol: &str, _cookie: &str, _screen: u32, session: &mut Session) -> Result<(), Self::Error> {
+        session.channel_failure(channel)?;
+        Ok(())
+    }
+
+    async fn agent_request(&mut self, _channel: ChannelId, _session: &mut Session) -> Result<bool, Self::Error> {
+        // russh answers with failure when the client asked for a reply.
+        Ok(false)
+    }
+
     async fn tcpip_forward(&mut self, address: &str, port: &mut u32, _session: &mut Session) -> Result<bool, Self::Error> {
         self.shared.event(EventKind::ChannelRefused, serde_json::json!({ "kind": "remote-forward", "address": address, "port": *port, "reason": "remote forwarding is not allowed through the gateway" })).await;
         Ok(false)

@@ -38,13 +38,7 @@ pub(crate) async fn operator_to_target(shared: Arc<Shared>, io: SessionIo, tag: 
                 to.window_change(col_width, row_height, pix_width, pix_height).await
             }
             ChannelMsg::Signal { signal } => to.signal(signal).await,
-            ChannelMsg::RequestShell { want_reply: true }
-            | ChannelMsg::Exec { want_reply: true, .. }
-            | ChannelMsg::RequestSubsystem { want_reply: true, .. }
-            | ChannelMsg::RequestPty { want_reply: true, .. }
-            | ChannelMsg::RequestX11 { want_reply: true, .. }
-            | ChannelMsg::SetEnv { want_reply: true, .. }
-            | ChannelMsg::AgentForward { want_reply: true } => {
+            ChannelMsg::RequestShell { want_reply: true } | ChannelMsg::Exec { want_reply: true, .. } | ChannelMsg::RequestSubsystem { want_reply: true, .. } => {
                 // One program per channel: later requests are refused, never forwarded.
                 shared.reply(id, false).await;
                 Ok(())

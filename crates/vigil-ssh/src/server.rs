@@ -37,6 +37,12 @@ impl SshSettings {
             keepalive_max: 4,
             max_auth_attempts: 6,
             nodelay: true,
+            // The queue from channel writers to the session loop must hold a full client
+            // window of packets (OpenSSH: 2 MiB in 32 KiB packets). russh's session loop
+            // blocks while it hands incoming data to a busy channel; if writers could then block
+            // too, a bidirectional transfer (`ssh gw cat < big`) deadlocks. Writers reserve
+            // window before queueing, so this bound is still the window, not unbounded memory.
+            event_buffer_size: 256,
             ..Default::default()
         };
         let client = client::Config { inactivity_timeout: None, nodelay: true, ..Default::default() };

@@ -1,0 +1,358 @@
+//! Real programs on loopback: an OpenSSH `sshd` as the target, `vigil serve` as the gateway,
+//! the OpenSSH client as the operator. Each fixture owns a temporary directory and kills its
+//! processes when dropped.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+pub const TARGET_USER: &str = "vigiltarget";
+
+/// Waits until `check` holds, failing with `what` after `timeout`.
+#[macro_export]
+macro_rules! assert_eventually {
+    ($check:expr, $timeout:expr, $($what:tt)+) => {{
+        let deadline = std::time::Instant::now() + $timeout;
+        loop {
+            if $check {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!($($what)+);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }};
+}
+
+/// Polls `probe` until it yields a value, failing with `what` after `timeout`.
+pub fn eventually<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+}
+
+fn wait_for_port(port: u16, child: &mut Child, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("process exited with {status} before listening: {}", std::fs::read_to_string(log).unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("nothing listens on 127.0.0.1:{port}: {}", std::fs::read_to_string(log).unwrap_or_default());
+}
+
+/// The target login's password for this test process: random, and the canary that must never
+/// appear anywhere Vigil writes.
+pub fn target_password() -> &'static str {
+    static PASSWORD: OnceLock<String> = OnceLock::new();
+    PASSWORD.get_or_init(|| {
+        assert!(is_root(), "end-to-end tests run sshd and set a target user's password: run them as root (the test script does)");
+        let password = format!("Canary-{}-{:016x}", std::process::id(), rand_u64());
+        if Command::new("id").arg(TARGET_USER).output().map(|o| !o.status.success()).unwrap_or(true) {
+            let ok = Command::new("useradd").args(["-m", "-s", "/bin/bash", TARGET_USER]).status().map(|s| s.success()).unwrap_or(false);
+            assert!(ok, "cannot create the target user {TARGET_USER}");
+        }
+        let mut chpasswd = Command::new("chpasswd").stdin(Stdio::piped()).spawn().expect("chpasswd");
+        chpasswd.stdin.take().expect("stdin").write_all(format!("{TARGET_USER}:{password}\n").as_bytes()).expect("write chpasswd");
+        assert!(chpasswd.wait().expect("chpasswd").success(), "chpasswd failed");
+        password
+    })
+}
+
+fn rand_u64() -> u64 {
+    let mut buf = [0u8; 8];
+    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf)).expect("urandom");
+    u64::from_le_bytes(buf)
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+}
+
+/// An OpenSSH server on a free loopback port, with its own config and host key.
+pub struct Target {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    child: Child,
+}
+
+impl Target {
+    pub fn start() -> Target {
+        target_password();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let key = dir.path().join("host_key");
+        let ok = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().expect("ssh-keygen").success();
+        assert!(ok, "ssh-keygen failed");
+        std::fs::create_dir_all("/run/sshd").expect("/run/sshd");
+        let config = dir.path().join("sshd_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nPidFile {}\nPasswordAuthentication yes\nKbdInteractiveAuthentication no\nPubkeyAuthentication yes\nUsePAM no\nStrictModes no\nAllowTcpForwarding yes\nSubsystem sftp internal-sftp\nMaxSessions 50\nMaxStartups 100:30:200\nLogLevel VERBOSE\n",
+                key.display(),
+                dir.path().join("sshd.pid").display()
+            ),
+        )
+        .expect("write sshd_config");
+        let log = dir.path().join("sshd.log");
+        let mut child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("start /usr/sbin/sshd (install openssh-server)");
+        wait_for_port(port, &mut child, &log);
+        Target { dir, port, child }
+    }
+
+    pub fn host_key_pub(&self) -> PathBuf {
+        self.dir.path().join("host_key.pub")
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `vigil serve` in a fresh data directory.
+pub struct Gateway {
+    pub dir: tempfile::TempDir,
+    pub data: PathBuf,
+    pub port: u16,
+    pub admin_password: String,
+    pub log: PathBuf,
+    child: Option<Child>,
+    /// A shell prefix for the serve process (resource limits in failure tests).
+    wrapper: Option<String>,
+}
+
+pub fn vigil_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_vigil")
+}
+
+impl Gateway {
+    pub fn start() -> Gateway {
+        Self::start_with(None)
+    }
+
+    /// Starts `vigil serve` under `sh -c "<wrapper>; exec vigil serve ..."`.
+    pub fn start_with(wrapper: Option<&str>) -> Gateway {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data");
+        let out = Command::new(vigil_bin()).arg("--data-dir").arg(&data).arg("init").output().expect("vigil init");
+        assert!(out.status.success(), "vigil init failed: {}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let admin_password = stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("one-time password: "))
+            .expect("init prints the administrator's password")
+            .to_owned();
+        let port = free_port();
+        let log = dir.path().join("serve.log");
+        let mut gw = Gateway { dir, data, port, admin_password, log, child: None, wrapper: wrapper.map(str::to_owned) };
+        gw.spawn();
+        gw
+    }
+
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log");
+        let mut cmd = match &self.wrapper {
+            None => {
+                let mut c = Command::new(vigil_bin());
+                c.arg("--data-dir").arg(&self.data).arg("serve").arg("--ssh-listen").arg(format!("127.0.0.1:{}", self.port));
+                c
+            }
+            Some(prefix) => {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(format!("{prefix}; exec \"$0\" --data-dir \"$1\" serve --ssh-listen 127.0.0.1:{}", self.port)).arg(vigil_bin()).arg(&self.data);
+                c
+            }
+        };
+        let mut child = cmd
+            .env("VIGIL_LOG", "info,vigil_ssh=debug")
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start vigil serve");
+        wait_for_port(self.port, &mut child, &self.log);
+        self.child = Some(child);
+    }
+
+    /// Stops the node with SIGTERM and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    /// Runs a vigil command against this data directory.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_stdin(args, None)
+    }
+
+    pub fn cli_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new(vigil_bin())
+            .arg("--data-dir")
+            .arg(&self.data)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("vigil");
+        let mut input = child.stdin.take().expect("stdin");
+        if let Some(text) = stdin {
+            input.write_all(text.as_bytes()).expect("write stdin");
+        }
+        drop(input);
+        child.wait_with_output().expect("vigil output")
+    }
+
+    /// Runs a vigil command that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(out.status.success(), "vigil {args:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Adds target `name` for `target` with the password login, a user with `password`, and a
+    /// grant for that user.
+    pub fn provision(&self, target: &Target, name: &str, user: &str, password: &str) {
+        let key = target.host_key_pub();
+        self.ok(&["target", "add", name, "--host", "127.0.0.1", "--port", &target.port.to_string(), "--host-key-file", key.to_str().expect("utf-8 path")]);
+        let out = self.cli_stdin(&["account", "add", name, TARGET_USER, "--password-stdin"], Some(target_password()));
+        assert!(out.status.success(), "account add: {}", String::from_utf8_lossy(&out.stderr));
+        self.add_user(user, password);
+        self.ok(&["access", "grant", user, name]);
+    }
+
+    pub fn add_user(&self, user: &str, password: &str) {
+        let out = self.cli_stdin(&["user", "add", user, "--password-stdin"], Some(password));
+        assert!(out.status.success(), "user add: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    pub fn sessions(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.ok(&["session", "list", "--json"])).expect("session list json")
+    }
+
+    pub fn session(&self, id: &str) -> serde_json::Value {
+        serde_json::from_str(&self.ok(&["session", "show", id, "--json"])).expect("session show json")
+    }
+
+    pub fn audit(&self) -> Vec<serde_json::Value> {
+        serde_json::from_str(&self.ok(&["audit", "list", "--limit", "500", "--json"])).expect("audit json")
+    }
+
+    /// Waits until the newest session is closed and returns it with its events.
+    pub fn last_closed_session(&self) -> serde_json::Value {
+        let found = eventually(Duration::from_secs(15), "the session did not close", || self.sessions().into_iter().next().filter(|s| s["status"] == "closed"));
+        let id = found["id"].as_str().expect("id").to_owned();
+        self.session(&id)
+    }
+
+    /// The plain asciicast text of a session's recording, via `vigil recording export`.
+    pub fn export(&self, id: &str) -> Vec<u8> {
+        let path = self.dir.path().join(format!("{id}.cast"));
+        self.ok(&["recording", "export", id, "-o", path.to_str().expect("utf-8")]);
+        std::fs::read(&path).expect("exported recording")
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// `ssh` as an operator, answering password and code prompts through SSH_ASKPASS.
+    pub fn ssh(&self, user: &str, password: &str) -> Command {
+        let askpass = self.dir.path().join("askpass");
+        if !askpass.exists() {
+            std::fs::write(
+                &askpass,
+                "#!/bin/sh\ncase \"$1\" in\n  *erification*) cat \"$VIGIL_TEST_CODE_FILE\" ;;\n  *) printf '%s\\n' \"$VIGIL_TEST_PASSWORD\" ;;\nesac\n",
+            )
+            .expect("askpass");
+            let _ = Command::new("chmod").arg("755").arg(&askpass).status();
+        }
+        let mut c = Command::new("ssh");
+        c.args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "NumberOfPasswordPrompts=1"])
+            .args(["-o", "ConnectTimeout=10", "-p", &self.port.to_string()])
+            .arg(format!("{user}@127.0.0.1"))
+            .env("SSH_ASKPASS", &askpass)
+            .env("SSH_ASKPASS_REQUIRE", "force")
+            .env("VIGIL_TEST_PASSWORD", password)
+            .env("VIGIL_TEST_CODE_FILE", self.dir.path().join("code"))
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn write_code(&self, code: &str) {
+        std::fs::write(self.dir.path().join("code"), format!("{code}\n")).expect("code file");
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("--- vigil serve log ---\n{}", self.log_text());
+        }
+    }
+}
+
+pub fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() { stack.push(p) } else { out.push(p) }
+        }
+    }
+    out
+}

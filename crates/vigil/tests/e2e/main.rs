@@ -1,0 +1,10 @@
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+//! End-to-end tests: real OpenSSH client and server around a real `vigil serve`.
+//! Run as root (the test script does): they start sshd and manage a target account.
+
+mod harness;
+
+mod control;
+mod refusals;
+mod sessions;
+mod transfers;
