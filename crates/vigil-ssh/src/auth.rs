@@ -25,8 +25,13 @@ pub(crate) struct Authenticator<'a> {
 impl Authenticator<'_> {
     async fn fail(&self, raw_user: &str, method: &str, why: &str) -> Factor {
         tracing::info!(user = raw_user, %self.peer, method, why, "authentication failed");
-        let detail = serde_json::json!({ "method": method, "client": self.peer.to_string(), "reason": why });
-        if let Err(e) = self.store.audit(raw_user, "auth_failed", "ssh", &detail).await {
+        let detail =
+            serde_json::json!({ "method": method, "client": self.peer.to_string(), "reason": why });
+        if let Err(e) = self
+            .store
+            .audit(raw_user, "auth_failed", "ssh", &detail)
+            .await
+        {
             tracing::error!(error = %e, "cannot write audit log");
         }
         Factor::Failed
@@ -42,12 +47,18 @@ impl Authenticator<'_> {
             Ok(Some(u)) if !u.disabled => Ok(u),
             Ok(Some(_)) => Err(self.fail(raw_user, method, "user is disabled").await),
             Ok(None) => Err(self.fail(raw_user, method, "unknown user").await),
-            Err(e) => Err(self.fail(raw_user, method, &format!("store error: {e}")).await),
+            Err(e) => Err(self
+                .fail(raw_user, method, &format!("store error: {e}"))
+                .await),
         }
     }
 
     fn after_first_factor(user: User) -> Factor {
-        if user.has_totp { Factor::NeedCode(user) } else { Factor::Done(user) }
+        if user.has_totp {
+            Factor::NeedCode(user)
+        } else {
+            Factor::Done(user)
+        }
     }
 
     pub(crate) async fn password(&self, raw_user: &str, password: &[u8]) -> Factor {
@@ -55,20 +66,37 @@ impl Authenticator<'_> {
             Ok(u) => u,
             Err(f) => return f,
         };
-        let hash = self.store.user_password_hash(&user.name).await.ok().flatten();
+        let hash = self
+            .store
+            .user_password_hash(&user.name)
+            .await
+            .ok()
+            .flatten();
         let password = Secret::new(password.to_vec());
         // argon2 is deliberately slow: keep it off the async workers.
         let ok = match hash {
-            Some(hash) => tokio::task::spawn_blocking(move || verify_password(password.expose(), &hash)).await.unwrap_or(false),
+            Some(hash) => {
+                tokio::task::spawn_blocking(move || verify_password(password.expose(), &hash))
+                    .await
+                    .unwrap_or(false)
+            }
             None => false,
         };
-        if ok { Self::after_first_factor(user) } else { self.fail(raw_user, "password", "wrong password").await }
+        if ok {
+            Self::after_first_factor(user)
+        } else {
+            self.fail(raw_user, "password", "wrong password").await
+        }
     }
 
     /// True when `key` is one of the user's registered keys (no signature checked yet).
     pub(crate) async fn knows_key(&self, raw_user: &str, key: &PublicKey) -> bool {
-        let Ok(spec) = LoginSpec::parse(raw_user) else { return false };
-        let Ok(Some(user)) = self.store.find_user_by_name(&spec.user).await else { return false };
+        let Ok(spec) = LoginSpec::parse(raw_user) else {
+            return false;
+        };
+        let Ok(Some(user)) = self.store.find_user_by_name(&spec.user).await else {
+            return false;
+        };
         key_registered(self.store, &user, key).await
     }
 
@@ -88,14 +116,27 @@ impl Authenticator<'_> {
         let secret = match self.store.user_totp(&user).await {
             Ok(Some(s)) => s,
             Ok(None) => return Factor::Done(user),
-            Err(e) => return self.fail(raw_user, "totp", &format!("cannot open TOTP secret: {e}")).await,
+            Err(e) => {
+                return self
+                    .fail(raw_user, "totp", &format!("cannot open TOTP secret: {e}"))
+                    .await;
+            }
         };
         let code = String::from_utf8_lossy(code).into_owned();
-        if verify_totp(&secret, &code) { Factor::Done(user) } else { self.fail(raw_user, "totp", "wrong verification code").await }
+        if verify_totp(&secret, &code) {
+            Factor::Done(user)
+        } else {
+            self.fail(raw_user, "totp", "wrong verification code").await
+        }
     }
 }
 
 async fn key_registered(store: &Store, user: &User, key: &PublicKey) -> bool {
-    let Ok(keys) = store.user_keys(user).await else { return false };
-    keys.iter().any(|k| PublicKey::from_openssh(&k.public_key).is_ok_and(|stored| stored.key_data() == key.key_data()))
+    let Ok(keys) = store.user_keys(user).await else {
+        return false;
+    };
+    keys.iter().any(|k| {
+        PublicKey::from_openssh(&k.public_key)
+            .is_ok_and(|stored| stored.key_data() == key.key_data())
+    })
 }

@@ -39,7 +39,11 @@ impl Start {
     }
 }
 
-pub(crate) async fn run(shared: Arc<Shared>, channel: Channel<russh::server::Msg>, alive: tokio::sync::mpsc::Sender<()>) {
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    channel: Channel<russh::server::Msg>,
+    alive: tokio::sync::mpsc::Sender<()>,
+) {
     let id = channel.id();
     let (mut rx, tx) = channel.split();
     let mut pty: Option<PtyRequest> = None;
@@ -51,28 +55,68 @@ pub(crate) async fn run(shared: Arc<Shared>, channel: Channel<russh::server::Msg
         };
         match msg {
             // PTY, env, X11 and agent requests are answered by the handler (connection.rs).
-            ChannelMsg::RequestPty { term, col_width, row_height, pix_width, pix_height, terminal_modes, .. } => {
-                pty = Some(PtyRequest { term, cols: col_width, rows: row_height, pix_width, pix_height, modes: terminal_modes });
+            ChannelMsg::RequestPty {
+                term,
+                col_width,
+                row_height,
+                pix_width,
+                pix_height,
+                terminal_modes,
+                ..
+            } => {
+                pty = Some(PtyRequest {
+                    term,
+                    cols: col_width,
+                    rows: row_height,
+                    pix_width,
+                    pix_height,
+                    modes: terminal_modes,
+                });
                 shared.track_channel(id, true);
             }
-            ChannelMsg::SetEnv { variable_name, variable_value, .. } => {
+            ChannelMsg::SetEnv {
+                variable_name,
+                variable_value,
+                ..
+            } => {
                 env.push((variable_name, variable_value));
             }
-            ChannelMsg::WindowChange { col_width, row_height, .. } => {
+            ChannelMsg::WindowChange {
+                col_width,
+                row_height,
+                ..
+            } => {
                 if let Some(p) = &mut pty {
                     p.cols = col_width;
                     p.rows = row_height;
                 }
             }
             ChannelMsg::RequestX11 { .. } => {
-                refuse(&shared, id, "x11", "X11 forwarding is not allowed through the gateway").await;
+                refuse(
+                    &shared,
+                    id,
+                    "x11",
+                    "X11 forwarding is not allowed through the gateway",
+                )
+                .await;
             }
             ChannelMsg::AgentForward { .. } => {
-                refuse(&shared, id, "agent", "agent forwarding is not allowed through the gateway").await;
+                refuse(
+                    &shared,
+                    id,
+                    "agent",
+                    "agent forwarding is not allowed through the gateway",
+                )
+                .await;
             }
             ChannelMsg::RequestShell { want_reply } => break (Start::Shell, want_reply),
-            ChannelMsg::Exec { want_reply, command } => break (Start::Exec(command), want_reply),
-            ChannelMsg::RequestSubsystem { want_reply, name } => break (Start::Subsystem(name), want_reply),
+            ChannelMsg::Exec {
+                want_reply,
+                command,
+            } => break (Start::Exec(command), want_reply),
+            ChannelMsg::RequestSubsystem { want_reply, name } => {
+                break (Start::Subsystem(name), want_reply);
+            }
             ChannelMsg::Close => {
                 shared.forget_channel(id);
                 let _ = tx.close().await;
@@ -82,7 +126,9 @@ pub(crate) async fn run(shared: Arc<Shared>, channel: Channel<russh::server::Msg
         }
     };
 
-    let Some(spec) = shared.spec.get().cloned() else { return };
+    let Some(spec) = shared.spec.get().cloned() else {
+        return;
+    };
     let mut replied = false;
     let (target_name, login) = match (spec.target, &start, &pty) {
         (Some(t), _, _) => (t, spec.login),
@@ -124,7 +170,10 @@ pub(crate) async fn run(shared: Arc<Shared>, channel: Channel<russh::server::Msg
         Start::Shell => None,
     };
     if tag != ChannelTag::Subsystem {
-        let (cols, rows, term) = pty.as_ref().map(|p| (p.cols, p.rows, Some(p.term.clone()))).unwrap_or((80, 24, None));
+        let (cols, rows, term) = pty
+            .as_ref()
+            .map(|p| (p.cols, p.rows, Some(p.term.clone())))
+            .unwrap_or((80, 24, None));
         let _ = io.start(cols, rows, term, command.clone()).await;
     }
 
@@ -132,8 +181,20 @@ pub(crate) async fn run(shared: Arc<Shared>, channel: Channel<russh::server::Msg
     let (target_rx, target_tx, pending) = match opened {
         Ok(t) => t,
         Err(why) => {
-            shared.event(EventKind::ChannelRefused, serde_json::json!({ "kind": start.kind(), "command": command, "reason": why })).await;
-            fail(&shared, id, &tx, want_reply && !replied, &format!("vigil: the target refused the {}: {why}", start.kind())).await;
+            shared
+                .event(
+                    EventKind::ChannelRefused,
+                    serde_json::json!({ "kind": start.kind(), "command": command, "reason": why }),
+                )
+                .await;
+            fail(
+                &shared,
+                id,
+                &tx,
+                want_reply && !replied,
+                &format!("vigil: the target refused the {}: {why}", start.kind()),
+            )
+            .await;
             return;
         }
     };
@@ -144,14 +205,28 @@ pub(crate) async fn run(shared: Arc<Shared>, channel: Channel<russh::server::Msg
         .event(EventKind::ChannelOpened, serde_json::json!({ "kind": start.kind(), "command": command, "pty": pty.is_some(), "term": pty.as_ref().map(|p| p.term.clone()) }))
         .await;
 
-    let back = tokio::spawn(crate::relay::target_to_operator(Arc::clone(&shared), io.clone(), tag, id, pending, target_rx, tx, alive.clone()));
+    let back = tokio::spawn(crate::relay::target_to_operator(
+        Arc::clone(&shared),
+        io.clone(),
+        tag,
+        id,
+        pending,
+        target_rx,
+        tx,
+        alive.clone(),
+    ));
     crate::relay::operator_to_target(Arc::clone(&shared), io, tag, id, rx, target_tx).await;
     let _ = back.await;
     drop(alive);
 }
 
 async fn refuse(shared: &Shared, id: ChannelId, kind: &str, why: &str) {
-    shared.event(EventKind::ChannelRefused, serde_json::json!({ "kind": kind, "reason": why })).await;
+    shared
+        .event(
+            EventKind::ChannelRefused,
+            serde_json::json!({ "kind": kind, "reason": why }),
+        )
+        .await;
     shared.say(id, &format!("vigil: {why}")).await;
 }
 
@@ -171,16 +246,39 @@ async fn finish(shared: &Shared, id: ChannelId, tx: &OperatorWrite) {
     shared.forget_channel(id);
 }
 
-type TargetChannel = (ChannelReadHalf, ChannelWriteHalf<russh::client::Msg>, Vec<ChannelMsg>);
+type TargetChannel = (
+    ChannelReadHalf,
+    ChannelWriteHalf<russh::client::Msg>,
+    Vec<ChannelMsg>,
+);
 
 /// Opens the target's channel and replays the operator's requests; returns messages that
 /// arrived while waiting for replies, to forward first.
-async fn open_on_target(link: &TargetLink, pty: &Option<PtyRequest>, env: &[(String, String)], start: &Start) -> Result<TargetChannel, String> {
-    let channel = link.handle.channel_open_session().await.map_err(|e| format!("cannot open a channel: {e}"))?;
+async fn open_on_target(
+    link: &TargetLink,
+    pty: &Option<PtyRequest>,
+    env: &[(String, String)],
+    start: &Start,
+) -> Result<TargetChannel, String> {
+    let channel = link
+        .handle
+        .channel_open_session()
+        .await
+        .map_err(|e| format!("cannot open a channel: {e}"))?;
     let (mut rx, tx) = channel.split();
     let mut pending = Vec::new();
     if let Some(p) = pty {
-        tx.request_pty(true, &p.term, p.cols, p.rows, p.pix_width, p.pix_height, &p.modes).await.map_err(|e| e.to_string())?;
+        tx.request_pty(
+            true,
+            &p.term,
+            p.cols,
+            p.rows,
+            p.pix_width,
+            p.pix_height,
+            &p.modes,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         if !wait_reply(&mut rx, &mut pending).await {
             return Err("no PTY could be allocated".into());
         }
@@ -194,7 +292,11 @@ async fn open_on_target(link: &TargetLink, pty: &Option<PtyRequest>, env: &[(Str
         Start::Subsystem(name) => tx.request_subsystem(true, name.clone()).await,
     };
     sent.map_err(|e| e.to_string())?;
-    if wait_reply(&mut rx, &mut pending).await { Ok((rx, tx, pending)) } else { Err("request failed".into()) }
+    if wait_reply(&mut rx, &mut pending).await {
+        Ok((rx, tx, pending))
+    } else {
+        Err("request failed".into())
+    }
 }
 
 async fn wait_reply(rx: &mut ChannelReadHalf, pending: &mut Vec<ChannelMsg>) -> bool {
@@ -211,47 +313,93 @@ async fn wait_reply(rx: &mut ChannelReadHalf, pending: &mut Vec<ChannelMsg>) -> 
 
 /// Connects this operator connection to its target once: access check, recording (fail
 /// closed), credential from the vault, pinned host key. Errors are the operator's message.
-pub(crate) async fn ensure_target(shared: &Shared, name: &str, login: Option<&str>) -> Result<(Arc<TargetLink>, SessionIo), String> {
+pub(crate) async fn ensure_target(
+    shared: &Shared,
+    name: &str,
+    login: Option<&str>,
+) -> Result<(Arc<TargetLink>, SessionIo), String> {
     let mut slot = shared.target.lock().await;
-    let session = shared.session.get().ok_or("vigil: the session is not ready")?;
+    let session = shared
+        .session
+        .get()
+        .ok_or("vigil: the session is not ready")?;
     if let Some(link) = slot.as_ref() {
         if link.target.name != name {
-            return Err(format!("vigil: this connection already reaches {}: open a new connection for {name}", link.target.name));
+            return Err(format!(
+                "vigil: this connection already reaches {}: open a new connection for {name}",
+                link.target.name
+            ));
         }
-        let io = session.start_recording().await.map_err(|e| format!("vigil: {e}"))?;
+        let io = session
+            .start_recording()
+            .await
+            .map_err(|e| format!("vigil: {e}"))?;
         return Ok((Arc::clone(link), io));
     }
     let store = shared.hub.store();
     let user = shared.user.get().ok_or("vigil: not authenticated")?;
     let deny = |why: String| async move {
-        session.event(EventKind::ConnectFailed, None, serde_json::json!({ "target": name, "reason": why })).await;
+        session
+            .event(
+                EventKind::ConnectFailed,
+                None,
+                serde_json::json!({ "target": name, "reason": why }),
+            )
+            .await;
         shared.set_end(EndReason::Error(why.clone()));
         Err(format!("vigil: {why}"))
     };
     // An unknown target and a target without a grant read the same, so names do not leak.
     let Ok(target) = store.target_by_name(name).await else {
-        return deny(format!("user {} has no access to target {name}: ask an administrator for a grant", user.name)).await;
+        return deny(format!(
+            "user {} has no access to target {name}: ask an administrator for a grant",
+            user.name
+        ))
+        .await;
     };
-    let (accounts, grants) = match (store.accounts(&target).await, store.grants_for_user(user).await) {
+    let (accounts, grants) = match (
+        store.accounts(&target).await,
+        store.grants_for_user(user).await,
+    ) {
         (Ok(a), Ok(g)) => (a, g),
         (Err(e), _) | (_, Err(e)) => return deny(format!("cannot read access rules: {e}")).await,
     };
-    let (account, allow_port_forwarding) = match decide_access(user, &target, login, &accounts, &grants) {
-        AccessDecision::Allow { account, allow_port_forwarding } => (account, allow_port_forwarding),
-        AccessDecision::Deny(why) => return deny(why).await,
-    };
+    let (account, allow_port_forwarding) =
+        match decide_access(user, &target, login, &accounts, &grants) {
+            AccessDecision::Allow {
+                account,
+                allow_port_forwarding,
+            } => (account, allow_port_forwarding),
+            AccessDecision::Deny(why) => return deny(why).await,
+        };
     session.set_target(&target.name, &account.login).await;
     let io = match session.start_recording().await {
         Ok(io) => io,
         Err(e) => {
-            session.event(EventKind::RecordingFailed, None, serde_json::json!({ "error": e.to_string() })).await;
-            shared.set_end(EndReason::Error(format!("recording cannot be written: {e}")));
-            return Err(format!("vigil: session refused: {e}; tell an administrator"));
+            session
+                .event(
+                    EventKind::RecordingFailed,
+                    None,
+                    serde_json::json!({ "error": e.to_string() }),
+                )
+                .await;
+            shared.set_end(EndReason::Error(format!(
+                "recording cannot be written: {e}"
+            )));
+            return Err(format!(
+                "vigil: session refused: {e}; tell an administrator"
+            ));
         }
     };
     let secret = match store.account_secret(&account).await {
         Ok(s) => s,
-        Err(e) => return deny(format!("cannot open the vaulted credential for {}@{}: {e}", account.login, target.name)).await,
+        Err(e) => {
+            return deny(format!(
+                "cannot open the vaulted credential for {}@{}: {e}",
+                account.login, target.name
+            ))
+            .await;
+        }
     };
     match crate::target::connect(&shared.settings.client, &target, &account, secret).await {
         Ok(handle) => {
@@ -259,7 +407,11 @@ pub(crate) async fn ensure_target(shared: &Shared, name: &str, login: Option<&st
                 .event(EventKind::Connected, None, serde_json::json!({ "target": target.name, "host": target.host, "port": target.port, "login": account.login }))
                 .await;
             session.set_status(vigil_core::SessionStatus::Active).await;
-            let link = Arc::new(TargetLink { handle, target, allow_port_forwarding });
+            let link = Arc::new(TargetLink {
+                handle,
+                target,
+                allow_port_forwarding,
+            });
             *slot = Some(Arc::clone(&link));
             Ok((link, io))
         }
@@ -267,14 +419,23 @@ pub(crate) async fn ensure_target(shared: &Shared, name: &str, login: Option<&st
             let kind = match &e {
                 ConnectError::HostKeyMismatch { presented, .. } => {
                     let detail = serde_json::json!({ "target": target.name, "presented": presented, "pinned": target.host_key, "client": shared.peer.to_string() });
-                    if let Err(err) = store.audit(&user.name, "host_key_mismatch", &target.name, &detail).await {
+                    if let Err(err) = store
+                        .audit(&user.name, "host_key_mismatch", &target.name, &detail)
+                        .await
+                    {
                         tracing::error!(error = %err, "cannot write audit log");
                     }
                     EventKind::HostKeyMismatch
                 }
                 _ => EventKind::ConnectFailed,
             };
-            session.event(kind, None, serde_json::json!({ "target": target.name, "reason": e.to_string() })).await;
+            session
+                .event(
+                    kind,
+                    None,
+                    serde_json::json!({ "target": target.name, "reason": e.to_string() }),
+                )
+                .await;
             shared.set_end(EndReason::Error(e.to_string()));
             Err(format!("vigil: {e}"))
         }

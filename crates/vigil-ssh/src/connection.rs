@@ -32,10 +32,16 @@ pub(crate) struct Shared {
     /// Every task that touches the session holds a clone; when all are dropped the relay is done.
     alive: Mutex<Option<tokio::sync::mpsc::Sender<()>>>,
     control: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    pub(crate) input_budget: crate::relay::InputBudget,
 }
 
 impl Shared {
-    pub(crate) fn new(hub: Arc<Hub>, settings: Arc<SshSettings>, peer: SocketAddr, alive: tokio::sync::mpsc::Sender<()>) -> Self {
+    pub(crate) fn new(
+        hub: Arc<Hub>,
+        settings: Arc<SshSettings>,
+        peer: SocketAddr,
+        alive: tokio::sync::mpsc::Sender<()>,
+    ) -> Self {
         Shared {
             hub,
             settings,
@@ -49,6 +55,7 @@ impl Shared {
             end: Mutex::new(None),
             alive: Mutex::new(Some(alive)),
             control: Mutex::new(None),
+            input_budget: crate::relay::InputBudget::default(),
         }
     }
 
@@ -87,7 +94,11 @@ impl Shared {
     }
 
     pub(crate) fn end_reason(&self) -> EndReason {
-        self.end.lock().ok().and_then(|e| e.clone()).unwrap_or(EndReason::OperatorExit)
+        self.end
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+            .unwrap_or(EndReason::OperatorExit)
     }
 
     pub(crate) fn target_lost(&self) {
@@ -108,17 +119,27 @@ impl Shared {
 
     pub(crate) async fn reply(&self, id: ChannelId, ok: bool) {
         if let Some(h) = self.handle() {
-            let _ = if ok { h.channel_success(id).await } else { h.channel_failure(id).await };
+            let _ = if ok {
+                h.channel_success(id).await
+            } else {
+                h.channel_failure(id).await
+            };
         }
     }
 
     /// Writes a line the operator will see on this channel: in the terminal when there is a
     /// PTY, on stderr otherwise.
     pub(crate) async fn say(&self, id: ChannelId, text: &str) {
-        let pty = self.channels.lock().ok().and_then(|c| c.get(&id).copied()).unwrap_or(false);
+        let pty = self
+            .channels
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&id).copied())
+            .unwrap_or(false);
         if let Some(h) = self.handle() {
             let _ = if pty {
-                h.data(id, format!("\r\n{}\r\n", text.replace('\n', "\r\n"))).await
+                h.data(id, format!("\r\n{}\r\n", text.replace('\n', "\r\n")))
+                    .await
             } else {
                 h.extended_data(id, 1, format!("{text}\n")).await
             };
@@ -133,7 +154,11 @@ impl Shared {
 
     /// Tells every open channel `text`, closes them and ends the connection.
     pub(crate) async fn disconnect_all(&self, text: &str) {
-        let ids: Vec<ChannelId> = self.channels.lock().map(|c| c.keys().copied().collect()).unwrap_or_default();
+        let ids: Vec<ChannelId> = self
+            .channels
+            .lock()
+            .map(|c| c.keys().copied().collect())
+            .unwrap_or_default();
         for id in &ids {
             self.say(*id, text).await;
             if let Some(h) = self.handle() {
@@ -141,14 +166,23 @@ impl Shared {
             }
         }
         if let Some(h) = self.handle() {
-            let _ = h.disconnect(russh::Disconnect::ByApplication, text.to_owned(), "en".into()).await;
+            let _ = h
+                .disconnect(
+                    russh::Disconnect::ByApplication,
+                    text.to_owned(),
+                    "en".into(),
+                )
+                .await;
         }
         self.drop_target().await;
     }
 
     pub(crate) async fn drop_target(&self) {
         if let Some(link) = self.target.lock().await.take() {
-            let _ = link.handle.disconnect(russh::Disconnect::ByApplication, "session ended", "en").await;
+            let _ = link
+                .handle
+                .disconnect(russh::Disconnect::ByApplication, "session ended", "en")
+                .await;
         }
     }
 }
@@ -172,11 +206,19 @@ pub(crate) struct Connection {
 
 impl Connection {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
-        Connection { shared, half: None, ki: KeyboardInteractive::Idle, method: "" }
+        Connection {
+            shared,
+            half: None,
+            ki: KeyboardInteractive::Idle,
+            method: "",
+        }
     }
 
     fn auth(&self) -> Authenticator<'_> {
-        Authenticator { store: self.shared.hub.store(), peer: self.shared.peer }
+        Authenticator {
+            store: self.shared.hub.store(),
+            peer: self.shared.peer,
+        }
     }
 
     fn accept(&mut self, raw_user: &str, user: User, method: &'static str) -> Auth {
@@ -206,7 +248,10 @@ impl Connection {
                 self.half = Some(user);
                 let mut methods = MethodSet::empty();
                 methods.push(MethodKind::KeyboardInteractive);
-                Auth::Reject { proceed_with_methods: Some(methods), partial_success: true }
+                Auth::Reject {
+                    proceed_with_methods: Some(methods),
+                    partial_success: true,
+                }
             }
             Factor::Failed => Auth::reject(),
         }
@@ -221,16 +266,33 @@ impl server::Handler for Connection {
         Ok(self.after(user, factor, "password"))
     }
 
-    async fn auth_publickey_offered(&mut self, user: &str, offer: server::PublicKeyOffer<'_>) -> Result<Auth, Self::Error> {
-        Ok(if self.auth().knows_key(user, offer.public_key).await { Auth::Accept } else { Auth::reject() })
+    async fn auth_publickey_offered(
+        &mut self,
+        user: &str,
+        offer: server::PublicKeyOffer<'_>,
+    ) -> Result<Auth, Self::Error> {
+        Ok(if self.auth().knows_key(user, offer.public_key).await {
+            Auth::Accept
+        } else {
+            Auth::reject()
+        })
     }
 
-    async fn auth_publickey(&mut self, user: &str, key: server::VerifiedPublicKey<'_>) -> Result<Auth, Self::Error> {
+    async fn auth_publickey(
+        &mut self,
+        user: &str,
+        key: server::VerifiedPublicKey<'_>,
+    ) -> Result<Auth, Self::Error> {
         let factor = self.auth().public_key(user, key.public_key).await;
         Ok(self.after(user, factor, "publickey"))
     }
 
-    async fn auth_keyboard_interactive<'a>(&'a mut self, user: &str, _submethods: &str, response: Option<Response<'a>>) -> Result<Auth, Self::Error> {
+    async fn auth_keyboard_interactive<'a>(
+        &'a mut self,
+        user: &str,
+        _submethods: &str,
+        response: Option<Response<'a>>,
+    ) -> Result<Auth, Self::Error> {
         let answer = response.and_then(|mut r| r.next());
         let state = std::mem::take(&mut self.ki);
         match (state, answer) {
@@ -240,15 +302,21 @@ impl server::Handler for Connection {
                     return Ok(Self::code_prompt());
                 }
                 self.ki = KeyboardInteractive::AwaitPassword;
-                Ok(Auth::Partial { name: "".into(), instructions: "".into(), prompts: vec![("Password: ".into(), false)].into() })
+                Ok(Auth::Partial {
+                    name: "".into(),
+                    instructions: "".into(),
+                    prompts: vec![("Password: ".into(), false)].into(),
+                })
             }
-            (KeyboardInteractive::AwaitPassword, Some(password)) => match self.auth().password(user, &password).await {
-                Factor::NeedCode(u) => {
-                    self.ki = KeyboardInteractive::AwaitCode(u);
-                    Ok(Self::code_prompt())
+            (KeyboardInteractive::AwaitPassword, Some(password)) => {
+                match self.auth().password(user, &password).await {
+                    Factor::NeedCode(u) => {
+                        self.ki = KeyboardInteractive::AwaitCode(u);
+                        Ok(Self::code_prompt())
+                    }
+                    other => Ok(self.after(user, other, "keyboard-interactive")),
                 }
-                other => Ok(self.after(user, other, "keyboard-interactive")),
-            },
+            }
             (KeyboardInteractive::AwaitCode(u), Some(code)) => {
                 let factor = self.auth().totp(user, u, &code).await;
                 Ok(self.after(user, factor, "totp"))
@@ -273,7 +341,10 @@ impl server::Handler for Connection {
         };
         let (live, inbox) = self.shared.hub.open(new).await.map_err(|e| match e {
             vigil_session::HubError::Store(s) => SshError::Store(s),
-            other => SshError::Store(vigil_store::StoreError::Invalid { what: "session", why: other.to_string() }),
+            other => SshError::Store(vigil_store::StoreError::Invalid {
+                what: "session",
+                why: other.to_string(),
+            }),
         })?;
         live.event(EventKind::Authenticated, Some(&user.name), serde_json::json!({ "method": self.method, "client": self.shared.peer.to_string(), "requested": spec.to_string() })).await;
         let _ = self.shared.session.set(live);
@@ -284,12 +355,21 @@ impl server::Handler for Connection {
         Ok(())
     }
 
-    async fn channel_open_session(&mut self, channel: Channel<Msg>, reply: ChannelOpenHandle, session: &mut Session) -> Result<(), Self::Error> {
+    async fn channel_open_session(
+        &mut self,
+        channel: Channel<Msg>,
+        reply: ChannelOpenHandle,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         self.shared.set_handle(session.handle());
         reply.accept().await;
         self.shared.track_channel(channel.id(), false);
         if let Some(alive) = self.shared.alive() {
-            tokio::spawn(crate::channel::run(Arc::clone(&self.shared), channel, alive));
+            tokio::spawn(crate::channel::run(
+                Arc::clone(&self.shared),
+                channel,
+                alive,
+            ));
         }
         Ok(())
     }
@@ -310,7 +390,13 @@ impl server::Handler for Connection {
             origin: format!("{originator_address}:{originator_port}"),
         };
         if let Some(alive) = self.shared.alive() {
-            tokio::spawn(crate::forward::run(Arc::clone(&self.shared), channel, reply, request, alive));
+            tokio::spawn(crate::forward::run(
+                Arc::clone(&self.shared),
+                channel,
+                reply,
+                request,
+                alive,
+            ));
         }
         Ok(())
     }
@@ -337,27 +423,68 @@ impl server::Handler for Connection {
         Ok(())
     }
 
-    async fn env_request(&mut self, channel: ChannelId, _name: &str, _value: &str, session: &mut Session) -> Result<(), Self::Error> {
+    async fn env_request(
+        &mut self,
+        channel: ChannelId,
+        _name: &str,
+        _value: &str,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         session.channel_success(channel)?;
         Ok(())
     }
 
-    async fn x11_request(&mut self, channel: ChannelId, _single: bool, _protocol: &str, _cookie: &str, _screen: u32, session: &mut Session) -> Result<(), Self::Error> {
+    async fn x11_request(
+        &mut self,
+        channel: ChannelId,
+        _single: bool,
+        _protocol: &str,
+        _cookie: &str,
+        _screen: u32,
+        session: &mut Session,
+    ) -> Result<(), Self::Error> {
         session.channel_failure(channel)?;
         Ok(())
     }
 
-    async fn agent_request(&mut self, _channel: ChannelId, _session: &mut Session) -> Result<bool, Self::Error> {
+    async fn agent_request(
+        &mut self,
+        _channel: ChannelId,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
         // russh answers with failure when the client asked for a reply.
         Ok(false)
     }
 
-    async fn tcpip_forward(&mut self, address: &str, port: &mut u32, _session: &mut Session) -> Result<bool, Self::Error> {
+    /// Called each time russh tops up an operator's window; the value is the window to grant
+    /// next time. A congested connection is granted little, so operators slow down instead of
+    /// filling memory (see `relay::operator_to_target`).
+    fn adjust_window(&mut self, _channel: ChannelId, _current: u32) -> u32 {
+        if self.shared.input_budget.congested() {
+            crate::relay::InputBudget::SMALL_WINDOW
+        } else {
+            crate::server::WINDOW
+        }
+    }
+
+    async fn tcpip_forward(
+        &mut self,
+        address: &str,
+        port: &mut u32,
+        _session: &mut Session,
+    ) -> Result<bool, Self::Error> {
         self.shared.event(EventKind::ChannelRefused, serde_json::json!({ "kind": "remote-forward", "address": address, "port": *port, "reason": "remote forwarding is not allowed through the gateway" })).await;
         Ok(false)
     }
 
-    async fn channel_open_x11(&mut self, _channel: Channel<Msg>, _address: &str, _port: u32, reply: ChannelOpenHandle, _session: &mut Session) -> Result<(), Self::Error> {
+    async fn channel_open_x11(
+        &mut self,
+        _channel: Channel<Msg>,
+        _address: &str,
+        _port: u32,
+        reply: ChannelOpenHandle,
+        _session: &mut Session,
+    ) -> Result<(), Self::Error> {
         drop(reply);
         Ok(())
     }

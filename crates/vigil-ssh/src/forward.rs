@@ -17,13 +17,24 @@ pub(crate) struct Request {
     pub(crate) origin: String,
 }
 
-pub(crate) async fn run(shared: Arc<Shared>, channel: Channel<Msg>, reply: ChannelOpenHandle, req: Request, alive: tokio::sync::mpsc::Sender<()>) {
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    channel: Channel<Msg>,
+    reply: ChannelOpenHandle,
+    req: Request,
+    alive: tokio::sync::mpsc::Sender<()>,
+) {
     let to = format!("{}:{}", req.host, req.port);
     let refuse = |why: String| {
         let shared = Arc::clone(&shared);
         let to = to.clone();
         async move {
-            shared.event(EventKind::ChannelRefused, serde_json::json!({ "kind": "direct-tcpip", "to": to, "reason": why })).await;
+            shared
+                .event(
+                    EventKind::ChannelRefused,
+                    serde_json::json!({ "kind": "direct-tcpip", "to": to, "reason": why }),
+                )
+                .await;
         }
     };
     let target_name = match shared.spec.get().and_then(|s| s.target.clone()) {
@@ -32,7 +43,9 @@ pub(crate) async fn run(shared: Arc<Shared>, channel: Channel<Msg>, reply: Chann
             Some(link) => link.target.name.clone(),
             None => {
                 refuse("no target chosen".into()).await;
-                reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+                reply
+                    .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                    .await;
                 return;
             }
         },
@@ -42,17 +55,32 @@ pub(crate) async fn run(shared: Arc<Shared>, channel: Channel<Msg>, reply: Chann
         Ok(ok) => ok,
         Err(why) => {
             refuse(why).await;
-            reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+            reply
+                .reject(ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
             return;
         }
     };
     if !link.allow_port_forwarding {
-        refuse(format!("the grant for {} does not allow port forwarding", link.target.name)).await;
-        reply.reject(ChannelOpenFailure::AdministrativelyProhibited).await;
+        refuse(format!(
+            "the grant for {} does not allow port forwarding",
+            link.target.name
+        ))
+        .await;
+        reply
+            .reject(ChannelOpenFailure::AdministrativelyProhibited)
+            .await;
         return;
     }
-    let (origin_host, origin_port) = req.origin.rsplit_once(':').map(|(h, p)| (h.to_owned(), p.parse().unwrap_or(0))).unwrap_or((req.origin.clone(), 0));
-    let opened = link.handle.channel_open_direct_tcpip(req.host.clone(), req.port, origin_host, origin_port).await;
+    let (origin_host, origin_port) = req
+        .origin
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_owned(), p.parse().unwrap_or(0)))
+        .unwrap_or((req.origin.clone(), 0));
+    let opened = link
+        .handle
+        .channel_open_direct_tcpip(req.host.clone(), req.port, origin_host, origin_port)
+        .await;
     let target_channel = match opened {
         Ok(c) => c,
         Err(e) => {
@@ -62,11 +90,33 @@ pub(crate) async fn run(shared: Arc<Shared>, channel: Channel<Msg>, reply: Chann
         }
     };
     reply.accept().await;
-    shared.event(EventKind::ForwardOpened, serde_json::json!({ "to": to, "from": req.origin })).await;
+    shared
+        .event(
+            EventKind::ForwardOpened,
+            serde_json::json!({ "to": to, "from": req.origin }),
+        )
+        .await;
     let id = channel.id();
     let (rx, tx) = channel.split();
     let (target_rx, target_tx) = target_channel.split();
-    let back = tokio::spawn(crate::relay::target_to_operator(Arc::clone(&shared), io.clone(), ChannelTag::Forward, id, Vec::new(), target_rx, tx, alive.clone()));
-    crate::relay::operator_to_target(Arc::clone(&shared), io, ChannelTag::Forward, id, rx, target_tx).await;
+    let back = tokio::spawn(crate::relay::target_to_operator(
+        Arc::clone(&shared),
+        io.clone(),
+        ChannelTag::Forward,
+        id,
+        Vec::new(),
+        target_rx,
+        tx,
+        alive.clone(),
+    ));
+    crate::relay::operator_to_target(
+        Arc::clone(&shared),
+        io,
+        ChannelTag::Forward,
+        id,
+        rx,
+        target_tx,
+    )
+    .await;
     let _ = back.await;
 }

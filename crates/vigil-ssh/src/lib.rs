@@ -32,7 +32,10 @@ pub enum SshError {
     #[error(transparent)]
     Store(#[from] vigil_store::StoreError),
     #[error("cannot bind the SSH listener on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("invalid SSH host key {path}: {why}")]
     HostKey { path: String, why: String },
 }

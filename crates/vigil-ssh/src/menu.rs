@@ -7,7 +7,12 @@ use crate::channel::{OperatorWrite, PtyRequest};
 use crate::connection::Shared;
 
 /// Returns the chosen target and login, or `None` when the operator quits.
-pub(crate) async fn choose(shared: &Shared, rx: &mut ChannelReadHalf, tx: &OperatorWrite, pty: &mut Option<PtyRequest>) -> Option<(String, Option<String>)> {
+pub(crate) async fn choose(
+    shared: &Shared,
+    rx: &mut ChannelReadHalf,
+    tx: &OperatorWrite,
+    pty: &mut Option<PtyRequest>,
+) -> Option<(String, Option<String>)> {
     let user = shared.user.get()?;
     let store = shared.hub.store();
     let targets = store.targets_for_user(user).await.unwrap_or_default();
@@ -15,23 +20,43 @@ pub(crate) async fn choose(shared: &Shared, rx: &mut ChannelReadHalf, tx: &Opera
         let _ = tx.data_bytes(text.replace('\n', "\r\n").into_bytes()).await;
     };
     if targets.is_empty() {
-        write(format!("Vigil: {} has no targets yet: ask an administrator for access.\n", user.name)).await;
+        write(format!(
+            "Vigil: {} has no targets yet: ask an administrator for access.\n",
+            user.name
+        ))
+        .await;
         return None;
     }
     let mut listing = format!("Vigil: targets for {}\n", user.name);
     for (i, t) in targets.iter().enumerate() {
-        let logins: Vec<String> = store.accounts(t).await.unwrap_or_default().into_iter().map(|a| a.login).collect();
-        listing.push_str(&format!("  {:>2}) {:<24} {}\n", i + 1, t.name, logins.join(", ")));
+        let logins: Vec<String> = store
+            .accounts(t)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| a.login)
+            .collect();
+        listing.push_str(&format!(
+            "  {:>2}) {:<24} {}\n",
+            i + 1,
+            t.name,
+            logins.join(", ")
+        ));
     }
     write(listing).await;
-    const PROMPT: &str = "Choose a target by number or name (LOGIN@TARGET for another login, q to quit): ";
+    const PROMPT: &str =
+        "Choose a target by number or name (LOGIN@TARGET for another login, q to quit): ";
     write(PROMPT.into()).await;
     let mut line = String::new();
     loop {
         let msg = rx.wait().await?;
         let data = match msg {
             ChannelMsg::Data { data } => data,
-            ChannelMsg::WindowChange { col_width, row_height, .. } => {
+            ChannelMsg::WindowChange {
+                col_width,
+                row_height,
+                ..
+            } => {
                 if let Some(p) = pty {
                     p.cols = col_width;
                     p.rows = row_height;
@@ -54,7 +79,11 @@ pub(crate) async fn choose(shared: &Shared, rx: &mut ChannelReadHalf, tx: &Opera
                         Some((l, n)) => (Some(l.to_owned()), n.to_owned()),
                         None => (None, choice.clone()),
                     };
-                    let by_number = name.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| targets.get(i));
+                    let by_number = name
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|n| n.checked_sub(1))
+                        .and_then(|i| targets.get(i));
                     match by_number.or_else(|| targets.iter().find(|t| t.name == name)) {
                         Some(t) => return Some((t.name.clone(), login)),
                         None if choice.is_empty() => write(PROMPT.into()).await,

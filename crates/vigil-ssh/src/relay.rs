@@ -14,8 +14,60 @@ type OperatorWrite = ChannelWriteHalf<russh::server::Msg>;
 type TargetWrite = ChannelWriteHalf<russh::client::Msg>;
 
 /// Operator to target, until the operator closes the channel or the session ends.
-pub(crate) async fn operator_to_target(shared: Arc<Shared>, io: SessionIo, tag: ChannelTag, id: russh::ChannelId, mut from: ChannelReadHalf, to: TargetWrite) {
+///
+/// russh's server loop blocks whenever it hands operator data to a channel queue that is full,
+/// and while blocked it sends nothing, not even the output the target is waiting to have
+/// drained. So this side never lets the queue fill: a reader takes every message at once into
+/// an in-order backlog that a writer forwards to the target. The backlog's size is kept small
+/// by flow control, not by blocking: above [`InputBudget::HIGH`] the connection grants the
+/// operator only a small window (`Connection::adjust_window`), so the operator slows down.
+pub(crate) async fn operator_to_target(
+    shared: Arc<Shared>,
+    io: SessionIo,
+    tag: ChannelTag,
+    id: russh::ChannelId,
+    mut from: ChannelReadHalf,
+    to: TargetWrite,
+) {
+    let (backlog_tx, backlog_rx) = tokio::sync::mpsc::unbounded_channel::<ChannelMsg>();
+    let writer = tokio::spawn(forward_backlog(
+        Arc::clone(&shared),
+        io,
+        tag,
+        id,
+        backlog_rx,
+        to,
+    ));
+    let budget = &shared.input_budget;
     while let Some(msg) = from.wait().await {
+        let size = match &msg {
+            ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } => data.len(),
+            _ => 0,
+        };
+        budget.add(size).await;
+        let last = matches!(msg, ChannelMsg::Close);
+        if backlog_tx.send(msg).is_err() || last {
+            break;
+        }
+    }
+    drop(backlog_tx);
+    let _ = writer.await;
+    shared.forget_channel(id);
+}
+
+async fn forward_backlog(
+    shared: Arc<Shared>,
+    io: SessionIo,
+    tag: ChannelTag,
+    id: russh::ChannelId,
+    mut backlog: tokio::sync::mpsc::UnboundedReceiver<ChannelMsg>,
+    to: TargetWrite,
+) {
+    while let Some(msg) = backlog.recv().await {
+        let size = match &msg {
+            ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } => data.len(),
+            _ => 0,
+        };
         let sent = match msg {
             ChannelMsg::Data { data } => match io.from_operator(tag, data).await {
                 Ok(data) => to.data_bytes(data).await,
@@ -33,24 +85,81 @@ pub(crate) async fn operator_to_target(shared: Arc<Shared>, io: SessionIo, tag: 
                 let _ = to.close().await;
                 break;
             }
-            ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height } => {
+            ChannelMsg::WindowChange {
+                col_width,
+                row_height,
+                pix_width,
+                pix_height,
+            } => {
                 let _ = io.resize(col_width, row_height).await;
-                to.window_change(col_width, row_height, pix_width, pix_height).await
+                to.window_change(col_width, row_height, pix_width, pix_height)
+                    .await
             }
             ChannelMsg::Signal { signal } => to.signal(signal).await,
-            ChannelMsg::RequestShell { want_reply: true } | ChannelMsg::Exec { want_reply: true, .. } | ChannelMsg::RequestSubsystem { want_reply: true, .. } => {
+            ChannelMsg::RequestShell { want_reply: true }
+            | ChannelMsg::Exec {
+                want_reply: true, ..
+            }
+            | ChannelMsg::RequestSubsystem {
+                want_reply: true, ..
+            } => {
                 // One program per channel: later requests are refused, never forwarded.
                 shared.reply(id, false).await;
                 Ok(())
             }
             _ => Ok(()),
         };
+        shared.input_budget.release(size);
         if sent.is_err() {
             break;
         }
     }
+    // Whatever was not forwarded no longer counts against the connection's budget.
+    while let Ok(msg) = backlog.try_recv() {
+        if let ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } = &msg {
+            shared.input_budget.release(data.len());
+        }
+    }
     let _ = to.close().await;
-    shared.forget_channel(id);
+}
+
+/// Operator bytes read from russh but not yet forwarded to the target, per connection.
+#[derive(Default)]
+pub(crate) struct InputBudget {
+    buffered: std::sync::atomic::AtomicUsize,
+    drained: tokio::sync::Notify,
+}
+
+impl InputBudget {
+    /// Above this, the operator is granted only [`InputBudget::SMALL_WINDOW`].
+    pub(crate) const HIGH: usize = 1 << 20;
+    pub(crate) const SMALL_WINDOW: u32 = 64 * 1024;
+    /// A client that ignores the window could still flood us: past this the reader waits.
+    const HARD: usize = 32 << 20;
+
+    async fn add(&self, n: usize) {
+        use std::sync::atomic::Ordering;
+        while self.buffered.load(Ordering::Acquire) > Self::HARD {
+            let drained = self.drained.notified();
+            if self.buffered.load(Ordering::Acquire) <= Self::HARD {
+                break;
+            }
+            drained.await;
+        }
+        self.buffered.fetch_add(n, Ordering::AcqRel);
+    }
+
+    fn release(&self, n: usize) {
+        if n > 0 {
+            self.buffered
+                .fetch_sub(n, std::sync::atomic::Ordering::AcqRel);
+            self.drained.notify_waiters();
+        }
+    }
+
+    pub(crate) fn congested(&self) -> bool {
+        self.buffered.load(std::sync::atomic::Ordering::Acquire) > Self::HIGH
+    }
 }
 
 /// Target to operator, until the target closes the channel.
@@ -95,10 +204,24 @@ pub(crate) async fn target_to_operator(
                 }
                 to.exit_status(exit_status).await
             }
-            ChannelMsg::ExitSignal { signal_name, core_dumped, error_message, lang_tag } => {
+            ChannelMsg::ExitSignal {
+                signal_name,
+                core_dumped,
+                error_message,
+                lang_tag,
+            } => {
                 shared.event(EventKind::ExitStatus, serde_json::json!({ "channel": operator_id.to_string(), "signal": format!("{signal_name:?}") })).await;
                 match shared.handle() {
-                    Some(h) => h.exit_signal_request(operator_id, signal_name, core_dumped, error_message, lang_tag).await.map_err(|_| russh::Error::SendError),
+                    Some(h) => h
+                        .exit_signal_request(
+                            operator_id,
+                            signal_name,
+                            core_dumped,
+                            error_message,
+                            lang_tag,
+                        )
+                        .await
+                        .map_err(|_| russh::Error::SendError),
                     None => Ok(()),
                 }
             }

@@ -14,6 +14,12 @@ use vigil_session::{Control, ControlInbox, Hub};
 use crate::connection::{Connection, Shared};
 use crate::{DISCONNECTED_MESSAGE, SshError};
 
+/// Messages queued per channel between a russh session loop and our relay.
+const CHANNEL_QUEUE: usize = 128;
+
+/// The window granted to operators when the relay keeps up (OpenSSH's own default).
+pub(crate) const WINDOW: u32 = 2 * 1024 * 1024;
+
 /// How the gateway speaks SSH on both sides.
 pub struct SshSettings {
     pub(crate) server: Arc<server::Config>,
@@ -24,7 +30,11 @@ impl SshSettings {
     /// Settings for the given host keys, with flow-control sizes tuned for bulk transfers.
     pub fn new(host_keys: Vec<PrivateKey>) -> Self {
         let mut methods = MethodSet::empty();
-        for m in [MethodKind::PublicKey, MethodKind::KeyboardInteractive, MethodKind::Password] {
+        for m in [
+            MethodKind::PublicKey,
+            MethodKind::KeyboardInteractive,
+            MethodKind::Password,
+        ] {
             methods.push(m);
         }
         let server = server::Config {
@@ -43,10 +53,20 @@ impl SshSettings {
             // too, a bidirectional transfer (`ssh gw cat < big`) deadlocks. Writers reserve
             // window before queueing, so this bound is still the window, not unbounded memory.
             event_buffer_size: 256,
+            window_size: WINDOW,
+            channel_buffer_size: CHANNEL_QUEUE,
             ..Default::default()
         };
-        let client = client::Config { inactivity_timeout: None, nodelay: true, ..Default::default() };
-        SshSettings { server: Arc::new(server), client }
+        let client = client::Config {
+            inactivity_timeout: None,
+            nodelay: true,
+            channel_buffer_size: CHANNEL_QUEUE,
+            ..Default::default()
+        };
+        SshSettings {
+            server: Arc::new(server),
+            client,
+        }
     }
 }
 
@@ -57,11 +77,19 @@ pub struct SshGateway {
 
 impl SshGateway {
     pub fn new(hub: Arc<Hub>, settings: SshSettings) -> Self {
-        SshGateway { hub, settings: Arc::new(settings) }
+        SshGateway {
+            hub,
+            settings: Arc::new(settings),
+        }
     }
 
     pub async fn bind(addr: &str) -> Result<TcpListener, SshError> {
-        TcpListener::bind(addr).await.map_err(|source| SshError::Bind { addr: addr.to_owned(), source })
+        TcpListener::bind(addr)
+            .await
+            .map_err(|source| SshError::Bind {
+                addr: addr.to_owned(),
+                source,
+            })
     }
 
     /// Accepts operators until the listener fails.
@@ -85,16 +113,22 @@ impl SshGateway {
 
     async fn connection(&self, socket: tokio::net::TcpStream, peer: SocketAddr) {
         let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
-        let shared = Arc::new(Shared::new(Arc::clone(&self.hub), Arc::clone(&self.settings), peer, alive_tx.clone()));
+        let shared = Arc::new(Shared::new(
+            Arc::clone(&self.hub),
+            Arc::clone(&self.settings),
+            peer,
+            alive_tx.clone(),
+        ));
         let handler = Connection::new(Arc::clone(&shared));
         drop(alive_tx);
-        let running = match server::run_stream(Arc::clone(&self.settings.server), socket, handler).await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::debug!(%peer, error = %e, "ssh handshake failed");
-                return;
-            }
-        };
+        let running =
+            match server::run_stream(Arc::clone(&self.settings.server), socket, handler).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "ssh handshake failed");
+                    return;
+                }
+            };
         shared.set_handle(running.handle());
         let ended = running.await;
         if let Err(e) = &ended {

@@ -24,27 +24,47 @@ pub(crate) struct TargetClient {
 impl client::Handler for TargetClient {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
-        let PublicKeyOrCertificate::PublicKey { key, .. } = key else { return Ok(false) };
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        let PublicKeyOrCertificate::PublicKey { key, .. } = key else {
+            return Ok(false);
+        };
         if let Ok(mut slot) = self.presented.lock() {
             *slot = Some(key.clone());
         }
-        Ok(self.pinned.as_ref().is_some_and(|p| p.key_data() == key.key_data()))
+        Ok(self
+            .pinned
+            .as_ref()
+            .is_some_and(|p| p.key_data() == key.key_data()))
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ConnectError {
     #[error("target {name} ({addr}) is unreachable: {why}")]
-    Unreachable { name: String, addr: String, why: String },
-    #[error("target {name} presented host key {presented}, which does not match the key pinned when it was added; the session is refused (tell an administrator: the target may have been replaced or intercepted)")]
+    Unreachable {
+        name: String,
+        addr: String,
+        why: String,
+    },
+    #[error(
+        "target {name} presented host key {presented}, which does not match the key pinned when it was added; the session is refused (tell an administrator: the target may have been replaced or intercepted)"
+    )]
     HostKeyMismatch { name: String, presented: String },
-    #[error("target {name} has no pinned host key: an administrator must pin it (vigil target add --host-key-file or --trust-on-add)")]
+    #[error(
+        "target {name} has no pinned host key: an administrator must pin it (vigil target add --host-key-file or --trust-on-add)"
+    )]
     NoPinnedKey { name: String },
     #[error("the target rejected the vaulted credential for {login}@{name}: tell an administrator")]
     CredentialRejected { name: String, login: String },
     #[error("the vaulted credential for {login}@{name} cannot be used: {why}")]
-    BadCredential { name: String, login: String, why: String },
+    BadCredential {
+        name: String,
+        login: String,
+        why: String,
+    },
     #[error("ssh to target {name} failed: {why}")]
     Protocol { name: String, why: String },
 }
@@ -57,12 +77,22 @@ fn fingerprint(key: &PublicKey) -> String {
 /// shows the one we can check.
 fn host_key_algorithms(pinned: &PublicKey) -> Vec<Algorithm> {
     match pinned.algorithm() {
-        Algorithm::Rsa { .. } => vec![Algorithm::Rsa { hash: Some(HashAlg::Sha512) }, Algorithm::Rsa { hash: Some(HashAlg::Sha256) }],
+        Algorithm::Rsa { .. } => vec![
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha512),
+            },
+            Algorithm::Rsa {
+                hash: Some(HashAlg::Sha256),
+            },
+        ],
         other => vec![other],
     }
 }
 
-pub(crate) fn client_config(base: &client::Config, pinned: Option<&PublicKey>) -> Arc<client::Config> {
+pub(crate) fn client_config(
+    base: &client::Config,
+    pinned: Option<&PublicKey>,
+) -> Arc<client::Config> {
     let mut config = client::Config {
         inactivity_timeout: None,
         keepalive_interval: Some(Duration::from_secs(30)),
@@ -80,7 +110,12 @@ pub(crate) fn client_config(base: &client::Config, pinned: Option<&PublicKey>) -
     Arc::new(config)
 }
 
-pub(crate) async fn connect(base: &client::Config, target: &Target, account: &Account, secret: Secret) -> Result<client::Handle<TargetClient>, ConnectError> {
+pub(crate) async fn connect(
+    base: &client::Config,
+    target: &Target,
+    account: &Account,
+    secret: Secret,
+) -> Result<client::Handle<TargetClient>, ConnectError> {
     let name = target.name.clone();
     let addr = format!("{}:{}", target.host, target.port);
     let pinned = target
@@ -89,53 +124,101 @@ pub(crate) async fn connect(base: &client::Config, target: &Target, account: &Ac
         .and_then(|k| PublicKey::from_openssh(k).ok())
         .ok_or_else(|| ConnectError::NoPinnedKey { name: name.clone() })?;
     let presented = Arc::new(Mutex::new(None));
-    let handler = TargetClient { pinned: Some(pinned.clone()), presented: Arc::clone(&presented) };
+    let handler = TargetClient {
+        pinned: Some(pinned.clone()),
+        presented: Arc::clone(&presented),
+    };
     let config = client_config(base, Some(&pinned));
-    let unreachable = |why: String| ConnectError::Unreachable { name: name.clone(), addr: addr.clone(), why };
-    let stream = tokio::time::timeout(Duration::from_secs(10), tokio::net::TcpStream::connect((target.host.as_str(), target.port)))
-        .await
-        .map_err(|_| unreachable("no answer within 10 s".into()))?
-        .map_err(|e| unreachable(e.to_string()))?;
+    let unreachable = |why: String| ConnectError::Unreachable {
+        name: name.clone(),
+        addr: addr.clone(),
+        why,
+    };
+    let stream = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::TcpStream::connect((target.host.as_str(), target.port)),
+    )
+    .await
+    .map_err(|_| unreachable("no answer within 10 s".into()))?
+    .map_err(|e| unreachable(e.to_string()))?;
     let _ = stream.set_nodelay(true);
-    let connected = tokio::time::timeout(Duration::from_secs(20), client::connect_stream(config, stream, handler)).await;
+    let connected = tokio::time::timeout(
+        Duration::from_secs(20),
+        client::connect_stream(config, stream, handler),
+    )
+    .await;
     let mut handle = match connected {
-        Err(_) => return Err(unreachable("the SSH handshake did not finish within 20 s".into())),
+        Err(_) => {
+            return Err(unreachable(
+                "the SSH handshake did not finish within 20 s".into(),
+            ));
+        }
         Ok(Ok(h)) => h,
         Ok(Err(e)) => {
             let shown = presented.lock().ok().and_then(|p| p.clone());
             return Err(match shown {
-                Some(key) if key.key_data() != pinned.key_data() => ConnectError::HostKeyMismatch { name, presented: fingerprint(&key) },
-                _ => ConnectError::Protocol { name, why: e.to_string() },
+                Some(key) if key.key_data() != pinned.key_data() => ConnectError::HostKeyMismatch {
+                    name,
+                    presented: fingerprint(&key),
+                },
+                _ => ConnectError::Protocol {
+                    name,
+                    why: e.to_string(),
+                },
             });
         }
     };
     let login = account.login.clone();
-    let rejected = || ConnectError::CredentialRejected { name: name.clone(), login: login.clone() };
-    let protocol = |e: russh::Error| ConnectError::Protocol { name: name.clone(), why: e.to_string() };
+    let rejected = || ConnectError::CredentialRejected {
+        name: name.clone(),
+        login: login.clone(),
+    };
+    let protocol = |e: russh::Error| ConnectError::Protocol {
+        name: name.clone(),
+        why: e.to_string(),
+    };
     let result = match account.secret_kind {
         SecretKind::Password => {
-            let password = secret.expose_str().ok_or_else(|| ConnectError::BadCredential {
-                name: name.clone(),
-                login: login.clone(),
-                why: "the stored password is not UTF-8".into(),
-            })?;
-            handle.authenticate_password(login.clone(), password).await.map_err(protocol)?
+            let password = secret
+                .expose_str()
+                .ok_or_else(|| ConnectError::BadCredential {
+                    name: name.clone(),
+                    login: login.clone(),
+                    why: "the stored password is not UTF-8".into(),
+                })?;
+            handle
+                .authenticate_password(login.clone(), password)
+                .await
+                .map_err(protocol)?
         }
         SecretKind::PrivateKey => {
             let text = secret.expose_str().unwrap_or_default();
-            let key = russh::keys::decode_secret_key(text, None).map_err(|e| ConnectError::BadCredential {
-                name: name.clone(),
-                login: login.clone(),
-                why: e.to_string(),
+            let key = russh::keys::decode_secret_key(text, None).map_err(|e| {
+                ConnectError::BadCredential {
+                    name: name.clone(),
+                    login: login.clone(),
+                    why: e.to_string(),
+                }
             })?;
-            let hash = handle.best_supported_rsa_hash().await.map_err(protocol)?.flatten();
+            let hash = handle
+                .best_supported_rsa_hash()
+                .await
+                .map_err(protocol)?
+                .flatten();
             handle
-                .authenticate_publickey(login.clone(), PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+                .authenticate_publickey(
+                    login.clone(),
+                    PrivateKeyWithHashAlg::new(Arc::new(key), hash),
+                )
                 .await
                 .map_err(protocol)?
         }
     };
-    if result.success() { Ok(handle) } else { Err(rejected()) }
+    if result.success() {
+        Ok(handle)
+    } else {
+        Err(rejected())
+    }
 }
 
 struct KeyCollector(Arc<Mutex<Option<PublicKey>>>);
@@ -143,8 +226,12 @@ struct KeyCollector(Arc<Mutex<Option<PublicKey>>>);
 impl client::Handler for KeyCollector {
     type Error = russh::Error;
 
-    async fn check_server_key(&mut self, key: &PublicKeyOrCertificate) -> Result<bool, Self::Error> {
-        if let (PublicKeyOrCertificate::PublicKey { key, .. }, Ok(mut slot)) = (key, self.0.lock()) {
+    async fn check_server_key(
+        &mut self,
+        key: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        if let (PublicKeyOrCertificate::PublicKey { key, .. }, Ok(mut slot)) = (key, self.0.lock())
+        {
             *slot = Some(key.clone());
         }
         // Refuse: we only wanted to see the key.
@@ -161,6 +248,9 @@ pub async fn fetch_host_key(host: &str, port: u16) -> Result<String, String> {
     let _ = tokio::time::timeout(Duration::from_secs(15), connect)
         .await
         .map_err(|_| format!("{host}:{port} did not answer within 15 s"))?;
-    let key = slot.lock().ok().and_then(|k| k.clone()).ok_or_else(|| format!("{host}:{port} presented no SSH host key (is it an SSH server?)"))?;
+    let key =
+        slot.lock().ok().and_then(|k| k.clone()).ok_or_else(|| {
+            format!("{host}:{port} presented no SSH host key (is it an SSH server?)")
+        })?;
     key.to_openssh().map_err(|e| e.to_string())
 }

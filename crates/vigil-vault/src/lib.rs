@@ -18,7 +18,9 @@ pub use envelope::{open, seal};
 pub use master_key::MasterKey;
 pub use password::{hash_password, random_password, verify_password};
 pub use secret::Secret;
-pub use totp::{current_totp, new_totp_secret, totp_enrolment, totp_secret_from_base32, verify_totp};
+pub use totp::{
+    current_totp, new_totp_secret, totp_enrolment, totp_secret_from_base32, verify_totp,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {

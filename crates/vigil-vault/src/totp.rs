@@ -5,13 +5,25 @@ use totp_rs::{Algorithm, TOTP};
 use crate::{Secret, VaultError};
 
 fn totp(secret: &Secret, account: &str) -> Result<TOTP, VaultError> {
-    TOTP::new(Algorithm::SHA1, 6, 1, 30, secret.expose().to_vec(), Some("Vigil".into()), account.to_owned())
-        .map_err(|e| VaultError::Totp(e.to_string()))
+    TOTP::new(
+        Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret.expose().to_vec(),
+        Some("Vigil".into()),
+        account.to_owned(),
+    )
+    .map_err(|e| VaultError::Totp(e.to_string()))
 }
 
 /// A fresh 160-bit TOTP secret.
 pub fn new_totp_secret() -> Secret {
-    Secret::new(totp_rs::Secret::generate_secret().to_bytes().unwrap_or_default())
+    Secret::new(
+        totp_rs::Secret::generate_secret()
+            .to_bytes()
+            .unwrap_or_default(),
+    )
 }
 
 /// The `otpauth://` URL an authenticator app enrols from, and the base32 secret for typing.
@@ -22,12 +34,19 @@ pub fn totp_enrolment(secret: &Secret, account: &str) -> Result<(String, String)
 
 /// True when `code` is valid now (one step of clock skew either way).
 pub fn verify_totp(secret: &Secret, code: &str) -> bool {
-    totp(secret, "user").and_then(|t| t.check_current(code.trim()).map_err(|e| VaultError::Totp(e.to_string()))).unwrap_or(false)
+    totp(secret, "user")
+        .and_then(|t| {
+            t.check_current(code.trim())
+                .map_err(|e| VaultError::Totp(e.to_string()))
+        })
+        .unwrap_or(false)
 }
 
 /// The current code, for tests and tools that act as an authenticator.
 pub fn current_totp(secret: &Secret) -> Result<String, VaultError> {
-    totp(secret, "user")?.generate_current().map_err(|e| VaultError::Totp(e.to_string()))
+    totp(secret, "user")?
+        .generate_current()
+        .map_err(|e| VaultError::Totp(e.to_string()))
 }
 
 /// Decodes a base32 secret as shown at enrolment.

@@ -42,8 +42,12 @@ pub(crate) enum UserCommand {
         #[arg(long)]
         remove: bool,
     },
-    Disable { name: String },
-    Enable { name: String },
+    Disable {
+        name: String,
+    },
+    Enable {
+        name: String,
+    },
     List,
 }
 
@@ -83,7 +87,11 @@ pub(crate) enum AccountCommand {
         target: String,
         login: String,
         /// Read the password from standard input.
-        #[arg(long, conflicts_with = "key_file", required_unless_present = "key_file")]
+        #[arg(
+            long,
+            conflicts_with = "key_file",
+            required_unless_present = "key_file"
+        )]
         password_stdin: bool,
         /// An OpenSSH private key file (unencrypted).
         #[arg(long)]
@@ -145,27 +153,46 @@ pub(crate) enum AuditCommand {
 
 /// Who did it, for the audit log: the local account that ran the command.
 fn actor() -> String {
-    format!("cli:{}", std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into()))
+    format!(
+        "cli:{}",
+        std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into())
+    )
 }
 
 fn read_secret_line() -> anyhow::Result<Secret> {
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("cannot read standard input")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read standard input")?;
     let trimmed = line.trim_end_matches(['\r', '\n']).to_owned();
     if trimmed.is_empty() {
-        bail!("standard input was empty: pipe the password in, for example `printf '%s' \"$PW\" | vigil ... --password-stdin`");
+        bail!(
+            "standard input was empty: pipe the password in, for example `printf '%s' \"$PW\" | vigil ... --password-stdin`"
+        );
     }
     Ok(Secret::from(trimmed))
 }
 
 fn password_or_generated(from_stdin: bool) -> anyhow::Result<(Secret, bool)> {
-    if from_stdin { Ok((read_secret_line()?, false)) } else { Ok((random_password(), true)) }
+    if from_stdin {
+        Ok((read_secret_line()?, false))
+    } else {
+        Ok((random_password(), true))
+    }
 }
 
 /// Parses the first key line of a `.pub` file or a known_hosts line.
 fn read_public_key(path: &Path) -> anyhow::Result<PublicKey> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    for line in text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         if let Ok(key) = PublicKey::from_openssh(line) {
             return Ok(key);
         }
@@ -176,7 +203,10 @@ fn read_public_key(path: &Path) -> anyhow::Result<PublicKey> {
             return Ok(key);
         }
     }
-    bail!("{} holds no OpenSSH public key (expected a line like `ssh-ed25519 AAAA... comment`)", path.display())
+    bail!(
+        "{} holds no OpenSSH public key (expected a line like `ssh-ed25519 AAAA... comment`)",
+        path.display()
+    )
 }
 
 fn when(ms: Option<i64>) -> String {
@@ -193,10 +223,19 @@ fn when(ms: Option<i64>) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
-pub(crate) async fn run(settings: &Settings, store: &Store, command: Command) -> anyhow::Result<()> {
+pub(crate) async fn run(
+    settings: &Settings,
+    store: &Store,
+    command: Command,
+) -> anyhow::Result<()> {
     match command {
         Command::User(c) => user(store, c).await,
         Command::Target(c) => target(store, c).await,
@@ -211,24 +250,48 @@ pub(crate) async fn run(settings: &Settings, store: &Store, command: Command) ->
 
 async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
     match command {
-        UserCommand::Add { name, password_stdin, role } => {
+        UserCommand::Add {
+            name,
+            password_stdin,
+            role,
+        } => {
             let role: Role = role.parse()?;
             let (password, generated) = password_or_generated(password_stdin)?;
             let hash = hash_password(&password)?;
             store.create_user(&name, role, Some(&hash)).await?;
-            store.audit(&actor(), "user_added", &name, &serde_json::json!({ "role": role.as_str() })).await?;
+            store
+                .audit(
+                    &actor(),
+                    "user_added",
+                    &name,
+                    &serde_json::json!({ "role": role.as_str() }),
+                )
+                .await?;
             println!("added user {name} ({role})");
             if generated {
-                println!("one-time password: {}", password.expose_str().unwrap_or_default());
+                println!(
+                    "one-time password: {}",
+                    password.expose_str().unwrap_or_default()
+                );
             }
         }
-        UserCommand::Passwd { name, password_stdin } => {
+        UserCommand::Passwd {
+            name,
+            password_stdin,
+        } => {
             let (password, generated) = password_or_generated(password_stdin)?;
-            store.set_user_password(&name, &hash_password(&password)?).await?;
-            store.audit(&actor(), "password_changed", &name, &serde_json::json!({})).await?;
+            store
+                .set_user_password(&name, &hash_password(&password)?)
+                .await?;
+            store
+                .audit(&actor(), "password_changed", &name, &serde_json::json!({}))
+                .await?;
             println!("changed the password of {name}");
             if generated {
-                println!("new password: {}", password.expose_str().unwrap_or_default());
+                println!(
+                    "new password: {}",
+                    password.expose_str().unwrap_or_default()
+                );
             }
         }
         UserCommand::Key(KeyCommand::Add { name, file }) => {
@@ -236,38 +299,61 @@ async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
             let fingerprint = key.fingerprint(HashAlg::Sha256).to_string();
             let line = key.to_openssh().context("cannot encode the key")?;
             store.add_user_key(&name, &line, &fingerprint).await?;
-            store.audit(&actor(), "user_key_added", &name, &serde_json::json!({ "fingerprint": fingerprint })).await?;
+            store
+                .audit(
+                    &actor(),
+                    "user_key_added",
+                    &name,
+                    &serde_json::json!({ "fingerprint": fingerprint }),
+                )
+                .await?;
             println!("added key {fingerprint} to {name}");
         }
         UserCommand::Totp { name, remove } => {
             if remove {
                 store.set_user_totp(&name, None).await?;
-                store.audit(&actor(), "totp_removed", &name, &serde_json::json!({})).await?;
+                store
+                    .audit(&actor(), "totp_removed", &name, &serde_json::json!({}))
+                    .await?;
                 println!("removed the second factor of {name}");
             } else {
                 let secret = vigil_vault::new_totp_secret();
                 let (url, base32) = vigil_vault::totp_enrolment(&secret, &name)?;
                 store.set_user_totp(&name, Some(&secret)).await?;
-                store.audit(&actor(), "totp_enrolled", &name, &serde_json::json!({})).await?;
-                println!("enrolled a TOTP second factor for {name}; add it to an authenticator app:");
+                store
+                    .audit(&actor(), "totp_enrolled", &name, &serde_json::json!({}))
+                    .await?;
+                println!(
+                    "enrolled a TOTP second factor for {name}; add it to an authenticator app:"
+                );
                 println!("  url:    {url}");
                 println!("  secret: {base32}");
             }
         }
         UserCommand::Disable { name } => {
             store.set_user_disabled(&name, true).await?;
-            store.audit(&actor(), "user_disabled", &name, &serde_json::json!({})).await?;
+            store
+                .audit(&actor(), "user_disabled", &name, &serde_json::json!({}))
+                .await?;
             println!("disabled {name}");
         }
         UserCommand::Enable { name } => {
             store.set_user_disabled(&name, false).await?;
-            store.audit(&actor(), "user_enabled", &name, &serde_json::json!({})).await?;
+            store
+                .audit(&actor(), "user_enabled", &name, &serde_json::json!({}))
+                .await?;
             println!("enabled {name}");
         }
         UserCommand::List => {
             println!("{:<24} {:<22} {:<9} {:<6}", "NAME", "ROLE", "STATE", "TOTP");
             for u in store.list_users().await? {
-                println!("{:<24} {:<22} {:<9} {:<6}", u.name, u.role, if u.disabled { "disabled" } else { "enabled" }, if u.has_totp { "yes" } else { "no" });
+                println!(
+                    "{:<24} {:<22} {:<9} {:<6}",
+                    u.name,
+                    u.role,
+                    if u.disabled { "disabled" } else { "enabled" },
+                    if u.has_totp { "yes" } else { "no" }
+                );
             }
         }
     }
@@ -276,25 +362,57 @@ async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
 
 async fn target(store: &Store, command: TargetCommand) -> anyhow::Result<()> {
     match command {
-        TargetCommand::Add { name, host, port, host_key_file, trust_on_add } => {
+        TargetCommand::Add {
+            name,
+            host,
+            port,
+            host_key_file,
+            trust_on_add,
+        } => {
             let key = match (host_key_file, trust_on_add) {
-                (Some(file), _) => read_public_key(&file)?.to_openssh().context("cannot encode the key")?,
+                (Some(file), _) => read_public_key(&file)?
+                    .to_openssh()
+                    .context("cannot encode the key")?,
                 (None, true) => {
                     println!("connecting to {host}:{port} to read its host key...");
-                    vigil_ssh::fetch_host_key(&host, port).await.map_err(|e| anyhow::anyhow!("cannot read the host key: {e}"))?
+                    vigil_ssh::fetch_host_key(&host, port)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("cannot read the host key: {e}"))?
                 }
-                (None, false) => bail!("pin the target's host key: pass --host-key-file FILE (its ssh_host_*_key.pub) or --trust-on-add"),
+                (None, false) => bail!(
+                    "pin the target's host key: pass --host-key-file FILE (its ssh_host_*_key.pub) or --trust-on-add"
+                ),
             };
-            let fingerprint = PublicKey::from_openssh(&key).map(|k| k.fingerprint(HashAlg::Sha256).to_string()).unwrap_or_default();
+            let fingerprint = PublicKey::from_openssh(&key)
+                .map(|k| k.fingerprint(HashAlg::Sha256).to_string())
+                .unwrap_or_default();
             store.create_target(&name, &host, port, Some(&key)).await?;
-            store.audit(&actor(), "target_added", &name, &serde_json::json!({ "host": host, "port": port, "host_key": fingerprint })).await?;
+            store
+                .audit(
+                    &actor(),
+                    "target_added",
+                    &name,
+                    &serde_json::json!({ "host": host, "port": port, "host_key": fingerprint }),
+                )
+                .await?;
             println!("added target {name} ({host}:{port}), host key {fingerprint}");
         }
         TargetCommand::List => {
             println!("{:<24} {:<32} {:<6} LOGINS", "NAME", "HOST", "PORT");
             for t in store.list_targets().await? {
-                let logins: Vec<String> = store.accounts(&t).await?.into_iter().map(|a| a.login).collect();
-                println!("{:<24} {:<32} {:<6} {}", t.name, t.host, t.port, logins.join(", "));
+                let logins: Vec<String> = store
+                    .accounts(&t)
+                    .await?
+                    .into_iter()
+                    .map(|a| a.login)
+                    .collect();
+                println!(
+                    "{:<24} {:<32} {:<6} {}",
+                    t.name,
+                    t.host,
+                    t.port,
+                    logins.join(", ")
+                );
             }
         }
     }
@@ -302,45 +420,83 @@ async fn target(store: &Store, command: TargetCommand) -> anyhow::Result<()> {
 }
 
 async fn account(store: &Store, command: AccountCommand) -> anyhow::Result<()> {
-    let AccountCommand::Add { target, login, password_stdin, key_file } = command;
+    let AccountCommand::Add {
+        target,
+        login,
+        password_stdin,
+        key_file,
+    } = command;
     let (kind, secret) = match (password_stdin, key_file) {
         (true, _) => (SecretKind::Password, read_secret_line()?),
         (false, Some(path)) => {
             let mut text = String::new();
-            std::fs::File::open(&path).and_then(|mut f| f.read_to_string(&mut text)).with_context(|| format!("cannot read {}", path.display()))?;
-            russh::keys::decode_secret_key(&text, None).map_err(|e| anyhow::anyhow!("{} is not an unencrypted OpenSSH private key: {e}", path.display()))?;
+            std::fs::File::open(&path)
+                .and_then(|mut f| f.read_to_string(&mut text))
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            russh::keys::decode_secret_key(&text, None).map_err(|e| {
+                anyhow::anyhow!(
+                    "{} is not an unencrypted OpenSSH private key: {e}",
+                    path.display()
+                )
+            })?;
             (SecretKind::PrivateKey, Secret::from(text))
         }
         (false, None) => bail!("give the credential: --password-stdin or --key-file FILE"),
     };
     store.create_account(&target, &login, kind, &secret).await?;
-    store.audit(&actor(), "account_added", &format!("{login}@{target}"), &serde_json::json!({ "kind": kind.as_str() })).await?;
-    println!("added login {login} on {target} ({}, vaulted)", kind.as_str());
+    store
+        .audit(
+            &actor(),
+            "account_added",
+            &format!("{login}@{target}"),
+            &serde_json::json!({ "kind": kind.as_str() }),
+        )
+        .await?;
+    println!(
+        "added login {login} on {target} ({}, vaulted)",
+        kind.as_str()
+    );
     Ok(())
 }
 
 async fn access(store: &Store, command: AccessCommand) -> anyhow::Result<()> {
-    let AccessCommand::Grant { user, target, allow_port_forwarding } = command;
+    let AccessCommand::Grant {
+        user,
+        target,
+        allow_port_forwarding,
+    } = command;
     let (target, login) = match target.split_once(':') {
         Some((t, l)) => (t.to_owned(), Some(l.to_owned())),
         None => (target, None),
     };
-    store.create_grant(&user, &target, login.as_deref(), allow_port_forwarding).await?;
+    store
+        .create_grant(&user, &target, login.as_deref(), allow_port_forwarding)
+        .await?;
     store.audit(&actor(), "access_granted", &user, &serde_json::json!({ "target": target, "login": login, "port_forwarding": allow_port_forwarding })).await?;
-    println!("granted {user} access to {}{}", target, login.map(|l| format!(" as {l}")).unwrap_or_default());
+    println!(
+        "granted {user} access to {}{}",
+        target,
+        login.map(|l| format!(" as {l}")).unwrap_or_default()
+    );
     Ok(())
 }
 
 async fn session(store: &Store, command: SessionCommand) -> anyhow::Result<()> {
     match command {
         SessionCommand::List { active, json } => {
-            let filter = SessionFilter { active: active.then_some(true), ..Default::default() };
+            let filter = SessionFilter {
+                active: active.then_some(true),
+                ..Default::default()
+            };
             let rows = store.list_sessions(&filter).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&rows)?);
                 return Ok(());
             }
-            println!("{:<36} {:<12} {:<20} {:<8} {:<21} {:<21} {:>10} {:>10} REASON", "ID", "USER", "TARGET", "STATUS", "STARTED", "ENDED", "IN", "OUT");
+            println!(
+                "{:<36} {:<12} {:<20} {:<8} {:<21} {:<21} {:>10} {:>10} REASON",
+                "ID", "USER", "TARGET", "STATUS", "STARTED", "ENDED", "IN", "OUT"
+            );
             for s in rows {
                 let target = match (&s.login, &s.target_name) {
                     (Some(l), Some(t)) => format!("{l}@{t}"),
@@ -365,18 +521,38 @@ async fn session(store: &Store, command: SessionCommand) -> anyhow::Result<()> {
             let row = store.session(&id).await?;
             let events = store.session_events(&id).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "session": row, "events": events }))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &serde_json::json!({ "session": row, "events": events })
+                    )?
+                );
                 return Ok(());
             }
-            println!("session {} by {} from {} on node {}", row.id, row.user_name, row.client_addr, row.node);
-            println!("status {} {}", row.status, row.end_reason.unwrap_or_default());
+            println!(
+                "session {} by {} from {} on node {}",
+                row.id, row.user_name, row.client_addr, row.node
+            );
+            println!(
+                "status {} {}",
+                row.status,
+                row.end_reason.unwrap_or_default()
+            );
             for e in events {
-                println!("{}  {:<18} {:<14} {}", when(Some(e.at)), e.kind, e.actor.unwrap_or_default(), e.detail);
+                println!(
+                    "{}  {:<18} {:<14} {}",
+                    when(Some(e.at)),
+                    e.kind,
+                    e.actor.unwrap_or_default(),
+                    e.detail
+                );
             }
         }
         SessionCommand::Kill { id } => {
             let row = store.session(&id).await?;
-            store.enqueue_command(&id, ControlCommand::Terminate, &actor()).await?;
+            store
+                .enqueue_command(&id, ControlCommand::Terminate, &actor())
+                .await?;
             println!("asked node {} to end session {id}...", row.node);
             for _ in 0..40 {
                 tokio::time::sleep(Duration::from_millis(250)).await;
@@ -386,30 +562,53 @@ async fn session(store: &Store, command: SessionCommand) -> anyhow::Result<()> {
                     return Ok(());
                 }
             }
-            bail!("session {id} is still open after 10 s: is node {} running?", row.node);
+            bail!(
+                "session {id} is still open after 10 s: is node {} running?",
+                row.node
+            );
         }
     }
     Ok(())
 }
 
-async fn recording(settings: &Settings, store: &Store, command: RecordingCommand) -> anyhow::Result<()> {
+async fn recording(
+    settings: &Settings,
+    store: &Store,
+    command: RecordingCommand,
+) -> anyhow::Result<()> {
     let RecordingCommand::Export { id, output } = command;
     let row = store.session(&id).await?;
-    let key = row.recording_key.ok_or_else(|| anyhow::anyhow!("session {id} has no recording (it never reached a target)"))?;
+    let key = row.recording_key.ok_or_else(|| {
+        anyhow::anyhow!("session {id} has no recording (it never reached a target)")
+    })?;
     let recordings = vigil_record::LocalRecordingStore::new(&settings.recordings_dir);
     let mut reader = vigil_record::RecordingStore::open(&recordings, &key)?;
     let written = match &output {
         Some(path) => {
-            let mut file = std::fs::File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-            let n = std::io::copy(&mut reader, &mut file).with_context(|| format!("cannot write {}", path.display()))?;
+            let mut file = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            let n = std::io::copy(&mut reader, &mut file)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             file.flush()?;
             n
         }
-        None => std::io::copy(&mut reader, &mut std::io::stdout().lock()).context("cannot write the recording")?,
+        None => std::io::copy(&mut reader, &mut std::io::stdout().lock())
+            .context("cannot write the recording")?,
     };
-    store.audit(&actor(), "recording_exported", &id, &serde_json::json!({ "bytes": written })).await?;
+    store
+        .audit(
+            &actor(),
+            "recording_exported",
+            &id,
+            &serde_json::json!({ "bytes": written }),
+        )
+        .await?;
     if let Some(path) = output {
-        eprintln!("wrote {} ({written} bytes); play it with `asciinema play {}`", path.display(), path.display());
+        eprintln!(
+            "wrote {} ({written} bytes); play it with `asciinema play {}`",
+            path.display(),
+            path.display()
+        );
     }
     Ok(())
 }
@@ -422,7 +621,14 @@ async fn audit(store: &Store, command: AuditCommand) -> anyhow::Result<()> {
         return Ok(());
     }
     for e in entries {
-        println!("{}  {:<20} {:<22} {:<20} {}", when(Some(e.at)), e.actor, e.action, e.subject, e.detail);
+        println!(
+            "{}  {:<20} {:<22} {:<20} {}",
+            when(Some(e.at)),
+            e.actor,
+            e.action,
+            e.subject,
+            e.detail
+        );
     }
     Ok(())
 }

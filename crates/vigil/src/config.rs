@@ -79,9 +79,16 @@ fn host_name() -> String {
 }
 
 impl Settings {
-    pub(crate) fn resolve(data_dir: &Path, file: FileConfig, over: &Overrides) -> anyhow::Result<Settings> {
+    pub(crate) fn resolve(
+        data_dir: &Path,
+        file: FileConfig,
+        over: &Overrides,
+    ) -> anyhow::Result<Settings> {
         let file_origin = data_dir.join(CONFIG_FILE).display().to_string();
-        let pick = |flag: &Option<String>, from_file: &Option<String>, default: &str| -> (String, String) {
+        let pick = |flag: &Option<String>,
+                    from_file: &Option<String>,
+                    default: &str|
+         -> (String, String) {
             match (flag, from_file) {
                 (Some(v), _) => (v.clone(), "the command line or environment".to_owned()),
                 (None, Some(v)) => (v.clone(), file_origin.clone()),
@@ -92,12 +99,22 @@ impl Settings {
         let (http, http_origin) = pick(&over.http_listen, &file.http_listen, "127.0.0.1:8443");
         let default_db = format!("sqlite://{}?mode=rwc", data_dir.join("vigil.db").display());
         let (database_url, db_origin) = pick(&over.database_url, &file.database_url, &default_db);
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
-            bail!("database_url in {db_origin}: only sqlite://PATH and postgres://USER@HOST/DB are supported");
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            bail!(
+                "database_url in {db_origin}: only sqlite://PATH and postgres://USER@HOST/DB are supported"
+            );
         }
         let node_name = file.node_name.unwrap_or_else(host_name);
-        if node_name.is_empty() || node_name.len() > 64 || node_name.chars().any(char::is_whitespace) {
-            bail!("node_name in {file_origin}: {node_name:?} must be 1 to 64 characters without spaces");
+        if node_name.is_empty()
+            || node_name.len() > 64
+            || node_name.chars().any(char::is_whitespace)
+        {
+            bail!(
+                "node_name in {file_origin}: {node_name:?} must be 1 to 64 characters without spaces"
+            );
         }
         let within = |p: Option<PathBuf>, default: &str| match p {
             Some(p) if p.is_absolute() => p,
@@ -124,19 +141,36 @@ mod tests {
     fn unknown_keys_and_bad_values_name_the_problem() {
         let path = Path::new("/data/vigil.toml");
         let err = parse("ssh_lisen = \"x\"\n", path).unwrap_err().to_string();
-        assert!(err.contains("/data/vigil.toml") && err.contains("ssh_lisen") && err.contains("allowed keys"), "{err}");
+        assert!(
+            err.contains("/data/vigil.toml")
+                && err.contains("ssh_lisen")
+                && err.contains("allowed keys"),
+            "{err}"
+        );
         let err = parse("ssh_listen = 22\n", path).unwrap_err().to_string();
         assert!(err.contains("ssh_listen"), "{err}");
 
         let file = parse("ssh_listen = \"nonsense\"\n", path).unwrap();
-        let err = Settings::resolve(Path::new("/data"), file, &Overrides::default()).unwrap_err().to_string();
-        assert!(err.contains("ssh_listen in /data/vigil.toml") && err.contains("ADDRESS:PORT"), "{err}");
+        let err = Settings::resolve(Path::new("/data"), file, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("ssh_listen in /data/vigil.toml") && err.contains("ADDRESS:PORT"),
+            "{err}"
+        );
     }
 
     #[test]
     fn flags_win_over_the_file() {
-        let file = parse("ssh_listen = \"127.0.0.1:1\"\nnode_name = \"n1\"\n", Path::new("f")).unwrap();
-        let over = Overrides { ssh_listen: Some("127.0.0.1:2".into()), ..Default::default() };
+        let file = parse(
+            "ssh_listen = \"127.0.0.1:1\"\nnode_name = \"n1\"\n",
+            Path::new("f"),
+        )
+        .unwrap();
+        let over = Overrides {
+            ssh_listen: Some("127.0.0.1:2".into()),
+            ..Default::default()
+        };
         let s = Settings::resolve(Path::new("/d"), file, &over).unwrap();
         assert_eq!(s.ssh_listen.port(), 2);
         assert_eq!(s.node_name, "n1");

@@ -40,7 +40,9 @@ pub(crate) async fn open_existing(settings: &Settings) -> anyhow::Result<Store> 
         );
     }
     let key = master_key(settings)?;
-    Store::open(&settings.database_url, Arc::new(key)).await.with_context(|| format!("opening the store at {}", redact(&settings.database_url)))
+    Store::open(&settings.database_url, Arc::new(key))
+        .await
+        .with_context(|| format!("opening the store at {}", redact(&settings.database_url)))
 }
 
 /// A database URL without its password, for messages.
@@ -63,8 +65,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 
@@ -72,7 +77,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// password when it creates the administrator.
 pub(crate) async fn initialise(settings: &Settings) -> anyhow::Result<Store> {
     let dir = &settings.data_dir;
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data directory {}", dir.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -80,35 +86,53 @@ pub(crate) async fn initialise(settings: &Settings) -> anyhow::Result<Store> {
     }
     let config_path = dir.join(config::CONFIG_FILE);
     if !config_path.exists() {
-        std::fs::write(&config_path, default_config(settings)).with_context(|| format!("cannot write {}", config_path.display()))?;
+        std::fs::write(&config_path, default_config(settings))
+            .with_context(|| format!("cannot write {}", config_path.display()))?;
         println!("wrote {}", config_path.display());
     }
     if std::env::var("VIGIL_MASTER_KEY").is_err() && !settings.master_key_file.exists() {
         MasterKey::generate().write_new(&settings.master_key_file)?;
-        println!("created vault master key {} (mode 0600): back it up, without it no credential can be read", settings.master_key_file.display());
+        println!(
+            "created vault master key {} (mode 0600): back it up, without it no credential can be read",
+            settings.master_key_file.display()
+        );
     }
     let host_key_path = dir.join(HOST_KEY_FILE);
     if !host_key_path.exists() {
         let mut seed = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut seed);
-        let mut key = PrivateKey::from(russh::keys::ssh_key::private::Ed25519Keypair::from_seed(&seed));
+        let mut key = PrivateKey::from(russh::keys::ssh_key::private::Ed25519Keypair::from_seed(
+            &seed,
+        ));
         key.set_comment("vigil host key");
-        let text = key.to_openssh(russh::keys::ssh_key::LineEnding::LF).context("cannot encode the host key")?;
+        let text = key
+            .to_openssh(russh::keys::ssh_key::LineEnding::LF)
+            .context("cannot encode the host key")?;
         write_private(&host_key_path, text.as_bytes())?;
-        println!("created SSH host key {} ({})", host_key_path.display(), key.public_key().fingerprint(Default::default()));
+        println!(
+            "created SSH host key {} ({})",
+            host_key_path.display(),
+            key.public_key().fingerprint(Default::default())
+        );
     }
-    std::fs::create_dir_all(&settings.recordings_dir).with_context(|| format!("cannot create {}", settings.recordings_dir.display()))?;
+    std::fs::create_dir_all(&settings.recordings_dir)
+        .with_context(|| format!("cannot create {}", settings.recordings_dir.display()))?;
     let store = Store::open(&settings.database_url, Arc::new(master_key(settings)?))
         .await
         .with_context(|| format!("opening the store at {}", redact(&settings.database_url)))?;
     if store.user_count().await? == 0 {
         let password = random_password();
         let hash = hash_password(&password)?;
-        store.create_user("admin", Role::PamAdministrator, Some(&hash)).await?;
+        store
+            .create_user("admin", Role::PamAdministrator, Some(&hash))
+            .await?;
         store.audit("vigil", "user_added", "admin", &serde_json::json!({ "role": Role::PamAdministrator.as_str(), "first_start": true })).await?;
         println!();
         println!("  administrator: admin");
-        println!("  one-time password: {}", password.expose_str().unwrap_or_default());
+        println!(
+            "  one-time password: {}",
+            password.expose_str().unwrap_or_default()
+        );
         println!("  (shown once; change it with `vigil user passwd admin`)");
         println!();
     }
@@ -130,16 +154,31 @@ fn default_config(settings: &Settings) -> String {
 
 pub(crate) fn load_host_key(settings: &Settings) -> anyhow::Result<PrivateKey> {
     let path = settings.data_dir.join(HOST_KEY_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read SSH host key {}", path.display()))?;
-    PrivateKey::from_openssh(text.as_bytes()).map_err(|e| anyhow::anyhow!("SSH host key {} is not an OpenSSH private key: {e}", path.display()))
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read SSH host key {}", path.display()))?;
+    PrivateKey::from_openssh(text.as_bytes()).map_err(|e| {
+        anyhow::anyhow!(
+            "SSH host key {} is not an OpenSSH private key: {e}",
+            path.display()
+        )
+    })
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn redacts_passwords_in_urls() {
-        assert_eq!(super::redact("postgres://vigil:s3cret@db/vigil"), "postgres://vigil:***@db/vigil");
-        assert_eq!(super::redact("postgres://vigil@db/vigil"), "postgres://vigil@db/vigil");
-        assert_eq!(super::redact("sqlite:///x/vigil.db"), "sqlite:///x/vigil.db");
+        assert_eq!(
+            super::redact("postgres://vigil:s3cret@db/vigil"),
+            "postgres://vigil:***@db/vigil"
+        );
+        assert_eq!(
+            super::redact("postgres://vigil@db/vigil"),
+            "postgres://vigil@db/vigil"
+        );
+        assert_eq!(
+            super::redact("sqlite:///x/vigil.db"),
+            "sqlite:///x/vigil.db"
+        );
     }
 }

@@ -11,10 +11,19 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "vigil", version, about = "PAM session gateway: vaulted credentials, recorded and controlled SSH sessions")]
+#[command(
+    name = "vigil",
+    version,
+    about = "PAM session gateway: vaulted credentials, recorded and controlled SSH sessions"
+)]
 struct Cli {
     /// Data directory: store, keys, recordings, vigil.toml.
-    #[arg(long, global = true, env = "VIGIL_DATA_DIR", default_value = "vigil-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "VIGIL_DATA_DIR",
+        default_value = "vigil-data"
+    )]
     data_dir: PathBuf,
     /// Database URL (sqlite://PATH or postgres://USER@HOST/DB); overrides vigil.toml.
     #[arg(long, global = true, env = "VIGIL_DATABASE_URL")]
@@ -62,10 +71,16 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG").unwrap_or_else(|_| "info,russh=warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
+                .unwrap_or_else(|_| "info,russh=warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -82,13 +97,19 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut overrides = config::Overrides { database_url: cli.database_url, ..Default::default() };
+    let mut overrides = config::Overrides {
+        database_url: cli.database_url,
+        ..Default::default()
+    };
     match cli.command {
         Command::Init => {
             let settings = init::settings(&cli.data_dir, &overrides)?;
             init::initialise(&settings).await.map(|_| ())
         }
-        Command::Serve { ssh_listen, http_listen } => {
+        Command::Serve {
+            ssh_listen,
+            http_listen,
+        } => {
             overrides.ssh_listen = ssh_listen;
             overrides.http_listen = http_listen;
             let settings = init::settings(&cli.data_dir, &overrides)?;

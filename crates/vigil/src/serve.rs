@@ -15,7 +15,11 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = init::initialise(&settings).await?;
     let interrupted = store.interrupt_open_sessions(&settings.node_name).await?;
     if !interrupted.is_empty() {
-        println!("marked {} session(s) left open by a previous run of node {} as interrupted", interrupted.len(), settings.node_name);
+        println!(
+            "marked {} session(s) left open by a previous run of node {} as interrupted",
+            interrupted.len(),
+            settings.node_name
+        );
     }
     let host_key = init::load_host_key(&settings)?;
     let recordings = Arc::new(LocalRecordingStore::new(&settings.recordings_dir));
@@ -25,8 +29,16 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     tokio::spawn(Arc::clone(&hub).run_command_poller(Duration::from_millis(250)));
     let addr = settings.ssh_listen;
     println!("Vigil node {} is ready", settings.node_name);
-    println!("  operators connect with: ssh -p {} USER:TARGET@{}   (or USER@{} for a menu)", addr.port(), addr.ip(), addr.ip());
-    println!("  add a target:          vigil --data-dir {} target add NAME --host HOST --port 22 --trust-on-add", settings.data_dir.display());
+    println!(
+        "  operators connect with: ssh -p {} USER:TARGET@{}   (or USER@{} for a menu)",
+        addr.port(),
+        addr.ip(),
+        addr.ip()
+    );
+    println!(
+        "  add a target:          vigil --data-dir {} target add NAME --host HOST --port 22 --trust-on-add",
+        settings.data_dir.display()
+    );
     println!("  data directory:        {}", settings.data_dir.display());
     tokio::select! {
         result = gateway.serve(listener) => result.context("the SSH listener failed")?,

@@ -11,19 +11,46 @@ fn kill_ends_the_session_and_the_operator_is_told() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    let child = gw.ssh("alice:web01", "alice-pw").args(["-tt", "sleep 60"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let child = gw
+        .ssh("alice:web01", "alice-pw")
+        .args(["-tt", "sleep 60"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     let id = eventually(Duration::from_secs(10), "no active session", || {
-        gw.sessions().into_iter().find(|s| s["status"] == "active").and_then(|s| s["id"].as_str().map(str::to_owned))
+        gw.sessions()
+            .into_iter()
+            .find(|s| s["status"] == "active")
+            .and_then(|s| s["id"].as_str().map(str::to_owned))
     });
     let out = gw.ok(&["session", "kill", &id]);
     assert!(out.contains("ended: terminated_by(cli:"), "{out}");
     let out = child.wait_with_output().unwrap();
-    assert!(text(&out).contains("You have been disconnected"), "{}", text(&out));
+    assert!(
+        text(&out).contains("You have been disconnected"),
+        "{}",
+        text(&out)
+    );
     let s = gw.session(&id);
-    let ended = s["events"].as_array().unwrap().iter().find(|e| e["kind"] == "ended").unwrap().clone();
-    assert!(ended["actor"].as_str().unwrap().starts_with("cli:"), "{ended}");
+    let ended = s["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "ended")
+        .unwrap()
+        .clone();
+    assert!(
+        ended["actor"].as_str().unwrap().starts_with("cli:"),
+        "{ended}"
+    );
     let killed = gw.cli(&["session", "kill", &id]);
-    assert!(!killed.status.success() && text(&killed).contains("already ended"), "{}", text(&killed));
+    assert!(
+        !killed.status.success() && text(&killed).contains("already ended"),
+        "{}",
+        text(&killed)
+    );
 }
 
 #[test]
@@ -31,22 +58,41 @@ fn the_vaulted_password_appears_nowhere() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    let out = gw.ssh("alice:web01", "alice-pw").arg("-tt").arg("echo hello; id").output().unwrap();
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("-tt")
+        .arg("echo hello; id")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("hello"));
-    let _ = gw.ssh("alice:web01", "alice-pw").arg("cat /etc/hostname").output().unwrap();
+    let _ = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("cat /etc/hostname")
+        .output()
+        .unwrap();
     let s = gw.last_closed_session();
     let canary = target_password().as_bytes();
     let mut checked = 0;
     for file in files_under(gw.dir.path()) {
         let bytes = std::fs::read(&file).unwrap_or_default();
-        assert!(!bytes.windows(canary.len()).any(|w| w == canary), "the canary is in {}", file.display());
+        assert!(
+            !bytes.windows(canary.len()).any(|w| w == canary),
+            "the canary is in {}",
+            file.display()
+        );
         checked += 1;
     }
-    assert!(checked >= 5, "data directory, database, keys, recordings and log checked");
+    assert!(
+        checked >= 5,
+        "data directory, database, keys, recordings and log checked"
+    );
     // Sealed recordings are compressed: check their plain text too.
     for session in gw.sessions() {
         let cast = gw.export(session["id"].as_str().unwrap());
-        assert!(!cast.windows(canary.len()).any(|w| w == canary), "the canary is in a recording");
+        assert!(
+            !cast.windows(canary.len()).any(|w| w == canary),
+            "the canary is in a recording"
+        );
     }
     let log = gw.log_text();
     assert!(!log.contains(target_password()));
@@ -59,13 +105,19 @@ fn exported_recording_plays_in_asciinema() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    let out = gw.ssh("alice:web01", "alice-pw").arg("-tt").arg("printf 'play-%s\\n' check; printf '\\xff\\xfe raw\\n'").output().unwrap();
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("-tt")
+        .arg("printf 'play-%s\\n' check; printf '\\xff\\xfe raw\\n'")
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("play-check"));
     let s = gw.last_closed_session();
     let id = s["session"]["id"].as_str().unwrap();
     let path = gw.dir.path().join("play.cast");
     gw.ok(&["recording", "export", id, "-o", path.to_str().unwrap()]);
-    let asciinema = which("asciinema").expect("asciinema 3 (cargo install asciinema) is needed; the test script installs it");
+    let asciinema = which("asciinema")
+        .expect("asciinema 3 (cargo install asciinema) is needed; the test script installs it");
     // asciinema play needs a terminal: `script` gives it one.
     let played = std::process::Command::new("timeout")
         .args(["60", "script", "-qec"])
@@ -81,8 +133,18 @@ fn exported_recording_plays_in_asciinema() {
 }
 
 fn which(program: &str) -> Option<String> {
-    let out = std::process::Command::new("sh").arg("-c").arg(format!("command -v {program} || ls $HOME/.cargo/bin/{program} 2>/dev/null")).output().ok()?;
-    let path = String::from_utf8_lossy(&out.stdout).lines().next()?.trim().to_owned();
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "command -v {program} || ls $HOME/.cargo/bin/{program} 2>/dev/null"
+        ))
+        .output()
+        .ok()?;
+    let path = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .next()?
+        .trim()
+        .to_owned();
     (!path.is_empty()).then_some(path)
 }
 
@@ -91,15 +153,35 @@ fn a_crashed_node_marks_its_open_sessions_interrupted() {
     let target = Target::start();
     let mut gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    let mut child = gw.ssh("alice:web01", "alice-pw").args(["-tt", "sleep 60"]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-    assert_eventually!(gw.sessions().iter().any(|s| s["status"] == "active"), Duration::from_secs(10), "no active session");
+    let mut child = gw
+        .ssh("alice:web01", "alice-pw")
+        .args(["-tt", "sleep 60"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert_eventually!(
+        gw.sessions().iter().any(|s| s["status"] == "active"),
+        Duration::from_secs(10),
+        "no active session"
+    );
     // SIGTERM: the node ends its sessions itself, with the reason.
     gw.stop();
     let _ = child.wait();
     let s = gw.sessions().into_iter().next().unwrap();
     assert_eq!(s["end_reason"], "node_shutdown", "{s}");
     gw.restart();
-    let out = gw.ssh("alice:web01", "alice-pw").arg("echo after-restart").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "after-restart\n", "{}", text(&out));
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("echo after-restart")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "after-restart\n",
+        "{}",
+        text(&out)
+    );
     let _ = child.kill();
 }

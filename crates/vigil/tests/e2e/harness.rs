@@ -43,7 +43,10 @@ pub fn eventually<T>(timeout: Duration, what: &str, mut probe: impl FnMut() -> O
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free loopback port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
 }
 
 fn wait_for_port(port: u16, child: &mut Child, log: &Path) {
@@ -53,11 +56,17 @@ fn wait_for_port(port: u16, child: &mut Child, log: &Path) {
             return;
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("process exited with {status} before listening: {}", std::fs::read_to_string(log).unwrap_or_default());
+            panic!(
+                "process exited with {status} before listening: {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    panic!("nothing listens on 127.0.0.1:{port}: {}", std::fs::read_to_string(log).unwrap_or_default());
+    panic!(
+        "nothing listens on 127.0.0.1:{port}: {}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 /// The target login's password for this test process: random, and the canary that must never
@@ -80,12 +89,18 @@ pub fn target_password() -> &'static str {
 
 fn rand_u64() -> u64 {
     let mut buf = [0u8; 8];
-    std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf)).expect("urandom");
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut buf))
+        .expect("urandom");
     u64::from_le_bytes(buf)
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0")).unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false)
 }
 
 /// An OpenSSH server on a free loopback port, with its own config and host key.
@@ -101,7 +116,12 @@ impl Target {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let key = dir.path().join("host_key");
-        let ok = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&key).status().expect("ssh-keygen").success();
+        let ok = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)
+            .status()
+            .expect("ssh-keygen")
+            .success();
         assert!(ok, "ssh-keygen failed");
         std::fs::create_dir_all("/run/sshd").expect("/run/sshd");
         let config = dir.path().join("sshd_config");
@@ -163,8 +183,17 @@ impl Gateway {
     pub fn start_with(wrapper: Option<&str>) -> Gateway {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
-        let out = Command::new(vigil_bin()).arg("--data-dir").arg(&data).arg("init").output().expect("vigil init");
-        assert!(out.status.success(), "vigil init failed: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(vigil_bin())
+            .arg("--data-dir")
+            .arg(&data)
+            .arg("init")
+            .output()
+            .expect("vigil init");
+        assert!(
+            out.status.success(),
+            "vigil init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let admin_password = stdout
             .lines()
@@ -173,22 +202,44 @@ impl Gateway {
             .to_owned();
         let port = free_port();
         let log = dir.path().join("serve.log");
-        let mut gw = Gateway { dir, data, port, admin_password, log, child: None, wrapper: wrapper.map(str::to_owned) };
+        let mut gw = Gateway {
+            dir,
+            data,
+            port,
+            admin_password,
+            log,
+            child: None,
+            wrapper: wrapper.map(str::to_owned),
+        };
         gw.spawn();
         gw
     }
 
     fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).expect("log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("log");
         let mut cmd = match &self.wrapper {
             None => {
                 let mut c = Command::new(vigil_bin());
-                c.arg("--data-dir").arg(&self.data).arg("serve").arg("--ssh-listen").arg(format!("127.0.0.1:{}", self.port));
+                c.arg("--data-dir")
+                    .arg(&self.data)
+                    .arg("serve")
+                    .arg("--ssh-listen")
+                    .arg(format!("127.0.0.1:{}", self.port));
                 c
             }
             Some(prefix) => {
                 let mut c = Command::new("sh");
-                c.arg("-c").arg(format!("{prefix}; exec \"$0\" --data-dir \"$1\" serve --ssh-listen 127.0.0.1:{}", self.port)).arg(vigil_bin()).arg(&self.data);
+                c.arg("-c")
+                    .arg(format!(
+                        "{prefix}; exec \"$0\" --data-dir \"$1\" serve --ssh-listen 127.0.0.1:{}",
+                        self.port
+                    ))
+                    .arg(vigil_bin())
+                    .arg(&self.data);
                 c
             }
         };
@@ -205,7 +256,10 @@ impl Gateway {
     /// Stops the node with SIGTERM and waits for it.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
@@ -249,7 +303,12 @@ impl Gateway {
     /// Runs a vigil command that must succeed; returns its stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.cli(args);
-        assert!(out.status.success(), "vigil {args:?} failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "vigil {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -257,16 +316,37 @@ impl Gateway {
     /// grant for that user.
     pub fn provision(&self, target: &Target, name: &str, user: &str, password: &str) {
         let key = target.host_key_pub();
-        self.ok(&["target", "add", name, "--host", "127.0.0.1", "--port", &target.port.to_string(), "--host-key-file", key.to_str().expect("utf-8 path")]);
-        let out = self.cli_stdin(&["account", "add", name, TARGET_USER, "--password-stdin"], Some(target_password()));
-        assert!(out.status.success(), "account add: {}", String::from_utf8_lossy(&out.stderr));
+        self.ok(&[
+            "target",
+            "add",
+            name,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &target.port.to_string(),
+            "--host-key-file",
+            key.to_str().expect("utf-8 path"),
+        ]);
+        let out = self.cli_stdin(
+            &["account", "add", name, TARGET_USER, "--password-stdin"],
+            Some(target_password()),
+        );
+        assert!(
+            out.status.success(),
+            "account add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         self.add_user(user, password);
         self.ok(&["access", "grant", user, name]);
     }
 
     pub fn add_user(&self, user: &str, password: &str) {
         let out = self.cli_stdin(&["user", "add", user, "--password-stdin"], Some(password));
-        assert!(out.status.success(), "user add: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "user add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     pub fn sessions(&self) -> Vec<serde_json::Value> {
@@ -274,16 +354,23 @@ impl Gateway {
     }
 
     pub fn session(&self, id: &str) -> serde_json::Value {
-        serde_json::from_str(&self.ok(&["session", "show", id, "--json"])).expect("session show json")
+        serde_json::from_str(&self.ok(&["session", "show", id, "--json"]))
+            .expect("session show json")
     }
 
     pub fn audit(&self) -> Vec<serde_json::Value> {
-        serde_json::from_str(&self.ok(&["audit", "list", "--limit", "500", "--json"])).expect("audit json")
+        serde_json::from_str(&self.ok(&["audit", "list", "--limit", "500", "--json"]))
+            .expect("audit json")
     }
 
     /// Waits until the newest session is closed and returns it with its events.
     pub fn last_closed_session(&self) -> serde_json::Value {
-        let found = eventually(Duration::from_secs(15), "the session did not close", || self.sessions().into_iter().next().filter(|s| s["status"] == "closed"));
+        let found = eventually(Duration::from_secs(15), "the session did not close", || {
+            self.sessions()
+                .into_iter()
+                .next()
+                .filter(|s| s["status"] == "closed")
+        });
         let id = found["id"].as_str().expect("id").to_owned();
         self.session(&id)
     }
@@ -291,7 +378,13 @@ impl Gateway {
     /// The plain asciicast text of a session's recording, via `vigil recording export`.
     pub fn export(&self, id: &str) -> Vec<u8> {
         let path = self.dir.path().join(format!("{id}.cast"));
-        self.ok(&["recording", "export", id, "-o", path.to_str().expect("utf-8")]);
+        self.ok(&[
+            "recording",
+            "export",
+            id,
+            "-o",
+            path.to_str().expect("utf-8"),
+        ]);
         std::fs::read(&path).expect("exported recording")
     }
 
@@ -311,15 +404,24 @@ impl Gateway {
             let _ = Command::new("chmod").arg("755").arg(&askpass).status();
         }
         let mut c = Command::new("ssh");
-        c.args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "-o", "NumberOfPasswordPrompts=1"])
-            .args(["-o", "ConnectTimeout=10", "-p", &self.port.to_string()])
-            .arg(format!("{user}@127.0.0.1"))
-            .env("SSH_ASKPASS", &askpass)
-            .env("SSH_ASKPASS_REQUIRE", "force")
-            .env("VIGIL_TEST_PASSWORD", password)
-            .env("VIGIL_TEST_CODE_FILE", self.dir.path().join("code"))
-            .env_remove("SSH_AUTH_SOCK")
-            .stdin(Stdio::null());
+        c.args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "NumberOfPasswordPrompts=1",
+        ])
+        .args(["-o", "ConnectTimeout=10", "-p", &self.port.to_string()])
+        .arg(format!("{user}@127.0.0.1"))
+        .env("SSH_ASKPASS", &askpass)
+        .env("SSH_ASKPASS_REQUIRE", "force")
+        .env("VIGIL_TEST_PASSWORD", password)
+        .env("VIGIL_TEST_CODE_FILE", self.dir.path().join("code"))
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null());
         c
     }
 
@@ -341,7 +443,11 @@ impl Drop for Gateway {
 }
 
 pub fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// Every file under `dir`, recursively.
@@ -351,7 +457,11 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     while let Some(d) = stack.pop() {
         for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
             let p = entry.path();
-            if p.is_dir() { stack.push(p) } else { out.push(p) }
+            if p.is_dir() {
+                stack.push(p)
+            } else {
+                out.push(p)
+            }
         }
     }
     out

@@ -7,20 +7,54 @@ fn wrong_password_and_unknown_user_are_rejected_and_audited() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    let out = gw.ssh("alice:web01", "not-the-password").arg("true").output().unwrap();
+    let out = gw
+        .ssh("alice:web01", "not-the-password")
+        .arg("true")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(255), "{}", text(&out));
-    let out = gw.ssh("mallory:web01", "whatever").arg("true").output().unwrap();
+    let out = gw
+        .ssh("mallory:web01", "whatever")
+        .arg("true")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(255), "{}", text(&out));
     let audit = gw.audit();
-    let failed: Vec<String> = audit.iter().filter(|e| e["action"] == "auth_failed").map(|e| format!("{} {}", e["actor"], e["detail"])).collect();
-    assert!(failed.iter().any(|f| f.contains("alice:web01") && f.contains("wrong password")), "{failed:?}");
-    assert!(failed.iter().any(|f| f.contains("mallory:web01") && f.contains("unknown user")), "{failed:?}");
-    assert!(failed.iter().all(|f| f.contains("127.0.0.1")), "the client address is logged: {failed:?}");
+    let failed: Vec<String> = audit
+        .iter()
+        .filter(|e| e["action"] == "auth_failed")
+        .map(|e| format!("{} {}", e["actor"], e["detail"]))
+        .collect();
+    assert!(
+        failed
+            .iter()
+            .any(|f| f.contains("alice:web01") && f.contains("wrong password")),
+        "{failed:?}"
+    );
+    assert!(
+        failed
+            .iter()
+            .any(|f| f.contains("mallory:web01") && f.contains("unknown user")),
+        "{failed:?}"
+    );
+    assert!(
+        failed.iter().all(|f| f.contains("127.0.0.1")),
+        "the client address is logged: {failed:?}"
+    );
     assert!(gw.sessions().is_empty(), "no session for failed logins");
     let out = gw.ok(&["user", "disable", "alice"]);
     assert!(out.contains("disabled"));
-    let out = gw.ssh("alice:web01", "alice-pw").arg("true").output().unwrap();
-    assert_eq!(out.status.code(), Some(255), "a disabled user cannot log in: {}", text(&out));
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("true")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(255),
+        "a disabled user cannot log in: {}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -29,17 +63,41 @@ fn no_access_gives_a_clear_message() {
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
     gw.add_user("bob", "bob-pw");
-    let out = gw.ssh("bob:web01", "bob-pw").arg("echo should-not-run").output().unwrap();
+    let out = gw
+        .ssh("bob:web01", "bob-pw")
+        .arg("echo should-not-run")
+        .output()
+        .unwrap();
     let all = text(&out);
-    assert!(all.contains("vigil: user bob has no access to target web01"), "{all}");
+    assert!(
+        all.contains("vigil: user bob has no access to target web01"),
+        "{all}"
+    );
     assert!(!all.contains("should-not-run"));
     assert_ne!(out.status.code(), Some(0));
     // An unknown target reads the same, so target names do not leak.
     let out = gw.ssh("bob:db99", "bob-pw").arg("true").output().unwrap();
-    assert!(text(&out).contains("vigil: user bob has no access to target db99"), "{}", text(&out));
+    assert!(
+        text(&out).contains("vigil: user bob has no access to target db99"),
+        "{}",
+        text(&out)
+    );
     let s = gw.last_closed_session();
-    assert!(s["events"].as_array().unwrap().iter().any(|e| e["kind"] == "connect_failed"), "{s}");
-    assert!(s["session"]["end_reason"].as_str().unwrap().starts_with("error("), "{s}");
+    assert!(
+        s["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "connect_failed"),
+        "{s}"
+    );
+    assert!(
+        s["session"]["end_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("error("),
+        "{s}"
+    );
 }
 
 #[test]
@@ -48,9 +106,16 @@ fn target_down_gives_a_clear_message() {
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
     drop(target);
-    let out = gw.ssh("alice:web01", "alice-pw").arg("true").output().unwrap();
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("true")
+        .output()
+        .unwrap();
     let all = text(&out);
-    assert!(all.contains("vigil: target web01 (127.0.0.1:") && all.contains("is unreachable"), "{all}");
+    assert!(
+        all.contains("vigil: target web01 (127.0.0.1:") && all.contains("is unreachable"),
+        "{all}"
+    );
     assert_eq!(out.status.code(), Some(255));
 }
 
@@ -60,18 +125,52 @@ fn host_key_mismatch_refuses_the_session() {
     let other = Target::start();
     let gw = Gateway::start();
     // Pin the other server's key: the real target's key will not match.
-    gw.ok(&["target", "add", "web01", "--host", "127.0.0.1", "--port", &target.port.to_string(), "--host-key-file", other.host_key_pub().to_str().unwrap()]);
-    let out = gw.cli_stdin(&["account", "add", "web01", crate::harness::TARGET_USER, "--password-stdin"], Some(crate::harness::target_password()));
+    gw.ok(&[
+        "target",
+        "add",
+        "web01",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &target.port.to_string(),
+        "--host-key-file",
+        other.host_key_pub().to_str().unwrap(),
+    ]);
+    let out = gw.cli_stdin(
+        &[
+            "account",
+            "add",
+            "web01",
+            crate::harness::TARGET_USER,
+            "--password-stdin",
+        ],
+        Some(crate::harness::target_password()),
+    );
     assert!(out.status.success());
     gw.add_user("alice", "alice-pw");
     gw.ok(&["access", "grant", "alice", "web01"]);
-    let out = gw.ssh("alice:web01", "alice-pw").arg("echo should-not-run").output().unwrap();
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("echo should-not-run")
+        .output()
+        .unwrap();
     let all = text(&out);
     assert!(all.contains("does not match the key pinned"), "{all}");
     assert!(!all.contains("should-not-run"));
     let s = gw.last_closed_session();
-    assert!(s["events"].as_array().unwrap().iter().any(|e| e["kind"] == "host_key_mismatch"), "{s}");
-    assert!(gw.audit().iter().any(|e| e["action"] == "host_key_mismatch" && e["subject"] == "web01"));
+    assert!(
+        s["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "host_key_mismatch"),
+        "{s}"
+    );
+    assert!(
+        gw.audit()
+            .iter()
+            .any(|e| e["action"] == "host_key_mismatch" && e["subject"] == "web01")
+    );
     // The password must not have been sent to the impostor: sshd logs no password attempt.
     let sshd_log = std::fs::read_to_string(target.dir.path().join("sshd.log")).unwrap_or_default();
     assert!(!sshd_log.contains("password for"), "{sshd_log}");
@@ -81,17 +180,56 @@ fn host_key_mismatch_refuses_the_session() {
 fn trust_on_add_pins_the_presented_key() {
     let target = Target::start();
     let gw = Gateway::start();
-    let out = gw.ok(&["target", "add", "web01", "--host", "127.0.0.1", "--port", &target.port.to_string(), "--trust-on-add"]);
+    let out = gw.ok(&[
+        "target",
+        "add",
+        "web01",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &target.port.to_string(),
+        "--trust-on-add",
+    ]);
     assert!(out.contains("host key SHA256:"), "{out}");
-    let out = gw.cli(&["target", "add", "web02", "--host", "127.0.0.1", "--port", "22"]);
+    let out = gw.cli(&[
+        "target",
+        "add",
+        "web02",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "22",
+    ]);
     assert!(!out.status.success());
-    assert!(text(&out).contains("pin the target's host key"), "{}", text(&out));
-    let out = gw.cli_stdin(&["account", "add", "web01", crate::harness::TARGET_USER, "--password-stdin"], Some(crate::harness::target_password()));
+    assert!(
+        text(&out).contains("pin the target's host key"),
+        "{}",
+        text(&out)
+    );
+    let out = gw.cli_stdin(
+        &[
+            "account",
+            "add",
+            "web01",
+            crate::harness::TARGET_USER,
+            "--password-stdin",
+        ],
+        Some(crate::harness::target_password()),
+    );
     assert!(out.status.success());
     gw.add_user("alice", "alice-pw");
     gw.ok(&["access", "grant", "alice", "web01"]);
-    let out = gw.ssh("alice:web01", "alice-pw").arg("echo pinned-ok").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "pinned-ok\n", "{}", text(&out));
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("echo pinned-ok")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "pinned-ok\n",
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]
@@ -101,14 +239,39 @@ fn session_is_refused_when_the_recording_cannot_be_created() {
     gw.provision(&target, "web01", "alice", "alice-pw");
     let recordings = gw.data.join("recordings");
     std::fs::remove_dir_all(&recordings).unwrap();
-    std::fs::write(&recordings, b"a file where the recording directory should be").unwrap();
-    let out = gw.ssh("alice:web01", "alice-pw").arg("echo should-not-run").output().unwrap();
+    std::fs::write(
+        &recordings,
+        b"a file where the recording directory should be",
+    )
+    .unwrap();
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("echo should-not-run")
+        .output()
+        .unwrap();
     let all = text(&out);
-    assert!(all.contains("vigil: session refused") && all.contains("recording"), "{all}");
+    assert!(
+        all.contains("vigil: session refused") && all.contains("recording"),
+        "{all}"
+    );
     assert!(!all.contains("should-not-run"));
     let s = gw.last_closed_session();
-    assert!(s["events"].as_array().unwrap().iter().any(|e| e["kind"] == "recording_failed"), "{s}");
-    assert!(s["events"].as_array().unwrap().iter().all(|e| e["kind"] != "connected"), "the target is never contacted: {s}");
+    assert!(
+        s["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "recording_failed"),
+        "{s}"
+    );
+    assert!(
+        s["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["kind"] != "connected"),
+        "the target is never contacted: {s}"
+    );
 }
 
 #[test]
@@ -117,11 +280,22 @@ fn session_ends_when_the_recording_fails_mid_session() {
     // Files of the serve process may not grow past 4 MiB; the write fails with EFBIG.
     let gw = Gateway::start_with(Some("trap '' XFSZ; ulimit -f 4096"));
     gw.provision(&target, "web01", "alice", "alice-pw");
-    let out = gw.ssh("alice:web01", "alice-pw").arg("echo started; sleep 1; head -c 50000000 /dev/zero; sleep 30").output().unwrap();
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("echo started; sleep 1; head -c 50000000 /dev/zero; sleep 30")
+        .output()
+        .unwrap();
     let all = text(&out);
     assert!(all.contains("started"));
-    assert!(all.contains("can no longer be recorded"), "{}", &all[all.len().saturating_sub(500)..]);
-    assert!(out.stdout.len() < 50_000_000, "the session ended before all the output was delivered");
+    assert!(
+        all.contains("can no longer be recorded"),
+        "{}",
+        &all[all.len().saturating_sub(500)..]
+    );
+    assert!(
+        out.stdout.len() < 50_000_000,
+        "the session ended before all the output was delivered"
+    );
     let s = gw.last_closed_session();
     let reason = s["session"]["end_reason"].as_str().unwrap();
     assert!(reason.starts_with("error(recording failed"), "{reason}");

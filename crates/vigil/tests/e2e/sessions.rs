@@ -8,7 +8,14 @@ use crate::assert_eventually;
 use crate::harness::{Gateway, Target, text};
 
 fn events(session: &serde_json::Value) -> Vec<String> {
-    session["events"].as_array().map(|a| a.iter().filter_map(|e| e["kind"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    session["events"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e["kind"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 #[test]
@@ -16,7 +23,11 @@ fn exec_propagates_exit_status_and_output() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    let out = gw.ssh("alice:web01", "alice-pw").arg("echo out-$((6*7)); echo err >&2; exit 7").output().unwrap();
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("echo out-$((6*7)); echo err >&2; exit 7")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(7), "{}", text(&out));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out-42\n");
     assert_eq!(String::from_utf8_lossy(&out.stderr), "err\n");
@@ -25,11 +36,25 @@ fn exec_propagates_exit_status_and_output() {
     assert_eq!(s["session"]["login"], "vigiltarget");
     assert_eq!(s["session"]["target_name"], "web01");
     let kinds = events(&s);
-    for k in ["authenticated", "connected", "channel_opened", "exit_status", "ended"] {
+    for k in [
+        "authenticated",
+        "connected",
+        "channel_opened",
+        "exit_status",
+        "ended",
+    ] {
         assert!(kinds.contains(&k.to_owned()), "missing {k} in {kinds:?}");
     }
-    let opened = s["events"].as_array().unwrap().iter().find(|e| e["kind"] == "channel_opened").unwrap();
-    assert!(opened["detail"].as_str().unwrap().contains("exit 7"), "the exec command is logged: {opened}");
+    let opened = s["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "channel_opened")
+        .unwrap();
+    assert!(
+        opened["detail"].as_str().unwrap().contains("exit 7"),
+        "the exec command is logged: {opened}"
+    );
 }
 
 #[test]
@@ -37,7 +62,13 @@ fn interactive_shell_with_tty_is_recorded() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    let mut child = gw.ssh("alice:web01", "alice-pw").arg("-tt").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("-tt")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     std::thread::sleep(Duration::from_millis(800));
     stdin.write_all(b"echo marker-$((100+23))\n").unwrap();
@@ -51,7 +82,12 @@ fn interactive_shell_with_tty_is_recorded() {
     let cast = vigil_record::read_cast(&gw.export(id)[..]).unwrap();
     assert!(String::from_utf8_lossy(&cast.output_bytes()).contains("marker-123"));
     assert!(String::from_utf8_lossy(&cast.input_bytes()).contains("echo marker-$((100+23))"));
-    let opened = s["events"].as_array().unwrap().iter().find(|e| e["kind"] == "channel_opened").unwrap();
+    let opened = s["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "channel_opened")
+        .unwrap();
     assert!(opened["detail"].as_str().unwrap().contains("\"pty\":true"));
 }
 
@@ -71,11 +107,21 @@ fn resize_is_forwarded_and_recorded() {
     cmd.push("ssh".into());
     cmd.extend(ssh.get_args().map(|a| a.to_string_lossy().into_owned()));
     cmd.push("-t".into());
-    let status = std::process::Command::new("tmux").args(["new-session", "-d", "-s", &tmux, "-x", "100", "-y", "30"]).args(&cmd).status().unwrap();
+    let status = std::process::Command::new("tmux")
+        .args(["new-session", "-d", "-s", &tmux, "-x", "100", "-y", "30"])
+        .args(&cmd)
+        .status()
+        .unwrap();
     assert!(status.success());
-    let tmux_do = |args: &[&str]| std::process::Command::new("tmux").args(args).output().unwrap();
+    let tmux_do = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(args)
+            .output()
+            .unwrap()
+    };
     assert_eventually!(
-        String::from_utf8_lossy(&tmux_do(&["capture-pane", "-p", "-t", &tmux]).stdout).contains("vigiltarget@"),
+        String::from_utf8_lossy(&tmux_do(&["capture-pane", "-p", "-t", &tmux]).stdout)
+            .contains("vigiltarget@"),
         Duration::from_secs(10),
         "no prompt in tmux"
     );
@@ -84,10 +130,23 @@ fn resize_is_forwarded_and_recorded() {
     tmux_do(&["send-keys", "-t", &tmux, "stty size; exit", "Enter"]);
     let s = gw.last_closed_session();
     let _ = tmux_do(&["kill-session", "-t", &tmux]);
-    let cast = vigil_record::read_cast(&gw.export(s["session"]["id"].as_str().unwrap())[..]).unwrap();
+    let cast =
+        vigil_record::read_cast(&gw.export(s["session"]["id"].as_str().unwrap())[..]).unwrap();
     assert_eq!((cast.header.term.cols, cast.header.term.rows), (100, 30));
-    assert!(cast.events.iter().any(|e| e.data == vigil_record::EventData::Resize(132, 43)), "resize recorded: {:?}", cast.events.iter().filter(|e| matches!(e.data, vigil_record::EventData::Resize(..))).collect::<Vec<_>>());
-    assert!(String::from_utf8_lossy(&cast.output_bytes()).contains("43 132"), "the target saw the new size");
+    assert!(
+        cast.events
+            .iter()
+            .any(|e| e.data == vigil_record::EventData::Resize(132, 43)),
+        "resize recorded: {:?}",
+        cast.events
+            .iter()
+            .filter(|e| matches!(e.data, vigil_record::EventData::Resize(..)))
+            .collect::<Vec<_>>()
+    );
+    assert!(
+        String::from_utf8_lossy(&cast.output_bytes()).contains("43 132"),
+        "the target saw the new size"
+    );
 }
 
 #[test]
@@ -95,7 +154,13 @@ fn menu_lists_targets_and_connects_the_choice() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    let mut child = gw.ssh("alice", "alice-pw").arg("-tt").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let mut child = gw
+        .ssh("alice", "alice-pw")
+        .arg("-tt")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
     let mut stdin = child.stdin.take().unwrap();
     std::thread::sleep(Duration::from_millis(800));
     stdin.write_all(b"1\r").unwrap();
@@ -103,7 +168,10 @@ fn menu_lists_targets_and_connects_the_choice() {
     stdin.write_all(b"echo via-menu-$((1+1))\nexit\n").unwrap();
     let out = child.wait_with_output().unwrap();
     let shown = String::from_utf8_lossy(&out.stdout);
-    assert!(shown.contains("web01") && shown.contains("Choose a target"), "{shown}");
+    assert!(
+        shown.contains("web01") && shown.contains("Choose a target"),
+        "{shown}"
+    );
     assert!(shown.contains("via-menu-2"), "{shown}");
     let s = gw.last_closed_session();
     assert_eq!(s["session"]["target_name"], "web01");
@@ -115,24 +183,87 @@ fn public_key_and_totp_authentication() {
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
     let key = gw.dir.path().join("alice_key");
-    assert!(std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", ""]).arg("-f").arg(&key).status().unwrap().success());
-    gw.ok(&["user", "key", "add", "alice", "--file", &format!("{}.pub", key.display())]);
-    let out = gw.ssh("alice:web01", "wrong-password").args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i"]).arg(&key).arg("echo key-ok").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "key-ok\n", "{}", text(&out));
+    assert!(
+        std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", ""])
+            .arg("-f")
+            .arg(&key)
+            .status()
+            .unwrap()
+            .success()
+    );
+    gw.ok(&[
+        "user",
+        "key",
+        "add",
+        "alice",
+        "--file",
+        &format!("{}.pub", key.display()),
+    ]);
+    let out = gw
+        .ssh("alice:web01", "wrong-password")
+        .args(["-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-i"])
+        .arg(&key)
+        .arg("echo key-ok")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "key-ok\n",
+        "{}",
+        text(&out)
+    );
     let s = gw.last_closed_session();
-    assert!(s["events"][0]["detail"].as_str().unwrap().contains("publickey"));
+    assert!(
+        s["events"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("publickey")
+    );
 
     let enrol = gw.ok(&["user", "totp", "alice"]);
-    let secret = enrol.lines().find_map(|l| l.trim().strip_prefix("secret: ")).unwrap().to_owned();
+    let secret = enrol
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("secret: "))
+        .unwrap()
+        .to_owned();
     let secret = vigil_vault::totp_secret_from_base32(&secret).unwrap();
     gw.write_code(&vigil_vault::current_totp(&secret).unwrap());
-    let out = gw.ssh("alice:web01", "alice-pw").arg("echo totp-ok").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "totp-ok\n", "{}", text(&out));
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("echo totp-ok")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "totp-ok\n",
+        "{}",
+        text(&out)
+    );
     gw.write_code("000000");
-    let out = gw.ssh("alice:web01", "alice-pw").arg("echo should-not-run").output().unwrap();
-    assert!(!out.status.success() && out.stdout.is_empty(), "a wrong code must fail: {}", text(&out));
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("echo should-not-run")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success() && out.stdout.is_empty(),
+        "a wrong code must fail: {}",
+        text(&out)
+    );
     // The password alone no longer opens a session: the key needs the code too.
-    let out = gw.ssh("alice:web01", "alice-pw").args(["-o", "PreferredAuthentications=password"]).arg("echo nope").output().unwrap();
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .args(["-o", "PreferredAuthentications=password"])
+        .arg("echo nope")
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "{}", text(&out));
-    assert!(gw.audit().iter().any(|e| e["action"] == "auth_failed" && e["detail"].as_str().unwrap_or("").contains("verification code")));
+    assert!(gw.audit().iter().any(|e| {
+        e["action"] == "auth_failed"
+            && e["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("verification code")
+    }));
 }
