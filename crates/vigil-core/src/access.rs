@@ -143,7 +143,13 @@ mod tests {
         let accounts = [account("root"), account("deploy")];
         let op = user(Role::Operator);
         let t = target();
-        let cases: Vec<(&User, Option<&str>, Vec<Grant>, Option<(&str, bool)>)> = vec![
+        type Case<'a> = (
+            &'a User,
+            Option<&'a str>,
+            Vec<Grant>,
+            Option<(&'a str, bool)>,
+        );
+        let cases: Vec<Case<'_>> = vec![
             (&op, None, vec![], None),
             (&op, None, vec![grant(None, false)], Some(("root", false))),
             (

@@ -66,7 +66,11 @@ impl RecordingStore for LocalRecordingStore {
         let sealed = self.sealed_path(key);
         let partial = self.root.join(format!("{key}.cast.zst.partial"));
         let input = File::open(&live).map_err(io_err(&live))?;
-        let output = File::create(&partial).map_err(io_err(&partial))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o640);
+        let output = options.open(&partial).map_err(io_err(&partial))?;
         let mut encoder = zstd::stream::Encoder::new(output, 3).map_err(io_err(&partial))?;
         std::io::copy(&mut BufReader::with_capacity(1 << 16, input), &mut encoder)
             .map_err(io_err(&partial))?;

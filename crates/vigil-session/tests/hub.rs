@@ -1,3 +1,4 @@
+#![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 //! The hub against a real SQLite store and a local recording directory.
 
 use std::io::Read;

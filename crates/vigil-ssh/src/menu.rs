@@ -94,11 +94,7 @@ pub(crate) async fn choose(
                     write("\n".into()).await;
                     return None;
                 }
-                0x7f | 0x08 => {
-                    if line.pop().is_some() {
-                        write("\x08 \x08".into()).await;
-                    }
-                }
+                0x7f | 0x08 if line.pop().is_some() => write("\x08 \x08".into()).await,
                 0x20..=0x7e if line.len() < 256 => {
                     line.push(char::from(b));
                     let _ = tx.data_bytes(vec![b]).await;

@@ -265,8 +265,8 @@ store_test!(sessions_and_events, |store: Store| async move {
         .await
         .unwrap();
     assert_eq!(
-        active.iter().map(|s| s.id.clone()).collect::<Vec<_>>(),
-        [b.0.clone()]
+        active.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(),
+        [b.0.as_str()]
     );
     let all = store
         .list_sessions(&SessionFilter::default())
