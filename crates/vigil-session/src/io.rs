@@ -63,7 +63,11 @@ impl SessionIo {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         // A client without a terminal size reports 0x0; players need a real size.
-        let (cols, rows) = if cols == 0 || rows == 0 { (80, 24) } else { (cols, rows) };
+        let (cols, rows) = if cols == 0 || rows == 0 {
+            (80, 24)
+        } else {
+            (cols, rows)
+        };
         let header = Header {
             cols: u16::try_from(cols).unwrap_or(u16::MAX),
             rows: u16::try_from(rows).unwrap_or(u16::MAX),

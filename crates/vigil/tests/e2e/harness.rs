@@ -168,6 +168,8 @@ pub struct Gateway {
     child: Option<Child>,
     /// A shell prefix for the serve process (resource limits in failure tests).
     wrapper: Option<String>,
+    /// `VIGIL_DATABASE_URL` for every vigil command, when the store is PostgreSQL.
+    database_url: Option<String>,
 }
 
 pub fn vigil_bin() -> &'static str {
@@ -181,9 +183,39 @@ impl Gateway {
 
     /// Starts `vigil serve` under `sh -c "<wrapper>; exec vigil serve ..."`.
     pub fn start_with(wrapper: Option<&str>) -> Gateway {
+        Self::start_full(wrapper, None)
+    }
+
+    /// A gateway whose store is a fresh PostgreSQL database on the test server.
+    pub fn start_postgres() -> Gateway {
+        let admin = std::env::var("VIGIL_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let db = format!("vigil_e2e_{:016x}", rand_u64());
+        let created = Command::new("psql")
+            .arg(&admin)
+            .args(["-Atqc", &format!("CREATE DATABASE {db}")])
+            .output()
+            .expect("psql");
+        assert!(
+            created.status.success(),
+            "cannot create {db} on {admin}: {}",
+            String::from_utf8_lossy(&created.stderr)
+        );
+        let base = admin
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_owned())
+            .unwrap_or(admin.clone());
+        Self::start_full(None, Some(format!("{base}/{db}")))
+    }
+
+    fn start_full(wrapper: Option<&str>, database_url: Option<String>) -> Gateway {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = dir.path().join("data");
-        let out = Command::new(vigil_bin())
+        let mut init = Command::new(vigil_bin());
+        if let Some(url) = &database_url {
+            init.env("VIGIL_DATABASE_URL", url);
+        }
+        let out = init
             .arg("--data-dir")
             .arg(&data)
             .arg("init")
@@ -210,6 +242,7 @@ impl Gateway {
             log,
             child: None,
             wrapper: wrapper.map(str::to_owned),
+            database_url,
         };
         gw.spawn();
         gw
@@ -243,6 +276,9 @@ impl Gateway {
                 c
             }
         };
+        if let Some(url) = &self.database_url {
+            cmd.env("VIGIL_DATABASE_URL", url);
+        }
         let mut child = cmd
             .env("VIGIL_LOG", "info,vigil_ssh=debug")
             .stdout(log.try_clone().expect("log"))
@@ -283,7 +319,11 @@ impl Gateway {
     }
 
     pub fn cli_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(vigil_bin())
+        let mut cmd = Command::new(vigil_bin());
+        if let Some(url) = &self.database_url {
+            cmd.env("VIGIL_DATABASE_URL", url);
+        }
+        let mut child = cmd
             .arg("--data-dir")
             .arg(&self.data)
             .args(args)
@@ -438,6 +478,19 @@ impl Drop for Gateway {
         }
         if std::thread::panicking() {
             eprintln!("--- vigil serve log ---\n{}", self.log_text());
+        }
+        if let Some((base, db)) = self
+            .database_url
+            .as_deref()
+            .and_then(|u| u.rsplit_once('/'))
+        {
+            let _ = Command::new("psql")
+                .arg(format!("{base}/postgres"))
+                .args([
+                    "-Atqc",
+                    &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+                ])
+                .output();
         }
     }
 }

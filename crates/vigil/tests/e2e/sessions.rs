@@ -267,3 +267,61 @@ fn public_key_and_totp_authentication() {
                 .contains("verification code")
     }));
 }
+
+#[test]
+fn postgres_store_serves_sessions_and_cli() {
+    let target = Target::start();
+    let gw = Gateway::start_postgres();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("echo on-postgres")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "on-postgres\n",
+        "{}",
+        text(&out)
+    );
+    let s = gw.last_closed_session();
+    assert_eq!(s["session"]["end_reason"], "operator_exit");
+    assert!(
+        !gw.data.join("vigil.db").exists(),
+        "no SQLite file when the store is PostgreSQL"
+    );
+}
+
+#[test]
+fn keepalives_and_eof_work() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .args(["-o", "ServerAliveInterval=1", "-o", "ServerAliveCountMax=2"])
+        .arg("sleep 4; echo still-alive")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "still-alive\n",
+        "{}",
+        text(&out)
+    );
+    let mut child = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("wc -c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"12345").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "5",
+        "EOF reached the target: {}",
+        text(&out)
+    );
+}
