@@ -300,3 +300,27 @@ fn session_ends_when_the_recording_fails_mid_session() {
     let reason = s["session"]["end_reason"].as_str().unwrap();
     assert!(reason.starts_with("error(recording failed"), "{reason}");
 }
+
+#[test]
+fn a_broken_config_line_is_named() {
+    let gw = Gateway::start();
+    let config = gw.data.join("vigil.toml");
+    let original = std::fs::read_to_string(&config).unwrap();
+    let mut body = original.clone();
+    body.push_str("ssh_lisen = \"127.0.0.1:1\"\n");
+    std::fs::write(&config, body).unwrap();
+    let out = gw.cli(&["session", "list"]);
+    assert!(!out.status.success());
+    let all = text(&out);
+    assert!(
+        all.contains("vigil.toml") && all.contains("ssh_lisen") && all.contains("allowed keys"),
+        "{all}"
+    );
+    std::fs::write(&config, original).unwrap();
+    let out = gw.cli(&["--database-url", "mysql://x", "session", "list"]);
+    assert!(
+        text(&out).contains("only sqlite://PATH and postgres://"),
+        "{}",
+        text(&out)
+    );
+}
