@@ -638,7 +638,7 @@ mod tests {
     #[test]
     fn dates_are_utc_civil() {
         assert_eq!(super::when(Some(0)), "1970-01-01 00:00:00Z");
-        assert_eq!(super::when(Some(1_795_000_000_000)), "2026-11-18 08:26:40Z");
+        assert_eq!(super::when(Some(1_795_000_000_000)), "2026-11-18 11:06:40Z");
         assert_eq!(super::when(None), "-");
     }
 }
