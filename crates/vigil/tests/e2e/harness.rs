@@ -356,17 +356,26 @@ impl Gateway {
     /// grant for that user.
     pub fn provision(&self, target: &Target, name: &str, user: &str, password: &str) {
         let key = target.host_key_pub();
-        self.ok(&[
+        self.add_target(name, target.port, key.to_str().expect("utf-8 path"));
+        self.add_login_and_user(name, user, password);
+    }
+
+    pub fn add_target(&self, name: &str, port: u16, host_key_file: &str) {
+        let port = port.to_string();
+        let args = [
             "target",
             "add",
             name,
             "--host",
             "127.0.0.1",
             "--port",
-            &target.port.to_string(),
-            "--host-key-file",
-            key.to_str().expect("utf-8 path"),
-        ]);
+            &port,
+        ];
+        self.ok(&[&args[..], &["--host-key-file", host_key_file]].concat());
+    }
+
+    /// The target login with the vaulted password, a user, and the user's grant.
+    pub fn add_login_and_user(&self, name: &str, user: &str, password: &str) {
         let out = self.cli_stdin(
             &["account", "add", name, TARGET_USER, "--password-stdin"],
             Some(target_password()),
@@ -378,6 +387,15 @@ impl Gateway {
         );
         self.add_user(user, password);
         self.ok(&["access", "grant", user, name]);
+    }
+
+    /// Gives another OpenSSH tool (scp, sftp, rsync, tmux) the operator's askpass setup.
+    pub fn operator_env(&self, cmd: &mut Command, password: &str) {
+        for (k, v) in self.ssh("x", password).get_envs() {
+            if let Some(v) = v {
+                cmd.env(k, v);
+            }
+        }
     }
 
     pub fn add_user(&self, user: &str, password: &str) {

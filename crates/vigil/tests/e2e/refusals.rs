@@ -125,30 +125,8 @@ fn host_key_mismatch_refuses_the_session() {
     let other = Target::start();
     let gw = Gateway::start();
     // Pin the other server's key: the real target's key will not match.
-    gw.ok(&[
-        "target",
-        "add",
-        "web01",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &target.port.to_string(),
-        "--host-key-file",
-        other.host_key_pub().to_str().unwrap(),
-    ]);
-    let out = gw.cli_stdin(
-        &[
-            "account",
-            "add",
-            "web01",
-            crate::harness::TARGET_USER,
-            "--password-stdin",
-        ],
-        Some(crate::harness::target_password()),
-    );
-    assert!(out.status.success());
-    gw.add_user("alice", "alice-pw");
-    gw.ok(&["access", "grant", "alice", "web01"]);
+    gw.add_target("web01", target.port, other.host_key_pub().to_str().unwrap());
+    gw.add_login_and_user("web01", "alice", "alice-pw");
     let out = gw
         .ssh("alice:web01", "alice-pw")
         .arg("echo should-not-run")
@@ -206,19 +184,7 @@ fn trust_on_add_pins_the_presented_key() {
         "{}",
         text(&out)
     );
-    let out = gw.cli_stdin(
-        &[
-            "account",
-            "add",
-            "web01",
-            crate::harness::TARGET_USER,
-            "--password-stdin",
-        ],
-        Some(crate::harness::target_password()),
-    );
-    assert!(out.status.success());
-    gw.add_user("alice", "alice-pw");
-    gw.ok(&["access", "grant", "alice", "web01"]);
+    gw.add_login_and_user("web01", "alice", "alice-pw");
     let out = gw
         .ssh("alice:web01", "alice-pw")
         .arg("echo pinned-ok")

@@ -102,12 +102,7 @@ fn sftp_scp_and_rsync_pass_through() {
     let payload = random_bytes(2 << 20);
     std::fs::write(&local, &payload).unwrap();
     let common = |cmd: &mut std::process::Command| {
-        let ssh = gw.ssh("x", "alice-pw");
-        for (k, v) in ssh.get_envs() {
-            if let Some(v) = v {
-                cmd.env(k, v);
-            }
-        }
+        gw.operator_env(cmd, "alice-pw");
         cmd.args([
             "-o",
             "StrictHostKeyChecking=no",
@@ -204,12 +199,7 @@ fn sftp_scp_and_rsync_pass_through() {
         gw.port
     );
     let mut rsync = std::process::Command::new("rsync");
-    let ssh = gw.ssh("x", "alice-pw");
-    for (k, v) in ssh.get_envs() {
-        if let Some(v) = v {
-            rsync.env(k, v);
-        }
-    }
+    gw.operator_env(&mut rsync, "alice-pw");
     let out = rsync
         .args(["-a", "-e", &ssh_cmd])
         .arg(&local)
@@ -219,11 +209,7 @@ fn sftp_scp_and_rsync_pass_through() {
         .unwrap();
     assert!(out.status.success(), "rsync up: {}", text(&out));
     let mut rsync = std::process::Command::new("rsync");
-    for (k, v) in ssh.get_envs() {
-        if let Some(v) = v {
-            rsync.env(k, v);
-        }
-    }
+    gw.operator_env(&mut rsync, "alice-pw");
     let out = rsync
         .args(["-a", "-e", &ssh_cmd])
         .arg("127.0.0.1:rsync.bin")
