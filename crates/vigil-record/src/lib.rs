@@ -8,7 +8,9 @@
 //! sequence split across two chunks is carried to the next event; any other invalid byte makes
 //! the event hold the lossy text a terminal would show (U+FFFD), followed at once by a
 //! `[0.0, "b", "<base64>"]` event holding the event's exact bytes. Players ignore unknown codes
-//! (asciinema 3 parses them as "other"); [`read_cast`] puts the exact bytes back.
+//! (asciinema 3 parses them as "other"); [`read_cast`] puts the exact bytes back. Binary that
+//! is valid UTF-8 but mostly control bytes (JSON escapes would more than double it) is written
+//! as an empty `o` event followed by its `b` event: exact, compact, and blank in players.
 //!
 //! Architecture invariant: this crate knows nothing of SSH, HTTP or SQL. It turns events into
 //! bytes on disk and back.

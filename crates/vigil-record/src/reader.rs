@@ -237,6 +237,33 @@ mod tests {
         assert!(read_cast(&b"{\"version\":2}\n"[..]).is_err());
     }
 
+    #[test]
+    fn binary_output_is_kept_in_base64_not_escapes() {
+        let zeros = vec![0u8; 4096];
+        let file = write(&[(false, zeros.clone()), (false, b"plain text\r\n".to_vec())]);
+        assert!(
+            file.len() < 4096 * 2,
+            "binary costs about 4/3, not 6x: {}",
+            file.len()
+        );
+        let text = String::from_utf8(file.clone()).unwrap();
+        assert!(
+            text.contains("\"plain text\\r\\n\""),
+            "text stays text: {text}"
+        );
+        let cast = read_cast(&file[..]).unwrap();
+        let mut want = zeros;
+        want.extend_from_slice(b"plain text\r\n");
+        assert_eq!(cast.output_bytes(), want);
+    }
+
+    #[test]
+    fn text_in_any_script_stays_text() {
+        let text = "olá, 世界 — ação\r\n".repeat(20);
+        let file = write(&[(false, text.as_bytes().to_vec())]);
+        assert!(String::from_utf8(file).unwrap().contains("世界"));
+    }
+
     proptest! {
         #[test]
         fn any_bytes_round_trip(chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..64)), 0..40)) {

@@ -21,6 +21,25 @@ pub struct Header {
     pub command: Option<String>,
 }
 
+/// True when valid UTF-8 is binary rather than terminal text: JSON escapes would make it more
+/// than twice as long (NULs and other control bytes cost six bytes each). Terminal output,
+/// escape sequences included, stays far below that; text in any script does too.
+fn mostly_escapes(bytes: &[u8]) -> bool {
+    bytes.len() >= 64 && escape_cost(bytes) > bytes.len()
+}
+
+/// Bytes JSON escaping adds to `bytes`.
+fn escape_cost(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .map(|&b| match b {
+            b'\n' | b'\r' | b'\t' | b'"' | b'\\' | 0x08 | 0x0c => 1,
+            0x00..=0x1f => 5,
+            _ => 0,
+        })
+        .sum()
+}
+
 #[derive(Serialize)]
 struct HeaderLine<'a> {
     version: u8,
@@ -114,7 +133,19 @@ impl<W: Write> CastWriter<W> {
     fn text_event(&mut self, at: Duration, code: &str, text: Option<Text<'_>>) -> io::Result<()> {
         match text {
             None => Ok(()),
-            Some(Text::Exact(s)) => self.event(at, code, &s),
+            Some(Text::Exact(s)) if !mostly_escapes(s.as_bytes()) => self.event(at, code, &s),
+            // Binary that happens to be valid UTF-8 (NULs, control bytes) would cost up to six
+            // bytes each as JSON escapes: keep it exactly, in base64, and show nothing.
+            Some(Text::Exact(s)) => {
+                self.event(at, code, "")?;
+                self.event(at, "b", &STANDARD.encode(s.as_bytes()))
+            }
+            Some(Text::Lossy { lossy, raw })
+                if lossy.len() + escape_cost(lossy.as_bytes()) > 2 * raw.len() =>
+            {
+                self.event(at, code, "")?;
+                self.event(at, "b", &STANDARD.encode(raw))
+            }
             Some(Text::Lossy { lossy, raw }) => {
                 self.event(at, code, &lossy)?;
                 self.event(at, "b", &STANDARD.encode(raw))
