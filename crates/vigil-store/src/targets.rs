@@ -150,7 +150,7 @@ impl Store {
 
     /// The target's accounts in creation order (the first is the default login).
     pub async fn accounts(&self, target: &Target) -> Result<Vec<Account>, StoreError> {
-        let rows = sqlx::query("SELECT id, target_id, login, secret_kind FROM accounts WHERE target_id = $1 ORDER BY created_at, login")
+        let rows = sqlx::query("SELECT id, target_id, login, secret_kind FROM accounts WHERE target_id = $1 ORDER BY created_at, id")
             .bind(&target.id)
             .fetch_all(&self.pool)
             .await?;
@@ -208,7 +208,7 @@ impl Store {
     }
 
     pub async fn grants_for_user(&self, user: &vigil_core::User) -> Result<Vec<Grant>, StoreError> {
-        let rows = sqlx::query("SELECT id, user_id, target_id, login, allow_port_forwarding FROM grants WHERE user_id = $1 ORDER BY created_at")
+        let rows = sqlx::query("SELECT id, user_id, target_id, login, allow_port_forwarding FROM grants WHERE user_id = $1 ORDER BY created_at, id")
             .bind(&user.id)
             .fetch_all(&self.pool)
             .await?;

@@ -183,7 +183,7 @@ impl Store {
     }
 
     pub async fn user_keys(&self, user: &User) -> Result<Vec<UserKey>, StoreError> {
-        let rows = sqlx::query("SELECT id, user_id, public_key, fingerprint FROM user_keys WHERE user_id = $1 ORDER BY created_at")
+        let rows = sqlx::query("SELECT id, user_id, public_key, fingerprint FROM user_keys WHERE user_id = $1 ORDER BY created_at, id")
             .bind(&user.id)
             .fetch_all(&self.pool)
             .await?;
