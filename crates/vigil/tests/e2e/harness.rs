@@ -513,6 +513,16 @@ impl Drop for Gateway {
     }
 }
 
+/// True when the session log (from `Gateway::session`) has an event of `kind` whose detail
+/// contains `needle`.
+pub fn has_event(session: &serde_json::Value, kind: &str, needle: &str) -> bool {
+    session["events"].as_array().is_some_and(|events| {
+        events
+            .iter()
+            .any(|e| e["kind"] == kind && e["detail"].as_str().unwrap_or("").contains(needle))
+    })
+}
+
 pub fn text(out: &Output) -> String {
     format!(
         "{}{}",

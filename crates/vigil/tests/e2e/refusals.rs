@@ -1,6 +1,6 @@
 //! What the gateway refuses, and that each refusal is clear to the operator and logged.
 
-use crate::harness::{Gateway, Target, text};
+use crate::harness::{Gateway, Target, has_event, text};
 
 #[test]
 fn wrong_password_and_unknown_user_are_rejected_and_audited() {
@@ -83,14 +83,7 @@ fn no_access_gives_a_clear_message() {
         text(&out)
     );
     let s = gw.last_closed_session();
-    assert!(
-        s["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["kind"] == "connect_failed"),
-        "{s}"
-    );
+    assert!(has_event(&s, "connect_failed", ""), "{s}");
     assert!(
         s["session"]["end_reason"]
             .as_str()
@@ -136,14 +129,7 @@ fn host_key_mismatch_refuses_the_session() {
     assert!(all.contains("does not match the key pinned"), "{all}");
     assert!(!all.contains("should-not-run"));
     let s = gw.last_closed_session();
-    assert!(
-        s["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["kind"] == "host_key_mismatch"),
-        "{s}"
-    );
+    assert!(has_event(&s, "host_key_mismatch", ""), "{s}");
     assert!(
         gw.audit()
             .iter()
@@ -222,14 +208,7 @@ fn session_is_refused_when_the_recording_cannot_be_created() {
     );
     assert!(!all.contains("should-not-run"));
     let s = gw.last_closed_session();
-    assert!(
-        s["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["kind"] == "recording_failed"),
-        "{s}"
-    );
+    assert!(has_event(&s, "recording_failed", ""), "{s}");
     assert!(
         s["events"]
             .as_array()
