@@ -36,6 +36,8 @@ pub enum SshError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("target_ciphers: {name:?} is not allowed; use one or more of {allowed}")]
+    Cipher { name: String, allowed: String },
     #[error("invalid SSH host key {path}: {why}")]
     HostKey { path: String, why: String },
 }

@@ -68,7 +68,40 @@ impl SshSettings {
             client,
         }
     }
+
+    /// Restricts the ciphers offered to targets, most preferred first (empty: russh's default
+    /// order, chacha20-poly1305 first). Only AEAD and CTR modes are accepted.
+    pub fn with_target_ciphers(mut self, names: &[String]) -> Result<Self, SshError> {
+        if names.is_empty() {
+            return Ok(self);
+        }
+        let mut ciphers = Vec::with_capacity(names.len());
+        for name in names {
+            let known = TARGET_CIPHERS.contains(&name.as_str());
+            match russh::cipher::Name::try_from(name.as_str()) {
+                Ok(cipher) if known => ciphers.push(cipher),
+                _ => {
+                    return Err(SshError::Cipher {
+                        name: name.clone(),
+                        allowed: TARGET_CIPHERS.join(", "),
+                    });
+                }
+            }
+        }
+        self.client.preferred.cipher = ciphers.into();
+        Ok(self)
+    }
 }
+
+/// Ciphers a target connection may be pinned to.
+const TARGET_CIPHERS: [&str; 6] = [
+    "chacha20-poly1305@openssh.com",
+    "aes256-gcm@openssh.com",
+    "aes128-gcm@openssh.com",
+    "aes256-ctr",
+    "aes192-ctr",
+    "aes128-ctr",
+];
 
 pub struct SshGateway {
     hub: Arc<Hub>,
@@ -162,4 +195,30 @@ pub(crate) async fn obey(shared: Arc<Shared>, mut inbox: ControlInbox) {
         }
     };
     shared.disconnect_all(&reason).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn target_ciphers_are_checked() {
+        let pinned = SshSettings::new(Vec::new())
+            .with_target_ciphers(&["aes256-gcm@openssh.com".into()])
+            .unwrap();
+        assert_eq!(pinned.client.preferred.cipher.len(), 1);
+        assert_eq!(
+            pinned.client.preferred.cipher[0].as_ref(),
+            "aes256-gcm@openssh.com"
+        );
+        let err = SshSettings::new(Vec::new())
+            .with_target_ciphers(&["aes128-cbc".into()])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("aes128-cbc") && err.contains("chacha20-poly1305@openssh.com"),
+            "{err}"
+        );
+    }
 }

@@ -25,6 +25,8 @@ pub(crate) struct FileConfig {
     pub(crate) recordings_dir: Option<PathBuf>,
     /// The vault master key file (default: master.key in the data directory).
     pub(crate) master_key_file: Option<PathBuf>,
+    /// Ciphers offered to targets, most preferred first (default: russh's order).
+    pub(crate) target_ciphers: Option<Vec<String>>,
 }
 
 /// Values given on the command line or in the environment; they win over the file.
@@ -45,6 +47,7 @@ pub(crate) struct Settings {
     pub(crate) database_url: String,
     pub(crate) recordings_dir: PathBuf,
     pub(crate) master_key_file: PathBuf,
+    pub(crate) target_ciphers: Vec<String>,
 }
 
 pub(crate) fn read_file_config(data_dir: &Path) -> anyhow::Result<FileConfig> {
@@ -59,7 +62,7 @@ pub(crate) fn read_file_config(data_dir: &Path) -> anyhow::Result<FileConfig> {
 fn parse(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
     toml::from_str(text).map_err(|e| {
         anyhow::anyhow!(
-            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file",
+            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file, target_ciphers",
             path.display(),
             e.to_string().trim_end()
         )
@@ -129,6 +132,7 @@ impl Settings {
             database_url,
             recordings_dir: within(file.recordings_dir, "recordings"),
             master_key_file: within(file.master_key_file, "master.key"),
+            target_ciphers: file.target_ciphers.unwrap_or_default(),
         })
     }
 }

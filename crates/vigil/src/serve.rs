@@ -25,7 +25,15 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     let recordings = Arc::new(LocalRecordingStore::new(&settings.recordings_dir));
     let hub = Hub::new(settings.node_name.clone(), store.clone(), recordings);
     let listener = SshGateway::bind(&settings.ssh_listen.to_string()).await?;
-    let gateway = SshGateway::new(Arc::clone(&hub), SshSettings::new(vec![host_key]));
+    let ssh_settings = SshSettings::new(vec![host_key])
+        .with_target_ciphers(&settings.target_ciphers)
+        .with_context(|| {
+            format!(
+                "in {}",
+                settings.data_dir.join(crate::config::CONFIG_FILE).display()
+            )
+        })?;
+    let gateway = SshGateway::new(Arc::clone(&hub), ssh_settings);
     tokio::spawn(Arc::clone(&hub).run_command_poller(Duration::from_millis(250)));
     let addr = settings.ssh_listen;
     println!("Vigil node {} is ready", settings.node_name);
