@@ -281,7 +281,7 @@ mod tests {
             let cut = cut.min(bytes.len());
             let file = write(&[(false, bytes[..cut].to_vec()), (false, bytes[cut..].to_vec())]);
             let text = String::from_utf8(file.clone()).unwrap();
-            prop_assert!(!text.contains("\"b\""), "valid text must not need the extension");
+            prop_assert!(!text.contains(", \"b\", "), "valid text must not need the extension");
             prop_assert_eq!(read_cast(&file[..]).unwrap().output_bytes(), bytes.to_vec());
         }
     }
