@@ -185,3 +185,38 @@ fn a_crashed_node_marks_its_open_sessions_interrupted() {
     );
     let _ = child.kill();
 }
+
+#[test]
+fn the_live_recording_reaches_disk_within_a_second() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    let child = gw
+        .ssh("alice:web01", "alice-pw")
+        .args(["-tt", "echo flushed-$((20+22)); sleep 30"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let id = eventually(Duration::from_secs(10), "no active session", || {
+        gw.sessions()
+            .into_iter()
+            .find(|s| s["status"] == "active")
+            .and_then(|s| s["id"].as_str().map(str::to_owned))
+    });
+    // A crash loses at most the last second: the bytes are in the live file by then.
+    let live = gw.data.join("recordings").join(format!("{id}.cast"));
+    let found = eventually(
+        Duration::from_millis(2500),
+        "output not on disk within the flush interval",
+        || {
+            std::fs::read_to_string(&live)
+                .ok()
+                .filter(|t| t.contains("flushed-42"))
+        },
+    );
+    assert!(found.starts_with("{\"version\":3"));
+    gw.ok(&["session", "kill", &id]);
+    let _ = child.wait_with_output();
+}
