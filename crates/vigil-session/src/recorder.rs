@@ -33,7 +33,7 @@ pub enum RecorderError {
 #[derive(Debug, Clone)]
 pub struct RecordingFailed(pub String);
 
-const QUEUE: usize = 256;
+const QUEUE: usize = 64;
 const FLUSH_BYTES: usize = 256 * 1024;
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 

@@ -15,7 +15,7 @@ use crate::connection::{Connection, Shared};
 use crate::{DISCONNECTED_MESSAGE, SshError};
 
 /// Messages queued per channel between a russh session loop and our relay.
-const CHANNEL_QUEUE: usize = 128;
+const CHANNEL_QUEUE: usize = 32;
 
 /// The window granted to operators when the relay keeps up (OpenSSH's own default).
 pub(crate) const WINDOW: u32 = 2 * 1024 * 1024;
