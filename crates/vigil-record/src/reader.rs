@@ -258,6 +258,25 @@ mod tests {
     }
 
     #[test]
+    fn close_output_chunks_share_one_event() {
+        let mut w = CastWriter::new(Vec::new(), &header()).unwrap();
+        for i in 0..100u64 {
+            w.output(
+                Duration::from_micros(i * 50),
+                format!("line {i}\r\n").as_bytes(),
+            )
+            .unwrap();
+        }
+        w.output(Duration::from_secs(1), b"later").unwrap();
+        w.finish(Duration::from_secs(2)).unwrap();
+        let file = w.into_inner();
+        let cast = read_cast(&file[..]).unwrap();
+        assert_eq!(cast.events.len(), 2, "{}", String::from_utf8_lossy(&file));
+        assert_eq!(cast.events[1].time, Duration::from_secs(1));
+        assert!(String::from_utf8_lossy(&cast.output_bytes()).starts_with("line 0\r\nline 1\r\n"));
+    }
+
+    #[test]
     fn text_in_any_script_stays_text() {
         let text = "olá, 世界 — ação\r\n".repeat(20);
         let file = write(&[(false, text.as_bytes().to_vec())]);

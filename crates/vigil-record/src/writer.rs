@@ -66,7 +66,16 @@ pub struct CastWriter<W: Write> {
     last: Duration,
     output: Utf8Carry,
     input: Utf8Carry,
+    /// Output not yet written and when it started: chunks that follow within
+    /// [`COALESCE_WITHIN`] join one event, so a shell printing line by line does not pay an
+    /// event's framing for every line.
+    pending: Option<(Duration, Vec<u8>)>,
 }
+
+/// Output chunks this close together become one event (players cannot show the difference).
+const COALESCE_WITHIN: Duration = Duration::from_millis(10);
+/// An event never grows past this while coalescing.
+const COALESCE_MAX: usize = 64 * 1024;
 
 impl<W: Write> CastWriter<W> {
     pub fn new(mut out: W, header: &Header) -> io::Result<Self> {
@@ -88,33 +97,65 @@ impl<W: Write> CastWriter<W> {
             last: Duration::ZERO,
             output: Utf8Carry::default(),
             input: Utf8Carry::default(),
+            pending: None,
         })
     }
 
     pub fn output(&mut self, at: Duration, bytes: &[u8]) -> io::Result<()> {
-        let text = self.output.push(bytes);
-        self.text_event(at, "o", text)
+        // Binary chunks are large and kept apart, so text next to them stays readable text.
+        let binary = mostly_escapes(bytes);
+        if let Some((start, buf)) = &mut self.pending {
+            let close = at.saturating_sub(*start) <= COALESCE_WITHIN;
+            if !binary && close && buf.len() + bytes.len() <= COALESCE_MAX {
+                buf.extend_from_slice(bytes);
+                return Ok(());
+            }
+            self.flush_pending()?;
+        }
+        if binary {
+            let text = self.output.push(bytes);
+            return self.text_event(at, "o", text);
+        }
+        self.pending = Some((at, bytes.to_vec()));
+        Ok(())
+    }
+
+    /// Writes output held back for coalescing; the recorder calls it before every flush so
+    /// that nothing waits in memory longer than the flush interval.
+    pub fn flush_pending(&mut self) -> io::Result<()> {
+        match self.pending.take() {
+            Some((start, buf)) => {
+                let text = self.output.push(&buf);
+                self.text_event(start, "o", text)
+            }
+            None => Ok(()),
+        }
     }
 
     pub fn input(&mut self, at: Duration, bytes: &[u8]) -> io::Result<()> {
+        self.flush_pending()?;
         let text = self.input.push(bytes);
         self.text_event(at, "i", text)
     }
 
     pub fn resize(&mut self, at: Duration, cols: u32, rows: u32) -> io::Result<()> {
+        self.flush_pending()?;
         self.event(at, "r", &format!("{cols}x{rows}"))
     }
 
     pub fn marker(&mut self, at: Duration, label: &str) -> io::Result<()> {
+        self.flush_pending()?;
         self.event(at, "m", label)
     }
 
     pub fn exit(&mut self, at: Duration, status: i64) -> io::Result<()> {
+        self.flush_pending()?;
         self.event(at, "x", &status.to_string())
     }
 
     /// Writes what the UTF-8 carries still hold; call once when the session ends.
     pub fn finish(&mut self, at: Duration) -> io::Result<()> {
+        self.flush_pending()?;
         let out = self.output.finish();
         self.text_event(at, "o", out)?;
         let inp = self.input.finish();

@@ -138,6 +138,9 @@ async fn write_loop(
                 }
             }
             _ = tick.tick() => {
+                if let Some(w) = &mut writer {
+                    w.flush_pending().map_err(io)?;
+                }
                 if let Some(w) = &mut writer && !w.get_mut().is_empty() {
                     written += drain(&mut file, w.get_mut()).await.map_err(io)?;
                 }
