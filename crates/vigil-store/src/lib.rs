@@ -140,6 +140,18 @@ pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), StoreErro
     }
 }
 
+/// `NotFound(what)` when an update by name touched no row.
+pub(crate) fn found(
+    done: sqlx::any::AnyQueryResult,
+    what: impl FnOnce() -> String,
+) -> Result<(), StoreError> {
+    if done.rows_affected() == 0 {
+        Err(StoreError::NotFound(what()))
+    } else {
+        Ok(())
+    }
+}
+
 /// Maps a unique-constraint violation to a `Conflict` naming the thing.
 pub(crate) fn conflict(what: String) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |e| match &e {

@@ -147,21 +147,6 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_session_bytes(
-        &self,
-        id: &SessionId,
-        bytes_in: u64,
-        bytes_out: u64,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET bytes_in = $1, bytes_out = $2 WHERE id = $3")
-            .bind(i64::try_from(bytes_in).unwrap_or(i64::MAX))
-            .bind(i64::try_from(bytes_out).unwrap_or(i64::MAX))
-            .bind(&id.0)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Closes the session once; a second close keeps the first reason.
     pub async fn close_session(
         &self,

@@ -6,7 +6,7 @@ use vigil_core::{Account, Grant, SecretKind, Target, now_millis};
 use vigil_vault::Secret;
 
 use crate::users::flag;
-use crate::{Store, StoreError, check_name, conflict, new_id};
+use crate::{Store, StoreError, check_name, conflict, found, new_id};
 
 fn target_from(row: &AnyRow) -> Result<Target, StoreError> {
     let port: i64 = row.try_get("port")?;
@@ -100,10 +100,7 @@ impl Store {
             .bind(name)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("target {name}")));
-        }
-        Ok(())
+        found(done, || format!("target {name}"))
     }
 
     /// Adds a login with its credential, sealed in the vault and bound to the new row.

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use vigil_core::{Role, User, UserKey, now_millis};
 use vigil_vault::Secret;
 
-use crate::{Store, StoreError, check_name, conflict, new_id};
+use crate::{Store, StoreError, check_name, conflict, found, new_id};
 
 const USER_COLUMNS: &str = "id, name, role, password_hash IS NOT NULL AS has_password, totp_sealed IS NOT NULL AS has_totp, disabled, created_at";
 
@@ -93,10 +93,7 @@ impl Store {
             .bind(name)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("user {name}")));
-        }
-        Ok(())
+        found(done, || format!("user {name}"))
     }
 
     pub async fn set_user_password(
@@ -109,10 +106,7 @@ impl Store {
             .bind(name)
             .execute(&self.pool)
             .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(format!("user {name}")));
-        }
-        Ok(())
+        found(done, || format!("user {name}"))
     }
 
     /// The argon2id hash, for verification; `None` when the user has no password.
