@@ -24,8 +24,8 @@ pub struct Header {
 /// True when valid UTF-8 is binary rather than terminal text: JSON escapes would make it more
 /// than twice as long (NULs and other control bytes cost six bytes each). Terminal output,
 /// escape sequences included, stays far below that; text in any script does too.
-fn mostly_escapes(bytes: &[u8]) -> bool {
-    bytes.len() >= 64 && escape_cost(bytes) > bytes.len()
+fn is_binary(len: usize, escape_cost: usize) -> bool {
+    len >= 64 && escape_cost > len
 }
 
 /// Bytes JSON escaping adds to `bytes`.
@@ -69,7 +69,15 @@ pub struct CastWriter<W: Write> {
     /// Output not yet written and when it started: chunks that follow within
     /// [`COALESCE_WITHIN`] join one event, so a shell printing line by line does not pay an
     /// event's framing for every line.
-    pending: Option<(Duration, Vec<u8>)>,
+    pending: Option<Pending>,
+}
+
+/// Coalesced output, with the JSON escape cost of its bytes counted as they arrived, so each
+/// byte is scanned once.
+struct Pending {
+    start: Duration,
+    buf: Vec<u8>,
+    escape_cost: usize,
 }
 
 /// Output chunks this close together become one event (players cannot show the difference).
@@ -103,20 +111,26 @@ impl<W: Write> CastWriter<W> {
 
     pub fn output(&mut self, at: Duration, bytes: &[u8]) -> io::Result<()> {
         // Binary chunks are large and kept apart, so text next to them stays readable text.
-        let binary = mostly_escapes(bytes);
-        if let Some((start, buf)) = &mut self.pending {
-            let close = at.saturating_sub(*start) <= COALESCE_WITHIN;
-            if !binary && close && buf.len() + bytes.len() <= COALESCE_MAX {
-                buf.extend_from_slice(bytes);
+        let cost = escape_cost(bytes);
+        let binary = is_binary(bytes.len(), cost);
+        if let Some(p) = &mut self.pending {
+            let close = at.saturating_sub(p.start) <= COALESCE_WITHIN;
+            if !binary && close && p.buf.len() + bytes.len() <= COALESCE_MAX {
+                p.buf.extend_from_slice(bytes);
+                p.escape_cost += cost;
                 return Ok(());
             }
             self.flush_pending()?;
         }
         if binary {
             let text = self.output.push(bytes);
-            return self.text_event(at, "o", text);
+            return self.text_event(at, "o", text, true);
         }
-        self.pending = Some((at, bytes.to_vec()));
+        self.pending = Some(Pending {
+            start: at,
+            buf: bytes.to_vec(),
+            escape_cost: cost,
+        });
         Ok(())
     }
 
@@ -124,9 +138,10 @@ impl<W: Write> CastWriter<W> {
     /// that nothing waits in memory longer than the flush interval.
     pub fn flush_pending(&mut self) -> io::Result<()> {
         match self.pending.take() {
-            Some((start, buf)) => {
-                let text = self.output.push(&buf);
-                self.text_event(start, "o", text)
+            Some(p) => {
+                let binary = is_binary(p.buf.len(), p.escape_cost);
+                let text = self.output.push(&p.buf);
+                self.text_event(p.start, "o", text, binary)
             }
             None => Ok(()),
         }
@@ -134,8 +149,9 @@ impl<W: Write> CastWriter<W> {
 
     pub fn input(&mut self, at: Duration, bytes: &[u8]) -> io::Result<()> {
         self.flush_pending()?;
+        let binary = is_binary(bytes.len(), escape_cost(bytes));
         let text = self.input.push(bytes);
-        self.text_event(at, "i", text)
+        self.text_event(at, "i", text, binary)
     }
 
     pub fn resize(&mut self, at: Duration, cols: u32, rows: u32) -> io::Result<()> {
@@ -156,10 +172,11 @@ impl<W: Write> CastWriter<W> {
     /// Writes what the UTF-8 carries still hold; call once when the session ends.
     pub fn finish(&mut self, at: Duration) -> io::Result<()> {
         self.flush_pending()?;
+        // What the carries hold is at most three bytes: never worth base64 on its own.
         let out = self.output.finish();
-        self.text_event(at, "o", out)?;
+        self.text_event(at, "o", out, false)?;
         let inp = self.input.finish();
-        self.text_event(at, "i", inp)?;
+        self.text_event(at, "i", inp, false)?;
         self.out.flush()
     }
 
@@ -171,10 +188,17 @@ impl<W: Write> CastWriter<W> {
         self.out
     }
 
-    fn text_event(&mut self, at: Duration, code: &str, text: Option<Text<'_>>) -> io::Result<()> {
+    /// `binary`: the bytes were classified by [`is_binary`] when they arrived.
+    fn text_event(
+        &mut self,
+        at: Duration,
+        code: &str,
+        text: Option<Text<'_>>,
+        binary: bool,
+    ) -> io::Result<()> {
         match text {
             None => Ok(()),
-            Some(Text::Exact(s)) if !mostly_escapes(s.as_bytes()) => self.event(at, code, &s),
+            Some(Text::Exact(s)) if !binary => self.event(at, code, &s),
             // Binary that happens to be valid UTF-8 (NULs, control bytes) would cost up to six
             // bytes each as JSON escapes: keep it exactly, in base64, and show nothing.
             Some(Text::Exact(s)) => {
@@ -182,7 +206,7 @@ impl<W: Write> CastWriter<W> {
                 self.event(at, "b", &STANDARD.encode(s.as_bytes()))
             }
             Some(Text::Lossy { lossy, raw })
-                if lossy.len() + escape_cost(lossy.as_bytes()) > 2 * raw.len() =>
+                if binary || lossy.len() + escape_cost(lossy.as_bytes()) > 2 * raw.len() =>
             {
                 self.event(at, code, "")?;
                 self.event(at, "b", &STANDARD.encode(raw))
