@@ -1,7 +1,5 @@
 //! Reads asciicast v3 back, restoring exact bytes from `b` extension events.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use std::io::BufRead;
 use std::time::Duration;
@@ -146,8 +144,8 @@ pub fn read_cast(reader: impl BufRead) -> Result<Cast, RecordError> {
                     .map_err(|_| parse_err(n, format!("exit {data:?}")))?,
             ),
             "b" => {
-                let raw = STANDARD
-                    .decode(&data)
+                let raw = base64_simd::STANDARD
+                    .decode_to_vec(&data)
                     .map_err(|e| parse_err(n, format!("b event: {e}")))?;
                 match events.last_mut().map(|e| &mut e.data) {
                     Some(EventData::Output(b) | EventData::Input(b)) => *b = raw,
