@@ -37,6 +37,7 @@ pub struct Hub {
     store: Store,
     recordings: Arc<dyn RecordingStore>,
     live: Mutex<HashMap<SessionId, mpsc::UnboundedSender<Control>>>,
+    closed: std::sync::atomic::AtomicU64,
 }
 
 impl Hub {
@@ -46,6 +47,7 @@ impl Hub {
             store,
             recordings,
             live: Mutex::new(HashMap::new()),
+            closed: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -100,6 +102,11 @@ impl Hub {
         self.registry()
             .get(id)
             .is_some_and(|tx| tx.send(control).is_ok())
+    }
+
+    /// Sessions this node has closed since it started.
+    pub fn closed_count(&self) -> u64 {
+        self.closed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn live_sessions(&self) -> Vec<SessionId> {
@@ -284,6 +291,9 @@ impl LiveSession {
         {
             tracing::error!(session = %self.id, error = %e, "cannot close session row");
         }
+        self.hub
+            .closed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

@@ -33,7 +33,9 @@ pub enum RecorderError {
 #[derive(Debug, Clone)]
 pub struct RecordingFailed(pub String);
 
-const QUEUE: usize = 64;
+/// Events of up to 32 KiB each: 16 keep a bulk transfer's recording under 0.5 MiB in flight
+/// while still letting the writer batch.
+const QUEUE: usize = 16;
 const FLUSH_BYTES: usize = 256 * 1024;
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
 

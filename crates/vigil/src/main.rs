@@ -4,6 +4,7 @@
 mod admin;
 mod config;
 mod init;
+mod memory;
 mod serve;
 
 use std::path::PathBuf;

@@ -35,6 +35,10 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         })?;
     let gateway = SshGateway::new(Arc::clone(&hub), ssh_settings);
     tokio::spawn(Arc::clone(&hub).run_command_poller(Duration::from_millis(250)));
+    tokio::spawn(crate::memory::trim_after_sessions_end(
+        Arc::clone(&hub),
+        Duration::from_secs(2),
+    ));
     let addr = settings.ssh_listen;
     println!("Vigil node {} is ready", settings.node_name);
     println!(
