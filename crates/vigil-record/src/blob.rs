@@ -1,19 +1,23 @@
-//! Where recording bytes live. The live file is appended while the session runs; when it
-//! ends the file is compressed (zstd) at rest. A later S3 backend implements the same trait.
+//! Where recording bytes live. The live file is one zstd frame appended while the session runs
+//! (see `compress.rs`); when the session ends the frame is finished and the file renamed to its
+//! at-rest name. A later S3 backend implements the same trait.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::RecordError;
+use crate::compress::UnfinishedFrame;
 
 /// A place that keeps recordings by key. Methods block: call them from a blocking context.
 pub trait RecordingStore: Send + Sync + 'static {
-    /// Creates the live file for `key`; fails when the store cannot take it (fail closed).
+    /// Creates the live file for `key`, to receive a zstd frame; fails when the store cannot
+    /// take it (fail closed).
     fn create_live(&self, key: &str) -> Result<File, RecordError>;
-    /// Compresses a finished recording at rest.
+    /// Moves a finished recording (its frame complete) to rest.
     fn seal(&self, key: &str) -> Result<(), RecordError>;
-    /// Opens a recording, live or sealed, as its plain asciicast bytes.
+    /// Opens a recording, live or sealed, as its plain asciicast bytes; a live one reads up to
+    /// its last flush.
     fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, RecordError>;
     /// Removes a recording in whatever state it is.
     fn delete(&self, key: &str) -> Result<(), RecordError>;
@@ -21,7 +25,9 @@ pub trait RecordingStore: Send + Sync + 'static {
     fn files(&self, key: &str) -> Vec<PathBuf>;
 }
 
-/// Recordings under one local directory: `KEY.cast` while live, `KEY.cast.zst` at rest.
+/// Recordings under one local directory: `KEY.cast.zst.part` while live, `KEY.cast.zst` at
+/// rest. (`KEY.cast`, a plain live file of versions before live compression, is still read and
+/// sealed.)
 #[derive(Debug, Clone)]
 pub struct LocalRecordingStore {
     root: PathBuf,
@@ -33,6 +39,10 @@ impl LocalRecordingStore {
     }
 
     fn live_path(&self, key: &str) -> PathBuf {
+        self.root.join(format!("{key}.cast.zst.part"))
+    }
+
+    fn plain_live_path(&self, key: &str) -> PathBuf {
         self.root.join(format!("{key}.cast"))
     }
 
@@ -64,6 +74,65 @@ impl RecordingStore for LocalRecordingStore {
     fn seal(&self, key: &str) -> Result<(), RecordError> {
         let live = self.live_path(key);
         let sealed = self.sealed_path(key);
+        if live.exists() {
+            File::open(&live)
+                .and_then(|f| f.sync_all())
+                .map_err(io_err(&live))?;
+            return std::fs::rename(&live, &sealed).map_err(io_err(&sealed));
+        }
+        self.seal_plain(key)
+    }
+
+    fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, RecordError> {
+        let sealed = self.sealed_path(key);
+        if sealed.exists() {
+            let file = File::open(&sealed).map_err(io_err(&sealed))?;
+            let decoder = zstd::stream::Decoder::new(file).map_err(io_err(&sealed))?;
+            return Ok(Box::new(decoder));
+        }
+        let live = self.live_path(key);
+        match File::open(&live) {
+            Ok(f) => {
+                let frame = UnfinishedFrame::new(f).map_err(io_err(&live))?;
+                return Ok(Box::new(frame));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&live)(e)),
+        }
+        let plain = self.plain_live_path(key);
+        match File::open(&plain) {
+            Ok(f) => Ok(Box::new(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(RecordError::NotFound(key.to_owned()))
+            }
+            Err(e) => Err(io_err(&plain)(e)),
+        }
+    }
+
+    fn delete(&self, key: &str) -> Result<(), RecordError> {
+        for path in self.files(key) {
+            std::fs::remove_file(&path).map_err(io_err(&path))?;
+        }
+        Ok(())
+    }
+
+    fn files(&self, key: &str) -> Vec<PathBuf> {
+        [
+            self.live_path(key),
+            self.plain_live_path(key),
+            self.sealed_path(key),
+        ]
+        .into_iter()
+        .filter(|p| p.exists())
+        .collect()
+    }
+}
+
+impl LocalRecordingStore {
+    /// Compresses a plain live file left by an older version.
+    fn seal_plain(&self, key: &str) -> Result<(), RecordError> {
+        let live = self.plain_live_path(key);
+        let sealed = self.sealed_path(key);
         let partial = self.root.join(format!("{key}.cast.zst.partial"));
         let input = File::open(&live).map_err(io_err(&live))?;
         let mut options = std::fs::OpenOptions::new();
@@ -80,37 +149,6 @@ impl RecordingStore for LocalRecordingStore {
         std::fs::rename(&partial, &sealed).map_err(io_err(&sealed))?;
         std::fs::remove_file(&live).map_err(io_err(&live))
     }
-
-    fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, RecordError> {
-        let sealed = self.sealed_path(key);
-        if sealed.exists() {
-            let file = File::open(&sealed).map_err(io_err(&sealed))?;
-            let decoder = zstd::stream::Decoder::new(file).map_err(io_err(&sealed))?;
-            return Ok(Box::new(decoder));
-        }
-        let live = self.live_path(key);
-        match File::open(&live) {
-            Ok(f) => Ok(Box::new(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(RecordError::NotFound(key.to_owned()))
-            }
-            Err(e) => Err(io_err(&live)(e)),
-        }
-    }
-
-    fn delete(&self, key: &str) -> Result<(), RecordError> {
-        for path in self.files(key) {
-            std::fs::remove_file(&path).map_err(io_err(&path))?;
-        }
-        Ok(())
-    }
-
-    fn files(&self, key: &str) -> Vec<PathBuf> {
-        [self.live_path(key), self.sealed_path(key)]
-            .into_iter()
-            .filter(|p| p.exists())
-            .collect()
-    }
 }
 
 #[cfg(test)]
@@ -124,8 +162,10 @@ mod tests {
         let store = LocalRecordingStore::new(dir.path());
         let mut f = store.create_live("2026/11/22/abc").unwrap();
         let body = b"{\"version\":3}\n[0.1, \"o\", \"hi\"]\n".repeat(100);
-        f.write_all(&body).unwrap();
-        drop(f);
+        let mut compressor = crate::LiveCompressor::new().unwrap();
+        f.write_all(&compressor.push(&body).unwrap()).unwrap();
+        f.write_all(&compressor.flush().unwrap()).unwrap();
+        let rest = compressor.finish().unwrap();
         assert!(
             store.create_live("2026/11/22/abc").is_err(),
             "never overwrite a recording"
@@ -136,7 +176,9 @@ mod tests {
             .unwrap()
             .read_to_end(&mut got)
             .unwrap();
-        assert_eq!(got, body);
+        assert_eq!(got, body, "a live recording reads up to its last flush");
+        f.write_all(&rest).unwrap();
+        drop(f);
         store.seal("2026/11/22/abc").unwrap();
         let files = store.files("2026/11/22/abc");
         assert_eq!(files.len(), 1);
@@ -154,5 +196,21 @@ mod tests {
             store.open("2026/11/22/abc"),
             Err(RecordError::NotFound(_))
         ));
+    }
+
+    #[test]
+    fn plain_live_files_of_older_versions_still_read_and_seal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalRecordingStore::new(dir.path());
+        let body = b"{\"version\":3}\n[0.1, \"o\", \"old\"]\n".repeat(10);
+        std::fs::write(dir.path().join("old.cast"), &body).unwrap();
+        let mut got = Vec::new();
+        store.open("old").unwrap().read_to_end(&mut got).unwrap();
+        assert_eq!(got, body);
+        store.seal("old").unwrap();
+        assert_eq!(store.files("old"), vec![dir.path().join("old.cast.zst")]);
+        got.clear();
+        store.open("old").unwrap().read_to_end(&mut got).unwrap();
+        assert_eq!(got, body);
     }
 }

@@ -17,11 +17,13 @@
 #![forbid(unsafe_code)]
 
 mod blob;
+mod compress;
 mod reader;
 mod utf8;
 mod writer;
 
 pub use blob::{LocalRecordingStore, RecordingStore};
+pub use compress::LiveCompressor;
 pub use reader::{Cast, CastEvent, CastHeader, EventData, read_cast};
 pub use writer::{CastWriter, Header};
 

@@ -1,6 +1,7 @@
 //! One task per session writes its recording. The relay hands events to a bounded queue and
 //! never touches the disk itself; the queue's bound is the backpressure that keeps a slow disk
-//! from growing memory. Buffered bytes reach the file at least once a second.
+//! from growing memory. Events are encoded, compressed (one zstd frame per recording) and
+//! written; everything reaches the file in decodable form at least once a second.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{mpsc, oneshot};
-use vigil_record::{CastWriter, Header, RecordingStore};
+use vigil_record::{CastWriter, Header, LiveCompressor, RecordingStore};
 
 /// Events the relay sends; times are taken by the relay when the bytes pass.
 #[derive(Debug)]
@@ -104,10 +105,11 @@ async fn write_loop(
     started: Instant,
 ) -> Result<u64, String> {
     let mut writer: Option<CastWriter<Vec<u8>>> = None;
+    let io = |e: std::io::Error| e.to_string();
+    let mut compressor = LiveCompressor::new().map_err(io)?;
     let mut written: u64 = 0;
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let io = |e: std::io::Error| e.to_string();
     loop {
         tokio::select! {
             event = rx.recv() => {
@@ -136,15 +138,20 @@ async fn write_loop(
                     }
                 };
                 if w.get_mut().len() >= FLUSH_BYTES {
-                    written += drain(&mut file, w.get_mut()).await.map_err(io)?;
+                    let compressed = compressor.push(w.get_mut()).map_err(io)?;
+                    w.get_mut().clear();
+                    written += write(&mut file, &compressed, false).await.map_err(io)?;
                 }
             }
             _ = tick.tick() => {
                 if let Some(w) = &mut writer {
                     w.flush_pending().map_err(io)?;
-                }
-                if let Some(w) = &mut writer && !w.get_mut().is_empty() {
-                    written += drain(&mut file, w.get_mut()).await.map_err(io)?;
+                    if !w.get_mut().is_empty() {
+                        let mut compressed = compressor.push(w.get_mut()).map_err(io)?;
+                        w.get_mut().clear();
+                        compressed.extend(compressor.flush().map_err(io)?);
+                        written += write(&mut file, &compressed, true).await.map_err(io)?;
+                    }
                 }
             }
         }
@@ -154,15 +161,18 @@ async fn write_loop(
         None => writer.insert(CastWriter::new(Vec::new(), &default_header(started)).map_err(io)?),
     };
     w.finish(started.elapsed()).map_err(io)?;
-    written += drain(&mut file, w.get_mut()).await.map_err(io)?;
+    let mut compressed = compressor.push(w.get_mut()).map_err(io)?;
+    compressed.extend(compressor.finish().map_err(io)?);
+    written += write(&mut file, &compressed, true).await.map_err(io)?;
     file.sync_all().await.map_err(io)?;
     Ok(written)
 }
 
-async fn drain(file: &mut tokio::fs::File, buf: &mut Vec<u8>) -> std::io::Result<u64> {
-    file.write_all(buf).await?;
-    file.flush().await?;
-    let n = buf.len() as u64;
-    buf.clear();
-    Ok(n)
+/// Writes compressed bytes; `flush` waits until the file has them (the once-a-second promise).
+async fn write(file: &mut tokio::fs::File, bytes: &[u8], flush: bool) -> std::io::Result<u64> {
+    file.write_all(bytes).await?;
+    if flush {
+        file.flush().await?;
+    }
+    Ok(bytes.len() as u64)
 }

@@ -205,18 +205,33 @@ fn the_live_recording_reaches_disk_within_a_second() {
             .find(|s| s["status"] == "active")
             .and_then(|s| s["id"].as_str().map(str::to_owned))
     });
-    // A crash loses at most the last second: the bytes are in the live file by then.
-    let live = gw.data.join("recordings").join(format!("{id}.cast"));
+    // A crash loses at most the last second: the bytes are in the live file by then, in
+    // decodable form (the live file is a zstd frame that is flushed, not yet finished).
+    let live = gw
+        .data
+        .join("recordings")
+        .join(format!("{id}.cast.zst.part"));
     let found = eventually(
         Duration::from_millis(2500),
         "output not on disk within the flush interval",
         || {
-            std::fs::read_to_string(&live)
-                .ok()
-                .filter(|t| t.contains("flushed-42"))
+            let bytes = std::fs::read(&live).ok()?;
+            let text = String::from_utf8(decode_unfinished(&bytes)).ok()?;
+            text.contains("flushed-42").then_some(text)
         },
     );
     assert!(found.starts_with("{\"version\":3"));
     gw.ok(&["session", "kill", &id]);
     let _ = child.wait_with_output();
+}
+
+/// What a reader gets from a zstd frame that is still being written: everything flushed.
+fn decode_unfinished(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    if let Ok(mut d) = zstd::stream::read::Decoder::new(bytes) {
+        // The frame has no end yet: read_to_end keeps what it decoded before the error.
+        let _ = d.read_to_end(&mut out);
+    }
+    out
 }
