@@ -33,6 +33,12 @@ pub fn decide_access(
             user.name, user.role
         ));
     }
+    if target.disabled {
+        return AccessDecision::Deny(format!(
+            "target {} is disabled: ask an administrator",
+            target.name
+        ));
+    }
     let grants: Vec<&Grant> = grants.iter().filter(|g| g.target_id == target.id).collect();
     if grants.is_empty() {
         return AccessDecision::Deny(format!(
@@ -109,6 +115,7 @@ mod tests {
             port: 22,
             host_key: None,
             protocol: "ssh".into(),
+            disabled: false,
         }
     }
     fn account(login: &str) -> Account {

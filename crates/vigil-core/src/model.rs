@@ -32,6 +32,8 @@ pub struct Target {
     /// The pinned host key in OpenSSH one-line form.
     pub host_key: Option<String>,
     pub protocol: String,
+    /// A disabled target refuses new sessions and stays in the records.
+    pub disabled: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -28,10 +28,12 @@ pub enum Permission {
     ManageTargets,
     /// Manage audit rules and policies.
     ManageRules,
+    /// Read the log of administrator actions (who watched, played, terminated, changed what).
+    ViewAuditLog,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 12] = [
         Permission::SessionConnect,
         Permission::SessionLivestream,
         Permission::SessionRecording,
@@ -43,6 +45,7 @@ impl Permission {
         Permission::ManageUsers,
         Permission::ManageTargets,
         Permission::ManageRules,
+        Permission::ViewAuditLog,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +61,7 @@ impl Permission {
             Permission::ManageUsers => "PAM.Administration.Users",
             Permission::ManageTargets => "PAM.Administration.Targets",
             Permission::ManageRules => "PAM.Administration.Rules",
+            Permission::ViewAuditLog => "PAM.Audit.AdministrationLog",
         }
     }
 }
@@ -108,6 +112,7 @@ impl Role {
                     | P::SessionLock
                     | P::SessionPreventPurge
                     | P::SessionConfigureAuditors
+                    | P::ViewAuditLog
             ),
             Role::SystemAdministrator => matches!(
                 permission,

@@ -98,6 +98,10 @@ pub enum EventKind {
     ForwardOpened,
     ExitStatus,
     RecordingFailed,
+    /// Someone started watching the session live (the operator is not told).
+    LiveViewStarted,
+    LiveViewEnded,
+    TerminateRequested,
     Ended,
 }
 
@@ -113,6 +117,9 @@ impl EventKind {
             EventKind::ForwardOpened => "forward_opened",
             EventKind::ExitStatus => "exit_status",
             EventKind::RecordingFailed => "recording_failed",
+            EventKind::LiveViewStarted => "live_view_started",
+            EventKind::LiveViewEnded => "live_view_ended",
+            EventKind::TerminateRequested => "terminate_requested",
             EventKind::Ended => "ended",
         }
     }

@@ -19,12 +19,14 @@
 mod blob;
 mod compress;
 mod reader;
+mod screen;
 mod utf8;
 mod writer;
 
 pub use blob::{LocalRecordingStore, RecordingStore};
 pub use compress::LiveCompressor;
 pub use reader::{Cast, CastEvent, CastHeader, EventData, read_cast};
+pub use screen::Screen;
 pub use writer::{CastWriter, Header};
 
 #[derive(Debug, thiserror::Error)]

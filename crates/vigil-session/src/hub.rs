@@ -10,6 +10,7 @@ use vigil_record::RecordingStore;
 use vigil_store::{ControlCommand, NewSession, Store};
 
 use crate::SessionIo;
+use crate::recorder::LiveView;
 use crate::recorder::{Recorder, RecorderError, RecorderTask, RecordingFailed};
 
 /// What a session's adapter must obey.
@@ -36,8 +37,26 @@ pub struct Hub {
     node: String,
     store: Store,
     recordings: Arc<dyn RecordingStore>,
-    live: Mutex<HashMap<SessionId, mpsc::UnboundedSender<Control>>>,
+    live: Mutex<HashMap<SessionId, Entry>>,
     closed: std::sync::atomic::AtomicU64,
+}
+
+/// One live session as the registry knows it.
+struct Entry {
+    control: mpsc::UnboundedSender<Control>,
+    /// Set once the recording starts; the live stream comes from it.
+    io: Option<SessionIo>,
+}
+
+/// Why a live stream cannot be had here.
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error("session {0} is not running on this node")]
+    NotHere(SessionId),
+    #[error("session {0} has not started its terminal yet")]
+    NotStarted(SessionId),
+    #[error("session {0} has ended")]
+    Ended(SessionId),
 }
 
 impl Hub {
@@ -63,9 +82,7 @@ impl Hub {
         &self.recordings
     }
 
-    fn registry(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<SessionId, mpsc::UnboundedSender<Control>>> {
+    fn registry(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Entry>> {
         // A panic while holding this lock cannot leave the map inconsistent (single inserts
         // and removes), so a poisoned lock is still usable.
         self.live.lock().unwrap_or_else(|p| p.into_inner())
@@ -79,7 +96,13 @@ impl Hub {
     ) -> Result<(Arc<LiveSession>, ControlInbox), HubError> {
         self.store.create_session(&new).await?;
         let (tx, rx) = mpsc::unbounded_channel();
-        self.registry().insert(new.id.clone(), tx);
+        self.registry().insert(
+            new.id.clone(),
+            Entry {
+                control: tx,
+                io: None,
+            },
+        );
         let (failed_tx, failed_rx) = mpsc::unbounded_channel();
         let live = Arc::new(LiveSession {
             hub: Arc::clone(self),
@@ -101,7 +124,18 @@ impl Hub {
     pub fn control(&self, id: &SessionId, control: Control) -> bool {
         self.registry()
             .get(id)
-            .is_some_and(|tx| tx.send(control).is_ok())
+            .is_some_and(|e| e.control.send(control).is_ok())
+    }
+
+    /// Joins a session's live stream: its current screen, then live output. Only the node
+    /// that runs the session has it (seed 001).
+    pub async fn watch(&self, id: &SessionId) -> Result<LiveView, WatchError> {
+        let io = match self.registry().get(id) {
+            None => return Err(WatchError::NotHere(id.clone())),
+            Some(Entry { io: None, .. }) => return Err(WatchError::NotStarted(id.clone())),
+            Some(Entry { io: Some(io), .. }) => io.clone(),
+        };
+        io.watch().await.map_err(|_| WatchError::Ended(id.clone()))
     }
 
     /// Sessions this node has closed since it started.
@@ -196,6 +230,9 @@ impl LiveSession {
         )?;
         self.hub.store.set_session_recording(&self.id, &key).await?;
         let io = SessionIo::new(recorder);
+        if let Some(entry) = self.hub.registry().get_mut(&self.id) {
+            entry.io = Some(io.clone());
+        }
         *state = RecordingState {
             io: Some(io.clone()),
             task: Some(task),

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 use vigil_record::Header;
 
-use crate::recorder::{RecEvent, Recorder, RecorderError};
+use crate::recorder::{LiveView, RecEvent, Recorder, RecorderError};
 
 /// What kind of channel a chunk travels on: only terminal and exec streams go into the
 /// terminal recording; subsystems (SFTP) and port forwards are counted and logged.
@@ -107,7 +107,11 @@ impl SessionIo {
             let at = self.inner.recorder.elapsed();
             self.inner
                 .recorder
-                .send(RecEvent::Output(at, data.clone()))
+                .send(RecEvent::Output(
+                    at,
+                    data.clone(),
+                    tag == ChannelTag::Terminal,
+                ))
                 .await?;
         }
         Ok(data)
@@ -132,6 +136,11 @@ impl SessionIo {
     pub async fn marker(&self, label: String) -> Result<(), RecorderError> {
         let at = self.inner.recorder.elapsed();
         self.inner.recorder.send(RecEvent::Marker(at, label)).await
+    }
+
+    /// Joins the live stream (see [`LiveView`]).
+    pub async fn watch(&self) -> Result<LiveView, RecorderError> {
+        self.inner.recorder.watch().await
     }
 
     /// Bytes from the operator and from the target so far.

@@ -9,7 +9,9 @@
 mod hub;
 mod io;
 mod recorder;
+mod retention;
 
-pub use hub::{Control, ControlInbox, Hub, HubError, LiveSession};
+pub use hub::{Control, ControlInbox, Hub, HubError, LiveSession, WatchError};
 pub use io::{ChannelTag, SessionIo};
-pub use recorder::{RecorderError, RecordingFailed};
+pub use recorder::{LiveFrame, LiveView, RecorderError, RecordingFailed};
+pub use retention::{PurgeReport, purge_expired, run_retention};

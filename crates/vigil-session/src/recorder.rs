@@ -8,19 +8,43 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{mpsc, oneshot};
-use vigil_record::{CastWriter, Header, LiveCompressor, RecordingStore};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use vigil_record::{CastWriter, Header, LiveCompressor, RecordingStore, Screen};
 
 /// Events the relay sends; times are taken by the relay when the bytes pass.
 #[derive(Debug)]
 pub(crate) enum RecEvent {
     Start(Header),
-    Output(Duration, Bytes),
+    /// `screen`: the bytes are a terminal's (a PTY channel) and update the screen model.
+    Output(Duration, Bytes, bool),
     Input(Duration, Bytes),
     Resize(Duration, u32, u32),
     Exit(Duration, i64),
     Marker(Duration, String),
+    /// A viewer joins: answered with the current screen and the frames that follow it.
+    Watch(oneshot::Sender<LiveView>),
 }
+
+/// What a live viewer receives after the current screen.
+#[derive(Debug, Clone)]
+pub enum LiveFrame {
+    Output(Bytes),
+    Resize(u16, u16),
+}
+
+/// A viewer's start: the screen as it is now (escape sequences that draw it on a blank
+/// terminal of `cols` x `rows`), then every frame after it. Because the recorder task answers
+/// in its own order, the snapshot and the frames neither overlap nor leave a gap.
+#[derive(Debug)]
+pub struct LiveView {
+    pub cols: u16,
+    pub rows: u16,
+    pub screen: String,
+    pub frames: broadcast::Receiver<LiveFrame>,
+}
+
+/// Frames a slow viewer may fall behind before it must start again from a fresh screen.
+const LIVE_FRAMES: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecorderError {
@@ -75,6 +99,14 @@ impl Recorder {
         self.started.elapsed()
     }
 
+    /// Joins the live stream: the current screen, then the frames after it.
+    pub(crate) async fn watch(&self) -> Result<LiveView, RecorderError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(RecEvent::Watch(tx)).await?;
+        rx.await
+            .map_err(|_| RecorderError::Stopped("the recording writer has ended".into()))
+    }
+
     pub(crate) async fn send(&self, event: RecEvent) -> Result<(), RecorderError> {
         self.tx
             .send(event)
@@ -105,6 +137,8 @@ async fn write_loop(
     started: Instant,
 ) -> Result<u64, String> {
     let mut writer: Option<CastWriter<Vec<u8>>> = None;
+    let mut screen = Screen::new(80, 24);
+    let (live, _) = broadcast::channel::<LiveFrame>(LIVE_FRAMES);
     let io = |e: std::io::Error| e.to_string();
     let mut compressor = LiveCompressor::new().map_err(io)?;
     let mut written: u64 = 0;
@@ -116,22 +150,41 @@ async fn write_loop(
                 let Some(event) = event else { break };
                 let w = match (&mut writer, event) {
                     (None, RecEvent::Start(header)) => {
+                        screen = Screen::new(header.cols, header.rows);
                         writer = Some(CastWriter::new(Vec::with_capacity(FLUSH_BYTES), &header).map_err(io)?);
                         continue;
                     }
                     (Some(_), RecEvent::Start(_)) => continue,
+                    (_, RecEvent::Watch(reply)) => {
+                        let (cols, rows) = screen.size();
+                        let _ = reply.send(LiveView { cols, rows, screen: screen.dump(), frames: live.subscribe() });
+                        continue;
+                    }
                     (slot, event) => {
                         let w = match slot {
                             Some(w) => w,
                             None => slot.insert(CastWriter::new(Vec::with_capacity(FLUSH_BYTES), &default_header(started)).map_err(io)?),
                         };
                         match event {
-                            RecEvent::Output(at, b) => w.output(at, &b),
+                            RecEvent::Output(at, b, is_screen) => {
+                                if is_screen {
+                                    screen.feed(&b);
+                                }
+                                if live.receiver_count() > 0 {
+                                    let _ = live.send(LiveFrame::Output(b.clone()));
+                                }
+                                w.output(at, &b)
+                            }
                             RecEvent::Input(at, b) => w.input(at, &b),
-                            RecEvent::Resize(at, c, r) => w.resize(at, c, r),
+                            RecEvent::Resize(at, c, r) => {
+                                let (cols, rows) = (u16::try_from(c).unwrap_or(u16::MAX), u16::try_from(r).unwrap_or(u16::MAX));
+                                screen.resize(cols, rows);
+                                let _ = live.send(LiveFrame::Resize(cols, rows));
+                                w.resize(at, c, r)
+                            }
                             RecEvent::Exit(at, s) => w.exit(at, s),
                             RecEvent::Marker(at, m) => w.marker(at, &m),
-                            RecEvent::Start(_) => Ok(()),
+                            RecEvent::Start(_) | RecEvent::Watch(_) => Ok(()),
                         }
                         .map_err(io)?;
                         w

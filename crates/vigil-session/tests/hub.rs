@@ -115,3 +115,54 @@ async fn recording_that_cannot_start_refuses_the_session() {
     live.close(EndReason::Error("recording cannot be written".into()))
         .await;
 }
+
+#[tokio::test]
+async fn a_late_viewer_gets_the_screen_then_live_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path()).await;
+    let (live, _inbox) = hub.open(new_session()).await.unwrap();
+    let id = live.id().clone();
+    assert!(matches!(
+        hub.watch(&id).await,
+        Err(vigil_session::WatchError::NotStarted(_))
+    ));
+    let io = live.start_recording().await.unwrap();
+    io.start(40, 5, None, None).await.unwrap();
+    io.from_target(
+        ChannelTag::Terminal,
+        Bytes::from_static(b"$ uptime\r\n up 3 days\r\n$ "),
+    )
+    .await
+    .unwrap();
+    let mut view = hub.watch(&id).await.unwrap();
+    assert_eq!((view.cols, view.rows), (40, 5));
+    let mut screen = vigil_record::Screen::new(view.cols, view.rows);
+    screen.feed(view.screen.as_bytes());
+    assert_eq!(screen.text()[..3], ["$ uptime", " up 3 days", "$"]);
+    // Two viewers at once, each with every frame after its snapshot.
+    let mut second = hub.watch(&id).await.unwrap();
+    io.from_target(ChannelTag::Terminal, Bytes::from_static(b"whoami"))
+        .await
+        .unwrap();
+    io.resize(50, 6).await.unwrap();
+    for v in [&mut view, &mut second] {
+        match v.frames.recv().await.unwrap() {
+            vigil_session::LiveFrame::Output(b) => assert_eq!(&b[..], b"whoami"),
+            other => panic!("expected output, got {other:?}"),
+        }
+        assert!(matches!(
+            v.frames.recv().await.unwrap(),
+            vigil_session::LiveFrame::Resize(50, 6)
+        ));
+    }
+    drop(io);
+    live.close(EndReason::OperatorExit).await;
+    assert!(
+        view.frames.recv().await.is_err(),
+        "the stream ends with the session"
+    );
+    assert!(matches!(
+        hub.watch(&id).await,
+        Err(vigil_session::WatchError::NotHere(_))
+    ));
+}

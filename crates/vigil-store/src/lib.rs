@@ -9,10 +9,13 @@
 
 mod audit;
 mod commands;
+mod manage;
 mod migrate;
+mod review;
 mod sessions;
 mod targets;
 mod users;
+mod web;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +26,10 @@ use vigil_vault::MasterKey;
 
 pub use audit::AuditEntry;
 pub use commands::{ControlCommand, PendingCommand};
+pub use manage::GrantRow;
+pub use review::PreventPurge;
 pub use sessions::{NewSession, SessionEvent, SessionFilter, SessionRow};
+pub use web::{ApiToken, WebSession};
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

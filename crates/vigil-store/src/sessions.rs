@@ -35,6 +35,11 @@ pub struct SessionRow {
     pub bytes_out: i64,
     pub recording_key: Option<String>,
     pub risk: i64,
+    /// Set when the session is kept past the retention period (with who and why: see
+    /// `Store::prevent_purge`).
+    pub prevent_purge_at: Option<i64>,
+    /// Set once the retention purge removed the recording and the log.
+    pub purged_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -57,15 +62,21 @@ pub struct SessionFilter {
     pub target: Option<String>,
     pub login: Option<String>,
     pub node: Option<String>,
+    pub protocol: Option<String>,
+    pub min_risk: Option<i64>,
+    /// Free text: part of the id, user, target, login or client address.
+    pub q: Option<String>,
+    /// Only sessions this user is assigned to audit.
+    pub auditor: Option<String>,
     pub from: Option<i64>,
     pub to: Option<i64>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
 }
 
-const COLUMNS: &str = "id, user_name, target_name, login, client_addr, node, protocol, status, started_at, ended_at, end_reason, bytes_in, bytes_out, recording_key, risk";
+pub(crate) const COLUMNS: &str = "id, user_name, target_name, login, client_addr, node, protocol, status, started_at, ended_at, end_reason, bytes_in, bytes_out, recording_key, risk, prevent_purge_at, purged_at";
 
-fn row_from(r: &AnyRow) -> Result<SessionRow, StoreError> {
+pub(crate) fn row_from(r: &AnyRow) -> Result<SessionRow, StoreError> {
     Ok(SessionRow {
         id: r.try_get("id")?,
         user_name: r.try_get("user_name")?,
@@ -82,6 +93,8 @@ fn row_from(r: &AnyRow) -> Result<SessionRow, StoreError> {
         bytes_out: r.try_get("bytes_out")?,
         recording_key: r.try_get("recording_key")?,
         risk: r.try_get("risk")?,
+        prevent_purge_at: r.try_get("prevent_purge_at")?,
+        purged_at: r.try_get("purged_at")?,
     })
 }
 
@@ -224,6 +237,32 @@ impl Store {
         }
         if let Some(v) = &f.node {
             push("node = ?", Bind::Text(v.clone()));
+        }
+        if let Some(v) = &f.protocol {
+            push("protocol = ?", Bind::Text(v.clone()));
+        }
+        if let Some(v) = f.min_risk {
+            push("risk >= ?", Bind::Int(v));
+        }
+        if let Some(v) = &f.auditor {
+            push(
+                "id IN (SELECT session_id FROM session_auditors WHERE user_name = ?)",
+                Bind::Text(v.clone()),
+            );
+        }
+        if let Some(v) = f.q.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            // LIKE wildcards typed by the user are matched literally; case is ignored on both
+            // backends. Every `?` becomes the same numbered placeholder.
+            let escaped = v
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            let like = |col: &str| format!("LOWER({col}) LIKE ? ESCAPE '\\'");
+            let any = ["id", "user_name", "target_name", "login", "client_addr"]
+                .map(like)
+                .join(" OR ");
+            push(&format!("({any})"), Bind::Text(format!("%{escaped}%")));
         }
         if let Some(v) = f.from {
             push("started_at >= ?", Bind::Int(v));

@@ -20,6 +20,7 @@ fn target_from(row: &AnyRow) -> Result<Target, StoreError> {
         })?,
         host_key: row.try_get("host_key")?,
         protocol: row.try_get("protocol")?,
+        disabled: flag(row, "disabled")?,
     })
 }
 
@@ -36,7 +37,7 @@ fn account_from(row: &AnyRow) -> Result<Account, StoreError> {
     })
 }
 
-fn secret_context(account_id: &str) -> String {
+pub(crate) fn secret_context(account_id: &str) -> String {
     format!("account:{account_id}")
 }
 
@@ -76,7 +77,7 @@ impl Store {
 
     pub async fn target_by_name(&self, name: &str) -> Result<Target, StoreError> {
         let row = sqlx::query(
-            "SELECT id, name, host, port, host_key, protocol FROM targets WHERE name = $1",
+            "SELECT id, name, host, port, host_key, protocol, disabled FROM targets WHERE name = $1",
         )
         .bind(name)
         .fetch_optional(&self.pool)
@@ -87,7 +88,7 @@ impl Store {
 
     pub async fn list_targets(&self) -> Result<Vec<Target>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, name, host, port, host_key, protocol FROM targets ORDER BY name",
+            "SELECT id, name, host, port, host_key, protocol, disabled FROM targets ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -228,7 +229,7 @@ impl Store {
         user: &vigil_core::User,
     ) -> Result<Vec<Target>, StoreError> {
         let rows = sqlx::query(
-            "SELECT DISTINCT t.id, t.name, t.host, t.port, t.host_key, t.protocol FROM targets t JOIN grants g ON g.target_id = t.id WHERE g.user_id = $1 ORDER BY t.name",
+            "SELECT DISTINCT t.id, t.name, t.host, t.port, t.host_key, t.protocol, t.disabled FROM targets t JOIN grants g ON g.target_id = t.id WHERE g.user_id = $1 ORDER BY t.name",
         )
         .bind(&user.id)
         .fetch_all(&self.pool)

@@ -348,3 +348,5 @@ async fn unsupported_url_says_what_works() {
         .unwrap_err();
     assert!(err.to_string().contains("sqlite://"), "{err}");
 }
+
+mod console;

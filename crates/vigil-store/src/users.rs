@@ -8,8 +8,10 @@ use vigil_vault::Secret;
 use crate::{Store, StoreError, check_name, conflict, found, new_id};
 
 const USER_COLUMNS: &str = "id, name, role, password_hash IS NOT NULL AS has_password, totp_sealed IS NOT NULL AS has_totp, disabled, created_at";
+/// The same columns from a join where the users table is `u`.
+pub(crate) const USER_COLUMNS_OF_U: &str = "u.id, u.name, u.role, u.password_hash IS NOT NULL AS has_password, u.totp_sealed IS NOT NULL AS has_totp, u.disabled, u.created_at";
 
-fn user_from(row: &AnyRow) -> Result<User, StoreError> {
+pub(crate) fn user_from(row: &AnyRow) -> Result<User, StoreError> {
     let role: String = row.try_get("role")?;
     let role = role.parse::<Role>().map_err(|e| StoreError::Invalid {
         what: "stored role",
@@ -94,6 +96,25 @@ impl Store {
             .execute(&self.pool)
             .await?;
         found(done, || format!("user {name}"))
+    }
+
+    pub async fn set_user_role(&self, name: &str, role: Role) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE users SET role = $1 WHERE name = $2")
+            .bind(role.as_str())
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        found(done, || format!("user {name}"))
+    }
+
+    pub async fn delete_user_key(&self, name: &str, key_id: &str) -> Result<(), StoreError> {
+        let user = self.user_by_name(name).await?;
+        let done = sqlx::query("DELETE FROM user_keys WHERE user_id = $1 AND id = $2")
+            .bind(&user.id)
+            .bind(key_id)
+            .execute(&self.pool)
+            .await?;
+        found(done, || format!("key {key_id} of user {name}"))
     }
 
     pub async fn set_user_password(

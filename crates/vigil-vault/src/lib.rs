@@ -12,12 +12,14 @@ mod envelope;
 mod master_key;
 mod password;
 mod secret;
+mod token;
 mod totp;
 
 pub use envelope::{open, seal};
 pub use master_key::MasterKey;
 pub use password::{hash_password, random_password, verify_password};
 pub use secret::Secret;
+pub use token::{new_token, token_hash};
 pub use totp::{
     current_totp, new_totp_secret, totp_enrolment, totp_secret_from_base32, verify_totp,
 };

@@ -1,0 +1,130 @@
+//! Edits that the console and API make to targets, logins and grants after they exist.
+
+use sqlx::Row;
+use vigil_core::{SecretKind, now_millis};
+use vigil_vault::Secret;
+
+use crate::users::flag;
+use crate::{Store, StoreError, found};
+
+/// A grant with the names the console shows.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GrantRow {
+    pub id: String,
+    pub user_name: String,
+    pub target_name: String,
+    /// `None`: every login of the target.
+    pub login: Option<String>,
+    pub allow_port_forwarding: bool,
+    pub created_at: i64,
+}
+
+impl Store {
+    pub async fn set_target_address(
+        &self,
+        name: &str,
+        host: &str,
+        port: u16,
+    ) -> Result<(), StoreError> {
+        if host.is_empty() || host.chars().any(char::is_whitespace) || port == 0 {
+            return Err(StoreError::Invalid {
+                what: "address",
+                why: format!(
+                    "{host:?} port {port}: give a host name or address and a port from 1 to 65535"
+                ),
+            });
+        }
+        let done = sqlx::query("UPDATE targets SET host = $1, port = $2 WHERE name = $3")
+            .bind(host)
+            .bind(i64::from(port))
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        found(done, || format!("target {name}"))
+    }
+
+    pub async fn set_target_disabled(&self, name: &str, disabled: bool) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE targets SET disabled = $1 WHERE name = $2")
+            .bind(i64::from(disabled))
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        found(done, || format!("target {name}"))
+    }
+
+    /// Replaces a login's credential (rotation); the old ciphertext is overwritten.
+    pub async fn set_account_secret(
+        &self,
+        target: &str,
+        login: &str,
+        kind: SecretKind,
+        secret: &Secret,
+    ) -> Result<(), StoreError> {
+        if secret.is_empty() {
+            return Err(StoreError::Invalid {
+                what: "credential",
+                why: "it is empty".into(),
+            });
+        }
+        let t = self.target_by_name(target).await?;
+        let account = self
+            .accounts(&t)
+            .await?
+            .into_iter()
+            .find(|a| a.login == login)
+            .ok_or_else(|| StoreError::NotFound(format!("login {login} on target {target}")))?;
+        let sealed = vigil_vault::seal(
+            &self.master,
+            &crate::targets::secret_context(&account.id),
+            secret,
+        )?;
+        sqlx::query("UPDATE accounts SET secret_kind = $1, secret_sealed = $2 WHERE id = $3")
+            .bind(kind.as_str())
+            .bind(sealed)
+            .bind(&account.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_account(&self, target: &str, login: &str) -> Result<(), StoreError> {
+        let t = self.target_by_name(target).await?;
+        let done = sqlx::query("DELETE FROM accounts WHERE target_id = $1 AND login = $2")
+            .bind(&t.id)
+            .bind(login)
+            .execute(&self.pool)
+            .await?;
+        found(done, || format!("login {login} on target {target}"))
+    }
+
+    pub async fn list_grants(&self) -> Result<Vec<GrantRow>, StoreError> {
+        let rows = sqlx::query("SELECT g.id, u.name AS user_name, t.name AS target_name, g.login, g.allow_port_forwarding, g.created_at FROM grants g JOIN users u ON u.id = g.user_id JOIN targets t ON t.id = g.target_id ORDER BY g.created_at, g.id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(GrantRow {
+                    id: r.try_get("id")?,
+                    user_name: r.try_get("user_name")?,
+                    target_name: r.try_get("target_name")?,
+                    login: r.try_get("login")?,
+                    allow_port_forwarding: flag(r, "allow_port_forwarding")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn delete_grant(&self, id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM grants WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        found(done, || format!("grant {id}"))
+    }
+
+    /// Sessions whose recording the purge must delete: how long ago counts from `ended_at`.
+    pub fn retention_cutoff(retention_days: u32) -> i64 {
+        now_millis() - i64::from(retention_days) * 86_400_000
+    }
+}
