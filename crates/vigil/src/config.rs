@@ -27,6 +27,16 @@ pub(crate) struct FileConfig {
     pub(crate) master_key_file: Option<PathBuf>,
     /// Ciphers offered to targets, most preferred first (default: russh's order).
     pub(crate) target_ciphers: Option<Vec<String>>,
+    /// Serve the console over HTTPS (default true); false only behind a TLS proxy.
+    pub(crate) http_tls: Option<bool>,
+    /// PEM certificate chain and key for the console (default: self-signed, made at init).
+    pub(crate) tls_cert: Option<PathBuf>,
+    pub(crate) tls_key: Option<PathBuf>,
+    /// Days recordings and session logs are kept after a session ends (default 365; 0 keeps
+    /// everything).
+    pub(crate) retention_days: Option<u32>,
+    /// Seconds between retention purges (default 3600).
+    pub(crate) purge_interval_secs: Option<u64>,
 }
 
 /// Values given on the command line or in the environment; they win over the file.
@@ -48,6 +58,11 @@ pub(crate) struct Settings {
     pub(crate) recordings_dir: PathBuf,
     pub(crate) master_key_file: PathBuf,
     pub(crate) target_ciphers: Vec<String>,
+    pub(crate) http_tls: bool,
+    /// `None`: the self-signed pair under `DATA/tls/`.
+    pub(crate) tls_files: Option<(PathBuf, PathBuf)>,
+    pub(crate) retention_days: u32,
+    pub(crate) purge_interval: std::time::Duration,
 }
 
 pub(crate) fn read_file_config(data_dir: &Path) -> anyhow::Result<FileConfig> {
@@ -62,7 +77,7 @@ pub(crate) fn read_file_config(data_dir: &Path) -> anyhow::Result<FileConfig> {
 fn parse(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
     toml::from_str(text).map_err(|e| {
         anyhow::anyhow!(
-            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file, target_ciphers",
+            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file, target_ciphers, http_tls, tls_cert, tls_key, retention_days, purge_interval_secs",
             path.display(),
             e.to_string().trim_end()
         )
@@ -124,7 +139,22 @@ impl Settings {
             Some(p) => data_dir.join(p),
             None => data_dir.join(default),
         };
+        let tls_files = match (file.tls_cert, file.tls_key) {
+            (Some(c), Some(k)) => Some((within(Some(c), ""), within(Some(k), ""))),
+            (None, None) => None,
+            _ => bail!(
+                "tls_cert and tls_key in {file_origin}: give both, or neither for a self-signed certificate"
+            ),
+        };
+        let purge_interval = file.purge_interval_secs.unwrap_or(3600);
+        if purge_interval == 0 {
+            bail!("purge_interval_secs in {file_origin}: must be at least 1");
+        }
         Ok(Settings {
+            http_tls: file.http_tls.unwrap_or(true),
+            tls_files,
+            retention_days: file.retention_days.unwrap_or(365),
+            purge_interval: std::time::Duration::from_secs(purge_interval),
             data_dir: data_dir.to_owned(),
             node_name,
             ssh_listen: listen_addr("ssh_listen", &ssh, &ssh_origin)?,

@@ -117,6 +117,13 @@ pub(crate) async fn initialise(settings: &Settings) -> anyhow::Result<Store> {
     }
     std::fs::create_dir_all(&settings.recordings_dir)
         .with_context(|| format!("cannot create {}", settings.recordings_dir.display()))?;
+    if settings.http_tls && settings.tls_files.is_none() && !dir.join("tls/cert.pem").exists() {
+        let files = vigil_api::ensure_self_signed(dir, &[])?;
+        println!(
+            "created a self-signed certificate for the web console: {} (set tls_cert and tls_key to use your own)",
+            files.cert.display()
+        );
+    }
     let store = Store::open(&settings.database_url, Arc::new(master_key(settings)?))
         .await
         .with_context(|| format!("opening the store at {}", redact(&settings.database_url)))?;
@@ -147,7 +154,10 @@ fn default_config(settings: &Settings) -> String {
          http_listen = \"{}\"\n\
          # database_url = \"postgres://vigil@127.0.0.1/vigil\"   # default: vigil.db here (SQLite)\n\
          # recordings_dir = \"recordings\"\n\
-         # master_key_file = \"master.key\"\n",
+         # master_key_file = \"master.key\"\n\
+         # retention_days = 365          # recordings and session logs; 0 keeps everything\n\
+         # tls_cert = \"/etc/vigil/console.pem\"   # default: tls/cert.pem here, self-signed\n\
+         # tls_key = \"/etc/vigil/console.key\"\n",
         settings.node_name, settings.ssh_listen, settings.http_listen
     )
 }

@@ -4,6 +4,7 @@
 mod admin;
 mod config;
 mod init;
+mod keys;
 mod memory;
 mod serve;
 

@@ -22,8 +22,13 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     let host_key = init::load_host_key(&settings)?;
-    let recordings = Arc::new(LocalRecordingStore::new(&settings.recordings_dir));
-    let hub = Hub::new(settings.node_name.clone(), store.clone(), recordings);
+    let recordings: Arc<dyn vigil_record::RecordingStore> =
+        Arc::new(LocalRecordingStore::new(&settings.recordings_dir));
+    let hub = Hub::new(
+        settings.node_name.clone(),
+        store.clone(),
+        Arc::clone(&recordings),
+    );
     let listener = SshGateway::bind(&settings.ssh_listen.to_string()).await?;
     let ssh_settings = SshSettings::new(vec![host_key])
         .with_target_ciphers(&settings.target_ciphers)
@@ -39,8 +44,16 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         Arc::clone(&hub),
         Duration::from_secs(2),
     ));
+    tokio::spawn(vigil_session::run_retention(
+        store.clone(),
+        Arc::clone(&recordings),
+        settings.retention_days,
+        settings.purge_interval,
+    ));
+    let http = start_console(&settings, &hub, recordings).await?;
     let addr = settings.ssh_listen;
     println!("Vigil node {} is ready", settings.node_name);
+    println!("  web console:           {http}");
     println!(
         "  operators connect with: ssh -p {} USER:TARGET@{}   (or USER@{} for a menu)",
         addr.port(),
@@ -69,6 +82,37 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+/// Starts the web console and API; returns where to open it.
+async fn start_console(
+    settings: &Settings,
+    hub: &Arc<Hub>,
+    recordings: Arc<dyn vigil_record::RecordingStore>,
+) -> anyhow::Result<String> {
+    let tls = if settings.http_tls {
+        Some(match &settings.tls_files {
+            Some((cert, key)) => vigil_api::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            None => vigil_api::ensure_self_signed(&settings.data_dir, &[])?,
+        })
+    } else {
+        None
+    };
+    let server =
+        vigil_api::HttpServer::bind(&settings.http_listen.to_string(), tls.as_ref()).await?;
+    let state = vigil_api::ApiState::new(
+        Arc::clone(hub),
+        recordings,
+        Arc::new(crate::keys::SshKeyTools),
+        server.is_tls(),
+    );
+    let local = server.local_addr()?;
+    let scheme = if server.is_tls() { "https" } else { "http" };
+    tokio::spawn(server.serve(vigil_api::router(state)));
+    Ok(format!("{scheme}://{local}/"))
 }
 
 async fn shutdown_signal() {

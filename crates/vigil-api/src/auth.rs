@@ -1,0 +1,307 @@
+//! Who is calling: a browser session (HttpOnly, SameSite=Strict cookie, plus a CSRF token on
+//! every state-changing request) or an API token (`Authorization: Bearer`). Sign-in with
+//! password and, when enrolled, TOTP; failures are rate limited per user and per address and
+//! go to the audit log.
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use vigil_core::{Permission, User, now_millis};
+use vigil_vault::{Secret, new_token, token_hash, verify_password, verify_totp};
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::{AppState, client_addr};
+
+pub(crate) const COOKIE: &str = "vigil_session";
+pub(crate) const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) user: User,
+    /// Where the request came from (for the audit log).
+    pub(crate) addr: String,
+}
+
+impl Caller {
+    pub(crate) fn name(&self) -> &str {
+        &self.user.name
+    }
+
+    pub(crate) fn may(&self, p: Permission) -> bool {
+        self.user.role.allows(p)
+    }
+
+    pub(crate) fn require(&self, p: Permission) -> ApiResult<()> {
+        if self.may(p) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(p))
+        }
+    }
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Compares without stopping at the first difference.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
+        let addr = client_addr(parts);
+        if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
+            let token = value
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .ok_or(ApiError::Unauthenticated)?;
+            let user = state
+                .store
+                .user_by_api_token(&token_hash(token.trim().as_bytes()))
+                .await?
+                .filter(|u| !u.disabled)
+                .ok_or(ApiError::Unauthenticated)?;
+            return Ok(Caller { user, addr });
+        }
+        let token = cookie(&parts.headers, COOKIE).ok_or(ApiError::Unauthenticated)?;
+        let session = state
+            .store
+            .web_session(&token_hash(token.as_bytes()))
+            .await?
+            .filter(|s| !s.user.disabled)
+            .ok_or(ApiError::Unauthenticated)?;
+        if !parts.method.is_safe() {
+            let sent = parts
+                .headers
+                .get(CSRF_HEADER)
+                .map(HeaderValue::as_bytes)
+                .unwrap_or_default();
+            if !same(sent, session.csrf_token.as_bytes()) {
+                return Err(ApiError::Csrf);
+            }
+        }
+        Ok(Caller {
+            user: session.user,
+            addr,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct LoginRequest {
+    username: String,
+    password: String,
+    totp: Option<String>,
+}
+
+/// Who is signed in and what they may do; the console shows only what `permissions` allow.
+#[derive(Serialize)]
+pub(crate) struct Me {
+    user: String,
+    role: &'static str,
+    permissions: Vec<&'static str>,
+    csrf_token: Option<String>,
+}
+
+fn me_of(user: &User, csrf_token: Option<String>) -> Me {
+    Me {
+        user: user.name.clone(),
+        role: user.role.as_str(),
+        permissions: Permission::ALL
+            .into_iter()
+            .filter(|p| user.role.allows(*p))
+            .map(Permission::name)
+            .collect(),
+        csrf_token,
+    }
+}
+
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    parts: Parts,
+    Json(req): Json<LoginRequest>,
+) -> ApiResult<Response> {
+    let addr = client_addr(&parts);
+    let user_key = format!("user:{}", req.username.to_lowercase());
+    let keys = [user_key.clone(), format!("addr:{addr}")];
+    if let Some(wait) = state.limiter.blocked(&keys) {
+        state
+            .store
+            .audit(
+                &req.username,
+                "console_login_blocked",
+                &req.username,
+                &serde_json::json!({ "addr": addr }),
+            )
+            .await?;
+        return Err(ApiError::RateLimited(wait));
+    }
+    let fail = |why: &'static str| {
+        let state = state.clone();
+        let keys = keys.clone();
+        let name = req.username.clone();
+        let addr = addr.clone();
+        async move {
+            state.limiter.failed(&keys);
+            state
+                .store
+                .audit(
+                    &name,
+                    "console_login_failed",
+                    &name,
+                    &serde_json::json!({ "addr": addr, "reason": why }),
+                )
+                .await?;
+            Err::<Response, ApiError>(ApiError::LoginFailed("wrong user name or password"))
+        }
+    };
+    let Some(user) = state.store.find_user_by_name(&req.username).await? else {
+        return fail("unknown user").await;
+    };
+    if user.disabled {
+        return fail("user disabled").await;
+    }
+    let hash = state.store.user_password_hash(&user.name).await?;
+    let password = Secret::from(req.password);
+    let good = match hash {
+        Some(hash) => {
+            tokio::task::spawn_blocking(move || verify_password(password.expose(), &hash))
+                .await
+                .unwrap_or(false)
+        }
+        None => false,
+    };
+    if !good {
+        return fail("wrong password").await;
+    }
+    if user.has_totp {
+        let Some(code) = req.totp.filter(|c| !c.trim().is_empty()) else {
+            return Err(ApiError::TotpRequired);
+        };
+        let secret = state.store.user_totp(&user).await?;
+        if !secret.is_some_and(|s| verify_totp(&s, code.trim())) {
+            state.limiter.failed(&keys);
+            state
+                .store
+                .audit(
+                    &user.name,
+                    "console_login_failed",
+                    &user.name,
+                    &serde_json::json!({ "addr": addr, "reason": "wrong verification code" }),
+                )
+                .await?;
+            return Err(ApiError::LoginFailed("wrong verification code"));
+        }
+    }
+    state.limiter.succeeded(&user_key);
+    let token = new_token("vgs_");
+    let csrf = new_token("");
+    let csrf = csrf.expose_str().unwrap_or_default().to_owned();
+    let ttl = i64::try_from(state.session_ttl.as_millis()).unwrap_or(i64::MAX);
+    state
+        .store
+        .create_web_session(
+            &user,
+            &token_hash(token.expose()),
+            &csrf,
+            &addr,
+            now_millis().saturating_add(ttl),
+        )
+        .await?;
+    state
+        .store
+        .audit(
+            &user.name,
+            "console_login",
+            &user.name,
+            &serde_json::json!({ "addr": addr }),
+        )
+        .await?;
+    let cookie = format!(
+        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+        token.expose_str().unwrap_or_default(),
+        state.session_ttl.as_secs(),
+        if state.secure_cookies { "; Secure" } else { "" }
+    );
+    let mut response = Json(me_of(&user, Some(csrf))).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    if let Some(token) = cookie(&headers, COOKIE) {
+        state
+            .store
+            .delete_web_session(&token_hash(token.as_bytes()))
+            .await?;
+    }
+    state
+        .store
+        .audit(
+            caller.name(),
+            "console_logout",
+            caller.name(),
+            &serde_json::json!({ "addr": caller.addr }),
+        )
+        .await?;
+    let mut response = Json(serde_json::json!({ "signed_out": true })).into_response();
+    let expired = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
+    if let Ok(v) = HeaderValue::from_str(&expired) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(response)
+}
+
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+) -> ApiResult<Json<Me>> {
+    let csrf = match cookie(&headers, COOKIE) {
+        Some(token) => state
+            .store
+            .web_session(&token_hash(token.as_bytes()))
+            .await?
+            .map(|s| s.csrf_token),
+        None => None,
+    };
+    Ok(Json(me_of(&caller.user, csrf)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies_are_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; vigil_session=tok; b=2"),
+        );
+        assert_eq!(cookie(&h, COOKIE), Some("tok"));
+        assert!(same(b"abc", b"abc") && !same(b"abc", b"abd") && !same(b"ab", b"abc"));
+    }
+}

@@ -1,0 +1,174 @@
+//! The live stream of a session over a WebSocket: first the current screen (from the server's
+//! screen model), then live output as binary frames. The operator is not told; every start and
+//! end of a viewing goes into the session log and the audit log with who and when.
+//!
+//! Frames: text `{"type":"init","cols","rows","screen"}` (also sent again as `"reset"` after
+//! a viewer fell too far behind), text `{"type":"resize","cols","rows"}`, binary output bytes,
+//! text `{"type":"end"}` when the session ends. What the viewer sends is ignored: watching
+//! never reaches the session's input.
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use futures::{SinkExt, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+use vigil_core::{EventKind, Permission, SessionId};
+use vigil_session::{LiveFrame, LiveView, WatchError};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::sessions::visible;
+use crate::state::AppState;
+
+/// A browser on another site cannot open the stream with our cookie: SameSite=Strict keeps
+/// the cookie off cross-site requests, and the Origin, when sent, must be this host.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
+}
+
+pub(crate) async fn live(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let row = visible(&state, &caller, &id, Permission::SessionLivestream).await?;
+    let ws = ws.map_err(|_| {
+        ApiError::BadRequest("open the live stream as a WebSocket (Upgrade: websocket)".into())
+    })?;
+    if !same_origin(&headers) {
+        return Err(ApiError::Csrf);
+    }
+    if row.status == "closed" {
+        return Err(ApiError::Conflict(format!(
+            "session {id} has ended: open its video instead"
+        )));
+    }
+    let view = state
+        .hub
+        .watch(&SessionId(id.clone()))
+        .await
+        .map_err(|e| match e {
+            WatchError::NotHere(_) => ApiError::Conflict(format!(
+                "session {id} runs on node {}: open the live stream on that node",
+                row.node
+            )),
+            WatchError::NotStarted(_) => ApiError::Conflict(format!(
+                "session {id} has not opened its terminal yet: try again in a moment"
+            )),
+            WatchError::Ended(_) => ApiError::Conflict(format!("session {id} has ended")),
+        })?;
+    Ok(ws.on_upgrade(move |socket| watch(state, caller, id, view, socket)))
+}
+
+fn init(kind: &str, view: &LiveView) -> Message {
+    Message::Text(
+        serde_json::json!({ "type": kind, "cols": view.cols, "rows": view.rows, "screen": view.screen })
+            .to_string()
+            .into(),
+    )
+}
+
+async fn watch(state: AppState, caller: Caller, id: String, mut view: LiveView, socket: WebSocket) {
+    let sid = SessionId(id.clone());
+    let detail = serde_json::json!({ "addr": caller.addr });
+    let log = |kind: EventKind, action: &'static str| {
+        let state = state.clone();
+        let (sid, id, name, detail) = (
+            sid.clone(),
+            id.clone(),
+            caller.name().to_owned(),
+            detail.clone(),
+        );
+        async move {
+            if let Err(e) = state
+                .store
+                .add_event(&sid, kind, Some(&name), &detail)
+                .await
+            {
+                tracing::error!(session = %sid, error = %e, "cannot log a live viewing");
+            }
+            if let Err(e) = state.store.audit(&name, action, &id, &detail).await {
+                tracing::error!(session = %sid, error = %e, "cannot audit a live viewing");
+            }
+        }
+    };
+    log(EventKind::LiveViewStarted, "live_view_started").await;
+    let (mut sink, mut source) = socket.split();
+    let mut open = sink.send(init("init", &view)).await.is_ok();
+    while open {
+        tokio::select! {
+            frame = view.frames.recv() => {
+                let sent = match frame {
+                    Ok(LiveFrame::Output(bytes)) => sink.send(Message::Binary(bytes)).await,
+                    Ok(LiveFrame::Resize(cols, rows)) => {
+                        sink.send(Message::Text(serde_json::json!({ "type": "resize", "cols": cols, "rows": rows }).to_string().into())).await
+                    }
+                    Err(RecvError::Lagged(_)) => match state.hub.watch(&sid).await {
+                        Ok(fresh) => {
+                            view = fresh;
+                            sink.send(init("reset", &view)).await
+                        }
+                        Err(_) => {
+                            let _ = sink.send(Message::Text(r#"{"type":"end"}"#.into())).await;
+                            break;
+                        }
+                    },
+                    Err(RecvError::Closed) => {
+                        let _ = sink.send(Message::Text(r#"{"type":"end"}"#.into())).await;
+                        break;
+                    }
+                };
+                open = sent.is_ok();
+            }
+            msg = source.next() => {
+                if !matches!(msg, Some(Ok(Message::Text(_) | Message::Binary(_) | Message::Ping(_) | Message::Pong(_)))) {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = sink.close().await;
+    log(EventKind::LiveViewEnded, "live_view_ended").await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_must_be_this_host() {
+        let mut h = HeaderMap::new();
+        assert!(same_origin(&h), "non-browser clients send no Origin");
+        h.insert(
+            header::HOST,
+            "127.0.0.1:8443".parse().unwrap_or_else(|_| unreachable!()),
+        );
+        h.insert(
+            header::ORIGIN,
+            "https://127.0.0.1:8443"
+                .parse()
+                .unwrap_or_else(|_| unreachable!()),
+        );
+        assert!(same_origin(&h));
+        h.insert(
+            header::ORIGIN,
+            "https://evil.example"
+                .parse()
+                .unwrap_or_else(|_| unreachable!()),
+        );
+        assert!(!same_origin(&h));
+    }
+}

@@ -1,0 +1,387 @@
+//! The Remote Sessions screen's routes (seed 000): list with filters, one session, its log,
+//! its recording, terminate, prevent purge, configure auditors. A user assigned as auditor of
+//! a session may view that session's log, recording and live stream; every other action needs
+//! its own permission.
+
+use std::io::Read;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use vigil_core::{EventKind, Permission, SessionId};
+use vigil_store::{ControlCommand, PreventPurge, SessionEvent, SessionFilter, SessionRow};
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ListQuery {
+    /// `active` or `finished`.
+    status: Option<String>,
+    user: Option<String>,
+    target: Option<String>,
+    login: Option<String>,
+    protocol: Option<String>,
+    node: Option<String>,
+    min_risk: Option<i64>,
+    /// Started at or after, Unix milliseconds.
+    from: Option<i64>,
+    /// Started at or before, Unix milliseconds.
+    to: Option<i64>,
+    q: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct SessionView {
+    #[serde(flatten)]
+    row: SessionRow,
+    /// Milliseconds from start to end (or to now while active).
+    duration_ms: i64,
+    active: bool,
+}
+
+fn view(row: SessionRow) -> SessionView {
+    let end = row.ended_at.unwrap_or_else(vigil_core::now_millis);
+    SessionView {
+        duration_ms: (end - row.started_at).max(0),
+        active: row.status != "closed",
+        row,
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct SessionPage {
+    sessions: Vec<SessionView>,
+    page: i64,
+    per_page: i64,
+    has_more: bool,
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<SessionPage>> {
+    let per_page = q.per_page.unwrap_or(50).clamp(1, 500);
+    let page = q.page.unwrap_or(1).max(1);
+    let active = match q.status.as_deref() {
+        None | Some("") | Some("all") => None,
+        Some("active") => Some(true),
+        Some("finished") => Some(false),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "status {other:?}: use active, finished or all"
+            )));
+        }
+    };
+    let filter = SessionFilter {
+        active,
+        user: q.user.filter(|v| !v.is_empty()),
+        target: q.target.filter(|v| !v.is_empty()),
+        login: q.login.filter(|v| !v.is_empty()),
+        protocol: q.protocol.filter(|v| !v.is_empty()),
+        node: q.node.filter(|v| !v.is_empty()),
+        min_risk: q.min_risk,
+        q: q.q,
+        // Without the logs permission a user sees only the sessions assigned to them.
+        auditor: (!caller.may(Permission::SessionLogs)).then(|| caller.name().to_owned()),
+        from: q.from,
+        to: q.to,
+        // One more than asked tells whether another page exists.
+        limit: Some(per_page + 1),
+        offset: Some((page - 1) * per_page),
+    };
+    let mut rows = state.store.list_sessions(&filter).await?;
+    let has_more = rows.len() as i64 > per_page;
+    rows.truncate(usize::try_from(per_page).unwrap_or(50));
+    Ok(Json(SessionPage {
+        sessions: rows.into_iter().map(view).collect(),
+        page,
+        per_page,
+        has_more,
+    }))
+}
+
+/// The session, if `caller` holds `permission` or is assigned to audit it.
+pub(crate) async fn visible(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    permission: Permission,
+) -> ApiResult<SessionRow> {
+    let row = state.store.session(id).await?;
+    if caller.may(permission) || state.store.is_session_auditor(id, caller.name()).await? {
+        Ok(row)
+    } else {
+        Err(ApiError::Forbidden(permission))
+    }
+}
+
+#[derive(Serialize)]
+pub(crate) struct SessionDetail {
+    #[serde(flatten)]
+    session: SessionView,
+    prevent_purge: Option<PreventPurge>,
+    auditors: Vec<String>,
+    /// Whether this node runs the session (the live stream is served by that node only).
+    live_here: bool,
+}
+
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SessionDetail>> {
+    let row = visible(&state, &caller, &id, Permission::SessionLogs).await?;
+    Ok(Json(SessionDetail {
+        prevent_purge: state.store.prevent_purge(&id).await?,
+        auditors: state.store.session_auditors(&id).await?,
+        live_here: state.hub.live_sessions().contains(&SessionId(id.clone())),
+        session: view(row),
+    }))
+}
+
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<SessionEvent>>> {
+    visible(&state, &caller, &id, Permission::SessionLogs).await?;
+    Ok(Json(state.store.session_events(&id).await?))
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RecordingQuery {
+    /// `play` (the console's player) or `download` (the default): both are audited.
+    purpose: Option<String>,
+}
+
+/// The recording as plain asciicast v3, streamed (a recording can be larger than memory).
+pub(crate) async fn recording(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<RecordingQuery>,
+) -> ApiResult<Response> {
+    let row = visible(&state, &caller, &id, Permission::SessionRecording).await?;
+    let Some(key) = row.recording_key else {
+        return Err(ApiError::NotFound(if row.purged_at.is_some() {
+            format!("the recording of session {id} was purged by the retention policy")
+        } else {
+            format!("session {id} has no recording")
+        }));
+    };
+    let purpose = match q.purpose.as_deref() {
+        Some("play") => "play",
+        _ => "download",
+    };
+    let recordings = state.recordings.clone();
+    let reader = tokio::task::spawn_blocking(move || recordings.open(&key))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| match e {
+            vigil_record::RecordError::NotFound(_) => {
+                ApiError::NotFound(format!("the recording of session {id} is missing"))
+            }
+            other => ApiError::Internal(other.to_string()),
+        })?;
+    state
+        .store
+        .audit(
+            caller.name(),
+            if purpose == "play" {
+                "recording_played"
+            } else {
+                "recording_downloaded"
+            },
+            &id,
+            &serde_json::json!({ "addr": caller.addr }),
+        )
+        .await?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut reader = reader;
+        loop {
+            let mut buf = vec![0u8; 64 * 1024];
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    buf.truncate(n);
+                    if tx.blocking_send(Ok(buf.into())).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    break;
+                }
+            }
+        }
+    });
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/x-asciicast"),
+    );
+    if purpose == "download"
+        && let Ok(v) = header::HeaderValue::from_str(&format!("attachment; filename=\"{id}.cast\""))
+    {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+pub(crate) async fn terminate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Permission::SessionTerminate)?;
+    let row = state.store.session(&id).await?;
+    if row.status == "closed" {
+        return Err(ApiError::Conflict(format!(
+            "session {id} has already ended"
+        )));
+    }
+    let sid = SessionId(id.clone());
+    state
+        .store
+        .add_event(
+            &sid,
+            EventKind::TerminateRequested,
+            Some(caller.name()),
+            &serde_json::json!({ "addr": caller.addr }),
+        )
+        .await?;
+    let by = caller.name().to_owned();
+    // The owning node ends it at once; another node's session is reached through the queue.
+    if !state
+        .hub
+        .control(&sid, vigil_session::Control::Terminate { by: by.clone() })
+    {
+        state
+            .store
+            .enqueue_command(&id, ControlCommand::Terminate, &by)
+            .await?;
+    }
+    state
+        .store
+        .audit(&by, "session_terminated", &id, &serde_json::json!({ "addr": caller.addr, "user": row.user_name, "target": row.target_name }))
+        .await?;
+    Ok(Json(
+        serde_json::json!({ "terminated": true, "session": id }),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PreventPurgeRequest {
+    reason: String,
+}
+
+pub(crate) async fn prevent_purge(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<PreventPurgeRequest>,
+) -> ApiResult<Json<Option<PreventPurge>>> {
+    caller.require(Permission::SessionPreventPurge)?;
+    state
+        .store
+        .set_prevent_purge(&id, &req.reason, caller.name())
+        .await?;
+    state
+        .store
+        .audit(
+            caller.name(),
+            "session_prevent_purge",
+            &id,
+            &serde_json::json!({ "reason": req.reason.trim() }),
+        )
+        .await?;
+    Ok(Json(state.store.prevent_purge(&id).await?))
+}
+
+pub(crate) async fn allow_purge(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<serde_json::Value>> {
+    caller.require(Permission::SessionPreventPurge)?;
+    let before = state.store.prevent_purge(&id).await?;
+    state.store.clear_prevent_purge(&id).await?;
+    state
+        .store
+        .audit(
+            caller.name(),
+            "session_prevent_purge_lifted",
+            &id,
+            &serde_json::json!({ "was": before }),
+        )
+        .await?;
+    Ok(Json(serde_json::json!({ "prevent_purge": null })))
+}
+
+#[derive(Serialize)]
+pub(crate) struct Auditors {
+    auditors: Vec<String>,
+    /// Users who can be added (enabled users), for the console's dropdown.
+    candidates: Vec<String>,
+}
+
+pub(crate) async fn auditors(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Auditors>> {
+    caller.require(Permission::SessionConfigureAuditors)?;
+    state.store.session(&id).await?;
+    Ok(Json(Auditors {
+        auditors: state.store.session_auditors(&id).await?,
+        candidates: state
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .filter(|u| !u.disabled)
+            .map(|u| u.name)
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AuditorsRequest {
+    users: Vec<String>,
+}
+
+pub(crate) async fn set_auditors(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<AuditorsRequest>,
+) -> ApiResult<Json<Auditors>> {
+    caller.require(Permission::SessionConfigureAuditors)?;
+    let before = state.store.session_auditors(&id).await?;
+    state
+        .store
+        .set_session_auditors(&id, &req.users, caller.name())
+        .await?;
+    state
+        .store
+        .audit(
+            caller.name(),
+            "session_auditors_set",
+            &id,
+            &serde_json::json!({ "before": before, "after": req.users }),
+        )
+        .await?;
+    auditors(State(state), caller, Path(id)).await
+}

@@ -1,0 +1,67 @@
+//! What every handler shares, and the SSH-side helpers the API needs without knowing SSH.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use vigil_record::RecordingStore;
+use vigil_session::Hub;
+use vigil_store::Store;
+
+use crate::limiter::LoginLimiter;
+
+/// Key handling that belongs to the SSH side; the binary supplies it (vigil-api knows no SSH).
+pub trait KeyTools: Send + Sync + 'static {
+    /// Parses an OpenSSH public key line: `(normalised line, SHA256 fingerprint)`.
+    fn public_key(&self, text: &str) -> Result<(String, String), String>;
+    /// Checks that `text` is an unencrypted OpenSSH private key.
+    fn check_private_key(&self, text: &str) -> Result<(), String>;
+    /// Connects to a target and returns the host key it presents, to pin it.
+    fn fetch_host_key(&self, host: String, port: u16)
+    -> BoxFuture<'static, Result<String, String>>;
+}
+
+pub struct ApiState {
+    pub hub: Arc<Hub>,
+    pub store: Store,
+    pub recordings: Arc<dyn RecordingStore>,
+    pub keys: Arc<dyn KeyTools>,
+    pub limiter: LoginLimiter,
+    /// Cookies carry `Secure` when the console is served over TLS.
+    pub secure_cookies: bool,
+    pub session_ttl: Duration,
+}
+
+impl ApiState {
+    pub fn new(
+        hub: Arc<Hub>,
+        recordings: Arc<dyn RecordingStore>,
+        keys: Arc<dyn KeyTools>,
+        secure_cookies: bool,
+    ) -> Arc<Self> {
+        Arc::new(ApiState {
+            store: hub.store().clone(),
+            hub,
+            recordings,
+            keys,
+            limiter: LoginLimiter::new(5, Duration::from_secs(300)),
+            secure_cookies,
+            session_ttl: Duration::from_secs(8 * 3600),
+        })
+    }
+}
+
+pub type AppState = Arc<ApiState>;
+
+/// The client's address, put on each request by the server loop.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub SocketAddr);
+
+pub(crate) fn client_addr(parts: &axum::http::request::Parts) -> String {
+    parts
+        .extensions
+        .get::<ClientAddr>()
+        .map(|a| a.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}

@@ -1,0 +1,349 @@
+//! Targets, their logins (credentials are write-only: accepted, vaulted, never returned),
+//! access grants, and the audit log of administrator actions.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::{Deserialize, Serialize};
+use vigil_core::{Permission, SecretKind};
+use vigil_store::GrantRow;
+use vigil_vault::Secret;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Serialize)]
+pub(crate) struct TargetView {
+    name: String,
+    host: String,
+    port: u16,
+    protocol: String,
+    disabled: bool,
+    host_key: Option<String>,
+    logins: Vec<LoginView>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct LoginView {
+    login: String,
+    kind: &'static str,
+}
+
+async fn target_view(state: &AppState, t: vigil_core::Target) -> ApiResult<TargetView> {
+    let logins = state
+        .store
+        .accounts(&t)
+        .await?
+        .into_iter()
+        .map(|a| LoginView {
+            login: a.login,
+            kind: a.secret_kind.as_str(),
+        })
+        .collect();
+    Ok(TargetView {
+        name: t.name,
+        host: t.host,
+        port: t.port,
+        protocol: t.protocol,
+        disabled: t.disabled,
+        host_key: t.host_key,
+        logins,
+    })
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<TargetView>>> {
+    caller.require(Permission::ManageTargets)?;
+    let mut out = Vec::new();
+    for t in state.store.list_targets().await? {
+        out.push(target_view(&state, t).await?);
+    }
+    Ok(Json(out))
+}
+
+async fn one(state: &AppState, name: &str) -> ApiResult<Json<TargetView>> {
+    let t = state.store.target_by_name(name).await?;
+    Ok(Json(target_view(state, t).await?))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CreateTarget {
+    name: String,
+    host: String,
+    #[serde(default = "ssh_port")]
+    port: u16,
+    /// The target's host key, OpenSSH one-line form (its ssh_host_*_key.pub).
+    host_key: Option<String>,
+    /// Or: connect now and pin the key the target presents.
+    #[serde(default)]
+    trust_on_add: bool,
+}
+
+fn ssh_port() -> u16 {
+    22
+}
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CreateTarget>,
+) -> ApiResult<Json<TargetView>> {
+    caller.require(Permission::ManageTargets)?;
+    let (key, fingerprint) = match (
+        req.host_key.filter(|k| !k.trim().is_empty()),
+        req.trust_on_add,
+    ) {
+        (Some(k), _) => state.keys.public_key(&k).map_err(|e| {
+            ApiError::BadRequest(format!("host_key is not an OpenSSH public key: {e}"))
+        })?,
+        (None, true) => {
+            let k = state
+                .keys
+                .fetch_host_key(req.host.clone(), req.port)
+                .await
+                .map_err(|e| {
+                    ApiError::BadRequest(format!(
+                        "cannot read the host key of {}:{}: {e}",
+                        req.host, req.port
+                    ))
+                })?;
+            state.keys.public_key(&k).map_err(ApiError::Internal)?
+        }
+        (None, false) => {
+            return Err(ApiError::BadRequest(
+                "pin the target's host key: give host_key (its ssh_host_*_key.pub) or set trust_on_add".into(),
+            ));
+        }
+    };
+    state
+        .store
+        .create_target(&req.name, &req.host, req.port, Some(&key))
+        .await?;
+    state
+        .store
+        .audit(
+            caller.name(),
+            "target_added",
+            &req.name,
+            &serde_json::json!({ "host": req.host, "port": req.port, "host_key": fingerprint }),
+        )
+        .await?;
+    one(&state, &req.name).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct EditTarget {
+    host: Option<String>,
+    port: Option<u16>,
+    disabled: Option<bool>,
+}
+
+pub(crate) async fn edit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(req): Json<EditTarget>,
+) -> ApiResult<Json<TargetView>> {
+    caller.require(Permission::ManageTargets)?;
+    let t = state.store.target_by_name(&name).await?;
+    if req.host.is_some() || req.port.is_some() {
+        let host = req.host.unwrap_or(t.host.clone());
+        let port = req.port.unwrap_or(t.port);
+        state.store.set_target_address(&name, &host, port).await?;
+        state
+            .store
+            .audit(caller.name(), "target_address_changed", &name, &serde_json::json!({ "from": format!("{}:{}", t.host, t.port), "to": format!("{host}:{port}") }))
+            .await?;
+    }
+    if let Some(disabled) = req.disabled {
+        state.store.set_target_disabled(&name, disabled).await?;
+        state
+            .store
+            .audit(
+                caller.name(),
+                if disabled {
+                    "target_disabled"
+                } else {
+                    "target_enabled"
+                },
+                &name,
+                &serde_json::json!({}),
+            )
+            .await?;
+    }
+    one(&state, &name).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Credential {
+    password: Option<String>,
+    private_key: Option<String>,
+}
+
+impl Credential {
+    fn take(self, state: &AppState) -> ApiResult<(SecretKind, Secret)> {
+        match (self.password, self.private_key) {
+            (Some(p), None) if !p.is_empty() => Ok((SecretKind::Password, Secret::from(p))),
+            (None, Some(k)) if !k.trim().is_empty() => {
+                state.keys.check_private_key(&k).map_err(|e| {
+                    ApiError::BadRequest(format!(
+                        "private_key is not an unencrypted OpenSSH private key: {e}"
+                    ))
+                })?;
+                Ok((SecretKind::PrivateKey, Secret::from(k)))
+            }
+            _ => Err(ApiError::BadRequest(
+                "give exactly one credential: password or private_key".into(),
+            )),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CreateLogin {
+    login: String,
+    #[serde(flatten)]
+    credential: Credential,
+}
+
+pub(crate) async fn create_login(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(target): Path<String>,
+    Json(req): Json<CreateLogin>,
+) -> ApiResult<Json<TargetView>> {
+    caller.require(Permission::ManageTargets)?;
+    let (kind, secret) = req.credential.take(&state)?;
+    state
+        .store
+        .create_account(&target, &req.login, kind, &secret)
+        .await?;
+    state
+        .store
+        .audit(
+            caller.name(),
+            "account_added",
+            &format!("{}@{target}", req.login),
+            &serde_json::json!({ "kind": kind.as_str(), "via": "api" }),
+        )
+        .await?;
+    one(&state, &target).await
+}
+
+pub(crate) async fn rotate_login(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((target, login)): Path<(String, String)>,
+    Json(credential): Json<Credential>,
+) -> ApiResult<Json<TargetView>> {
+    caller.require(Permission::ManageTargets)?;
+    let (kind, secret) = credential.take(&state)?;
+    state
+        .store
+        .set_account_secret(&target, &login, kind, &secret)
+        .await?;
+    state
+        .store
+        .audit(
+            caller.name(),
+            "account_credential_changed",
+            &format!("{login}@{target}"),
+            &serde_json::json!({ "kind": kind.as_str() }),
+        )
+        .await?;
+    one(&state, &target).await
+}
+
+pub(crate) async fn delete_login(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((target, login)): Path<(String, String)>,
+) -> ApiResult<Json<TargetView>> {
+    caller.require(Permission::ManageTargets)?;
+    state.store.delete_account(&target, &login).await?;
+    state
+        .store
+        .audit(
+            caller.name(),
+            "account_removed",
+            &format!("{login}@{target}"),
+            &serde_json::json!({}),
+        )
+        .await?;
+    one(&state, &target).await
+}
+
+pub(crate) async fn grants(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<GrantRow>>> {
+    caller.require(Permission::ManageTargets)?;
+    Ok(Json(state.store.list_grants().await?))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct CreateGrant {
+    user: String,
+    target: String,
+    login: Option<String>,
+    #[serde(default)]
+    allow_port_forwarding: bool,
+}
+
+pub(crate) async fn create_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(req): Json<CreateGrant>,
+) -> ApiResult<Json<Vec<GrantRow>>> {
+    caller.require(Permission::ManageTargets)?;
+    let login = req.login.filter(|l| !l.is_empty());
+    let g = state
+        .store
+        .create_grant(
+            &req.user,
+            &req.target,
+            login.as_deref(),
+            req.allow_port_forwarding,
+        )
+        .await?;
+    state
+        .store
+        .audit(caller.name(), "access_granted", &req.user, &serde_json::json!({ "grant": g.id, "target": req.target, "login": login, "allow_port_forwarding": req.allow_port_forwarding }))
+        .await?;
+    grants(State(state), caller).await
+}
+
+pub(crate) async fn delete_grant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Vec<GrantRow>>> {
+    caller.require(Permission::ManageTargets)?;
+    state.store.delete_grant(&id).await?;
+    state
+        .store
+        .audit(caller.name(), "access_revoked", &id, &serde_json::json!({}))
+        .await?;
+    grants(State(state), caller).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct AuditQuery {
+    limit: Option<i64>,
+}
+
+pub(crate) async fn audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Vec<vigil_store::AuditEntry>>> {
+    caller.require(Permission::ViewAuditLog)?;
+    Ok(Json(
+        state
+            .store
+            .audit_entries(q.limit.unwrap_or(200).clamp(1, 5000))
+            .await?,
+    ))
+}

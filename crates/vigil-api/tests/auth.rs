@@ -1,0 +1,220 @@
+#![allow(
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+//! Sign-in: cookie flags, CSRF on state-changing requests, rate limits, TOTP, sign-out.
+
+mod common;
+
+use axum::http::{Method, Request, StatusCode, header};
+use common::{Fixture, PASSWORD};
+
+async fn login(
+    f: &Fixture,
+    user: &str,
+    password: &str,
+    totp: Option<&str>,
+) -> (StatusCode, String, Option<String>) {
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/auth/login");
+    let body = serde_json::json!({ "username": user, "password": password, "totp": totp });
+    let response = {
+        use tower::ServiceExt;
+        let req = req
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        f.app.clone().oneshot(req).await.unwrap()
+    };
+    let status = response.status();
+    let cookie = response
+        .headers()
+        .get(header::SET_COOKIE)
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned(), cookie)
+}
+
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn browser_sessions_need_the_csrf_token_to_change_anything() {
+    let f = Fixture::new().await;
+    let (status, body, cookie) = login(&f, "admin", PASSWORD, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let set_cookie = cookie.unwrap();
+    for flag in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(flag), "{set_cookie}");
+    }
+    let me: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let csrf = me["csrf_token"].as_str().unwrap().to_owned();
+    assert!(
+        me["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p == "PAM.SessionManagement.Livestream")
+    );
+    let pair = cookie_pair(&set_cookie);
+    let req = |m: Method, path: &str| {
+        Request::builder()
+            .method(m)
+            .uri(path)
+            .header(header::COOKIE, pair.clone())
+    };
+    let (s, _) = f.send(req(Method::GET, "/api/v1/auth/me"), None).await;
+    assert_eq!(s, StatusCode::OK, "reading needs no token");
+    let reason = serde_json::json!({ "reason": "legal hold" });
+    let path = format!("/api/v1/sessions/{}/prevent-purge", f.session_id);
+    let (s, body) = f.send(req(Method::PUT, &path), Some(reason.clone())).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("X-CSRF-Token"));
+    let (s, _) = f
+        .send(
+            req(Method::PUT, &path).header("x-csrf-token", "forged"),
+            Some(reason.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, body) = f
+        .send(
+            req(Method::PUT, &path).header("x-csrf-token", &csrf),
+            Some(reason),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    // Sign-out ends the cookie.
+    let (s, _) = f
+        .send(
+            req(Method::POST, "/api/v1/auth/logout").header("x-csrf-token", &csrf),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = f.send(req(Method::GET, "/api/v1/auth/me"), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_limited_and_audited() {
+    let f = Fixture::new().await;
+    for _ in 0..5 {
+        let (s, body, _) = login(&f, "auditor", "wrong", None).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+        assert!(body.contains("wrong user name or password"));
+    }
+    let (s, body, _) = login(&f, "auditor", PASSWORD, None).await;
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits: {body}"
+    );
+    // The address is limited too (every request here comes from the same one).
+    let (s, _, _) = login(&f, "admin", PASSWORD, None).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    let failed = f.store.audit_entries(100).await.unwrap();
+    assert_eq!(
+        failed
+            .iter()
+            .filter(|e| e.action == "console_login_failed")
+            .count(),
+        5
+    );
+    assert!(failed.iter().any(|e| e.action == "console_login_blocked"));
+    let (s, body, _) = login(&f, "nobody-at-all", "x", None).await;
+    assert!(
+        s == StatusCode::TOO_MANY_REQUESTS || body.contains("wrong user name or password"),
+        "unknown users look like wrong passwords"
+    );
+}
+
+#[tokio::test]
+async fn totp_is_asked_for_when_enrolled() {
+    let f = Fixture::new().await;
+    let secret = vigil_vault::new_totp_secret();
+    f.store
+        .set_user_totp("operator", Some(&secret))
+        .await
+        .unwrap();
+    let (s, body, cookie) = login(&f, "operator", PASSWORD, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert!(
+        body.contains("\"totp_required\":true") && cookie.is_none(),
+        "{body}"
+    );
+    let (s, _, _) = login(&f, "operator", PASSWORD, Some("000000")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let code = vigil_vault::current_totp(&secret).unwrap();
+    let (s, body, cookie) = login(&f, "operator", PASSWORD, Some(&code)).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(cookie.is_some());
+}
+
+#[tokio::test]
+async fn disabled_users_lose_their_sessions_and_tokens() {
+    let f = Fixture::new().await;
+    let (_, _, cookie) = login(&f, "auditor", PASSWORD, None).await;
+    let pair = cookie_pair(&cookie.unwrap());
+    f.store.set_user_disabled("auditor", true).await.unwrap();
+    let req = Request::builder()
+        .uri("/api/v1/auth/me")
+        .header(header::COOKIE, pair);
+    let (s, _) = f.send(req, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let who = common::Who::User {
+        name: "auditor".into(),
+        role: vigil_core::Role::PamAuditor,
+    };
+    let (s, _) = f.call(&who, Method::GET, "/api/v1/sessions", None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _, _) = login(&f, "auditor", PASSWORD, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn credentials_are_write_only_and_the_openapi_lists_every_route() {
+    let f = Fixture::new().await;
+    let admin = common::Who::User {
+        name: "admin".into(),
+        role: vigil_core::Role::PamAdministrator,
+    };
+    let (s, body) = f
+        .call(
+            &admin,
+            Method::POST,
+            "/api/v1/targets/web01/logins",
+            Some(serde_json::json!({ "login": "deploy", "password": "canary-7f3a9" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (_, list) = f.call(&admin, Method::GET, "/api/v1/targets", None).await;
+    assert!(
+        list.contains("deploy") && !list.contains("canary-7f3a9") && !list.contains("target-pw"),
+        "{list}"
+    );
+    let (s, doc) = f
+        .call(
+            &common::Who::Nobody,
+            Method::GET,
+            "/api/v1/openapi.json",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let doc: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    for route in vigil_api::ROUTES {
+        assert!(
+            doc["paths"][route.path][route.method.to_lowercase()].is_object(),
+            "{} {}",
+            route.method,
+            route.path
+        );
+    }
+}

@@ -1,0 +1,191 @@
+#![allow(
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+//! Every API route against every role, an assigned auditor and no sign-in: each answer must be
+//! what `ROUTES` says (allowed, 403, or 401), and every route in the table must exist.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use common::{Fixture, Who};
+use vigil_api::{Access, ROUTES};
+use vigil_core::Role;
+
+/// A body of the right shape for each route that takes one: the permission check runs after
+/// the body is read, so a malformed body would hide a 403 behind a 422.
+fn body_for(method: &str, path: &str, who: &str) -> Option<serde_json::Value> {
+    use serde_json::json;
+    Some(match (method, path) {
+        ("POST", "/api/v1/auth/login") => json!({ "username": "nobody", "password": "x" }),
+        ("POST", "/api/v1/users") => json!({ "name": format!("new-{who}"), "role": "operator" }),
+        ("PATCH", "/api/v1/users/{name}") => json!({}),
+        ("POST", "/api/v1/users/{name}/keys") => json!({ "public_key": "not a key" }),
+        ("POST", "/api/v1/tokens") => json!({ "name": format!("matrix-{who}") }),
+        ("POST", "/api/v1/targets") => {
+            json!({ "name": format!("t-{who}"), "host": "127.0.0.1", "port": 22 })
+        }
+        ("PATCH", "/api/v1/targets/{name}") => json!({}),
+        ("POST", "/api/v1/targets/{name}/logins") => {
+            json!({ "login": format!("l-{who}"), "password": "pw" })
+        }
+        ("PUT", "/api/v1/targets/{name}/logins/{login}") => json!({ "password": "rotated" }),
+        ("POST", "/api/v1/grants") => json!({ "user": "nobody", "target": "web01" }),
+        ("PUT", "/api/v1/sessions/{id}/prevent-purge") => json!({ "reason": "matrix" }),
+        ("PUT", "/api/v1/sessions/{id}/auditors") => json!({ "users": ["assigned"] }),
+        _ => return None,
+    })
+}
+
+fn allowed(access: Access, who: &Who, path_user: &str) -> bool {
+    match (access, who) {
+        (Access::Public, _) => true,
+        (_, Who::Nobody) => false,
+        (Access::SignedIn, _) => true,
+        (Access::Permission(p), Who::User { role, .. }) => role.allows(p),
+        (Access::SessionOrAuditor(p), Who::User { role, name }) => {
+            role.allows(p) || name == "assigned"
+        }
+        (Access::PermissionOrSelf(p), Who::User { role, name }) => {
+            role.allows(p) || name == path_user
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_route_answers_every_caller_as_the_table_says() {
+    let f = Fixture::new().await;
+    let mut callers = vec![Who::Nobody];
+    for (name, role) in [
+        ("admin", Role::PamAdministrator),
+        ("auditor", Role::PamAuditor),
+        ("sysadmin", Role::SystemAdministrator),
+        ("operator", Role::Operator),
+        ("assigned", Role::Operator),
+    ] {
+        callers.push(Who::User {
+            name: name.into(),
+            role,
+        });
+    }
+    let path_user = "operator";
+    let mut failures = Vec::new();
+    for route in ROUTES {
+        if route.path == "/api/v1/auth/login" {
+            continue; // Public, and answers 401 to a wrong password: tested in auth.rs.
+        }
+        for who in &callers {
+            let path = route
+                .path
+                .replace("{id}", &f.session_id)
+                .replace(
+                    "{name}",
+                    if route.path.starts_with("/api/v1/targets") {
+                        "web01"
+                    } else {
+                        path_user
+                    },
+                )
+                .replace("{login}", "root")
+                .replace("{key}", "no-such-key");
+            let method = Method::from_bytes(route.method.as_bytes()).unwrap();
+            let (status, body) = f
+                .call(
+                    who,
+                    method,
+                    &path,
+                    body_for(route.method, route.path, who.label()),
+                )
+                .await;
+            let want = allowed(route.access, who, path_user);
+            let ok = match (want, who) {
+                (_, Who::Nobody) if route.access != Access::Public => {
+                    status == StatusCode::UNAUTHORIZED
+                }
+                (true, _) => status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
+                (false, _) => status == StatusCode::FORBIDDEN,
+            };
+            let missing =
+                status == StatusCode::METHOD_NOT_ALLOWED || body.contains("no such API route");
+            if !ok || missing {
+                failures.push(format!(
+                    "{} {} as {}: {status} {body}",
+                    route.method,
+                    path,
+                    who.label()
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} answers differ from the table:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn without_the_logs_permission_only_assigned_sessions_are_listed() {
+    let f = Fixture::new().await;
+    let other = f.closed_session("bob").await;
+    let list = |who: Who| {
+        let f = &f;
+        async move {
+            let (status, body) = f.call(&who, Method::GET, "/api/v1/sessions", None).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            v["sessions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let assigned = list(Who::User {
+        name: "assigned".into(),
+        role: Role::Operator,
+    })
+    .await;
+    assert_eq!(assigned, vec![f.session_id.clone()]);
+    assert!(
+        list(Who::User {
+            name: "operator".into(),
+            role: Role::Operator
+        })
+        .await
+        .is_empty()
+    );
+    let auditor = list(Who::User {
+        name: "auditor".into(),
+        role: Role::PamAuditor,
+    })
+    .await;
+    assert!(auditor.contains(&other) && auditor.contains(&f.session_id));
+    // The assigned auditor may open that session and nothing else.
+    let who = Who::User {
+        name: "assigned".into(),
+        role: Role::Operator,
+    };
+    let (s, _) = f
+        .call(
+            &who,
+            Method::GET,
+            &format!("/api/v1/sessions/{}/events", f.session_id),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = f
+        .call(
+            &who,
+            Method::GET,
+            &format!("/api/v1/sessions/{other}/events"),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
