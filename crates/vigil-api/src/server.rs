@@ -26,7 +26,9 @@ pub struct TlsFiles {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
-    #[error("cannot listen on {addr} for the web console: {source}")]
+    #[error(
+        "cannot listen on {addr} for the web console (is another Vigil running? set http_listen or --http-listen)"
+    )]
     Bind {
         addr: String,
         source: std::io::Error,

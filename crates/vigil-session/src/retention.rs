@@ -47,7 +47,7 @@ pub async fn purge_expired(
             store
                 .audit(
                     "system",
-                    "session.purged",
+                    "session_purged",
                     &session.id,
                     &serde_json::json!({
                         "retention_days": retention_days,

@@ -244,6 +244,7 @@ pub(crate) async fn run(
         Command::Session(c) => session(store, c).await,
         Command::Recording(c) => recording(settings, store, c).await,
         Command::Audit(c) => audit(store, c).await,
+        Command::Purge { days } => crate::purge::run(settings, store, days).await,
         Command::Init | Command::Serve { .. } => Ok(()),
     }
 }

@@ -6,6 +6,7 @@ mod config;
 mod init;
 mod keys;
 mod memory;
+mod purge;
 mod serve;
 
 use std::path::PathBuf;
@@ -68,6 +69,13 @@ enum Command {
     /// The audit log of administrative and security events.
     #[command(subcommand)]
     Audit(admin::AuditCommand),
+    /// Run the retention purge now: delete the recordings and logs of sessions that ended
+    /// longer ago than the retention period (sessions kept by prevent-purge stay).
+    Purge {
+        /// Days to keep instead of retention_days from vigil.toml (0: every ended session).
+        #[arg(long)]
+        days: Option<u32>,
+    },
 }
 
 fn main() -> std::process::ExitCode {

@@ -163,6 +163,8 @@ pub struct Gateway {
     pub dir: tempfile::TempDir,
     pub data: PathBuf,
     pub port: u16,
+    /// The web console's port (HTTPS, self-signed).
+    pub http_port: u16,
     pub admin_password: String,
     pub log: PathBuf,
     child: Option<Child>,
@@ -233,11 +235,13 @@ impl Gateway {
             .expect("init prints the administrator's password")
             .to_owned();
         let port = free_port();
+        let http_port = free_port();
         let log = dir.path().join("serve.log");
         let mut gw = Gateway {
             dir,
             data,
             port,
+            http_port,
             admin_password,
             log,
             child: None,
@@ -261,15 +265,17 @@ impl Gateway {
                     .arg(&self.data)
                     .arg("serve")
                     .arg("--ssh-listen")
-                    .arg(format!("127.0.0.1:{}", self.port));
+                    .arg(format!("127.0.0.1:{}", self.port))
+                    .arg("--http-listen")
+                    .arg(format!("127.0.0.1:{}", self.http_port));
                 c
             }
             Some(prefix) => {
                 let mut c = Command::new("sh");
                 c.arg("-c")
                     .arg(format!(
-                        "{prefix}; exec \"$0\" --data-dir \"$1\" serve --ssh-listen 127.0.0.1:{}",
-                        self.port
+                        "{prefix}; exec \"$0\" --data-dir \"$1\" serve --ssh-listen 127.0.0.1:{} --http-listen 127.0.0.1:{}",
+                        self.port, self.http_port
                     ))
                     .arg(vigil_bin())
                     .arg(&self.data);

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod console;
 mod control;
 mod refusals;
 mod sessions;

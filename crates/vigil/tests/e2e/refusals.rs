@@ -222,12 +222,13 @@ fn session_is_refused_when_the_recording_cannot_be_created() {
 #[test]
 fn session_ends_when_the_recording_fails_mid_session() {
     let target = Target::start();
-    // Files of the serve process may not grow past 4 MiB; the write fails with EFBIG.
+    // Files of the serve process may not grow past 4 MiB; the write fails with EFBIG. The
+    // recording is compressed as it is written, so the output must be incompressible.
     let gw = Gateway::start_with(Some("trap '' XFSZ; ulimit -f 4096"));
     gw.provision(&target, "web01", "alice", "alice-pw");
     let out = gw
         .ssh("alice:web01", "alice-pw")
-        .arg("echo started; sleep 1; head -c 50000000 /dev/zero; sleep 30")
+        .arg("echo started; sleep 1; head -c 50000000 /dev/urandom; sleep 30")
         .output()
         .unwrap();
     let all = text(&out);

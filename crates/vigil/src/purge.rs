@@ -1,0 +1,45 @@
+//! `vigil purge`: the retention purge, run now instead of waiting for the node's next run.
+
+use std::sync::Arc;
+
+use vigil_record::LocalRecordingStore;
+use vigil_store::Store;
+
+use crate::config::Settings;
+
+pub(crate) async fn run(
+    settings: &Settings,
+    store: &Store,
+    days: Option<u32>,
+) -> anyhow::Result<()> {
+    let days = match (days, settings.retention_days) {
+        (Some(d), _) => d,
+        (None, 0) => {
+            println!(
+                "retention_days is 0 (keep everything): nothing to purge; pass --days N to purge anyway"
+            );
+            return Ok(());
+        }
+        (None, d) => d,
+    };
+    println!("purging sessions that ended more than {days} day(s) ago...");
+    let recordings: Arc<dyn vigil_record::RecordingStore> =
+        Arc::new(LocalRecordingStore::new(&settings.recordings_dir));
+    let report = vigil_session::purge_expired(store, &recordings, days).await?;
+    for id in &report.purged {
+        println!("purged {id}");
+    }
+    for (id, why) in &report.failed {
+        println!("kept {id}: its recording cannot be deleted: {why}");
+    }
+    println!(
+        "{} session(s) purged, {} could not be; sessions kept by prevent-purge were left alone",
+        report.purged.len(),
+        report.failed.len()
+    );
+    if report.failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("some recordings could not be deleted: see above")
+    }
+}

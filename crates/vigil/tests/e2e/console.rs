@@ -1,0 +1,46 @@
+//! The web console in a real browser: `web/tests/console.test.mjs` drives Debian's Chromium
+//! with Playwright and the operator's OpenSSH client; this test sets the stage (a real target
+//! sshd, a real `vigil serve` with its HTTPS console) and hands it over.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::harness::{Gateway, Target, vigil_bin};
+
+#[test]
+fn console_in_a_browser() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    gw.add_user("carol", "carol-pw-7d1c");
+    let ssh = gw.ssh("alice:web01", "alice-pw");
+    let operator = serde_json::json!({
+        "program": ssh.get_program().to_string_lossy(),
+        "args": ssh.get_args().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+        "env": ssh.get_envs().filter_map(|(k, v)| Some((k.to_string_lossy().into_owned(), v?.to_string_lossy().into_owned()))).collect::<std::collections::BTreeMap<_, _>>(),
+    });
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    let shots = std::env::var("VIGIL_SCREENSHOTS").unwrap_or_else(|_| {
+        std::env::temp_dir()
+            .join("vigil-console-screenshots")
+            .display()
+            .to_string()
+    });
+    let status = Command::new("node")
+        .args(["--test", "--test-reporter=spec", "tests/console.test.mjs"])
+        .current_dir(&web)
+        .env("VIGIL_URL", format!("https://127.0.0.1:{}", gw.http_port))
+        .env("VIGIL_ADMIN_PASSWORD", &gw.admin_password)
+        .env("VIGIL_OPERATOR_SSH", operator.to_string())
+        .env("VIGIL_BIN", vigil_bin())
+        .env("VIGIL_DATA_DIR", &gw.data)
+        .env("VIGIL_SCREENSHOTS", &shots)
+        .status()
+        .expect("node (the test script installs Node.js and Chromium)");
+    eprintln!("console screenshots: {shots}");
+    assert!(
+        status.success(),
+        "the browser tests failed (see above); serve log:\n{}",
+        gw.log_text()
+    );
+}

@@ -1,0 +1,164 @@
+// Administration: users (roles, keys, second factor, disable), targets and their logins
+// (credentials are write-only), access grants, and the log of administrator actions.
+
+import { call } from './api';
+import { clear, errorText, h, modal, notice, when } from './ui';
+
+const ROLES = ['pam-administrator', 'pam-auditor', 'system-administrator', 'operator'];
+
+interface UserRow { name: string; role: string; disabled: boolean; has_totp: boolean; created_at: number; keys: { id: string; fingerprint: string }[] }
+interface TargetRow { name: string; host: string; port: number; disabled: boolean; host_key: string | null; logins: { login: string; kind: string }[] }
+interface GrantRow { id: string; user_name: string; target_name: string; login: string | null; allow_port_forwarding: boolean; created_at: number }
+interface AuditRow { id: number; at: number; actor: string; action: string; subject: string; detail: string }
+
+/** A form in a modal: fields, a submit label, and what to do with the values. */
+function formModal(title: string, fields: HTMLElement[], submit: string, run: (data: FormData) => Promise<string | void>, testid: string): Promise<void> {
+  const error = h('p', { class: 'error', role: 'alert' });
+  return modal(title, (close) => {
+    const form = h('form', { class: 'stack', onsubmit: async (e: Event) => {
+      e.preventDefault();
+      try {
+        const message = await run(new FormData(form));
+        close();
+        if (message) notice(message);
+      } catch (err) {
+        error.textContent = errorText(err);
+      }
+    } }, ...fields, error, h('footer', {}, h('button', { type: 'button', onclick: close }, 'Cancel'), h('button', { class: 'primary', type: 'submit', 'data-testid': `${testid}-submit` }, submit)));
+    return [form];
+  }, testid);
+}
+
+const field = (label: string, name: string, attrs: Record<string, string | boolean> = {}) =>
+  h('label', {}, label, h('input', { name, 'data-testid': `field-${name}`, ...attrs }));
+const select = (label: string, name: string, options: string[], selected = '') =>
+  h('label', {}, label, h('select', { name, 'data-testid': `field-${name}` }, ...options.map((o) => h('option', { value: o, selected: o === selected }, o))));
+const text = (label: string, name: string, attrs: Record<string, string | boolean> = {}) =>
+  h('label', {}, label, h('textarea', { name, rows: 4, 'data-testid': `field-${name}`, ...attrs }));
+
+function table(headers: string[], rows: HTMLElement[], testid: string): HTMLElement {
+  return h('table', { class: 'grid', 'data-testid': testid }, h('thead', {}, h('tr', {}, ...headers.map((c) => h('th', {}, c)))), h('tbody', {}, ...rows));
+}
+
+export async function usersPage(main: HTMLElement): Promise<void> {
+  const users = await call<UserRow[]>('GET', '/users');
+  const reload = () => usersPage(main);
+  const act = (label: string, run: () => Promise<unknown>, done: string) => h('button', { onclick: async () => {
+    try { await run(); notice(done); await reload(); } catch (e) { notice(errorText(e), 'error'); }
+  } }, label);
+  clear(main,
+    h('h1', {}, 'Users'),
+    h('div', { class: 'toolbar' }, h('button', { class: 'primary', 'data-testid': 'user-add', onclick: () => void formModal('Add user', [
+      field('Name', 'name', { required: true, pattern: '[A-Za-z0-9._-]{1,64}' }),
+      select('Role', 'role', ROLES, 'operator'),
+      field('Password (leave empty to generate one)', 'password', { type: 'password', autocomplete: 'new-password' }),
+    ], 'Add user', async (d) => {
+      const res = await call<{ password?: string }>('POST', '/users', { name: d.get('name'), role: d.get('role'), password: d.get('password') || undefined });
+      await reload();
+      if (res.password) await modal('One-time password', (close) => [h('p', {}, 'Give this password to the user; it is shown only now.'), h('code', { class: 'secret', 'data-testid': 'generated-password' }, res.password ?? ''), h('footer', {}, h('button', { class: 'primary', onclick: close }, 'Done'))]);
+      return `User ${d.get('name')} added.`;
+    }, 'user-form') }, 'Add user')),
+    table(['Name', 'Role', 'State', 'Second factor', 'SSH keys', 'Created', ''], users.map((u) => h('tr', { 'data-testid': `user-${u.name}` },
+      h('td', {}, u.name),
+      h('td', {}, h('select', { 'aria-label': `Role of ${u.name}`, onchange: async (e: Event) => {
+        try { await call('PATCH', `/users/${u.name}`, { role: (e.target as HTMLSelectElement).value }); notice(`Role of ${u.name} changed.`); }
+        catch (err) { notice(errorText(err), 'error'); await reload(); }
+      } }, ...ROLES.map((r) => h('option', { value: r, selected: r === u.role }, r)))),
+      h('td', {}, u.disabled ? h('span', { class: 'badge purged' }, 'Disabled') : 'Enabled'),
+      h('td', {}, u.has_totp ? 'TOTP' : '—'),
+      h('td', {}, ...u.keys.map((k) => h('div', { class: 'mono' }, k.fingerprint, ' ', h('button', { class: 'icon', 'aria-label': 'Remove key', onclick: async () => {
+        try { await call('DELETE', `/users/${u.name}/keys/${k.id}`); await reload(); } catch (e) { notice(errorText(e), 'error'); }
+      } }, '×')))),
+      h('td', {}, when(u.created_at)),
+      h('td', { class: 'buttons' },
+        act(u.disabled ? 'Enable' : 'Disable', () => call('PATCH', `/users/${u.name}`, { disabled: !u.disabled }), `${u.name} ${u.disabled ? 'enabled' : 'disabled'}.`),
+        h('button', { onclick: () => void formModal(`Add an SSH key for ${u.name}`, [text('Public key (one line, ssh-ed25519 AAAA…)', 'public_key', { required: true })], 'Add key',
+          async (d) => { await call('POST', `/users/${u.name}/keys`, { public_key: d.get('public_key') }); await reload(); return 'Key added.'; }, 'key-form') }, 'Add key'),
+        h('button', { onclick: () => void formModal(`Set the password of ${u.name}`, [field('New password', 'password', { type: 'password', required: true, autocomplete: 'new-password' })], 'Set password',
+          async (d) => { await call('PATCH', `/users/${u.name}`, { password: d.get('password') }); return 'Password changed; the user was signed out everywhere.'; }, 'password-form') }, 'Password'),
+        h('button', { onclick: async () => {
+          try {
+            const t = await call<{ otpauth_url: string; secret: string }>('POST', `/users/${u.name}/totp`);
+            await modal('Second factor enrolled', (close) => [h('p', {}, 'Add this to an authenticator app; it is shown only now.'), h('code', { class: 'secret' }, t.secret), h('p', { class: 'mono small' }, t.otpauth_url), h('footer', {}, h('button', { class: 'primary', onclick: close }, 'Done'))]);
+            await reload();
+          } catch (e) { notice(errorText(e), 'error'); }
+        } }, 'Enrol TOTP'))),
+    ), 'users-table'));
+}
+
+export async function targetsPage(main: HTMLElement): Promise<void> {
+  const targets = await call<TargetRow[]>('GET', '/targets');
+  const reload = () => targetsPage(main);
+  const credentialFields = () => [
+    field('Password', 'password', { type: 'password', autocomplete: 'off' }),
+    text('or a private key (OpenSSH, unencrypted)', 'private_key'),
+  ];
+  const credential = (d: FormData) => {
+    const password = String(d.get('password') ?? '');
+    const key = String(d.get('private_key') ?? '');
+    return key.trim() ? { private_key: key } : { password };
+  };
+  clear(main,
+    h('h1', {}, 'Targets and logins'),
+    h('p', { class: 'muted' }, 'Credentials go into the vault and are never shown again, to anyone.'),
+    h('div', { class: 'toolbar' }, h('button', { class: 'primary', 'data-testid': 'target-add', onclick: () => void formModal('Add target', [
+      field('Name', 'name', { required: true, pattern: '[A-Za-z0-9._-]{1,64}' }),
+      field('Host', 'host', { required: true }),
+      field('Port', 'port', { type: 'number', value: '22', min: '1', max: '65535' }),
+      text('Host key (its ssh_host_ed25519_key.pub); leave empty to trust the key it presents now', 'host_key'),
+    ], 'Add target', async (d) => {
+      const hostKey = String(d.get('host_key') ?? '').trim();
+      await call('POST', '/targets', { name: d.get('name'), host: d.get('host'), port: Number(d.get('port') || 22), host_key: hostKey || undefined, trust_on_add: !hostKey });
+      await reload();
+      return `Target ${d.get('name')} added; its host key is pinned.`;
+    }, 'target-form') }, 'Add target')),
+    table(['Name', 'Address', 'State', 'Logins', ''], targets.map((t) => h('tr', { 'data-testid': `target-${t.name}` },
+      h('td', {}, t.name),
+      h('td', {}, `${t.host}:${t.port}`),
+      h('td', {}, t.disabled ? h('span', { class: 'badge purged' }, 'Disabled') : 'Enabled'),
+      h('td', {}, ...t.logins.map((l) => h('div', {}, `${l.login} (${l.kind}) `,
+        h('button', { onclick: () => void formModal(`New credential for ${l.login}@${t.name}`, credentialFields(), 'Replace credential',
+          async (d) => { await call('PUT', `/targets/${t.name}/logins/${l.login}`, credential(d)); return 'Credential replaced.'; }, 'rotate-form') }, 'Rotate'),
+        h('button', { onclick: async () => { try { await call('DELETE', `/targets/${t.name}/logins/${l.login}`); await reload(); } catch (e) { notice(errorText(e), 'error'); } } }, 'Remove')))),
+      h('td', { class: 'buttons' },
+        h('button', { onclick: () => void formModal(`Add a login on ${t.name}`, [field('Login', 'login', { required: true }), ...credentialFields()], 'Add login',
+          async (d) => { await call('POST', `/targets/${t.name}/logins`, { login: d.get('login'), ...credential(d) }); await reload(); return 'Login added.'; }, 'login-form') }, 'Add login'),
+        h('button', { onclick: () => void formModal(`Edit ${t.name}`, [field('Host', 'host', { value: t.host, required: true }), field('Port', 'port', { type: 'number', value: String(t.port) })], 'Save',
+          async (d) => { await call('PATCH', `/targets/${t.name}`, { host: d.get('host'), port: Number(d.get('port')) }); await reload(); return 'Target saved.'; }, 'edit-target-form') }, 'Edit'),
+        h('button', { onclick: async () => { try { await call('PATCH', `/targets/${t.name}`, { disabled: !t.disabled }); await reload(); } catch (e) { notice(errorText(e), 'error'); } } }, t.disabled ? 'Enable' : 'Disable'))),
+    ), 'targets-table'));
+}
+
+export async function grantsPage(main: HTMLElement): Promise<void> {
+  const [grants, users, targets] = await Promise.all([
+    call<GrantRow[]>('GET', '/grants'),
+    call<UserRow[]>('GET', '/users').catch(() => [] as UserRow[]),
+    call<TargetRow[]>('GET', '/targets'),
+  ]);
+  const reload = () => grantsPage(main);
+  clear(main,
+    h('h1', {}, 'Access grants'),
+    h('div', { class: 'toolbar' }, h('button', { class: 'primary', 'data-testid': 'grant-add', onclick: () => void formModal('Grant access', [
+      users.length ? select('User', 'user', users.map((u) => u.name)) : field('User', 'user', { required: true }),
+      select('Target', 'target', targets.map((t) => t.name)),
+      field('Only this login (empty: every login)', 'login'),
+      h('label', { class: 'inline' }, h('input', { type: 'checkbox', name: 'allow_port_forwarding' }), ' Allow port forwarding (-L)'),
+    ], 'Grant', async (d) => {
+      await call('POST', '/grants', { user: d.get('user'), target: d.get('target'), login: d.get('login') || undefined, allow_port_forwarding: d.get('allow_port_forwarding') === 'on' });
+      await reload();
+      return 'Access granted.';
+    }, 'grant-form') }, 'Grant access')),
+    table(['User', 'Target', 'Login', 'Port forwarding', 'Since', ''], grants.map((g) => h('tr', {},
+      h('td', {}, g.user_name), h('td', {}, g.target_name), h('td', {}, g.login ?? 'every login'),
+      h('td', {}, g.allow_port_forwarding ? 'allowed' : '—'), h('td', {}, when(g.created_at)),
+      h('td', {}, h('button', { onclick: async () => { try { await call('DELETE', `/grants/${g.id}`); await reload(); } catch (e) { notice(errorText(e), 'error'); } } }, 'Revoke')))), 'grants-table'));
+}
+
+export async function auditPage(main: HTMLElement): Promise<void> {
+  const rows = await call<AuditRow[]>('GET', '/audit?limit=500');
+  clear(main,
+    h('h1', {}, 'Administration log'),
+    h('p', { class: 'muted' }, 'Sign-ins, live viewings, plays and downloads of recordings, terminations, purges and every change to users, targets, logins and grants.'),
+    table(['When', 'Who', 'Action', 'Subject', 'Details'], rows.map((r) => h('tr', { 'data-action': r.action },
+      h('td', {}, when(r.at)), h('td', {}, r.actor), h('td', {}, r.action.replace(/_/g, ' ')), h('td', { class: 'mono' }, r.subject), h('td', { class: 'mono small' }, r.detail))), 'audit-table'));
+}

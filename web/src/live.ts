@@ -1,0 +1,62 @@
+// Live Stream: the session's terminal in real time, read-only. The server sends the current
+// screen first (so a late viewer sees it at once), then live output. The operator is not told;
+// the viewing is in the session log.
+
+import { Terminal } from '@xterm/xterm';
+import { call, P, type SessionDetail } from './api';
+import { clear, errorText, h } from './ui';
+import { may, onLeave } from './state';
+import { terminate } from './sessions';
+
+export async function livePage(main: HTMLElement, id: string): Promise<void> {
+  const s = await call<SessionDetail>('GET', `/sessions/${id}`);
+  const status = h('p', { class: 'status', 'data-testid': 'live-status', role: 'status' }, 'Connecting to the live stream…');
+  const screen = h('div', { class: 'terminal', 'data-testid': 'live-terminal' });
+  clear(main,
+    h('p', { class: 'crumbs' }, h('a', { href: '#/sessions' }, 'Remote sessions'), ' › Live Stream'),
+    h('h1', {}, `Live: ${s.user_name} → ${s.login ?? '?'}@${s.target_name ?? '?'}`),
+    h('p', { class: 'muted' }, `Session ${s.id} · from ${s.client_addr} · node ${s.node}`),
+    h('div', { class: 'toolbar' },
+      status,
+      may(P.terminate) ? h('button', { class: 'danger', 'data-testid': 'live-terminate', onclick: () => void terminate(id) }, 'Terminate session') : null),
+    screen);
+
+  const term = new Terminal({ disableStdin: true, cursorBlink: false, convertEol: false, scrollback: 5000, fontSize: 14 });
+  term.open(screen);
+  let ended = false;
+  const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+  const ws = new WebSocket(`${proto}://${location.host}/api/v1/sessions/${encodeURIComponent(id)}/live`);
+  ws.binaryType = 'arraybuffer';
+  ws.onmessage = (m: MessageEvent) => {
+    if (typeof m.data !== 'string') {
+      term.write(new Uint8Array(m.data as ArrayBuffer));
+      return;
+    }
+    const f = JSON.parse(m.data) as { type: string; cols?: number; rows?: number; screen?: string };
+    if (f.type === 'init' || f.type === 'reset') {
+      term.reset();
+      term.resize(f.cols ?? 80, f.rows ?? 24);
+      term.write(f.screen ?? '');
+      status.textContent = `Watching live (${f.cols}×${f.rows}). The operator is not notified.`;
+      status.dataset.state = 'live';
+    } else if (f.type === 'resize') {
+      term.resize(f.cols ?? 80, f.rows ?? 24);
+    } else if (f.type === 'end') {
+      ended = true;
+      status.textContent = 'The session has ended.';
+      status.dataset.state = 'ended';
+    }
+  };
+  ws.onclose = () => {
+    if (ended) return;
+    status.dataset.state = 'closed';
+    clear(status, 'The live stream closed. ', h('a', { href: `#/sessions/${id}/live`, onclick: () => location.reload() }, 'Reconnect'));
+  };
+  ws.onerror = () => {
+    status.textContent = `Cannot open the live stream: ${errorText('the server refused it (the session may have ended)')}`;
+  };
+  onLeave(() => {
+    ws.close();
+    term.dispose();
+  });
+}

@@ -1,0 +1,245 @@
+// The console in Debian's Chromium (Playwright, headless) against a real `vigil serve` with
+// real OpenSSH sessions. Started by crates/vigil/tests/e2e/console.rs, which provides:
+//   VIGIL_URL, VIGIL_ADMIN_PASSWORD, VIGIL_OPERATOR_SSH (how to run the operator's ssh),
+//   VIGIL_BIN, VIGIL_DATA_DIR (for the CLI), VIGIL_SCREENSHOTS (where screenshots go).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { chromium } from 'playwright-core';
+
+const URL = process.env.VIGIL_URL;
+const SHOTS = process.env.VIGIL_SCREENSHOTS ?? '/tmp/vigil-console-screenshots';
+const operatorSsh = JSON.parse(process.env.VIGIL_OPERATOR_SSH ?? '{}');
+mkdirSync(SHOTS, { recursive: true });
+
+let browser;
+const state = {};
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+after(async () => { await browser?.close(); });
+
+async function newPage() {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true, viewport: { width: 1440, height: 900 } });
+  return context.newPage();
+}
+
+/** Polls until `probe()` returns a truthy value; fails with `what` after `ms`. */
+async function until(what, probe, ms = 10000) {
+  const end = Date.now() + ms;
+  let last;
+  while (Date.now() < end) {
+    try { last = await probe(); if (last) return last; } catch (e) { last = e; }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out: ${what} (last: ${last})`);
+}
+
+const shot = (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
+
+function vigil(...args) {
+  return execFileSync(process.env.VIGIL_BIN, ['--data-dir', process.env.VIGIL_DATA_DIR, ...args], { encoding: 'buffer' });
+}
+
+/** The operator's ssh with a remote terminal; `out` collects what the operator sees. */
+function operator(...command) {
+  const child = spawn(operatorSsh.program, ['-tt', ...operatorSsh.args, ...command], { env: { ...process.env, ...operatorSsh.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const session = { child, out: '', exited: null };
+  child.stdout.on('data', (d) => { session.out += d.toString(); });
+  child.stderr.on('data', (d) => { session.out += d.toString(); });
+  child.on('exit', (code) => { session.exited = code ?? -1; });
+  return session;
+}
+
+async function login(page, user, password) {
+  await page.goto(URL);
+  await page.getByTestId('username').fill(user);
+  await page.getByTestId('password').fill(password);
+  await page.getByTestId('login').click();
+  await page.getByTestId('sessions-table').waitFor();
+}
+
+async function findSession(page, filters) {
+  await page.goto(`${URL}/#/sessions`);
+  for (const [k, v] of Object.entries(filters)) {
+    const el = page.getByTestId(`filter-${k}`);
+    if (k === 'status') await el.selectOption(v); else await el.fill(v);
+  }
+  await page.getByTestId('apply-filters').click();
+}
+
+async function action(page, id, name) {
+  await page.getByTestId(`session-${id}`).getByTestId('actions').click();
+  await page.getByTestId(`action-${name}`).click();
+}
+
+const terminalText = (page, testid) => page.getByTestId(testid).innerText();
+
+test('sign in, find the session by filters, watch it live, terminate it', async () => {
+  const page = await newPage();
+  await page.goto(URL);
+  await page.getByTestId('username').waitFor();
+  await shot(page, '01-login');
+  await page.getByTestId('username').fill('admin');
+  await page.getByTestId('password').fill('wrong password');
+  await page.getByTestId('login').click();
+  await until('the wrong password is refused', async () => (await page.getByTestId('login-error').innerText()).includes('wrong user name or password'));
+  await page.getByTestId('password').fill(process.env.VIGIL_ADMIN_PASSWORD);
+  await page.getByTestId('login').click();
+  await page.getByTestId('sessions-table').waitFor();
+
+  const op = operator();
+  await until('the operator gets a shell', () => op.out.includes('$') || op.out.includes('#'), 20000);
+  op.child.stdin.write('echo before-$((20+1))\r');
+  await findSession(page, { user: 'alice', status: 'active', target: 'web01' });
+  const row = page.locator('tr[data-status="active"][data-user="alice"]');
+  await row.first().waitFor({ timeout: 10000 });
+  assert.equal(await row.count(), 1, 'one active session of alice matches the filters');
+  const id = (await row.first().getAttribute('data-testid')).replace('session-', '');
+  state.first = id;
+  await shot(page, '02-remote-sessions');
+  await findSession(page, { user: 'nobody-such' });
+  await until('a filter that matches nothing says so', async () => (await page.getByTestId('sessions-state').innerText()).includes('No session'));
+  await findSession(page, { user: 'alice', status: 'active' });
+
+  await action(page, id, 'live');
+  await until('the live stream opens', async () => (await page.getByTestId('live-status').getAttribute('data-state')) === 'live');
+  await until('the current screen is shown at once', async () => (await terminalText(page, 'live-terminal')).includes('before-21'));
+  const typed = Date.now();
+  op.child.stdin.write('echo typed-live-$((40+2))\r');
+  await until('what the operator types appears live', async () => (await terminalText(page, 'live-terminal')).includes('typed-live-42'), 1000);
+  console.log(`live: operator keystrokes on screen after ${Date.now() - typed} ms`);
+  await shot(page, '03-live-stream');
+
+  // A second viewer who joins late sees the current screen at once.
+  const late = await newPage();
+  await login(late, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
+  await late.goto(`${URL}/#/sessions/${id}/live`);
+  await until('a late viewer sees the current screen', async () => (await terminalText(late, 'live-terminal')).includes('typed-live-42'), 3000);
+  await late.context().close();
+  assert.ok(!op.out.includes('watch'), 'the operator is not told anyone watches');
+
+  await page.getByTestId('live-terminate').click();
+  await page.getByTestId('confirm').waitFor();
+  await shot(page, '04-terminate-confirm');
+  await page.getByTestId('confirm-yes').click();
+  await page.getByTestId('terminate-success').waitFor();
+  await shot(page, '05-terminate-success');
+  await until('the operator is told', () => op.out.includes('You have been disconnected'), 10000);
+  await until('the operator\'s ssh ends', () => op.exited !== null, 10000);
+  await page.context().close();
+});
+
+test('session logs, video with seek and speed, and a download equal to the stored recording', async () => {
+  const page = await newPage();
+  await login(page, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
+  const id = state.first;
+  await findSession(page, { user: 'alice', status: 'finished' });
+  await page.getByTestId(`session-${id}`).waitFor();
+  await action(page, id, 'logs');
+  const log = page.getByTestId('session-log');
+  await log.waitFor();
+  const text = await log.innerText();
+  for (const needle of ['authenticated', 'live view started', 'by admin', 'terminate requested', 'terminated_by(admin)']) {
+    assert.ok(text.includes(needle), `the session log shows "${needle}":\n${text}`);
+  }
+  await shot(page, '06-session-logs');
+  await page.getByRole('button', { name: 'Close' }).first().click();
+
+  await action(page, id, 'video');
+  await page.getByTestId('video-play').waitFor();
+  await page.getByTestId('video-speed').selectOption('8');
+  await page.getByTestId('video-play').click();
+  await until('the video plays the session', async () => (await terminalText(page, 'video-terminal')).includes('typed-live-42'), 15000);
+  await page.getByTestId('video-play').click(); // pause
+  const max = Number(await page.getByTestId('video-seek').getAttribute('max'));
+  await page.getByTestId('video-seek').fill('0');
+  await until('seeking to the start clears the screen', async () => !(await terminalText(page, 'video-terminal')).includes('typed-live-42'));
+  await page.getByTestId('video-seek').fill(String(max));
+  await until('seeking to the end shows the end', async () => (await terminalText(page, 'video-terminal')).includes('typed-live-42'));
+  await shot(page, '07-session-video');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('video-download').click()]);
+  const downloaded = readFileSync(await download.path());
+  const stored = vigil('recording', 'export', id);
+  assert.ok(downloaded.length > 100 && downloaded.equals(stored), 'the download equals the stored recording');
+  await page.context().close();
+});
+
+test('prevent purge with a justification keeps the session from the purge job', async () => {
+  const second = operator('echo', 'second-session');
+  await until('the second session ends', () => second.exited !== null, 20000);
+  const page = await newPage();
+  await login(page, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
+  await findSession(page, { user: 'alice', status: 'finished' });
+  const rows = page.locator('tr[data-status="finished"][data-user="alice"]');
+  await until('both sessions are listed', async () => (await rows.count()) === 2);
+  const ids = await rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-testid').replace('session-', '')));
+  const other = ids.find((x) => x !== state.first);
+  state.second = other;
+  await action(page, state.first, 'prevent-purge');
+  await page.getByTestId('purge-submit').click();
+  await until('the justification is required', async () => (await page.getByTestId('prevent-purge').innerText()).includes('justification is required'));
+  await page.getByTestId('purge-reason').fill('Incident 2026-114: keep for the investigation');
+  await shot(page, '08-prevent-purge');
+  await page.getByTestId('purge-submit').click();
+  await page.getByTestId('prevent-purge').waitFor({ state: 'detached' });
+  // The purge job, with a retention of zero days: every ended session is expired.
+  const out = vigil('purge', '--days', '0').toString();
+  assert.ok(out.includes(`purged ${other}`) && !out.includes(`purged ${state.first}`), out);
+  await page.reload();
+  await page.getByTestId(`session-${state.first}`).waitFor();
+  assert.ok((await page.getByTestId(`session-${state.first}`).innerText()).includes('Kept'));
+  assert.ok((await page.getByTestId(`session-${other}`).innerText()).includes('Purged'));
+  await shot(page, '09-after-purge');
+  await page.goto(`${URL}/#/audit`);
+  const audit = await page.getByTestId('audit-table').innerText();
+  for (const needle of ['session prevent purge', 'Incident 2026-114', 'session purged', 'live view started', 'recording downloaded', 'recording played', 'session terminated']) {
+    assert.ok(audit.includes(needle), `the administration log has "${needle}"`);
+  }
+  await shot(page, '10-administration-log');
+  for (const [hash, testid, name] of [['#/users', 'users-table', '11-users'], ['#/targets', 'targets-table', '12-targets'], ['#/grants', 'grants-table', '13-grants']]) {
+    await page.goto(`${URL}/${hash}`);
+    await page.getByTestId(testid).waitFor();
+    await shot(page, name);
+  }
+  await page.context().close();
+});
+
+test('an assigned auditor can open that session and nothing else', async () => {
+  const page = await newPage();
+  await login(page, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
+  await findSession(page, { user: 'alice' });
+  await action(page, state.first, 'auditors');
+  await page.getByTestId('auditor-add').click();
+  await page.getByTestId('auditor-select').selectOption('carol');
+  await shot(page, '14-configure-auditors');
+  await page.getByTestId('auditor-save').click();
+  await page.getByTestId('auditors').waitFor({ state: 'detached' });
+  await page.context().close();
+
+  const carol = await newPage();
+  await login(carol, 'carol', 'carol-pw-7d1c');
+  const rows = carol.locator('tbody tr');
+  await until('carol sees her one session', async () => (await rows.count()) === 1);
+  assert.equal(await rows.first().getAttribute('data-testid'), `session-${state.first}`);
+  assert.equal(await carol.getByTestId('nav-users').count(), 0, 'no administration for an operator');
+  await rows.first().getByTestId('actions').click();
+  const menu = await carol.getByTestId('actions-menu').innerText();
+  assert.ok(menu.includes('Session logs') && menu.includes('Session video'), menu);
+  assert.ok(!menu.includes('Terminate') && !menu.includes('Prevent purge') && !menu.includes('Configure auditors'), menu);
+  await carol.getByTestId('action-logs').click();
+  await carol.getByTestId('session-log').waitFor();
+  await shot(carol, '15-auditor-view');
+  const status = (path) => carol.evaluate(async (p) => (await fetch(p)).status, path);
+  assert.equal(await status(`/api/v1/sessions/${state.first}/events`), 200);
+  assert.equal(await status(`/api/v1/sessions/${state.second}/events`), 403);
+  assert.equal(await status(`/api/v1/sessions/${state.second}/recording`), 403);
+  assert.equal(await status('/api/v1/users'), 403);
+  await carol.context().close();
+});
