@@ -20,9 +20,10 @@ fn console_in_a_browser() {
         "env": ssh.get_envs().filter_map(|(k, v)| Some((k.to_string_lossy().into_owned(), v?.to_string_lossy().into_owned()))).collect::<std::collections::BTreeMap<_, _>>(),
     });
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
+    // Kept after the run for a reviewer: CARGO_TARGET_DIR/tmp/console-screenshots.
     let shots = std::env::var("VIGIL_SCREENSHOTS").unwrap_or_else(|_| {
-        std::env::temp_dir()
-            .join("vigil-console-screenshots")
+        Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("console-screenshots")
             .display()
             .to_string()
     });
