@@ -1,12 +1,13 @@
 // Administration: users (roles, keys, second factor, disable), targets and their logins
 // (credentials are write-only), access grants, and the log of administrator actions.
 
-import { call } from './api';
+import { call, P } from './api';
+import { may } from './state';
 import { clear, errorText, h, modal, notice, when } from './ui';
 
 const ROLES = ['pam-administrator', 'pam-auditor', 'system-administrator', 'operator'];
 
-interface UserRow { name: string; role: string; disabled: boolean; has_totp: boolean; created_at: number; keys: { id: string; fingerprint: string }[] }
+interface UserRow { name: string; role: string; disabled: boolean; has_totp: boolean; created_at: number; locked_by: string | null; keys: { id: string; fingerprint: string }[] }
 interface TargetRow { name: string; host: string; port: number; disabled: boolean; host_key: string | null; logins: { login: string; kind: string }[] }
 interface GrantRow { id: string; user_name: string; target_name: string; login: string | null; allow_port_forwarding: boolean; created_at: number }
 interface AuditRow { id: number; at: number; actor: string; action: string; subject: string; detail: string }
@@ -64,13 +65,15 @@ export async function usersPage(main: HTMLElement): Promise<void> {
         try { await call('PATCH', `/users/${u.name}`, { role: (e.target as HTMLSelectElement).value }); notice(`Role of ${u.name} changed.`); }
         catch (err) { notice(errorText(err), 'error'); await reload(); }
       } }, ...ROLES.map((r) => h('option', { value: r, selected: r === u.role }, r)))),
-      h('td', {}, u.disabled ? h('span', { class: 'badge purged' }, 'Disabled') : 'Enabled'),
+      h('td', {}, u.disabled ? h('span', { class: 'badge purged' }, 'Disabled') : 'Enabled',
+        u.locked_by ? h('span', { class: 'badge live', title: 'Cannot start sessions until released' }, `Locked by ${u.locked_by}`) : null),
       h('td', {}, u.has_totp ? 'TOTP' : '—'),
       h('td', {}, ...u.keys.map((k) => h('div', { class: 'mono' }, k.fingerprint, ' ', h('button', { class: 'icon', 'aria-label': 'Remove key', onclick: async () => {
         try { await call('DELETE', `/users/${u.name}/keys/${k.id}`); await reload(); } catch (e) { notice(errorText(e), 'error'); }
       } }, '×')))),
       h('td', {}, when(u.created_at)),
       h('td', { class: 'buttons' },
+        u.locked_by && may(P.lock) ? act('Release', () => call('POST', `/users/${u.name}/release`), `${u.name} may start sessions again.`) : null,
         act(u.disabled ? 'Enable' : 'Disable', () => call('PATCH', `/users/${u.name}`, { disabled: !u.disabled }), `${u.name} ${u.disabled ? 'enabled' : 'disabled'}.`),
         h('button', { onclick: () => void formModal(`Add an SSH key for ${u.name}`, [text('Public key (one line, ssh-ed25519 AAAA…)', 'public_key', { required: true })], 'Add key',
           async (d) => { await call('POST', `/users/${u.name}/keys`, { public_key: d.get('public_key') }); await reload(); return 'Key added.'; }, 'key-form') }, 'Add key'),

@@ -4,13 +4,36 @@
 
 import { Terminal } from '@xterm/xterm';
 import { call, P, type SessionDetail } from './api';
-import { clear, errorText, h } from './ui';
+import { clear, errorText, h, notice } from './ui';
 import { may, onLeave } from './state';
 import { terminate } from './sessions';
 
 export async function livePage(main: HTMLElement, id: string): Promise<void> {
   const s = await call<SessionDetail>('GET', `/sessions/${id}`);
   const status = h('p', { class: 'status', 'data-testid': 'live-status', role: 'status' }, 'Connecting to the live stream…');
+  const lockState = h('span', { class: 'badge', 'data-testid': 'lock-state' });
+  let locked = s.status === 'locked';
+  const lockButton = h('button', { 'data-testid': 'live-lock' });
+  const drawLock = () => {
+    lockState.textContent = locked ? 'Operator input locked' : 'Operator input flows';
+    lockState.className = `badge ${locked ? 'live' : 'done'}`;
+    lockButton.textContent = locked ? 'Unlock' : 'Lock';
+    lockState.dataset.locked = String(locked);
+  };
+  lockButton.addEventListener('click', async () => {
+    lockButton.setAttribute('disabled', '');
+    try {
+      await call('POST', `/sessions/${id}/${locked ? 'unlock' : 'lock'}`);
+      locked = !locked;
+      notice(locked ? 'The operator\'s input is locked; they were told by whom.' : 'The operator\'s input flows again.');
+    } catch (e) {
+      notice(errorText(e), 'error');
+    } finally {
+      lockButton.removeAttribute('disabled');
+      drawLock();
+    }
+  });
+  drawLock();
   const screen = h('div', { class: 'terminal', 'data-testid': 'live-terminal' });
   clear(main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/sessions' }, 'Remote sessions'), ' › Live Stream'),
@@ -18,6 +41,8 @@ export async function livePage(main: HTMLElement, id: string): Promise<void> {
     h('p', { class: 'muted' }, `Session ${s.id} · from ${s.client_addr} · node ${s.node}`),
     h('div', { class: 'toolbar' },
       status,
+      may(P.lock) ? lockState : null,
+      may(P.lock) ? lockButton : null,
       may(P.terminate) ? h('button', { class: 'danger', 'data-testid': 'live-terminate', onclick: () => void terminate(id) }, 'Terminate session') : null),
     screen);
 

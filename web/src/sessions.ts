@@ -101,7 +101,7 @@ export async function sessionsPage(main: HTMLElement): Promise<void> {
 
   function row(s: Session): HTMLElement {
     return h('tr', { 'data-testid': `session-${s.id}`, 'data-user': s.user_name, 'data-status': s.active ? 'active' : 'finished' },
-      h('td', {}, h('span', { class: `badge ${s.active ? 'live' : s.purged_at ? 'purged' : 'done'}` }, s.active ? 'Active' : s.purged_at ? 'Purged' : 'Finished'),
+      h('td', {}, h('span', { class: `badge ${s.active ? 'live' : s.purged_at ? 'purged' : 'done'}` }, s.status === 'locked' ? 'Locked' : s.active ? 'Active' : s.purged_at ? 'Purged' : 'Finished'),
         s.prevent_purge_at ? h('span', { class: 'badge kept', title: 'Kept from the retention purge' }, 'Kept') : null),
       h('td', {}, s.user_name), h('td', {}, s.target_name ?? '—'), h('td', {}, s.login ?? '—'),
       h('td', {}, s.client_addr), h('td', {}, s.node), h('td', {}, when(s.started_at)),

@@ -243,3 +243,74 @@ test('an assigned auditor can open that session and nothing else', async () => {
   assert.equal(await status('/api/v1/users'), 403);
   await carol.context().close();
 });
+
+test('lock the operator: input dropped, new sessions refused, unlock and release', async () => {
+  const { existsSync, readFileSync: read } = await import('node:fs');
+  const home = process.env.VIGIL_TARGET_HOME;
+  const tag = Math.random().toString(36).slice(2, 8);
+  const lockedProof = `${home}/vigil-lock-proof-${tag}`;
+  const unlockedProof = `${home}/vigil-unlock-proof-${tag}`;
+  const op = operator();
+  await until('the operator gets a shell', () => op.out.includes('$') || op.out.includes('#'), 20000);
+  op.child.stdin.write(`echo ready-${tag}\r`);
+
+  const page = await newPage();
+  await login(page, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
+  await findSession(page, { user: 'alice', status: 'active' });
+  const row = page.locator('tr[data-status="active"][data-user="alice"]').first();
+  await row.waitFor();
+  const id = (await row.getAttribute('data-testid')).replace('session-', '');
+  await page.goto(`${URL}/#/sessions/${id}/live`);
+  await until('the live view shows the shell', async () => (await terminalText(page, 'live-terminal')).includes(`ready-${tag}`));
+  // A second viewer at the same time.
+  const second = await newPage();
+  await login(second, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
+  await second.goto(`${URL}/#/sessions/${id}/live`);
+  await until('two viewers at once', async () => (await terminalText(second, 'live-terminal')).includes(`ready-${tag}`), 3000);
+
+  await page.getByTestId('live-lock').click();
+  await until('the console shows the lock', async () => (await page.getByTestId('lock-state').getAttribute('data-locked')) === 'true');
+  await until('the operator is told who locked it', () => op.out.includes('session was locked by admin'), 5000);
+  op.child.stdin.write(`echo locked-input > ${lockedProof}\r`);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.ok(!existsSync(lockedProof), 'nothing the operator typed while locked reached the target');
+  assert.ok(!(await terminalText(page, 'live-terminal')).includes('locked-input'), 'no echo either: the target never saw it');
+  await shot(page, '16-live-locked');
+
+  const refused = operator('echo', 'should-not-run');
+  await until('a second session ends', () => refused.exited !== null, 20000);
+  assert.notEqual(refused.exited, 0);
+  assert.ok(refused.out.includes('locked by admin') && !refused.out.includes('should-not-run'), refused.out);
+
+  await page.getByTestId('live-lock').click();
+  await until('the console shows the unlock', async () => (await page.getByTestId('lock-state').getAttribute('data-locked')) === 'false');
+  await until('the operator is told', () => op.out.includes('session was unlocked by admin'), 5000);
+  op.child.stdin.write(`echo unlocked-${tag} > ${unlockedProof}\r`);
+  await until('typing reaches the target again', () => existsSync(unlockedProof) && read(unlockedProof, 'utf8').includes(`unlocked-${tag}`), 5000);
+  assert.ok(!existsSync(lockedProof), 'what was dropped is never delivered later');
+
+  // Lock again, then release the user from the Users page: the session is unlocked too.
+  await page.getByTestId('live-lock').click();
+  await until('locked again', () => op.out.split('session was locked by admin').length > 2, 5000);
+  await page.goto(`${URL}/#/users`);
+  const alice = page.getByTestId('user-alice');
+  await until('the user shows who locked them', async () => (await alice.innerText()).includes('Locked by admin'));
+  await shot(page, '17-user-locked');
+  await alice.getByRole('button', { name: 'Release' }).click();
+  await until('the operator is unlocked by the release', () => op.out.split('session was unlocked by admin').length > 2, 5000);
+  const again = operator('echo', `released-${tag}`);
+  await until('a new session works after the release', () => again.exited !== null, 20000);
+  assert.equal(again.exited, 0, again.out);
+  assert.ok(again.out.includes(`released-${tag}`));
+
+  op.child.stdin.write('exit\r');
+  await until('the operator leaves', () => op.exited !== null, 10000);
+  const log = JSON.parse(vigil('session', 'show', id, '--json').toString());
+  const kinds = log.events.map((e) => `${e.kind}:${e.actor ?? ''}`);
+  for (const want of ['live_view_started:admin', 'locked:admin', 'unlocked:admin', 'live_view_ended:admin']) {
+    assert.ok(kinds.includes(want), `the session log has ${want}: ${kinds.join(', ')}`);
+  }
+  assert.equal(kinds.filter((k) => k === 'live_view_started:admin').length, 2, 'both viewings are logged');
+  await second.context().close();
+  await page.context().close();
+});

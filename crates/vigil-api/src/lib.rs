@@ -11,6 +11,7 @@
 
 mod auth;
 mod console;
+mod control;
 mod error;
 mod limiter;
 mod live;
@@ -40,7 +41,9 @@ pub fn router(state: AppState) -> Router {
         .route("/sessions/{id}/events", get(sessions::events))
         .route("/sessions/{id}/recording", get(sessions::recording))
         .route("/sessions/{id}/live", get(live::live))
-        .route("/sessions/{id}/terminate", post(sessions::terminate))
+        .route("/sessions/{id}/terminate", post(control::terminate))
+        .route("/sessions/{id}/lock", post(control::lock))
+        .route("/sessions/{id}/unlock", post(control::unlock))
         .route(
             "/sessions/{id}/prevent-purge",
             put(sessions::prevent_purge).delete(sessions::allow_purge),
@@ -52,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/users", get(users::list).post(users::create))
         .route("/users/{name}", get(users::get).patch(users::edit))
         .route("/users/{name}/keys", post(users::add_key))
+        .route("/users/{name}/release", post(control::release))
         .route(
             "/users/{name}/keys/{key}",
             axum::routing::delete(users::delete_key),

@@ -11,8 +11,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use vigil_core::{EventKind, Permission, SessionId};
-use vigil_store::{ControlCommand, PreventPurge, SessionEvent, SessionFilter, SessionRow};
+use vigil_core::{Permission, SessionId};
+use vigil_store::{PreventPurge, SessionEvent, SessionFilter, SessionRow};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -238,48 +238,6 @@ pub(crate) async fn recording(
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
-}
-
-pub(crate) async fn terminate(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<serde_json::Value>> {
-    caller.require(Permission::SessionTerminate)?;
-    let row = state.store.session(&id).await?;
-    if row.status == "closed" {
-        return Err(ApiError::Conflict(format!(
-            "session {id} has already ended"
-        )));
-    }
-    let sid = SessionId(id.clone());
-    state
-        .store
-        .add_event(
-            &sid,
-            EventKind::TerminateRequested,
-            Some(caller.name()),
-            &serde_json::json!({ "addr": caller.addr }),
-        )
-        .await?;
-    let by = caller.name().to_owned();
-    // The owning node ends it at once; another node's session is reached through the queue.
-    if !state
-        .hub
-        .control(&sid, vigil_session::Control::Terminate { by: by.clone() })
-    {
-        state
-            .store
-            .enqueue_command(&id, ControlCommand::Terminate, &by)
-            .await?;
-    }
-    state
-        .store
-        .audit(&by, "session_terminated", &id, &serde_json::json!({ "addr": caller.addr, "user": row.user_name, "target": row.target_name }))
-        .await?;
-    Ok(Json(
-        serde_json::json!({ "terminated": true, "session": id }),
-    ))
 }
 
 #[derive(Deserialize)]

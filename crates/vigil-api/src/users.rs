@@ -19,6 +19,8 @@ pub(crate) struct UserView {
     has_password: bool,
     has_totp: bool,
     created_at: i64,
+    /// Who locked this operator's interaction; they cannot start sessions until released.
+    locked_by: Option<String>,
     keys: Vec<KeyView>,
 }
 
@@ -48,6 +50,7 @@ async fn user_view(state: &AppState, user: vigil_core::User) -> ApiResult<UserVi
         has_password: user.has_password,
         has_totp: user.has_totp,
         created_at: user.created_at,
+        locked_by: user.locked_by,
         keys,
     })
 }

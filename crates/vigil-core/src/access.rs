@@ -27,6 +27,12 @@ pub fn decide_access(
     if user.disabled {
         return AccessDecision::Deny(format!("user {} is disabled", user.name));
     }
+    if let Some(by) = &user.locked_by {
+        return AccessDecision::Deny(format!(
+            "user {} was locked by {by} during a session: no new session until an auditor releases you",
+            user.name
+        ));
+    }
     if !user.role.allows(Permission::SessionConnect) {
         return AccessDecision::Deny(format!(
             "user {} (role {}) may not open sessions",
@@ -105,6 +111,7 @@ mod tests {
             has_password: true,
             has_totp: false,
             created_at: 0,
+            locked_by: None,
         }
     }
     fn target() -> Target {
@@ -178,6 +185,23 @@ mod tests {
             let d = decide_access(u, &t, login, &accounts, &grants);
             assert_eq!(allowed(&d), want, "{login:?} {grants:?}");
         }
+    }
+
+    #[test]
+    fn locked_users_cannot_start_sessions_and_are_told_who_locked_them() {
+        let mut u = user(Role::Operator);
+        u.locked_by = Some("carol".into());
+        let d = decide_access(
+            &u,
+            &target(),
+            None,
+            &[account("root")],
+            &[grant(None, false)],
+        );
+        assert!(
+            matches!(&d, AccessDecision::Deny(m) if m.contains("locked by carol") && m.contains("releases")),
+            "{d:?}"
+        );
     }
 
     #[test]

@@ -12,6 +12,9 @@ pub struct User {
     pub has_password: bool,
     pub has_totp: bool,
     pub created_at: i64,
+    /// Set while an auditor has locked this operator's interaction (seed 001): who did it.
+    /// A locked user cannot start new sessions until released.
+    pub locked_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -102,6 +102,9 @@ pub enum EventKind {
     LiveViewStarted,
     LiveViewEnded,
     TerminateRequested,
+    /// The operator's input is dropped at the gateway from now on.
+    Locked,
+    Unlocked,
     Ended,
 }
 
@@ -120,6 +123,8 @@ impl EventKind {
             EventKind::LiveViewStarted => "live_view_started",
             EventKind::LiveViewEnded => "live_view_ended",
             EventKind::TerminateRequested => "terminate_requested",
+            EventKind::Locked => "locked",
+            EventKind::Unlocked => "unlocked",
             EventKind::Ended => "ended",
         }
     }

@@ -22,6 +22,33 @@ pub enum Control {
     RecordingFailed(String),
     /// The node is stopping.
     Shutdown,
+    /// The operator's input is now dropped (the gate is already closed when this arrives);
+    /// the adapter tells the operator who locked it.
+    Lock { by: String },
+    /// Input flows again; the adapter tells the operator.
+    Unlock { by: String },
+}
+
+/// A session-log event as it happens, for subscribers (the SIEM forwarder): the same event
+/// that is written to the session log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HubEvent {
+    pub session_id: SessionId,
+    pub at: i64,
+    pub kind: EventKind,
+    pub actor: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+/// Why a live-control request could not be carried out here.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("session {0} is not running on this node")]
+    NotHere(SessionId),
+    #[error("session {0} has not opened its terminal yet: try again in a moment")]
+    NotStarted(SessionId),
+    #[error(transparent)]
+    Store(#[from] vigil_store::StoreError),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +66,7 @@ pub struct Hub {
     recordings: Arc<dyn RecordingStore>,
     live: Mutex<HashMap<SessionId, Entry>>,
     closed: std::sync::atomic::AtomicU64,
+    events: tokio::sync::broadcast::Sender<HubEvent>,
 }
 
 /// One live session as the registry knows it.
@@ -67,6 +95,7 @@ impl Hub {
             recordings,
             live: Mutex::new(HashMap::new()),
             closed: std::sync::atomic::AtomicU64::new(0),
+            events: tokio::sync::broadcast::channel(4096).0,
         })
     }
 
@@ -138,6 +167,123 @@ impl Hub {
         io.watch().await.map_err(|_| WatchError::Ended(id.clone()))
     }
 
+    /// Every session-log event of this node's sessions as it happens. A subscriber that falls
+    /// more than 4,096 events behind is told how many it missed (the SIEM counts them).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<HubEvent> {
+        self.events.subscribe()
+    }
+
+    /// Writes an event to the session log and hands it to subscribers. A log write that fails
+    /// is reported, not fatal: the recording is the evidence that must not be lost.
+    pub async fn session_event(
+        &self,
+        id: &SessionId,
+        kind: EventKind,
+        actor: Option<&str>,
+        detail: serde_json::Value,
+    ) {
+        if let Err(e) = self.store.add_event(id, kind, actor, &detail).await {
+            tracing::error!(session = %id, kind = kind.as_str(), error = %e, "cannot write session event");
+        }
+        let _ = self.events.send(HubEvent {
+            session_id: id.clone(),
+            at: vigil_core::now_millis(),
+            kind,
+            actor: actor.map(str::to_owned),
+            detail,
+        });
+    }
+
+    fn io_of(&self, id: &SessionId) -> Result<SessionIo, ControlError> {
+        match self.registry().get(id) {
+            None => Err(ControlError::NotHere(id.clone())),
+            Some(Entry { io: None, .. }) => Err(ControlError::NotStarted(id.clone())),
+            Some(Entry { io: Some(io), .. }) => Ok(io.clone()),
+        }
+    }
+
+    pub fn is_local(&self, id: &SessionId) -> bool {
+        self.registry().contains_key(id)
+    }
+
+    /// Locks the operator's interaction: input is dropped from now on (the gate closes before
+    /// this returns), the operator is told who locked it, and the user cannot start new
+    /// sessions until released. Locking a locked session changes nothing.
+    pub async fn lock(&self, id: &SessionId, by: &str) -> Result<(), ControlError> {
+        let io = self.io_of(id)?;
+        if io.is_locked() {
+            return Ok(());
+        }
+        io.lock();
+        let _ = io.marker(format!("input locked by {by}")).await;
+        let row = self.store.session(&id.0).await?;
+        self.store
+            .set_session_status(id, SessionStatus::Locked)
+            .await?;
+        self.store.lock_user(&row.user_name, by, &id.0).await?;
+        self.session_event(
+            id,
+            EventKind::Locked,
+            Some(by),
+            serde_json::json!({ "user": row.user_name }),
+        )
+        .await;
+        self.control(id, Control::Lock { by: by.to_owned() });
+        Ok(())
+    }
+
+    /// Opens the gate again and releases the user.
+    pub async fn unlock(&self, id: &SessionId, by: &str) -> Result<(), ControlError> {
+        let io = self.io_of(id)?;
+        if !io.is_locked() {
+            return Ok(());
+        }
+        let dropped = io.unlock();
+        let _ = io.marker(format!("input unlocked by {by}")).await;
+        let row = self.store.session(&id.0).await?;
+        self.store
+            .set_session_status(id, SessionStatus::Active)
+            .await?;
+        self.store.release_user(&row.user_name).await?;
+        self.session_event(
+            id,
+            EventKind::Unlocked,
+            Some(by),
+            serde_json::json!({ "user": row.user_name, "input_dropped_bytes": dropped }),
+        )
+        .await;
+        self.control(id, Control::Unlock { by: by.to_owned() });
+        Ok(())
+    }
+
+    /// Lets a locked user start sessions again and unlocks their locked sessions: here at
+    /// once, on other nodes through the command queue. Returns who had locked them.
+    pub async fn release_user(&self, name: &str, by: &str) -> Result<Option<String>, ControlError> {
+        let was = self.store.release_user(name).await?;
+        let locked = self
+            .store
+            .list_sessions(&vigil_store::SessionFilter {
+                active: Some(true),
+                user: Some(name.to_owned()),
+                ..Default::default()
+            })
+            .await?;
+        for s in locked
+            .into_iter()
+            .filter(|s| s.status == SessionStatus::Locked.as_str())
+        {
+            let id = SessionId(s.id.clone());
+            if self.is_local(&id) {
+                self.unlock(&id, by).await?;
+            } else {
+                self.store
+                    .enqueue_command(&s.id, ControlCommand::Unlock, by)
+                    .await?;
+            }
+        }
+        Ok(was)
+    }
+
     /// Sessions this node has closed since it started.
     pub fn closed_count(&self) -> u64 {
         self.closed.load(std::sync::atomic::Ordering::Relaxed)
@@ -158,13 +304,30 @@ impl Hub {
                 Ok(commands) => {
                     for c in commands {
                         let id = SessionId(c.session_id.clone());
-                        let control = match c.command {
-                            ControlCommand::Terminate => Control::Terminate {
-                                by: c.actor.clone(),
-                            },
+                        let done = match c.command {
+                            ControlCommand::Terminate => self.control(
+                                &id,
+                                Control::Terminate {
+                                    by: c.actor.clone(),
+                                },
+                            ),
+                            ControlCommand::Lock => self
+                                .lock(&id, &c.actor)
+                                .await
+                                .map_err(
+                                    |e| tracing::warn!(session = %id, error = %e, "cannot lock"),
+                                )
+                                .is_ok(),
+                            ControlCommand::Unlock => self
+                                .unlock(&id, &c.actor)
+                                .await
+                                .map_err(
+                                    |e| tracing::warn!(session = %id, error = %e, "cannot unlock"),
+                                )
+                                .is_ok(),
                         };
-                        if !self.control(&id, control) {
-                            tracing::warn!(session = %id, "control command for a session this node no longer runs");
+                        if !done {
+                            tracing::warn!(session = %id, command = c.command.as_str(), "control command for a session this node no longer runs");
                         }
                     }
                 }
@@ -244,14 +407,7 @@ impl LiveSession {
     /// Appends to the session log. A log write that fails is reported, not fatal: the
     /// recording is the evidence that must not be lost, and it has its own failure path.
     pub async fn event(&self, kind: EventKind, actor: Option<&str>, detail: serde_json::Value) {
-        if let Err(e) = self
-            .hub
-            .store
-            .add_event(&self.id, kind, actor, &detail)
-            .await
-        {
-            tracing::error!(session = %self.id, kind = kind.as_str(), error = %e, "cannot write session event");
-        }
+        self.hub.session_event(&self.id, kind, actor, detail).await;
     }
 
     pub async fn set_status(&self, status: SessionStatus) {

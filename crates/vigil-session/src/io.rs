@@ -31,6 +31,10 @@ struct IoInner {
     recorder: Recorder,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
+    /// The lock gate: while set, operator input is dropped here (never queued for later).
+    locked: std::sync::atomic::AtomicBool,
+    /// Operator bytes dropped by the gate since the last lock.
+    dropped: AtomicU64,
 }
 
 /// Cheap to clone: one per relay task.
@@ -46,6 +50,8 @@ impl SessionIo {
                 recorder,
                 bytes_in: AtomicU64::new(0),
                 bytes_out: AtomicU64::new(0),
+                locked: std::sync::atomic::AtomicBool::new(false),
+                dropped: AtomicU64::new(0),
             }),
         }
     }
@@ -79,12 +85,19 @@ impl SessionIo {
         self.inner.recorder.send(RecEvent::Start(header)).await
     }
 
-    /// Input stage: operator to target. Returns the bytes to forward.
+    /// Input stage: operator to target. Returns the bytes to forward, or `None` when the lock
+    /// gate drops them (their content is not recorded: only the count, in the session log).
     pub async fn from_operator(
         &self,
         tag: ChannelTag,
         data: Bytes,
-    ) -> Result<Bytes, RecorderError> {
+    ) -> Result<Option<Bytes>, RecorderError> {
+        if self.is_locked() {
+            self.inner
+                .dropped
+                .fetch_add(data.len() as u64, Ordering::Relaxed);
+            return Ok(None);
+        }
         self.inner
             .bytes_in
             .fetch_add(data.len() as u64, Ordering::Relaxed);
@@ -95,7 +108,23 @@ impl SessionIo {
                 .send(RecEvent::Input(at, data.clone()))
                 .await?;
         }
-        Ok(data)
+        Ok(Some(data))
+    }
+
+    /// Closes the lock gate at once: from the next chunk on, operator input is dropped.
+    pub fn lock(&self) {
+        self.inner.dropped.store(0, Ordering::Relaxed);
+        self.inner.locked.store(true, Ordering::SeqCst);
+    }
+
+    /// Opens the gate; returns how many operator bytes it dropped while closed.
+    pub fn unlock(&self) -> u64 {
+        self.inner.locked.store(false, Ordering::SeqCst);
+        self.inner.dropped.swap(0, Ordering::Relaxed)
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.inner.locked.load(Ordering::SeqCst)
     }
 
     /// Output stage: target to operator. Returns the bytes to forward.

@@ -138,7 +138,9 @@ async fn write_loop(
 ) -> Result<u64, String> {
     let mut writer: Option<CastWriter<Vec<u8>>> = None;
     let mut screen = Screen::new(80, 24);
-    let (live, _) = broadcast::channel::<LiveFrame>(LIVE_FRAMES);
+    // Made on the first viewer: its ring of LIVE_FRAMES slots is allocated up front, and most
+    // sessions are never watched (1,000 idle sessions: 140 KiB each with it, see BENCHMARKS.md).
+    let mut live: Option<broadcast::Sender<LiveFrame>> = None;
     let io = |e: std::io::Error| e.to_string();
     let mut compressor = LiveCompressor::new().map_err(io)?;
     let mut written: u64 = 0;
@@ -157,7 +159,8 @@ async fn write_loop(
                     (Some(_), RecEvent::Start(_)) => continue,
                     (_, RecEvent::Watch(reply)) => {
                         let (cols, rows) = screen.size();
-                        let _ = reply.send(LiveView { cols, rows, screen: screen.dump(), frames: live.subscribe() });
+                        let frames = live.get_or_insert_with(|| broadcast::channel(LIVE_FRAMES).0).subscribe();
+                        let _ = reply.send(LiveView { cols, rows, screen: screen.dump(), frames });
                         continue;
                     }
                     (slot, event) => {
@@ -170,7 +173,7 @@ async fn write_loop(
                                 if is_screen {
                                     screen.feed(&b);
                                 }
-                                if live.receiver_count() > 0 {
+                                if let Some(live) = live.as_ref().filter(|l| l.receiver_count() > 0) {
                                     let _ = live.send(LiveFrame::Output(b.clone()));
                                 }
                                 w.output(at, &b)
@@ -179,7 +182,9 @@ async fn write_loop(
                             RecEvent::Resize(at, c, r) => {
                                 let (cols, rows) = (u16::try_from(c).unwrap_or(u16::MAX), u16::try_from(r).unwrap_or(u16::MAX));
                                 screen.resize(cols, rows);
-                                let _ = live.send(LiveFrame::Resize(cols, rows));
+                                if let Some(live) = &live {
+                                    let _ = live.send(LiveFrame::Resize(cols, rows));
+                                }
                                 w.resize(at, c, r)
                             }
                             RecEvent::Exit(at, s) => w.exit(at, s),

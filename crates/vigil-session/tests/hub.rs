@@ -166,3 +166,80 @@ async fn a_late_viewer_gets_the_screen_then_live_output() {
         Err(vigil_session::WatchError::NotHere(_))
     ));
 }
+
+#[tokio::test]
+async fn lock_drops_input_tells_the_adapter_and_locks_the_user_until_unlocked() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path()).await;
+    hub.store()
+        .create_user("alice", vigil_core::Role::Operator, None)
+        .await
+        .unwrap();
+    let mut events = hub.subscribe();
+    let (live, mut inbox) = hub.open(new_session()).await.unwrap();
+    let id = live.id().clone();
+    let io = live.start_recording().await.unwrap();
+    io.start(80, 24, None, None).await.unwrap();
+    hub.lock(&id, "carol").await.unwrap();
+    assert_eq!(inbox.next().await, Control::Lock { by: "carol".into() });
+    let typed = io
+        .from_operator(ChannelTag::Terminal, Bytes::from_static(b"rm -rf /\r"))
+        .await
+        .unwrap();
+    assert!(typed.is_none(), "locked input is dropped, not queued");
+    assert_eq!(io.bytes().0, 0);
+    let row = hub.store().session(&id.0).await.unwrap();
+    assert_eq!(row.status, "locked");
+    let alice = hub.store().user_by_name("alice").await.unwrap();
+    assert_eq!(alice.locked_by.as_deref(), Some("carol"));
+    hub.lock(&id, "dave").await.unwrap();
+    assert_eq!(
+        hub.store()
+            .user_by_name("alice")
+            .await
+            .unwrap()
+            .locked_by
+            .as_deref(),
+        Some("carol"),
+        "locking a locked session changes nothing"
+    );
+
+    hub.unlock(&id, "carol").await.unwrap();
+    assert_eq!(inbox.next().await, Control::Unlock { by: "carol".into() });
+    let typed = io
+        .from_operator(ChannelTag::Terminal, Bytes::from_static(b"ls\r"))
+        .await
+        .unwrap();
+    assert_eq!(typed.as_deref(), Some(&b"ls\r"[..]));
+    assert_eq!(
+        hub.store().user_by_name("alice").await.unwrap().locked_by,
+        None
+    );
+    assert_eq!(hub.store().session(&id.0).await.unwrap().status, "active");
+
+    let mut seen = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        seen.push((e.kind.as_str(), e.actor, e.detail));
+    }
+    assert_eq!(seen[0].0, "locked");
+    assert_eq!(seen[0].1.as_deref(), Some("carol"));
+    assert_eq!(seen[1].0, "unlocked");
+    assert_eq!(
+        seen[1].2["input_dropped_bytes"], 9,
+        "the log says how much was dropped"
+    );
+
+    // Releasing the user unlocks their locked session too.
+    hub.lock(&id, "carol").await.unwrap();
+    assert_eq!(
+        hub.release_user("alice", "erin").await.unwrap().as_deref(),
+        Some("carol")
+    );
+    assert!(!io.is_locked());
+    drop(io);
+    live.close(EndReason::OperatorExit).await;
+    assert!(matches!(
+        hub.lock(&id, "carol").await,
+        Err(vigil_session::ControlError::NotHere(_))
+    ));
+}

@@ -69,15 +69,18 @@ async fn forward_backlog(
             _ => 0,
         };
         let sent = match msg {
+            // `None`: the lock gate dropped the bytes; nothing is sent, nothing waits to be.
             ChannelMsg::Data { data } => match io.from_operator(tag, data).await {
-                Ok(data) => to.data_bytes(data).await,
+                Ok(Some(data)) => to.data_bytes(data).await,
+                Ok(None) => Ok(()),
                 Err(e) => {
                     tracing::error!(error = %e, "recording failed; ending the channel");
                     break;
                 }
             },
             ChannelMsg::ExtendedData { data, ext } => match io.from_operator(tag, data).await {
-                Ok(data) => to.extended_data_bytes(ext, data).await,
+                Ok(Some(data)) => to.extended_data_bytes(ext, data).await,
+                Ok(None) => Ok(()),
                 Err(_) => break,
             },
             ChannelMsg::Eof => to.eof().await,
@@ -95,6 +98,8 @@ async fn forward_backlog(
                 to.window_change(col_width, row_height, pix_width, pix_height)
                     .await
             }
+            // A signal (Ctrl-C sent as a request) is operator input too.
+            ChannelMsg::Signal { .. } if io.is_locked() => Ok(()),
             ChannelMsg::Signal { signal } => to.signal(signal).await,
             ChannelMsg::RequestShell { want_reply: true }
             | ChannelMsg::Exec {

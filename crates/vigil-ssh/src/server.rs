@@ -180,18 +180,35 @@ impl SshGateway {
 
 /// Obeys a session's control messages until it ends.
 pub(crate) async fn obey(shared: Arc<Shared>, mut inbox: ControlInbox) {
-    let reason = match inbox.next().await {
-        Control::Terminate { by } => {
-            shared.set_end(EndReason::TerminatedBy(by));
-            DISCONNECTED_MESSAGE.to_owned()
-        }
-        Control::Shutdown => {
-            shared.set_end(EndReason::NodeShutdown);
-            "vigil: the gateway is shutting down".to_owned()
-        }
-        Control::RecordingFailed(why) => {
-            shared.set_end(EndReason::Error(format!("recording failed: {why}")));
-            format!("vigil: the session has ended because it can no longer be recorded ({why})")
+    let reason = loop {
+        match inbox.next().await {
+            Control::Terminate { by } => {
+                shared.set_end(EndReason::TerminatedBy(by));
+                break DISCONNECTED_MESSAGE.to_owned();
+            }
+            Control::Shutdown => {
+                shared.set_end(EndReason::NodeShutdown);
+                break "vigil: the gateway is shutting down".to_owned();
+            }
+            Control::RecordingFailed(why) => {
+                shared.set_end(EndReason::Error(format!("recording failed: {why}")));
+                break format!(
+                    "vigil: the session has ended because it can no longer be recorded ({why})"
+                );
+            }
+            // The gate is already closed or open when these arrive: only the notice is left.
+            Control::Lock { by } => {
+                shared
+                    .notify_all(&format!(
+                        "vigil: your session was locked by {by}: what you type is not sent until it is unlocked"
+                    ))
+                    .await;
+            }
+            Control::Unlock { by } => {
+                shared
+                    .notify_all(&format!("vigil: your session was unlocked by {by}"))
+                    .await;
+            }
         }
     };
     shared.disconnect_all(&reason).await;

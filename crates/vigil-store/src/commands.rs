@@ -9,17 +9,23 @@ use crate::{Store, StoreError};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ControlCommand {
     Terminate,
+    Lock,
+    Unlock,
 }
 
 impl ControlCommand {
     pub fn as_str(self) -> &'static str {
         match self {
             ControlCommand::Terminate => "terminate",
+            ControlCommand::Lock => "lock",
+            ControlCommand::Unlock => "unlock",
         }
     }
     fn parse(s: &str) -> Option<Self> {
         match s {
             "terminate" => Some(ControlCommand::Terminate),
+            "lock" => Some(ControlCommand::Lock),
+            "unlock" => Some(ControlCommand::Unlock),
             _ => None,
         }
     }

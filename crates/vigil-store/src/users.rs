@@ -7,9 +7,9 @@ use vigil_vault::Secret;
 
 use crate::{Store, StoreError, check_name, conflict, found, new_id};
 
-const USER_COLUMNS: &str = "id, name, role, password_hash IS NOT NULL AS has_password, totp_sealed IS NOT NULL AS has_totp, disabled, created_at";
+const USER_COLUMNS: &str = "id, name, role, password_hash IS NOT NULL AS has_password, totp_sealed IS NOT NULL AS has_totp, disabled, created_at, locked_by";
 /// The same columns from a join where the users table is `u`.
-pub(crate) const USER_COLUMNS_OF_U: &str = "u.id, u.name, u.role, u.password_hash IS NOT NULL AS has_password, u.totp_sealed IS NOT NULL AS has_totp, u.disabled, u.created_at";
+pub(crate) const USER_COLUMNS_OF_U: &str = "u.id, u.name, u.role, u.password_hash IS NOT NULL AS has_password, u.totp_sealed IS NOT NULL AS has_totp, u.disabled, u.created_at, u.locked_by";
 
 pub(crate) fn user_from(row: &AnyRow) -> Result<User, StoreError> {
     let role: String = row.try_get("role")?;
@@ -25,6 +25,7 @@ pub(crate) fn user_from(row: &AnyRow) -> Result<User, StoreError> {
         has_totp: flag(row, "has_totp")?,
         disabled: flag(row, "disabled")?,
         created_at: row.try_get("created_at")?,
+        locked_by: row.try_get("locked_by")?,
     })
 }
 
@@ -96,6 +97,35 @@ impl Store {
             .execute(&self.pool)
             .await?;
         found(done, || format!("user {name}"))
+    }
+
+    /// Locks the user out of new sessions: `by` locked their interaction in `session_id`.
+    pub async fn lock_user(
+        &self,
+        name: &str,
+        by: &str,
+        session_id: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET locked_by = $1, locked_at = $2, locked_session = $3 WHERE name = $4",
+        )
+        .bind(by)
+        .bind(now_millis())
+        .bind(session_id)
+        .bind(name)
+        .execute(&self.pool)
+        .await?;
+        found(done, || format!("user {name}"))
+    }
+
+    /// Lets the user start sessions again; returns who had locked them, if anyone.
+    pub async fn release_user(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let user = self.user_by_name(name).await?;
+        sqlx::query("UPDATE users SET locked_by = NULL, locked_at = NULL, locked_session = NULL WHERE id = $1")
+            .bind(&user.id)
+            .execute(&self.pool)
+            .await?;
+        Ok(user.locked_by)
     }
 
     pub async fn set_user_role(&self, name: &str, role: Role) -> Result<(), StoreError> {

@@ -17,6 +17,11 @@ use crate::config::Settings;
 
 #[derive(Subcommand)]
 pub(crate) enum UserCommand {
+    /// Let a user whose interaction was locked start sessions again (their locked sessions
+    /// are unlocked).
+    Release {
+        name: String,
+    },
     /// Add a user; without --password-stdin a random password is generated and shown once.
     Add {
         name: String,
@@ -129,6 +134,11 @@ pub(crate) enum SessionCommand {
     },
     /// End a live session; the operator sees "You have been disconnected".
     Kill { id: String },
+    /// Lock the operator's interaction: their input is dropped at the gateway, they are told
+    /// who locked it, and they cannot start new sessions until unlocked or released.
+    Lock { id: String },
+    /// Unlock the operator's interaction (releases the user too).
+    Unlock { id: String },
 }
 
 #[derive(Subcommand)]
@@ -152,7 +162,7 @@ pub(crate) enum AuditCommand {
 }
 
 /// Who did it, for the audit log: the local account that ran the command.
-fn actor() -> String {
+pub(crate) fn actor() -> String {
     format!(
         "cli:{}",
         std::env::var("USER")
@@ -237,7 +247,7 @@ pub(crate) async fn run(
     command: Command,
 ) -> anyhow::Result<()> {
     match command {
-        Command::User(c) => user(store, c).await,
+        Command::User(c) => user(settings, store, c).await,
         Command::Target(c) => target(store, c).await,
         Command::Account(c) => account(store, c).await,
         Command::Access(c) => access(store, c).await,
@@ -249,7 +259,7 @@ pub(crate) async fn run(
     }
 }
 
-async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
+async fn user(settings: &Settings, store: &Store, command: UserCommand) -> anyhow::Result<()> {
     match command {
         UserCommand::Add {
             name,
@@ -309,6 +319,9 @@ async fn user(store: &Store, command: UserCommand) -> anyhow::Result<()> {
                 )
                 .await?;
             println!("added key {fingerprint} to {name}");
+        }
+        UserCommand::Release { name } => {
+            crate::control::release(settings, store, &name, &actor()).await?
         }
         UserCommand::Totp { name, remove } => {
             if remove {
@@ -548,6 +561,10 @@ async fn session(store: &Store, command: SessionCommand) -> anyhow::Result<()> {
                     e.detail
                 );
             }
+        }
+        SessionCommand::Lock { id } => crate::control::set_lock(store, &id, true, &actor()).await?,
+        SessionCommand::Unlock { id } => {
+            crate::control::set_lock(store, &id, false, &actor()).await?
         }
         SessionCommand::Kill { id } => {
             let row = store.session(&id).await?;

@@ -3,6 +3,7 @@
 
 mod admin;
 mod config;
+mod control;
 mod init;
 mod keys;
 mod memory;

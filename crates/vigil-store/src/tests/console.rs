@@ -304,3 +304,48 @@ store_test!(targets_logins_grants_edits, |store: Store| async move {
     store.delete_account("web01", "root").await.unwrap();
     assert!(store.accounts(&t).await.unwrap().is_empty());
 });
+
+store_test!(locked_users_until_released, |store: Store| async move {
+    store
+        .create_user("alice", Role::Operator, None)
+        .await
+        .unwrap();
+    let id = sample_session(&store, "n1").await;
+    store.lock_user("alice", "carol", &id.0).await.unwrap();
+    assert_eq!(
+        store
+            .user_by_name("alice")
+            .await
+            .unwrap()
+            .locked_by
+            .as_deref(),
+        Some("carol")
+    );
+    assert_eq!(
+        store.release_user("alice").await.unwrap().as_deref(),
+        Some("carol")
+    );
+    assert_eq!(store.user_by_name("alice").await.unwrap().locked_by, None);
+    assert_eq!(
+        store.release_user("alice").await.unwrap(),
+        None,
+        "releasing twice is harmless"
+    );
+    assert!(matches!(
+        store.lock_user("nobody", "carol", &id.0).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store
+        .enqueue_command(&id.0, ControlCommand::Lock, "carol")
+        .await
+        .unwrap();
+    store
+        .enqueue_command(&id.0, ControlCommand::Unlock, "carol")
+        .await
+        .unwrap();
+    let taken = store.take_commands("n1").await.unwrap();
+    assert_eq!(
+        taken.iter().map(|c| c.command).collect::<Vec<_>>(),
+        vec![ControlCommand::Lock, ControlCommand::Unlock]
+    );
+});

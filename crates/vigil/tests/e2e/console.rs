@@ -5,7 +5,20 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::harness::{Gateway, Target, vigil_bin};
+use crate::harness::{Gateway, TARGET_USER, Target, vigil_bin};
+
+/// The target account's home: where the operator's shell writes its evidence files.
+fn target_home() -> String {
+    let out = Command::new("getent")
+        .args(["passwd", TARGET_USER])
+        .output()
+        .expect("getent");
+    String::from_utf8_lossy(&out.stdout)
+        .split(':')
+        .nth(5)
+        .unwrap_or("/nonexistent")
+        .to_owned()
+}
 
 #[test]
 fn console_in_a_browser() {
@@ -36,6 +49,7 @@ fn console_in_a_browser() {
         .env("VIGIL_BIN", vigil_bin())
         .env("VIGIL_DATA_DIR", &gw.data)
         .env("VIGIL_SCREENSHOTS", &shots)
+        .env("VIGIL_TARGET_HOME", target_home())
         .status()
         .expect("node (the test script installs Node.js and Chromium)");
     eprintln!("console screenshots: {shots}");

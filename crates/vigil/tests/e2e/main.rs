@@ -6,6 +6,7 @@ mod harness;
 
 mod console;
 mod control;
+mod lock;
 mod refusals;
 mod sessions;
 mod transfers;
