@@ -233,17 +233,26 @@ pub(crate) async fn login(
             &serde_json::json!({ "addr": addr }),
         )
         .await?;
-    let cookie = format!(
-        "{COOKIE}={}; Path=/; HttpOnly; SameSite=Strict; Max-Age={}{}",
+    let response = Json(me_of(&user, Some(csrf))).into_response();
+    Ok(with_cookie(
+        response,
         token.expose_str().unwrap_or_default(),
         state.session_ttl.as_secs(),
-        if state.secure_cookies { "; Secure" } else { "" }
+        state.secure_cookies,
+    ))
+}
+
+/// Sets (or with an empty value and `max_age` 0, clears) the session cookie: HttpOnly,
+/// SameSite=Strict, and Secure when the console is served over TLS.
+fn with_cookie(mut response: Response, value: &str, max_age: u64, secure: bool) -> Response {
+    let cookie = format!(
+        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{}",
+        if secure { "; Secure" } else { "" }
     );
-    let mut response = Json(me_of(&user, Some(csrf))).into_response();
     if let Ok(v) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
-    Ok(response)
+    response
 }
 
 pub(crate) async fn logout(
@@ -266,12 +275,8 @@ pub(crate) async fn logout(
             &serde_json::json!({ "addr": caller.addr }),
         )
         .await?;
-    let mut response = Json(serde_json::json!({ "signed_out": true })).into_response();
-    let expired = format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
-    if let Ok(v) = HeaderValue::from_str(&expired) {
-        response.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    Ok(response)
+    let response = Json(serde_json::json!({ "signed_out": true })).into_response();
+    Ok(with_cookie(response, "", 0, state.secure_cookies))
 }
 
 pub(crate) async fn me(

@@ -11,20 +11,7 @@ fn kill_ends_the_session_and_the_operator_is_told() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    let child = gw
-        .ssh("alice:web01", "alice-pw")
-        .args(["-tt", "sleep 60"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let id = eventually(Duration::from_secs(10), "no active session", || {
-        gw.sessions()
-            .into_iter()
-            .find(|s| s["status"] == "active")
-            .and_then(|s| s["id"].as_str().map(str::to_owned))
-    });
+    let (child, id) = gw.interactive("alice:web01", "alice-pw", "sleep 60");
     let out = gw.ok(&["session", "kill", &id]);
     assert!(out.contains("ended: terminated_by(cli:"), "{out}");
     let out = child.wait_with_output().unwrap();

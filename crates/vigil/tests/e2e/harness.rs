@@ -489,6 +489,26 @@ impl Gateway {
         c
     }
 
+    /// Starts `ssh -tt USER COMMAND` with piped stdio and waits until its session is active;
+    /// returns the running client and the session's id.
+    pub fn interactive(&self, user: &str, password: &str, command: &str) -> (Child, String) {
+        let child = self
+            .ssh(user, password)
+            .args(["-tt", command])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ssh");
+        let id = eventually(Duration::from_secs(10), "no active session", || {
+            self.sessions()
+                .into_iter()
+                .find(|s| s["status"] == "active")
+                .and_then(|s| s["id"].as_str().map(str::to_owned))
+        });
+        (child, id)
+    }
+
     pub fn write_code(&self, code: &str) {
         std::fs::write(self.dir.path().join("code"), format!("{code}\n")).expect("code file");
     }

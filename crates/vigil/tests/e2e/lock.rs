@@ -2,7 +2,6 @@
 //! the command queue, the operator is told, new sessions are refused until the release.
 
 use std::io::Write;
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::harness::{Gateway, Target, eventually, text};
@@ -12,20 +11,7 @@ fn cli_lock_unlock_and_release() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    let mut child = gw
-        .ssh("alice:web01", "alice-pw")
-        .args(["-tt", "cat"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let id = eventually(Duration::from_secs(10), "no active session", || {
-        gw.sessions()
-            .into_iter()
-            .find(|s| s["status"] == "active")
-            .and_then(|s| s["id"].as_str().map(str::to_owned))
-    });
+    let (mut child, id) = gw.interactive("alice:web01", "alice-pw", "cat");
     let out = gw.ok(&["session", "lock", &id]);
     assert!(out.contains("is locked"), "{out}");
     let refused = gw
