@@ -137,7 +137,10 @@ async fn write_loop(
     started: Instant,
 ) -> Result<u64, String> {
     let mut writer: Option<CastWriter<Vec<u8>>> = None;
-    let mut screen = Screen::new(80, 24);
+    // Made on the first terminal output or viewer: an avt screen of 80x24 holds two cell
+    // buffers (about 60 KiB), and a session that never drew anything needs none.
+    let mut size: (u16, u16) = (80, 24);
+    let mut screen: Option<Screen> = None;
     // Made on the first viewer: its ring of LIVE_FRAMES slots is allocated up front, and most
     // sessions are never watched (1,000 idle sessions: 140 KiB each with it, see BENCHMARKS.md).
     let mut live: Option<broadcast::Sender<LiveFrame>> = None;
@@ -152,12 +155,13 @@ async fn write_loop(
                 let Some(event) = event else { break };
                 let w = match (&mut writer, event) {
                     (None, RecEvent::Start(header)) => {
-                        screen = Screen::new(header.cols, header.rows);
+                        size = (header.cols, header.rows);
                         writer = Some(CastWriter::new(Vec::with_capacity(FLUSH_BYTES), &header).map_err(io)?);
                         continue;
                     }
                     (Some(_), RecEvent::Start(_)) => continue,
                     (_, RecEvent::Watch(reply)) => {
+                        let screen = screen.get_or_insert_with(|| Screen::new(size.0, size.1));
                         let (cols, rows) = screen.size();
                         let frames = live.get_or_insert_with(|| broadcast::channel(LIVE_FRAMES).0).subscribe();
                         let _ = reply.send(LiveView { cols, rows, screen: screen.dump(), frames });
@@ -171,7 +175,7 @@ async fn write_loop(
                         match event {
                             RecEvent::Output(at, b, is_screen) => {
                                 if is_screen {
-                                    screen.feed(&b);
+                                    screen.get_or_insert_with(|| Screen::new(size.0, size.1)).feed(&b);
                                 }
                                 if let Some(live) = live.as_ref().filter(|l| l.receiver_count() > 0) {
                                     let _ = live.send(LiveFrame::Output(b.clone()));
@@ -181,7 +185,10 @@ async fn write_loop(
                             RecEvent::Input(at, b) => w.input(at, &b),
                             RecEvent::Resize(at, c, r) => {
                                 let (cols, rows) = (u16::try_from(c).unwrap_or(u16::MAX), u16::try_from(r).unwrap_or(u16::MAX));
-                                screen.resize(cols, rows);
+                                size = (cols, rows);
+                                if let Some(screen) = &mut screen {
+                                    screen.resize(cols, rows);
+                                }
                                 if let Some(live) = &live {
                                     let _ = live.send(LiveFrame::Resize(cols, rows));
                                 }

@@ -43,7 +43,12 @@ pub async fn purge_expired(
                     continue;
                 }
             }
-            store.mark_purged(&session.id).await?;
+            match store.mark_purged(&session.id).await {
+                Ok(()) => {}
+                // Every node runs the purge: another one got there first.
+                Err(vigil_store::StoreError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            }
             store
                 .audit(
                     "system",

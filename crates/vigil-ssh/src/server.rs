@@ -14,8 +14,10 @@ use vigil_session::{Control, ControlInbox, Hub};
 use crate::connection::{Connection, Shared};
 use crate::{DISCONNECTED_MESSAGE, SshError};
 
-/// Messages queued per channel between a russh session loop and our relay.
-const CHANNEL_QUEUE: usize = 32;
+/// Messages queued per channel between a russh session loop and our relay. Each holds up to
+/// a 32 KiB packet, per hop and direction: 16 keep a bulk transfer's buffers near +8 MiB
+/// (32 gave +8..+10 MiB) at the same throughput (docs/BENCHMARKS.md).
+const CHANNEL_QUEUE: usize = 16;
 
 /// The window granted to operators when the relay keeps up (OpenSSH's own default).
 pub(crate) const WINDOW: u32 = 2 * 1024 * 1024;
