@@ -78,7 +78,10 @@ fn build_console(web: &Path, out: &Path) -> Result<()> {
         // Not `npm ci`: it insists that the lock lists every platform's optional package
         // (rollup ships one per OS and CPU), and registries that serve only this platform's
         // cannot produce such a lock. `npm install` follows the committed lock all the same.
-        npm(web, &["install", "--no-audit", "--no-fund", "--loglevel=error"])?;
+        npm(
+            web,
+            &["install", "--no-audit", "--no-fund", "--loglevel=error"],
+        )?;
     }
     npm(
         web,
