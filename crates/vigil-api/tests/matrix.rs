@@ -58,13 +58,7 @@ fn allowed(access: Access, who: &Who, path_user: &str) -> bool {
 async fn every_route_answers_every_caller_as_the_table_says() {
     let f = Fixture::new().await;
     let mut callers = vec![Who::Nobody];
-    for (name, role) in [
-        ("admin", Role::PamAdministrator),
-        ("auditor", Role::PamAuditor),
-        ("sysadmin", Role::SystemAdministrator),
-        ("operator", Role::Operator),
-        ("assigned", Role::Operator),
-    ] {
+    for (name, role) in common::USERS {
         callers.push(Who::User {
             name: name.into(),
             role,

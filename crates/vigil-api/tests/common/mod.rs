@@ -63,6 +63,15 @@ pub struct Fixture {
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// One user per role, and an operator who is assigned to audit the fixture's session.
+pub const USERS: [(&str, Role); 5] = [
+    ("admin", Role::PamAdministrator),
+    ("auditor", Role::PamAuditor),
+    ("sysadmin", Role::SystemAdministrator),
+    ("operator", Role::Operator),
+    ("assigned", Role::Operator),
+];
+
 impl Fixture {
     pub async fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
@@ -74,13 +83,7 @@ impl Fixture {
             Arc::new(LocalRecordingStore::new(dir.path().join("rec")));
         let hub = Hub::new("node-1".into(), store.clone(), Arc::clone(&recordings));
         let hash = vigil_vault::hash_password(&Secret::from(PASSWORD.to_owned())).unwrap();
-        for (name, role) in [
-            ("admin", Role::PamAdministrator),
-            ("auditor", Role::PamAuditor),
-            ("sysadmin", Role::SystemAdministrator),
-            ("operator", Role::Operator),
-            ("assigned", Role::Operator),
-        ] {
+        for (name, role) in USERS {
             let user = store.create_user(name, role, Some(&hash)).await.unwrap();
             store
                 .create_api_token(&user, "fixture", &token_hash(Self::token(name).as_bytes()))
