@@ -125,6 +125,9 @@ pub(crate) enum SessionCommand {
         active: bool,
         #[arg(long)]
         json: bool,
+        /// At most this many, newest first (1 to 10000).
+        #[arg(long, default_value_t = 1000)]
+        limit: i64,
     },
     /// One session and its log.
     Show {
@@ -497,9 +500,14 @@ async fn access(store: &Store, command: AccessCommand) -> anyhow::Result<()> {
 
 async fn session(store: &Store, command: SessionCommand) -> anyhow::Result<()> {
     match command {
-        SessionCommand::List { active, json } => {
+        SessionCommand::List {
+            active,
+            json,
+            limit,
+        } => {
             let filter = SessionFilter {
                 active: active.then_some(true),
+                limit: Some(limit),
                 ..Default::default()
             };
             let rows = store.list_sessions(&filter).await?;
