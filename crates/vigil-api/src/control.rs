@@ -31,6 +31,7 @@ fn control_error(e: ControlError) -> ApiError {
         ControlError::NotStarted(id) => ApiError::Conflict(format!(
             "session {id} has not opened its terminal yet: try again in a moment"
         )),
+        ControlError::Ended(id) => ApiError::Conflict(format!("session {id} has ended")),
         ControlError::Store(e) => e.into(),
     }
 }

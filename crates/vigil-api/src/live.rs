@@ -15,7 +15,7 @@ use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 use vigil_core::{EventKind, Permission, SessionId};
-use vigil_session::{LiveFrame, LiveView, WatchError};
+use vigil_session::{ControlError, LiveFrame, LiveView};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -61,14 +61,15 @@ pub(crate) async fn live(
         .watch(&SessionId(id.clone()))
         .await
         .map_err(|e| match e {
-            WatchError::NotHere(_) => ApiError::Conflict(format!(
+            ControlError::NotHere(_) => ApiError::Conflict(format!(
                 "session {id} runs on node {}: open the live stream on that node",
                 row.node
             )),
-            WatchError::NotStarted(_) => ApiError::Conflict(format!(
+            ControlError::NotStarted(_) => ApiError::Conflict(format!(
                 "session {id} has not opened its terminal yet: try again in a moment"
             )),
-            WatchError::Ended(_) => ApiError::Conflict(format!("session {id} has ended")),
+            ControlError::Ended(_) => ApiError::Conflict(format!("session {id} has ended")),
+            ControlError::Store(e) => e.into(),
         })?;
     Ok(ws.on_upgrade(move |socket| watch(state, caller, id, view, socket)))
 }

@@ -24,10 +24,6 @@ pub struct LiveCompressor {
 }
 
 impl LiveCompressor {
-    pub fn new() -> io::Result<Self> {
-        Ok(Self::default())
-    }
-
     /// Compresses `plain`; returns whatever compressed bytes are ready for the file.
     pub fn push(&mut self, plain: &[u8]) -> io::Result<Vec<u8>> {
         if plain.is_empty() {
@@ -87,7 +83,7 @@ mod tests {
 
     #[test]
     fn flushed_bytes_decode_before_the_frame_ends() -> io::Result<()> {
-        let mut c = LiveCompressor::new()?;
+        let mut c = LiveCompressor::default();
         let mut file = c.push(b"{\"version\":3}\n")?;
         file.extend(c.push(&b"[0.1, \"o\", \"hi\"]\n".repeat(50))?);
         file.extend(c.flush()?);
@@ -98,7 +94,7 @@ mod tests {
         assert!(c.flush()?.is_empty(), "nothing new, no empty frame");
         // A frame cut short by a crash: what was flushed before it still reads.
         let mut cut = file.clone();
-        let mut c2 = LiveCompressor::new()?;
+        let mut c2 = LiveCompressor::default();
         let mut partial = c2.push(&b"[0.3, \"o\", \"lost in the crash\"]\n".repeat(1000))?;
         partial.extend(c2.flush()?);
         cut.extend(&partial[..partial.len() / 2]);

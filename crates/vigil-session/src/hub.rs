@@ -40,13 +40,15 @@ pub struct HubEvent {
     pub detail: serde_json::Value,
 }
 
-/// Why a live-control request could not be carried out here.
+/// Why a live view or a live-control request cannot be had from this node.
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
     #[error("session {0} is not running on this node")]
     NotHere(SessionId),
     #[error("session {0} has not opened its terminal yet: try again in a moment")]
     NotStarted(SessionId),
+    #[error("session {0} has ended")]
+    Ended(SessionId),
     #[error(transparent)]
     Store(#[from] vigil_store::StoreError),
 }
@@ -74,17 +76,6 @@ struct Entry {
     control: mpsc::UnboundedSender<Control>,
     /// Set once the recording starts; the live stream comes from it.
     io: Option<SessionIo>,
-}
-
-/// Why a live stream cannot be had here.
-#[derive(Debug, thiserror::Error)]
-pub enum WatchError {
-    #[error("session {0} is not running on this node")]
-    NotHere(SessionId),
-    #[error("session {0} has not started its terminal yet")]
-    NotStarted(SessionId),
-    #[error("session {0} has ended")]
-    Ended(SessionId),
 }
 
 impl Hub {
@@ -158,13 +149,11 @@ impl Hub {
 
     /// Joins a session's live stream: its current screen, then live output. Only the node
     /// that runs the session has it (seed 001).
-    pub async fn watch(&self, id: &SessionId) -> Result<LiveView, WatchError> {
-        let io = match self.registry().get(id) {
-            None => return Err(WatchError::NotHere(id.clone())),
-            Some(Entry { io: None, .. }) => return Err(WatchError::NotStarted(id.clone())),
-            Some(Entry { io: Some(io), .. }) => io.clone(),
-        };
-        io.watch().await.map_err(|_| WatchError::Ended(id.clone()))
+    pub async fn watch(&self, id: &SessionId) -> Result<LiveView, ControlError> {
+        self.io_of(id)?
+            .watch()
+            .await
+            .map_err(|_| ControlError::Ended(id.clone()))
     }
 
     /// Every session-log event of this node's sessions as it happens. A subscriber that falls

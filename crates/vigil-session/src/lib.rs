@@ -11,9 +11,7 @@ mod io;
 mod recorder;
 mod retention;
 
-pub use hub::{
-    Control, ControlError, ControlInbox, Hub, HubError, HubEvent, LiveSession, WatchError,
-};
+pub use hub::{Control, ControlError, ControlInbox, Hub, HubError, HubEvent, LiveSession};
 pub use io::{ChannelTag, SessionIo};
 pub use recorder::{LiveFrame, LiveView, RecorderError, RecordingFailed};
 pub use retention::{PurgeReport, purge_expired, run_retention};

@@ -137,15 +137,9 @@ async fn write_loop(
     started: Instant,
 ) -> Result<u64, String> {
     let mut writer: Option<CastWriter<Vec<u8>>> = None;
-    // Made on the first terminal output or viewer: an avt screen of 80x24 holds two cell
-    // buffers (about 60 KiB), and a session that never drew anything needs none.
-    let mut size: (u16, u16) = (80, 24);
-    let mut screen: Option<Screen> = None;
-    // Made on the first viewer: its ring of LIVE_FRAMES slots is allocated up front, and most
-    // sessions are never watched (1,000 idle sessions: 140 KiB each with it, see BENCHMARKS.md).
-    let mut live: Option<broadcast::Sender<LiveFrame>> = None;
+    let mut live = Live::default();
     let io = |e: std::io::Error| e.to_string();
-    let mut compressor = LiveCompressor::new().map_err(io)?;
+    let mut compressor = LiveCompressor::default();
     let mut written: u64 = 0;
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -155,16 +149,13 @@ async fn write_loop(
                 let Some(event) = event else { break };
                 let w = match (&mut writer, event) {
                     (None, RecEvent::Start(header)) => {
-                        size = (header.cols, header.rows);
+                        live.size = (header.cols, header.rows);
                         writer = Some(CastWriter::new(Vec::with_capacity(FLUSH_BYTES), &header).map_err(io)?);
                         continue;
                     }
                     (Some(_), RecEvent::Start(_)) => continue,
                     (_, RecEvent::Watch(reply)) => {
-                        let screen = screen.get_or_insert_with(|| Screen::new(size.0, size.1));
-                        let (cols, rows) = screen.size();
-                        let frames = live.get_or_insert_with(|| broadcast::channel(LIVE_FRAMES).0).subscribe();
-                        let _ = reply.send(LiveView { cols, rows, screen: screen.dump(), frames });
+                        let _ = reply.send(live.watch());
                         continue;
                     }
                     (slot, event) => {
@@ -174,24 +165,12 @@ async fn write_loop(
                         };
                         match event {
                             RecEvent::Output(at, b, is_screen) => {
-                                if is_screen {
-                                    screen.get_or_insert_with(|| Screen::new(size.0, size.1)).feed(&b);
-                                }
-                                if let Some(live) = live.as_ref().filter(|l| l.receiver_count() > 0) {
-                                    let _ = live.send(LiveFrame::Output(b.clone()));
-                                }
+                                live.output(&b, is_screen);
                                 w.output(at, &b)
                             }
                             RecEvent::Input(at, b) => w.input(at, &b),
                             RecEvent::Resize(at, c, r) => {
-                                let (cols, rows) = (u16::try_from(c).unwrap_or(u16::MAX), u16::try_from(r).unwrap_or(u16::MAX));
-                                size = (cols, rows);
-                                if let Some(screen) = &mut screen {
-                                    screen.resize(cols, rows);
-                                }
-                                if let Some(live) = &live {
-                                    let _ = live.send(LiveFrame::Resize(cols, rows));
-                                }
+                                live.resize(c, r);
                                 w.resize(at, c, r)
                             }
                             RecEvent::Exit(at, s) => w.exit(at, s),
@@ -203,8 +182,7 @@ async fn write_loop(
                     }
                 };
                 if w.get_mut().len() >= FLUSH_BYTES {
-                    let compressed = compressor.push(w.get_mut()).map_err(io)?;
-                    w.get_mut().clear();
+                    let compressed = take_compressed(&mut compressor, w.get_mut()).map_err(io)?;
                     written += write(&mut file, &compressed, false).await.map_err(io)?;
                 }
             }
@@ -212,8 +190,7 @@ async fn write_loop(
                 if let Some(w) = &mut writer {
                     w.flush_pending().map_err(io)?;
                     if !w.get_mut().is_empty() {
-                        let mut compressed = compressor.push(w.get_mut()).map_err(io)?;
-                        w.get_mut().clear();
+                        let mut compressed = take_compressed(&mut compressor, w.get_mut()).map_err(io)?;
                         compressed.extend(compressor.flush().map_err(io)?);
                         written += write(&mut file, &compressed, true).await.map_err(io)?;
                     }
@@ -226,11 +203,85 @@ async fn write_loop(
         None => writer.insert(CastWriter::new(Vec::new(), &default_header(started)).map_err(io)?),
     };
     w.finish(started.elapsed()).map_err(io)?;
-    let mut compressed = compressor.push(w.get_mut()).map_err(io)?;
+    let mut compressed = take_compressed(&mut compressor, w.get_mut()).map_err(io)?;
     compressed.extend(compressor.finish().map_err(io)?);
     written += write(&mut file, &compressed, true).await.map_err(io)?;
     file.sync_all().await.map_err(io)?;
     Ok(written)
+}
+
+/// Compresses what the writer has buffered and empties the buffer.
+fn take_compressed(compressor: &mut LiveCompressor, buf: &mut Vec<u8>) -> std::io::Result<Vec<u8>> {
+    let compressed = compressor.push(buf)?;
+    buf.clear();
+    Ok(compressed)
+}
+
+/// What live viewers need: the screen model and the fan-out, both made when first needed (an
+/// avt screen of 80x24 holds two cell buffers, about 60 KiB, and the fan-out's ring of
+/// LIVE_FRAMES slots is allocated up front; most sessions are never watched, and a session
+/// that never drew anything needs no screen).
+struct Live {
+    size: (u16, u16),
+    screen: Option<Screen>,
+    fanout: Option<broadcast::Sender<LiveFrame>>,
+}
+
+impl Default for Live {
+    fn default() -> Self {
+        Live {
+            size: (80, 24),
+            screen: None,
+            fanout: None,
+        }
+    }
+}
+
+impl Live {
+    fn screen(&mut self) -> &mut Screen {
+        let (cols, rows) = self.size;
+        self.screen.get_or_insert_with(|| Screen::new(cols, rows))
+    }
+
+    /// Only terminal (PTY) output feeds the screen; every output goes to viewers.
+    fn output(&mut self, bytes: &Bytes, is_screen: bool) {
+        if is_screen {
+            self.screen().feed(bytes);
+        }
+        if let Some(fanout) = self.fanout.as_ref().filter(|f| f.receiver_count() > 0) {
+            let _ = fanout.send(LiveFrame::Output(bytes.clone()));
+        }
+    }
+
+    fn resize(&mut self, cols: u32, rows: u32) {
+        let size = (
+            u16::try_from(cols).unwrap_or(u16::MAX),
+            u16::try_from(rows).unwrap_or(u16::MAX),
+        );
+        self.size = size;
+        if let Some(screen) = &mut self.screen {
+            screen.resize(size.0, size.1);
+        }
+        if let Some(fanout) = &self.fanout {
+            let _ = fanout.send(LiveFrame::Resize(size.0, size.1));
+        }
+    }
+
+    /// A new viewer: the screen as it is now, and the frames from here on.
+    fn watch(&mut self) -> LiveView {
+        let frames = self
+            .fanout
+            .get_or_insert_with(|| broadcast::channel(LIVE_FRAMES).0)
+            .subscribe();
+        let screen = self.screen();
+        let (cols, rows) = screen.size();
+        LiveView {
+            cols,
+            rows,
+            screen: screen.dump(),
+            frames,
+        }
+    }
 }
 
 /// Writes compressed bytes; `flush` waits until the file has them (the once-a-second promise).

@@ -124,7 +124,7 @@ async fn a_late_viewer_gets_the_screen_then_live_output() {
     let id = live.id().clone();
     assert!(matches!(
         hub.watch(&id).await,
-        Err(vigil_session::WatchError::NotStarted(_))
+        Err(vigil_session::ControlError::NotStarted(_))
     ));
     let io = live.start_recording().await.unwrap();
     io.start(40, 5, None, None).await.unwrap();
@@ -163,7 +163,7 @@ async fn a_late_viewer_gets_the_screen_then_live_output() {
     );
     assert!(matches!(
         hub.watch(&id).await,
-        Err(vigil_session::WatchError::NotHere(_))
+        Err(vigil_session::ControlError::NotHere(_))
     ));
 }
 
