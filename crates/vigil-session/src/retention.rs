@@ -22,7 +22,8 @@ pub async fn purge_expired(
     recordings: &Arc<dyn RecordingStore>,
     retention_days: u32,
 ) -> Result<PurgeReport, vigil_store::StoreError> {
-    let cutoff = Store::retention_cutoff(retention_days);
+    // Sessions that ended longer ago than the retention period.
+    let cutoff = vigil_core::now_millis() - i64::from(retention_days) * 86_400_000;
     let mut report = PurgeReport::default();
     loop {
         let batch = store.purge_candidates(cutoff, 100).await?;

@@ -1,7 +1,7 @@
 //! Edits that the console and API make to targets, logins and grants after they exist.
 
 use sqlx::Row;
-use vigil_core::{SecretKind, now_millis};
+use vigil_core::SecretKind;
 use vigil_vault::Secret;
 
 use crate::users::flag;
@@ -26,14 +26,7 @@ impl Store {
         host: &str,
         port: u16,
     ) -> Result<(), StoreError> {
-        if host.is_empty() || host.chars().any(char::is_whitespace) || port == 0 {
-            return Err(StoreError::Invalid {
-                what: "address",
-                why: format!(
-                    "{host:?} port {port}: give a host name or address and a port from 1 to 65535"
-                ),
-            });
-        }
+        crate::targets::check_address(host, port)?;
         let done = sqlx::query("UPDATE targets SET host = $1, port = $2 WHERE name = $3")
             .bind(host)
             .bind(i64::from(port))
@@ -121,10 +114,5 @@ impl Store {
             .execute(&self.pool)
             .await?;
         found(done, || format!("grant {id}"))
-    }
-
-    /// Sessions whose recording the purge must delete: how long ago counts from `ended_at`.
-    pub fn retention_cutoff(retention_days: u32) -> i64 {
-        now_millis() - i64::from(retention_days) * 86_400_000
     }
 }

@@ -37,6 +37,23 @@ fn account_from(row: &AnyRow) -> Result<Account, StoreError> {
     })
 }
 
+/// A host name or address and a port a target can be reached at.
+pub(crate) fn check_address(host: &str, port: u16) -> Result<(), StoreError> {
+    if host.is_empty() || host.chars().any(char::is_whitespace) {
+        return Err(StoreError::Invalid {
+            what: "host",
+            why: format!("{host:?} is not a host name or address"),
+        });
+    }
+    if port == 0 {
+        return Err(StoreError::Invalid {
+            what: "port",
+            why: "0 is not a port: use 1 to 65535".into(),
+        });
+    }
+    Ok(())
+}
+
 pub(crate) fn secret_context(account_id: &str) -> String {
     format!("account:{account_id}")
 }
@@ -50,18 +67,7 @@ impl Store {
         host_key: Option<&str>,
     ) -> Result<Target, StoreError> {
         check_name("target name", name)?;
-        if host.is_empty() || host.chars().any(char::is_whitespace) {
-            return Err(StoreError::Invalid {
-                what: "host",
-                why: format!("{host:?} is not a host name or address"),
-            });
-        }
-        if port == 0 {
-            return Err(StoreError::Invalid {
-                what: "port",
-                why: "0 is not a port: use 1 to 65535".into(),
-            });
-        }
+        check_address(host, port)?;
         sqlx::query("INSERT INTO targets (id, name, host, port, host_key, protocol, created_at) VALUES ($1, $2, $3, $4, $5, 'ssh', $6)")
             .bind(new_id())
             .bind(name)

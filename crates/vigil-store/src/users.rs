@@ -7,9 +7,8 @@ use vigil_vault::Secret;
 
 use crate::{Store, StoreError, check_name, conflict, found, new_id};
 
-const USER_COLUMNS: &str = "id, name, role, password_hash IS NOT NULL AS has_password, totp_sealed IS NOT NULL AS has_totp, disabled, created_at, locked_by";
-/// The same columns from a join where the users table is `u`.
-pub(crate) const USER_COLUMNS_OF_U: &str = "u.id, u.name, u.role, u.password_hash IS NOT NULL AS has_password, u.totp_sealed IS NOT NULL AS has_totp, u.disabled, u.created_at, u.locked_by";
+/// A user's columns, for queries where the users table is `u` (alone or in a join).
+pub(crate) const USER_COLUMNS: &str = "u.id, u.name, u.role, u.password_hash IS NOT NULL AS has_password, u.totp_sealed IS NOT NULL AS has_totp, u.disabled, u.created_at, u.locked_by";
 
 pub(crate) fn user_from(row: &AnyRow) -> Result<User, StoreError> {
     let role: String = row.try_get("role")?;
@@ -67,7 +66,7 @@ impl Store {
 
     pub async fn find_user_by_name(&self, name: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE name = $1"
+            "SELECT {USER_COLUMNS} FROM users u WHERE u.name = $1"
         )))
         .bind(name)
         .fetch_optional(&self.pool)
@@ -77,7 +76,7 @@ impl Store {
 
     pub async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS} FROM users ORDER BY name"
+            "SELECT {USER_COLUMNS} FROM users u ORDER BY u.name"
         )))
         .fetch_all(&self.pool)
         .await?;

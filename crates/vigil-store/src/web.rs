@@ -4,7 +4,7 @@
 use sqlx::Row;
 use vigil_core::{User, now_millis};
 
-use crate::users::{USER_COLUMNS_OF_U, user_from};
+use crate::users::{USER_COLUMNS, user_from};
 use crate::{Store, StoreError, conflict, found, new_id};
 
 /// A signed-in browser: who, and the CSRF token its state-changing requests must carry.
@@ -48,7 +48,7 @@ impl Store {
     /// The unexpired session with this token hash, with its user as it is now.
     pub async fn web_session(&self, token_hash: &str) -> Result<Option<WebSession>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS_OF_U}, w.csrf_token, w.expires_at FROM web_sessions w JOIN users u ON u.id = w.user_id WHERE w.token_hash = $1 AND w.expires_at > $2"
+            "SELECT {USER_COLUMNS}, w.csrf_token, w.expires_at FROM web_sessions w JOIN users u ON u.id = w.user_id WHERE w.token_hash = $1 AND w.expires_at > $2"
         )))
         .bind(token_hash)
         .bind(now_millis())
@@ -146,7 +146,7 @@ impl Store {
     /// The user a token belongs to; notes when it was last used.
     pub async fn user_by_api_token(&self, token_hash: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {USER_COLUMNS_OF_U} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
+            "SELECT {USER_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
         )))
         .bind(token_hash)
         .fetch_optional(&self.pool)
