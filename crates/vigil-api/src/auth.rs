@@ -152,30 +152,27 @@ pub(crate) async fn login(
             .await?;
         return Err(ApiError::RateLimited(wait));
     }
-    let fail = |why: &'static str| {
-        let state = state.clone();
-        let keys = keys.clone();
-        let name = req.username.clone();
-        let addr = addr.clone();
-        async move {
-            state.limiter.failed(&keys);
-            state
-                .store
-                .audit(
-                    &name,
-                    "console_login_failed",
-                    &name,
-                    &serde_json::json!({ "addr": addr, "reason": why }),
-                )
-                .await?;
-            Err::<Response, ApiError>(ApiError::LoginFailed("wrong user name or password"))
-        }
-    };
     let Some(user) = state.store.find_user_by_name(&req.username).await? else {
-        return fail("unknown user").await;
+        return Err(login_failed(
+            &state,
+            &keys,
+            &req.username,
+            &addr,
+            "unknown user",
+            WRONG_PASSWORD,
+        )
+        .await?);
     };
     if user.disabled {
-        return fail("user disabled").await;
+        return Err(login_failed(
+            &state,
+            &keys,
+            &req.username,
+            &addr,
+            "user disabled",
+            WRONG_PASSWORD,
+        )
+        .await?);
     }
     let hash = state.store.user_password_hash(&user.name).await?;
     let password = Secret::from(req.password);
@@ -188,7 +185,15 @@ pub(crate) async fn login(
         None => false,
     };
     if !good {
-        return fail("wrong password").await;
+        return Err(login_failed(
+            &state,
+            &keys,
+            &req.username,
+            &addr,
+            "wrong password",
+            WRONG_PASSWORD,
+        )
+        .await?);
     }
     if user.has_totp {
         let Some(code) = req.totp.filter(|c| !c.trim().is_empty()) else {
@@ -196,17 +201,8 @@ pub(crate) async fn login(
         };
         let secret = state.store.user_totp(&user).await?;
         if !secret.is_some_and(|s| verify_totp(&s, code.trim())) {
-            state.limiter.failed(&keys);
-            state
-                .store
-                .audit(
-                    &user.name,
-                    "console_login_failed",
-                    &user.name,
-                    &serde_json::json!({ "addr": addr, "reason": "wrong verification code" }),
-                )
-                .await?;
-            return Err(ApiError::LoginFailed("wrong verification code"));
+            let why = "wrong verification code";
+            return Err(login_failed(&state, &keys, &user.name, &addr, why, why).await?);
         }
     }
     state.limiter.succeeded(&user_key);
@@ -253,6 +249,31 @@ fn with_cookie(mut response: Response, value: &str, max_age: u64, secure: bool) 
         response.headers_mut().insert(header::SET_COOKIE, v);
     }
     response
+}
+
+const WRONG_PASSWORD: &str = "wrong user name or password";
+
+/// Counts a failed sign-in against the user and the address, audits it with the real reason,
+/// and returns the error the client sees (which never says whether the user exists).
+async fn login_failed(
+    state: &AppState,
+    keys: &[String],
+    name: &str,
+    addr: &str,
+    why: &'static str,
+    shown: &'static str,
+) -> ApiResult<ApiError> {
+    state.limiter.failed(keys);
+    state
+        .store
+        .audit(
+            name,
+            "console_login_failed",
+            name,
+            &serde_json::json!({ "addr": addr, "reason": why }),
+        )
+        .await?;
+    Ok(ApiError::LoginFailed(shown))
 }
 
 pub(crate) async fn logout(

@@ -6,7 +6,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use vigil_core::{EventKind, Permission, SessionId};
-use vigil_session::{Control, ControlError};
+use vigil_session::Control;
 use vigil_store::ControlCommand;
 
 use crate::auth::Caller;
@@ -21,19 +21,6 @@ async fn live_row(state: &AppState, id: &str) -> ApiResult<vigil_store::SessionR
         )));
     }
     Ok(row)
-}
-
-fn control_error(e: ControlError) -> ApiError {
-    match e {
-        ControlError::NotHere(id) => {
-            ApiError::Conflict(format!("session {id} is not running on this node"))
-        }
-        ControlError::NotStarted(id) => ApiError::Conflict(format!(
-            "session {id} has not opened its terminal yet: try again in a moment"
-        )),
-        ControlError::Ended(id) => ApiError::Conflict(format!("session {id} has ended")),
-        ControlError::Store(e) => e.into(),
-    }
 }
 
 pub(crate) async fn terminate(
@@ -90,7 +77,7 @@ async fn set_lock(
         } else {
             state.hub.unlock(&sid, by).await
         };
-        done.map_err(control_error)?;
+        done?;
     } else {
         let command = if lock {
             ControlCommand::Lock
@@ -141,11 +128,7 @@ pub(crate) async fn release(
     Path(name): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     caller.require(Permission::SessionLock)?;
-    let was = state
-        .hub
-        .release_user(&name, caller.name())
-        .await
-        .map_err(control_error)?;
+    let was = state.hub.release_user(&name, caller.name()).await?;
     state
         .store
         .audit(

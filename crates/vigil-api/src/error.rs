@@ -45,6 +45,18 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<vigil_session::ControlError> for ApiError {
+    fn from(e: vigil_session::ControlError) -> Self {
+        use vigil_session::ControlError as C;
+        match e {
+            C::Store(e) => e.into(),
+            e @ (C::NotHere(_) | C::NotStarted(_) | C::Ended(_)) => {
+                ApiError::Conflict(e.to_string())
+            }
+        }
+    }
+}
+
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {

@@ -61,15 +61,12 @@ pub(crate) async fn live(
         .watch(&SessionId(id.clone()))
         .await
         .map_err(|e| match e {
+            // Only the owning node has the stream: say which one.
             ControlError::NotHere(_) => ApiError::Conflict(format!(
                 "session {id} runs on node {}: open the live stream on that node",
                 row.node
             )),
-            ControlError::NotStarted(_) => ApiError::Conflict(format!(
-                "session {id} has not opened its terminal yet: try again in a moment"
-            )),
-            ControlError::Ended(_) => ApiError::Conflict(format!("session {id} has ended")),
-            ControlError::Store(e) => e.into(),
+            other => other.into(),
         })?;
     Ok(ws.on_upgrade(move |socket| watch(state, caller, id, view, socket)))
 }

@@ -4,6 +4,7 @@
 //! its own permission.
 
 use std::io::Read;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
@@ -142,7 +143,7 @@ pub(crate) async fn get(
     Ok(Json(SessionDetail {
         prevent_purge: state.store.prevent_purge(&id).await?,
         auditors: state.store.session_auditors(&id).await?,
-        live_here: state.hub.live_sessions().contains(&SessionId(id.clone())),
+        live_here: state.hub.is_local(&SessionId(id.clone())),
         session: view(row),
     }))
 }
@@ -181,7 +182,7 @@ pub(crate) async fn recording(
         Some("play") => "play",
         _ => "download",
     };
-    let recordings = state.recordings.clone();
+    let recordings = Arc::clone(state.hub.recordings());
     let reader = tokio::task::spawn_blocking(move || recordings.open(&key))
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use vigil_record::RecordingStore;
 use vigil_session::Hub;
 use vigil_store::Store;
 
@@ -25,7 +24,6 @@ pub trait KeyTools: Send + Sync + 'static {
 pub struct ApiState {
     pub hub: Arc<Hub>,
     pub store: Store,
-    pub recordings: Arc<dyn RecordingStore>,
     pub keys: Arc<dyn KeyTools>,
     pub limiter: LoginLimiter,
     /// Cookies carry `Secure` when the console is served over TLS.
@@ -34,16 +32,10 @@ pub struct ApiState {
 }
 
 impl ApiState {
-    pub fn new(
-        hub: Arc<Hub>,
-        recordings: Arc<dyn RecordingStore>,
-        keys: Arc<dyn KeyTools>,
-        secure_cookies: bool,
-    ) -> Arc<Self> {
+    pub fn new(hub: Arc<Hub>, keys: Arc<dyn KeyTools>, secure_cookies: bool) -> Arc<Self> {
         Arc::new(ApiState {
             store: hub.store().clone(),
             hub,
-            recordings,
             keys,
             limiter: LoginLimiter::new(5, Duration::from_secs(300)),
             secure_cookies,

@@ -50,7 +50,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.retention_days,
         settings.purge_interval,
     ));
-    let http = start_console(&settings, &hub, recordings).await?;
+    let http = start_console(&settings, &hub).await?;
     let addr = settings.ssh_listen;
     println!("Vigil node {} is ready", settings.node_name);
     println!("  web console:           {http}");
@@ -85,11 +85,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
 }
 
 /// Starts the web console and API; returns where to open it.
-async fn start_console(
-    settings: &Settings,
-    hub: &Arc<Hub>,
-    recordings: Arc<dyn vigil_record::RecordingStore>,
-) -> anyhow::Result<String> {
+async fn start_console(settings: &Settings, hub: &Arc<Hub>) -> anyhow::Result<String> {
     let tls = if settings.http_tls {
         Some(match &settings.tls_files {
             Some((cert, key)) => vigil_api::TlsFiles {
@@ -105,7 +101,6 @@ async fn start_console(
         vigil_api::HttpServer::bind(&settings.http_listen.to_string(), tls.as_ref()).await?;
     let state = vigil_api::ApiState::new(
         Arc::clone(hub),
-        recordings,
         Arc::new(crate::keys::SshKeyTools),
         server.is_tls(),
     );

@@ -103,7 +103,7 @@ impl Fixture {
             )
             .await
             .unwrap();
-        let state = ApiState::new(Arc::clone(&hub), recordings, Arc::new(LineKeys), false);
+        let state = ApiState::new(Arc::clone(&hub), Arc::new(LineKeys), false);
         let app = vigil_api::router(state);
         let mut f = Fixture {
             dir,
