@@ -44,14 +44,17 @@ pub enum ServerError {
 }
 
 /// `tls/cert.pem` and `tls/key.pem` under `dir`, created self-signed for localhost and
-/// 127.0.0.1 (plus `extra_names`) when they do not exist yet.
-pub fn ensure_self_signed(dir: &Path, extra_names: &[String]) -> Result<TlsFiles, ServerError> {
+/// 127.0.0.1 (plus `extra_names`) when they do not exist yet; `true` when it created them.
+pub fn ensure_self_signed(
+    dir: &Path,
+    extra_names: &[String],
+) -> Result<(TlsFiles, bool), ServerError> {
     let files = TlsFiles {
         cert: dir.join("tls").join("cert.pem"),
         key: dir.join("tls").join("key.pem"),
     };
     if files.cert.exists() && files.key.exists() {
-        return Ok(files);
+        return Ok((files, false));
     }
     let fail = |why: String| ServerError::SelfSigned {
         dir: dir.display().to_string(),
@@ -68,7 +71,7 @@ pub fn ensure_self_signed(dir: &Path, extra_names: &[String]) -> Result<TlsFiles
     write_private(&files.key, generated.signing_key.serialize_pem().as_bytes())
         .map_err(|e| fail(e.to_string()))?;
     std::fs::write(&files.cert, generated.cert.pem()).map_err(|e| fail(e.to_string()))?;
-    Ok(files)
+    Ok((files, true))
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

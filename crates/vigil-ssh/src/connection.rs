@@ -152,26 +152,23 @@ impl Shared {
         }
     }
 
-    /// Tells every open channel `text` (a notice from the gateway, not from the target).
-    pub(crate) async fn notify_all(&self, text: &str) {
-        let ids: Vec<ChannelId> = self
-            .channels
+    fn channel_ids(&self) -> Vec<ChannelId> {
+        self.channels
             .lock()
             .map(|c| c.keys().copied().collect())
-            .unwrap_or_default();
-        for id in ids {
+            .unwrap_or_default()
+    }
+
+    /// Tells every open channel `text` (a notice from the gateway, not from the target).
+    pub(crate) async fn notify_all(&self, text: &str) {
+        for id in self.channel_ids() {
             self.say(id, text).await;
         }
     }
 
     /// Tells every open channel `text`, closes them and ends the connection.
     pub(crate) async fn disconnect_all(&self, text: &str) {
-        let ids: Vec<ChannelId> = self
-            .channels
-            .lock()
-            .map(|c| c.keys().copied().collect())
-            .unwrap_or_default();
-        for id in &ids {
+        for id in &self.channel_ids() {
             self.say(*id, text).await;
             if let Some(h) = self.handle() {
                 let _ = h.close(*id).await;

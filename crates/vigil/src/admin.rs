@@ -3,7 +3,6 @@
 
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -580,18 +579,16 @@ async fn session(store: &Store, command: SessionCommand) -> anyhow::Result<()> {
                 .enqueue_command(&id, ControlCommand::Terminate, &actor())
                 .await?;
             println!("asked node {} to end session {id}...", row.node);
-            for _ in 0..40 {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-                let now = store.session(&id).await?;
-                if now.status == "closed" {
+            match crate::control::wait_for_status(store, &id, &["closed"]).await? {
+                Some(now) => {
                     println!("session {id} ended: {}", now.end_reason.unwrap_or_default());
                     return Ok(());
                 }
+                None => bail!(
+                    "session {id} is still open after 10 s: is node {} running?",
+                    row.node
+                ),
             }
-            bail!(
-                "session {id} is still open after 10 s: is node {} running?",
-                row.node
-            );
         }
     }
     Ok(())
@@ -607,8 +604,7 @@ async fn recording(
     let key = row.recording_key.ok_or_else(|| {
         anyhow::anyhow!("session {id} has no recording (it never reached a target)")
     })?;
-    let recordings = vigil_record::LocalRecordingStore::new(&settings.recordings_dir);
-    let mut reader = vigil_record::RecordingStore::open(&recordings, &key)?;
+    let mut reader = crate::init::recording_store(settings).open(&key)?;
     let written = match &output {
         Some(path) => {
             let mut file = std::fs::File::create(path)

@@ -60,7 +60,7 @@ pub(crate) struct Settings {
     pub(crate) target_ciphers: Vec<String>,
     pub(crate) http_tls: bool,
     /// `None`: the self-signed pair under `DATA/tls/`.
-    pub(crate) tls_files: Option<(PathBuf, PathBuf)>,
+    pub(crate) tls_files: Option<vigil_api::TlsFiles>,
     pub(crate) retention_days: u32,
     pub(crate) purge_interval: std::time::Duration,
 }
@@ -140,7 +140,10 @@ impl Settings {
             None => data_dir.join(default),
         };
         let tls_files = match (file.tls_cert, file.tls_key) {
-            (Some(c), Some(k)) => Some((within(Some(c), ""), within(Some(k), ""))),
+            (Some(c), Some(k)) => Some(vigil_api::TlsFiles {
+                cert: within(Some(c), ""),
+                key: within(Some(k), ""),
+            }),
             (None, None) => None,
             _ => bail!(
                 "tls_cert and tls_key in {file_origin}: give both, or neither for a self-signed certificate"

@@ -1,11 +1,9 @@
 //! `vigil session lock|unlock` and `vigil user release`: live control from the command line,
 //! through the command queue to the node that runs the session.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::bail;
-use vigil_record::LocalRecordingStore;
 use vigil_store::{ControlCommand, Store};
 
 use crate::config::Settings;
@@ -42,21 +40,34 @@ pub(crate) async fn set_lock(
         "asked node {} to {verb} session {id} of {}...",
         row.node, row.user_name
     );
+    match wait_for_status(store, id, &[want, "closed"]).await? {
+        Some(now) if now.status == want => {
+            println!("session {id} is {want}");
+            Ok(())
+        }
+        Some(_) => bail!("session {id} ended before it could be {verb}ed"),
+        None => bail!(
+            "session {id} is not {want} after 10 s: is node {} running?",
+            row.node
+        ),
+    }
+}
+
+/// Polls the session row (the node acts within its command-poll interval) until its status is
+/// one of `statuses`; `None` after 10 s.
+pub(crate) async fn wait_for_status(
+    store: &Store,
+    id: &str,
+    statuses: &[&str],
+) -> anyhow::Result<Option<vigil_store::SessionRow>> {
     for _ in 0..40 {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let now = store.session(id).await?;
-        if now.status == want {
-            println!("session {id} is {want}");
-            return Ok(());
-        }
-        if now.status == "closed" {
-            bail!("session {id} ended before it could be {verb}ed");
+        if statuses.contains(&now.status.as_str()) {
+            return Ok(Some(now));
         }
     }
-    bail!(
-        "session {id} is not {want} after 10 s: is node {} running?",
-        row.node
-    )
+    Ok(None)
 }
 
 pub(crate) async fn release(
@@ -70,7 +81,7 @@ pub(crate) async fn release(
     let hub = vigil_session::Hub::new(
         format!("cli-{}", std::process::id()),
         store.clone(),
-        Arc::new(LocalRecordingStore::new(&settings.recordings_dir)),
+        crate::init::recording_store(settings),
     );
     let was = hub.release_user(name, actor).await?;
     store

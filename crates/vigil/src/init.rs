@@ -117,12 +117,14 @@ pub(crate) async fn initialise(settings: &Settings) -> anyhow::Result<Store> {
     }
     std::fs::create_dir_all(&settings.recordings_dir)
         .with_context(|| format!("cannot create {}", settings.recordings_dir.display()))?;
-    if settings.http_tls && settings.tls_files.is_none() && !dir.join("tls/cert.pem").exists() {
-        let files = vigil_api::ensure_self_signed(dir, &[])?;
-        println!(
-            "created a self-signed certificate for the web console: {} (set tls_cert and tls_key to use your own)",
-            files.cert.display()
-        );
+    if settings.http_tls && settings.tls_files.is_none() {
+        let (files, created) = vigil_api::ensure_self_signed(dir, &[])?;
+        if created {
+            println!(
+                "created a self-signed certificate for the web console: {} (set tls_cert and tls_key to use your own)",
+                files.cert.display()
+            );
+        }
     }
     let store = Store::open(&settings.database_url, Arc::new(master_key(settings)?))
         .await
@@ -160,6 +162,13 @@ fn default_config(settings: &Settings) -> String {
          # tls_key = \"/etc/vigil/console.key\"\n",
         settings.node_name, settings.ssh_listen, settings.http_listen
     )
+}
+
+/// The recording store the settings name (a directory today; S3 later).
+pub(crate) fn recording_store(settings: &Settings) -> Arc<dyn vigil_record::RecordingStore> {
+    Arc::new(vigil_record::LocalRecordingStore::new(
+        &settings.recordings_dir,
+    ))
 }
 
 pub(crate) fn load_host_key(settings: &Settings) -> anyhow::Result<PrivateKey> {

@@ -1,8 +1,5 @@
 //! `vigil purge`: the retention purge, run now instead of waiting for the node's next run.
 
-use std::sync::Arc;
-
-use vigil_record::LocalRecordingStore;
 use vigil_store::Store;
 
 use crate::config::Settings;
@@ -23,8 +20,7 @@ pub(crate) async fn run(
         (None, d) => d,
     };
     println!("purging sessions that ended more than {days} day(s) ago...");
-    let recordings: Arc<dyn vigil_record::RecordingStore> =
-        Arc::new(LocalRecordingStore::new(&settings.recordings_dir));
+    let recordings = crate::init::recording_store(settings);
     let report = vigil_session::purge_expired(store, &recordings, days).await?;
     for id in &report.purged {
         println!("purged {id}");

@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use vigil_record::LocalRecordingStore;
 use vigil_session::{Control, Hub};
 use vigil_ssh::{SshGateway, SshSettings};
 
@@ -22,8 +21,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     let host_key = init::load_host_key(&settings)?;
-    let recordings: Arc<dyn vigil_record::RecordingStore> =
-        Arc::new(LocalRecordingStore::new(&settings.recordings_dir));
+    let recordings = init::recording_store(&settings);
     let hub = Hub::new(
         settings.node_name.clone(),
         store.clone(),
@@ -86,16 +84,10 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 /// Starts the web console and API; returns where to open it.
 async fn start_console(settings: &Settings, hub: &Arc<Hub>) -> anyhow::Result<String> {
-    let tls = if settings.http_tls {
-        Some(match &settings.tls_files {
-            Some((cert, key)) => vigil_api::TlsFiles {
-                cert: cert.clone(),
-                key: key.clone(),
-            },
-            None => vigil_api::ensure_self_signed(&settings.data_dir, &[])?,
-        })
-    } else {
-        None
+    let tls = match (&settings.tls_files, settings.http_tls) {
+        (_, false) => None,
+        (Some(files), true) => Some(files.clone()),
+        (None, true) => Some(vigil_api::ensure_self_signed(&settings.data_dir, &[])?.0),
     };
     let server =
         vigil_api::HttpServer::bind(&settings.http_listen.to_string(), tls.as_ref()).await?;
