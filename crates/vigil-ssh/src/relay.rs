@@ -63,6 +63,10 @@ async fn forward_backlog(
     mut backlog: tokio::sync::mpsc::UnboundedReceiver<ChannelMsg>,
     to: TargetWrite,
 ) {
+    // A failed recorder ends the session through its control path (Control::RecordingFailed:
+    // the operator is told why, every channel is closed, the reason is recorded). The pumps
+    // only stop forwarding: closing a channel here would race that notice and its reason.
+    let mut recording_failed = false;
     while let Some(msg) = backlog.recv().await {
         let size = match &msg {
             ChannelMsg::Data { data } | ChannelMsg::ExtendedData { data, .. } => data.len(),
@@ -74,14 +78,18 @@ async fn forward_backlog(
                 Ok(Some(data)) => to.data_bytes(data).await,
                 Ok(None) => Ok(()),
                 Err(e) => {
-                    tracing::error!(error = %e, "recording failed; ending the channel");
+                    tracing::error!(error = %e, "recording failed; the session ends");
+                    recording_failed = true;
                     break;
                 }
             },
             ChannelMsg::ExtendedData { data, ext } => match io.from_operator(tag, data).await {
                 Ok(Some(data)) => to.extended_data_bytes(ext, data).await,
                 Ok(None) => Ok(()),
-                Err(_) => break,
+                Err(_) => {
+                    recording_failed = true;
+                    break;
+                }
             },
             ChannelMsg::Eof => to.eof().await,
             ChannelMsg::Close => {
@@ -125,7 +133,9 @@ async fn forward_backlog(
             shared.input_budget.release(data.len());
         }
     }
-    let _ = to.close().await;
+    if !recording_failed {
+        let _ = to.close().await;
+    }
 }
 
 /// Operator bytes read from russh but not yet forwarded to the target, per connection.
@@ -190,16 +200,18 @@ pub(crate) async fn target_to_operator(
             },
         };
         let sent = match msg {
+            // A failed recorder: stop forwarding and leave the ending to the session's control
+            // path (see forward_backlog); closing here would race its notice and reason.
             ChannelMsg::Data { data } => match io.from_target(tag, data).await {
                 Ok(data) => to.data_bytes(data).await,
                 Err(e) => {
-                    tracing::error!(error = %e, "recording failed; ending the channel");
-                    break;
+                    tracing::error!(error = %e, "recording failed; the session ends");
+                    return;
                 }
             },
             ChannelMsg::ExtendedData { data, ext } => match io.from_target(tag, data).await {
                 Ok(data) => to.extended_data_bytes(ext, data).await,
-                Err(_) => break,
+                Err(_) => return,
             },
             ChannelMsg::Eof => to.eof().await,
             ChannelMsg::ExitStatus { exit_status } => {
