@@ -163,7 +163,7 @@ mod tests {
         let mut f = store.create_live("2026/11/22/abc").unwrap();
         let body = b"{\"version\":3}\n[0.1, \"o\", \"hi\"]\n".repeat(100);
         let mut compressor = crate::LiveCompressor::default();
-        f.write_all(&compressor.push(&body).unwrap()).unwrap();
+        f.write_all(&compressor.push(&body, 0).unwrap()).unwrap();
         f.write_all(&compressor.flush().unwrap()).unwrap();
         let rest = compressor.finish().unwrap();
         assert!(

@@ -256,6 +256,32 @@ mod tests {
     }
 
     #[test]
+    fn random_output_is_bytes_only_and_exact() {
+        let random = crate::writer::tests::noise(40_000, 99);
+        let latin1 = b"caf\xe9 cr\xe8me br\xfbl\xe9e, na\xefve fa\xe7ade\r\n".repeat(4);
+        // Text whose last UTF-8 sequence is cut, then binary: the carried bytes lead the `b`.
+        let cut = "price: 5€".as_bytes();
+        let file = write(&[
+            (false, random.clone()),
+            (false, latin1.clone()),
+            (false, cut[..cut.len() - 1].to_vec()),
+            (false, random.clone()),
+        ]);
+        let text = String::from_utf8(file.clone()).unwrap();
+        let replacement = text.matches('\u{FFFD}').count();
+        assert!(
+            replacement > 0 && replacement < 200,
+            "lossy text only for the Latin-1 line: {replacement} U+FFFD"
+        );
+        assert!(file.len() < 2 * 4 * 40_000 / 3 + 2_000, "{}", file.len());
+        let mut want = random.clone();
+        want.extend_from_slice(&latin1);
+        want.extend_from_slice(&cut[..cut.len() - 1]);
+        want.extend_from_slice(&random);
+        assert_eq!(read_cast(&file[..]).unwrap().output_bytes(), want);
+    }
+
+    #[test]
     fn close_output_chunks_share_one_event() {
         let mut w = CastWriter::new(Vec::new(), &header()).unwrap();
         for i in 0..100u64 {
@@ -283,7 +309,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn any_bytes_round_trip(chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..64)), 0..40)) {
+        fn any_bytes_round_trip(chunks in proptest::collection::vec((any::<bool>(), proptest::collection::vec(any::<u8>(), 0..300)), 0..40)) {
             let file = write(&chunks);
             let cast = read_cast(&file[..]).unwrap();
             let want_out: Vec<u8> = chunks.iter().filter(|(i, _)| !i).flat_map(|(_, c)| c.clone()).collect();

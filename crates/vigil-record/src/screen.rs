@@ -24,7 +24,7 @@ impl Screen {
     pub fn feed(&mut self, bytes: &[u8]) {
         match self.carry.push(bytes) {
             Some(Text::Exact(s)) => self.term.feed(s.as_ref()),
-            Some(Text::Lossy { lossy, .. }) => self.term.feed(lossy.as_str()),
+            Some(Text::Invalid(raw)) => self.term.feed(String::from_utf8_lossy(&raw).as_ref()),
             None => {}
         }
     }

@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::utf8::{Text, Utf8Carry};
+use crate::utf8::{Text, Utf8Carry, has_invalid_utf8};
 
 /// What the header line says about the session.
 #[derive(Debug, Clone, Serialize)]
@@ -19,31 +19,53 @@ pub struct Header {
     pub command: Option<String>,
 }
 
-/// True when valid UTF-8 is binary rather than terminal text: JSON escapes would make it more
-/// than twice as long (NULs and other control bytes cost six bytes each). Terminal output,
-/// escape sequences included, stays far below that; text in any script does too.
-fn is_binary(len: usize, escape_cost: usize) -> bool {
-    len >= 64 && escape_cost > len
+/// What one pass over a chunk learns; every recorded byte is scanned once, here.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Scan {
+    /// Bytes JSON escaping would add: five for a control byte written `\u00XX`, one for the
+    /// control bytes with a short escape (`\n`, `\r`, `\t`, `\b`, `\f`) and for `"` and `\\`.
+    escape_cost: usize,
+    /// Bytes of 0x80 and above: where the text is not UTF-8, each may become a three-byte
+    /// U+FFFD in the lossy text a player shows.
+    high: usize,
 }
 
-/// Bytes JSON escaping adds to `bytes`: five for a control byte written `\u00XX`, one for the
-/// control bytes with a short escape (`\n`, `\r`, `\t`, `\b`, `\f`) and for `"` and `\\`.
-///
-/// Every recorded byte passes here, so it is written as flag counts over blocks of at most 255
-/// bytes (the counters cannot overflow): the compiler turns that into SIMD compares, about 20
-/// times faster than a `match` per byte on bulk output.
-fn escape_cost(bytes: &[u8]) -> usize {
-    let mut total = 0usize;
-    for block in bytes.chunks(255) {
-        let (mut control, mut short, mut quote) = (0u8, 0u8, 0u8);
-        for &b in block {
-            control += u8::from(b < 0x20);
-            short += u8::from(matches!(b, b'\n' | b'\r' | b'\t' | 0x08 | 0x0c));
-            quote += u8::from(b == b'"' || b == b'\\');
+impl Scan {
+    /// Written as flag counts over blocks of at most 255 bytes (the counters cannot
+    /// overflow): the compiler turns that into SIMD compares, about 20 times faster than a
+    /// `match` per byte on bulk output.
+    fn of(bytes: &[u8]) -> Scan {
+        let mut scan = Scan::default();
+        for block in bytes.chunks(255) {
+            let (mut control, mut short, mut quote, mut high) = (0u8, 0u8, 0u8, 0u8);
+            for &b in block {
+                control += u8::from(b < 0x20);
+                short += u8::from(matches!(b, b'\n' | b'\r' | b'\t' | 0x08 | 0x0c));
+                quote += u8::from(b == b'"' || b == b'\\');
+                high += u8::from(b >= 0x80);
+            }
+            scan.escape_cost +=
+                5 * usize::from(control) - 4 * usize::from(short) + usize::from(quote);
+            scan.high += usize::from(high);
         }
-        total += 5 * usize::from(control) - 4 * usize::from(short) + usize::from(quote);
+        scan
     }
-    total
+
+    fn add(&mut self, other: Scan) {
+        self.escape_cost += other.escape_cost;
+        self.high += other.high;
+    }
+}
+
+/// True when `len` bytes are binary rather than terminal text: written as JSON text they
+/// would more than double. Escapes cost up to six bytes for a control byte; where the bytes
+/// are not UTF-8 (`invalid` is asked only then), each high byte may become a three-byte
+/// U+FFFD in the lossy text, which a `b` event must then follow. Terminal output, escape
+/// sequences included, stays far below both; text in any script is valid UTF-8.
+///
+/// Binary chunks go straight to a `b` event: no lossy text is built for them.
+fn is_binary(len: usize, scan: Scan, invalid: impl FnOnce() -> bool) -> bool {
+    len >= 64 && (scan.escape_cost > len || (2 * scan.high + scan.escape_cost > len && invalid()))
 }
 
 #[derive(Serialize)]
@@ -78,14 +100,16 @@ pub struct CastWriter<W: Write> {
     pending: Option<Pending>,
     /// Reused for the base64 of binary events, so bulk output allocates nothing per chunk.
     scratch: Vec<u8>,
+    /// base64 bytes written since [`CastWriter::take_base64_written`] was last called.
+    base64_written: usize,
 }
 
-/// Coalesced output, with the JSON escape cost of its bytes counted as they arrived, so each
-/// byte is scanned once.
+/// Coalesced output, with what the scan of its bytes found as they arrived, so each byte is
+/// scanned once.
 struct Pending {
     start: Duration,
     buf: Vec<u8>,
-    escape_cost: usize,
+    scan: Scan,
 }
 
 /// Output chunks this close together become one event: a shell that forks a program per line
@@ -118,30 +142,30 @@ impl<W: Write> CastWriter<W> {
             input: Utf8Carry::default(),
             pending: None,
             scratch: Vec::new(),
+            base64_written: 0,
         })
     }
 
     pub fn output(&mut self, at: Duration, bytes: &[u8]) -> io::Result<()> {
         // Binary chunks are large and kept apart, so text next to them stays readable text.
-        let cost = escape_cost(bytes);
-        let binary = is_binary(bytes.len(), cost);
+        let scan = Scan::of(bytes);
+        let binary = is_binary(bytes.len(), scan, || has_invalid_utf8(bytes));
         if let Some(p) = &mut self.pending {
             let close = at.saturating_sub(p.start) <= COALESCE_WITHIN;
             if !binary && close && p.buf.len() + bytes.len() <= COALESCE_MAX {
                 p.buf.extend_from_slice(bytes);
-                p.escape_cost += cost;
+                p.scan.add(scan);
                 return Ok(());
             }
             self.flush_pending()?;
         }
         if binary {
-            let text = self.output.push(bytes);
-            return self.text_event(at, "o", text, true);
+            return self.binary_event(at, "o", bytes);
         }
         self.pending = Some(Pending {
             start: at,
             buf: bytes.to_vec(),
-            escape_cost: cost,
+            scan,
         });
         Ok(())
     }
@@ -151,9 +175,8 @@ impl<W: Write> CastWriter<W> {
     pub fn flush_pending(&mut self) -> io::Result<()> {
         match self.pending.take() {
             Some(p) => {
-                let binary = is_binary(p.buf.len(), p.escape_cost);
                 let text = self.output.push(&p.buf);
-                self.text_event(p.start, "o", text, binary)
+                self.text_event(p.start, "o", text, p.scan)
             }
             None => Ok(()),
         }
@@ -161,9 +184,12 @@ impl<W: Write> CastWriter<W> {
 
     pub fn input(&mut self, at: Duration, bytes: &[u8]) -> io::Result<()> {
         self.flush_pending()?;
-        let binary = is_binary(bytes.len(), escape_cost(bytes));
+        let scan = Scan::of(bytes);
+        if is_binary(bytes.len(), scan, || has_invalid_utf8(bytes)) {
+            return self.binary_event(at, "i", bytes);
+        }
         let text = self.input.push(bytes);
-        self.text_event(at, "i", text, binary)
+        self.text_event(at, "i", text, scan)
     }
 
     pub fn resize(&mut self, at: Duration, cols: u32, rows: u32) -> io::Result<()> {
@@ -186,9 +212,9 @@ impl<W: Write> CastWriter<W> {
         self.flush_pending()?;
         // What the carries hold is at most three bytes: never worth base64 on its own.
         let out = self.output.finish();
-        self.text_event(at, "o", out, false)?;
+        self.text_event(at, "o", out, Scan::default())?;
         let inp = self.input.finish();
-        self.text_event(at, "i", inp, false)?;
+        self.text_event(at, "i", inp, Scan::default())?;
         self.out.flush()
     }
 
@@ -200,31 +226,54 @@ impl<W: Write> CastWriter<W> {
         self.out
     }
 
-    /// `binary`: the bytes were classified by [`is_binary`] when they arrived.
+    /// How many of the bytes written since the last call were base64 payload of `b` events:
+    /// the compressor judges only output that is mostly that (see [`crate::LiveCompressor`]).
+    pub fn take_base64_written(&mut self) -> usize {
+        std::mem::take(&mut self.base64_written)
+    }
+
+    /// A chunk classified binary when it arrived: an empty event (so players show nothing and
+    /// readers know the stream) and its exact bytes, led by whatever the stream's UTF-8 carry
+    /// held from the text before it.
+    fn binary_event(&mut self, at: Duration, code: &str, bytes: &[u8]) -> io::Result<()> {
+        let carry = match code {
+            "i" => self.input.take(),
+            _ => self.output.take(),
+        };
+        self.event(at, code, "")?;
+        if carry.is_empty() {
+            return self.bytes_event(at, bytes);
+        }
+        let mut joined = carry;
+        joined.extend_from_slice(bytes);
+        self.bytes_event(at, &joined)
+    }
+
+    /// `scan`: what [`Scan::of`] found in these bytes when they arrived.
     fn text_event(
         &mut self,
         at: Duration,
         code: &str,
         text: Option<Text<'_>>,
-        binary: bool,
+        scan: Scan,
     ) -> io::Result<()> {
         match text {
             None => Ok(()),
-            Some(Text::Exact(s)) if !binary => self.event(at, code, &s),
+            Some(Text::Exact(s)) if !is_binary(s.len(), scan, || false) => self.event(at, code, &s),
             // Binary that happens to be valid UTF-8 (NULs, control bytes) would cost up to six
             // bytes each as JSON escapes: keep it exactly, in base64, and show nothing.
             Some(Text::Exact(s)) => {
                 self.event(at, code, "")?;
                 self.bytes_event(at, s.as_bytes())
             }
-            Some(Text::Lossy { lossy, raw })
-                if binary || lossy.len() + escape_cost(lossy.as_bytes()) > 2 * raw.len() =>
-            {
+            Some(Text::Invalid(raw)) if is_binary(raw.len(), scan, || true) => {
                 self.event(at, code, "")?;
                 self.bytes_event(at, &raw)
             }
-            Some(Text::Lossy { lossy, raw }) => {
-                self.event(at, code, &lossy)?;
+            // Mostly text with a few bytes that are not UTF-8 (a Latin-1 file, a cut
+            // sequence): the lossy text a terminal would show, then the exact bytes.
+            Some(Text::Invalid(raw)) => {
+                self.event(at, code, &String::from_utf8_lossy(&raw))?;
                 self.bytes_event(at, &raw)
             }
         }
@@ -235,6 +284,7 @@ impl<W: Write> CastWriter<W> {
     fn bytes_event(&mut self, at: Duration, raw: &[u8]) -> io::Result<()> {
         self.scratch.clear();
         base64_simd::STANDARD.encode_append(raw, &mut self.scratch);
+        self.base64_written += self.scratch.len();
         self.event_prefix(at, "b")?;
         self.out.write_all(b"\"")?;
         self.out.write_all(&self.scratch)?;
@@ -262,9 +312,13 @@ impl<W: Write> CastWriter<W> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::escape_cost;
+pub(crate) mod tests {
+    use super::{Scan, is_binary};
     use proptest::prelude::*;
+
+    fn escape_cost(bytes: &[u8]) -> usize {
+        Scan::of(bytes).escape_cost
+    }
 
     /// What JSON escaping really adds, byte by byte.
     fn escape_cost_per_byte(bytes: &[u8]) -> usize {
@@ -287,10 +341,56 @@ mod tests {
         Ok(())
     }
 
+    /// Bytes that look like random or compressed data (xorshift, so the test needs no crate).
+    pub(crate) fn noise(len: usize, mut seed: u64) -> Vec<u8> {
+        (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed >> 24) as u8
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chunks_are_classified_by_what_writing_them_as_text_would_cost() {
+        let latin1: Vec<u8> = "Résumé de l'été à Genève\r\n"
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+            .collect::<Vec<u8>>()
+            .repeat(8);
+        let table: Vec<(&str, Vec<u8>, bool)> = vec![
+            ("random bytes", noise(32 * 1024, 7), true),
+            ("a short random chunk", noise(63, 7), false),
+            ("zeros", vec![0; 4096], true),
+            (
+                "coloured ls output",
+                b"\x1b[01;34mbin\x1b[0m  \x1b[01;32mrun.sh\x1b[0m\r\n".repeat(40),
+                false,
+            ),
+            (
+                "text in other scripts",
+                "olá, 世界 — ação, Ελλάδα\r\n".repeat(40).into_bytes(),
+                false,
+            ),
+            ("Latin-1 text (not UTF-8, a few high bytes)", latin1, false),
+            ("a shell prompt", b"root@web01:~# ".to_vec(), false),
+        ];
+        for (what, bytes, want) in table {
+            let got = is_binary(bytes.len(), Scan::of(&bytes), || {
+                crate::utf8::has_invalid_utf8(&bytes)
+            });
+            assert_eq!(got, want, "{what}");
+        }
+    }
+
     proptest! {
         #[test]
-        fn escape_cost_blocks_equal_the_per_byte_count(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
-            prop_assert_eq!(escape_cost(&bytes), escape_cost_per_byte(&bytes));
+        fn scan_blocks_equal_the_per_byte_count(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+            let scan = Scan::of(&bytes);
+            prop_assert_eq!(scan.escape_cost, escape_cost_per_byte(&bytes));
+            prop_assert_eq!(scan.high, bytes.iter().filter(|b| **b >= 0x80).count());
         }
     }
 }

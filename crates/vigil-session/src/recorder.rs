@@ -182,7 +182,7 @@ async fn write_loop(
                     }
                 };
                 if w.get_mut().len() >= FLUSH_BYTES {
-                    let compressed = take_compressed(&mut compressor, w.get_mut()).map_err(io)?;
+                    let compressed = take_compressed(&mut compressor, w).map_err(io)?;
                     written += write(&mut file, &compressed, false).await.map_err(io)?;
                 }
             }
@@ -190,7 +190,7 @@ async fn write_loop(
                 if let Some(w) = &mut writer {
                     w.flush_pending().map_err(io)?;
                     if !w.get_mut().is_empty() {
-                        let mut compressed = take_compressed(&mut compressor, w.get_mut()).map_err(io)?;
+                        let mut compressed = take_compressed(&mut compressor, w).map_err(io)?;
                         compressed.extend(compressor.flush().map_err(io)?);
                         written += write(&mut file, &compressed, true).await.map_err(io)?;
                     }
@@ -203,7 +203,7 @@ async fn write_loop(
         None => writer.insert(CastWriter::new(Vec::new(), &default_header(started)).map_err(io)?),
     };
     w.finish(started.elapsed()).map_err(io)?;
-    let mut compressed = take_compressed(&mut compressor, w.get_mut()).map_err(io)?;
+    let mut compressed = take_compressed(&mut compressor, w).map_err(io)?;
     compressed.extend(compressor.finish().map_err(io)?);
     written += write(&mut file, &compressed, true).await.map_err(io)?;
     file.sync_all().await.map_err(io)?;
@@ -211,8 +211,13 @@ async fn write_loop(
 }
 
 /// Compresses what the writer has buffered and empties the buffer.
-fn take_compressed(compressor: &mut LiveCompressor, buf: &mut Vec<u8>) -> std::io::Result<Vec<u8>> {
-    let compressed = compressor.push(buf)?;
+fn take_compressed(
+    compressor: &mut LiveCompressor,
+    writer: &mut CastWriter<Vec<u8>>,
+) -> std::io::Result<Vec<u8>> {
+    let base64 = writer.take_base64_written();
+    let buf = writer.get_mut();
+    let compressed = compressor.push(buf, base64)?;
     buf.clear();
     Ok(compressed)
 }
