@@ -8,9 +8,14 @@
 //! sequence split across two chunks is carried to the next event; any other invalid byte makes
 //! the event hold the lossy text a terminal would show (U+FFFD), followed at once by a
 //! `[0.0, "b", "<base64>"]` event holding the event's exact bytes. Players ignore unknown codes
-//! (asciinema 3 parses them as "other"); [`read_cast`] puts the exact bytes back. Binary that
-//! is valid UTF-8 but mostly control bytes (JSON escapes would more than double it) is written
-//! as an empty `o` event followed by its `b` event: exact, compact, and blank in players.
+//! (asciinema 3 parses them as "other"); [`read_cast`] puts the exact bytes back. Binary (a
+//! chunk whose JSON text, escapes or U+FFFD replacements included, would more than double it:
+//! NULs, random or compressed bytes) is classified when it arrives and written as an empty `o`
+//! event followed by its `b` event: exact, compact, blank in players, and no lossy text is
+//! built for it.
+//!
+//! On disk the file is a sequence of zstd frames: compressed ones, and stored ones (raw
+//! blocks) for base64 of bytes that do not compress; any zstd reader reads both.
 //!
 //! Architecture invariant: this crate knows nothing of SSH, HTTP or SQL. It turns events into
 //! bytes on disk and back.
