@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use vigil_core::{Permission, User, now_millis};
+use vigil_core::{EventKind, Evidence, Permission, User, now_millis};
 use vigil_vault::{Secret, new_token, token_hash, verify_password, verify_totp};
 
 use crate::error::{ApiError, ApiResult};
@@ -29,6 +29,11 @@ pub(crate) struct Caller {
 impl Caller {
     pub(crate) fn name(&self) -> &str {
         &self.user.name
+    }
+
+    /// The caller as the acting user of an administrative action.
+    pub(crate) fn actor(&self) -> vigil_session::Actor {
+        vigil_session::Actor::api(&self.user.name, &self.addr)
     }
 
     pub(crate) fn may(&self, p: Permission) -> bool {
@@ -143,12 +148,11 @@ pub(crate) async fn login(
     if let Some(wait) = state.limiter.blocked(&keys) {
         state
             .store
-            .audit(
+            .record(console_entry(
+                EventKind::ConsoleLoginBlocked,
                 &req.username,
-                "console_login_blocked",
-                &req.username,
-                &serde_json::json!({ "addr": addr }),
-            )
+                serde_json::json!({ "addr": addr }),
+            ))
             .await?;
         return Err(ApiError::RateLimited(wait));
     }
@@ -177,10 +181,11 @@ pub(crate) async fn login(
     let hash = state.store.user_password_hash(&user.name).await?;
     let password = Secret::from(req.password);
     let good = match hash {
+        // A failed check task is an error of ours, not a wrong password.
         Some(hash) => {
             tokio::task::spawn_blocking(move || verify_password(password.expose(), &hash))
                 .await
-                .unwrap_or(false)
+                .map_err(|e| ApiError::Internal(format!("password check failed: {e}")))?
         }
         None => false,
     };
@@ -210,25 +215,21 @@ pub(crate) async fn login(
     let csrf = new_token("");
     let csrf = csrf.expose_str().unwrap_or_default().to_owned();
     let ttl = i64::try_from(state.session_ttl.as_millis()).unwrap_or(i64::MAX);
-    state
-        .store
-        .create_web_session(
-            &user,
-            &token_hash(token.expose()),
-            &csrf,
-            &addr,
-            now_millis().saturating_add(ttl),
-        )
-        .await?;
-    state
-        .store
-        .audit(
-            &user.name,
-            "console_login",
-            &user.name,
-            &serde_json::json!({ "addr": addr }),
-        )
-        .await?;
+    let mut tx = state.store.begin().await?;
+    tx.create_web_session(
+        &user,
+        &token_hash(token.expose()),
+        &csrf,
+        &addr,
+        now_millis().saturating_add(ttl),
+    )
+    .await?;
+    tx.record(console_entry(
+        EventKind::ConsoleLogin,
+        &user.name,
+        serde_json::json!({ "addr": addr }),
+    ));
+    tx.commit().await?;
     let response = Json(me_of(&user, Some(csrf))).into_response();
     Ok(with_cookie(
         response,
@@ -253,6 +254,14 @@ fn with_cookie(mut response: Response, value: &str, max_age: u64, secure: bool) 
 
 const WRONG_PASSWORD: &str = "wrong user name or password";
 
+/// A console sign-in entry: the user (as typed, for failures) acted on themselves.
+fn console_entry(kind: EventKind, name: &str, mut detail: serde_json::Value) -> Evidence {
+    detail["via"] = "console".into();
+    // A name typed at the sign-in form may be empty: the entry still needs an actor.
+    let actor = if name.is_empty() { "(none)" } else { name };
+    Evidence::admin(kind, actor, name, detail)
+}
+
 /// Counts a failed sign-in against the user and the address, audits it with the real reason,
 /// and returns the error the client sees (which never says whether the user exists).
 async fn login_failed(
@@ -266,12 +275,11 @@ async fn login_failed(
     state.limiter.failed(keys);
     state
         .store
-        .audit(
+        .record(console_entry(
+            EventKind::ConsoleLoginFailed,
             name,
-            "console_login_failed",
-            name,
-            &serde_json::json!({ "addr": addr, "reason": why }),
-        )
+            serde_json::json!({ "addr": addr, "reason": why }),
+        ))
         .await?;
     Ok(ApiError::LoginFailed(shown))
 }
@@ -281,21 +289,16 @@ pub(crate) async fn logout(
     caller: Caller,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
+    let mut tx = state.store.begin().await?;
     if let Some(token) = cookie(&headers, COOKIE) {
-        state
-            .store
-            .delete_web_session(&token_hash(token.as_bytes()))
-            .await?;
+        tx.delete_web_session(&token_hash(token.as_bytes())).await?;
     }
-    state
-        .store
-        .audit(
-            caller.name(),
-            "console_logout",
-            caller.name(),
-            &serde_json::json!({ "addr": caller.addr }),
-        )
-        .await?;
+    tx.record(console_entry(
+        EventKind::ConsoleLogout,
+        caller.name(),
+        serde_json::json!({ "addr": caller.addr }),
+    ));
+    tx.commit().await?;
     let response = Json(serde_json::json!({ "signed_out": true })).into_response();
     Ok(with_cookie(response, "", 0, state.secure_cookies))
 }

@@ -57,6 +57,17 @@ impl From<vigil_session::ControlError> for ApiError {
     }
 }
 
+impl From<vigil_session::AdminError> for ApiError {
+    fn from(e: vigil_session::AdminError) -> Self {
+        use vigil_session::AdminError as A;
+        match e {
+            A::Store(e) => e.into(),
+            A::Control(e) => e.into(),
+            A::Refused(why) => ApiError::Conflict(why),
+        }
+    }
+}
+
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {

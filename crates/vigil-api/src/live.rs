@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
-use vigil_core::{EventKind, Permission, SessionId};
+use vigil_core::{Permission, SessionId};
 use vigil_session::{ControlError, LiveFrame, LiveView};
 
 use crate::auth::Caller;
@@ -81,29 +81,16 @@ fn init(kind: &str, view: &LiveView) -> Message {
 
 async fn watch(state: AppState, caller: Caller, id: String, mut view: LiveView, socket: WebSocket) {
     let sid = SessionId(id.clone());
-    let detail = serde_json::json!({ "addr": caller.addr });
-    let log = |kind: EventKind, action: &'static str| {
-        let state = state.clone();
-        let (sid, id, name, detail) = (
-            sid.clone(),
-            id.clone(),
-            caller.name().to_owned(),
-            detail.clone(),
-        );
+    let by = caller.actor();
+    let log = |started: bool| {
+        let (state, sid, by) = (state.clone(), sid.clone(), by.clone());
         async move {
-            if let Err(e) = state
-                .store
-                .add_event(&sid, kind, Some(&name), &detail)
-                .await
-            {
+            if let Err(e) = state.admin.watched(&by, &sid, started).await {
                 tracing::error!(session = %sid, error = %e, "cannot log a live viewing");
-            }
-            if let Err(e) = state.store.audit(&name, action, &id, &detail).await {
-                tracing::error!(session = %sid, error = %e, "cannot audit a live viewing");
             }
         }
     };
-    log(EventKind::LiveViewStarted, "live_view_started").await;
+    log(true).await;
     let (mut sink, mut source) = socket.split();
     let mut open = sink.send(init("init", &view)).await.is_ok();
     while open {
@@ -139,7 +126,7 @@ async fn watch(state: AppState, caller: Caller, id: String, mut view: LiveView, 
         }
     }
     let _ = sink.close().await;
-    log(EventKind::LiveViewEnded, "live_view_ended").await;
+    log(false).await;
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use vigil_core::{Permission, SessionId};
+use vigil_session::Purpose;
 use vigil_store::{PreventPurge, SessionEvent, SessionFilter, SessionRow};
 
 use crate::auth::Caller;
@@ -179,8 +180,8 @@ pub(crate) async fn recording(
         }));
     };
     let purpose = match q.purpose.as_deref() {
-        Some("play") => "play",
-        _ => "download",
+        Some("play") => Purpose::Play,
+        _ => Purpose::Download,
     };
     let recordings = Arc::clone(state.hub.recordings());
     let reader = tokio::task::spawn_blocking(move || recordings.open(&key))
@@ -193,17 +194,8 @@ pub(crate) async fn recording(
             other => ApiError::Internal(other.to_string()),
         })?;
     state
-        .store
-        .audit(
-            caller.name(),
-            if purpose == "play" {
-                "recording_played"
-            } else {
-                "recording_downloaded"
-            },
-            &id,
-            &serde_json::json!({ "addr": caller.addr }),
-        )
+        .admin
+        .recording_opened(&caller.actor(), &SessionId(id.clone()), purpose)
         .await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
     tokio::task::spawn_blocking(move || {
@@ -233,7 +225,7 @@ pub(crate) async fn recording(
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/x-asciicast"),
     );
-    if purpose == "download"
+    if purpose == Purpose::Download
         && let Ok(v) = header::HeaderValue::from_str(&format!("attachment; filename=\"{id}.cast\""))
     {
         headers.insert(header::CONTENT_DISPOSITION, v);
@@ -254,17 +246,8 @@ pub(crate) async fn prevent_purge(
 ) -> ApiResult<Json<Option<PreventPurge>>> {
     caller.require(Permission::SessionPreventPurge)?;
     state
-        .store
-        .set_prevent_purge(&id, &req.reason, caller.name())
-        .await?;
-    state
-        .store
-        .audit(
-            caller.name(),
-            "session_prevent_purge",
-            &id,
-            &serde_json::json!({ "reason": req.reason.trim() }),
-        )
+        .admin
+        .prevent_purge(&caller.actor(), &id, &req.reason)
         .await?;
     Ok(Json(state.store.prevent_purge(&id).await?))
 }
@@ -275,17 +258,7 @@ pub(crate) async fn allow_purge(
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     caller.require(Permission::SessionPreventPurge)?;
-    let before = state.store.prevent_purge(&id).await?;
-    state.store.clear_prevent_purge(&id).await?;
-    state
-        .store
-        .audit(
-            caller.name(),
-            "session_prevent_purge_lifted",
-            &id,
-            &serde_json::json!({ "was": before }),
-        )
-        .await?;
+    state.admin.allow_purge(&caller.actor(), &id).await?;
     Ok(Json(serde_json::json!({ "prevent_purge": null })))
 }
 
@@ -328,19 +301,9 @@ pub(crate) async fn set_auditors(
     Json(req): Json<AuditorsRequest>,
 ) -> ApiResult<Json<Auditors>> {
     caller.require(Permission::SessionConfigureAuditors)?;
-    let before = state.store.session_auditors(&id).await?;
     state
-        .store
-        .set_session_auditors(&id, &req.users, caller.name())
-        .await?;
-    state
-        .store
-        .audit(
-            caller.name(),
-            "session_auditors_set",
-            &id,
-            &serde_json::json!({ "before": before, "after": req.users }),
-        )
+        .admin
+        .set_auditors(&caller.actor(), &id, &req.users)
         .await?;
     auditors(State(state), caller, Path(id)).await
 }

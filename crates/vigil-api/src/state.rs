@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use vigil_session::Hub;
+use vigil_session::{Admin, Hub};
 use vigil_store::Store;
 
 use crate::limiter::LoginLimiter;
@@ -24,6 +24,8 @@ pub trait KeyTools: Send + Sync + 'static {
 pub struct ApiState {
     pub hub: Arc<Hub>,
     pub store: Store,
+    /// Every administrative action goes through here (with its evidence).
+    pub admin: Admin,
     pub keys: Arc<dyn KeyTools>,
     pub limiter: LoginLimiter,
     /// Cookies carry `Secure` when the console is served over TLS.
@@ -35,6 +37,7 @@ impl ApiState {
     pub fn new(hub: Arc<Hub>, keys: Arc<dyn KeyTools>, secure_cookies: bool) -> Arc<Self> {
         Arc::new(ApiState {
             store: hub.store().clone(),
+            admin: Admin::with_hub(Arc::clone(&hub)),
             hub,
             keys,
             limiter: LoginLimiter::new(5, Duration::from_secs(300)),

@@ -118,16 +118,14 @@ pub(crate) async fn create(
         }
     };
     state
-        .store
-        .create_target(&req.name, &req.host, req.port, Some(&key))
-        .await?;
-    state
-        .store
-        .audit(
-            caller.name(),
-            "target_added",
+        .admin
+        .add_target(
+            &caller.actor(),
             &req.name,
-            &serde_json::json!({ "host": req.host, "port": req.port, "host_key": fingerprint }),
+            &req.host,
+            req.port,
+            &key,
+            &fingerprint,
         )
         .await?;
     one(&state, &req.name).await
@@ -148,29 +146,19 @@ pub(crate) async fn edit(
 ) -> ApiResult<Json<TargetView>> {
     caller.require(Permission::ManageTargets)?;
     let t = state.store.target_by_name(&name).await?;
+    let by = caller.actor();
     if req.host.is_some() || req.port.is_some() {
         let host = req.host.unwrap_or(t.host.clone());
         let port = req.port.unwrap_or(t.port);
-        state.store.set_target_address(&name, &host, port).await?;
         state
-            .store
-            .audit(caller.name(), "target_address_changed", &name, &serde_json::json!({ "from": format!("{}:{}", t.host, t.port), "to": format!("{host}:{port}") }))
+            .admin
+            .set_target_address(&by, &name, &host, port)
             .await?;
     }
     if let Some(disabled) = req.disabled {
-        state.store.set_target_disabled(&name, disabled).await?;
         state
-            .store
-            .audit(
-                caller.name(),
-                if disabled {
-                    "target_disabled"
-                } else {
-                    "target_enabled"
-                },
-                &name,
-                &serde_json::json!({}),
-            )
+            .admin
+            .set_target_disabled(&by, &name, disabled)
             .await?;
     }
     one(&state, &name).await
@@ -217,17 +205,8 @@ pub(crate) async fn create_login(
     caller.require(Permission::ManageTargets)?;
     let (kind, secret) = req.credential.take(&state)?;
     state
-        .store
-        .create_account(&target, &req.login, kind, &secret)
-        .await?;
-    state
-        .store
-        .audit(
-            caller.name(),
-            "account_added",
-            &format!("{}@{target}", req.login),
-            &serde_json::json!({ "kind": kind.as_str(), "via": "api" }),
-        )
+        .admin
+        .add_login(&caller.actor(), &target, &req.login, kind, &secret)
         .await?;
     one(&state, &target).await
 }
@@ -241,17 +220,8 @@ pub(crate) async fn rotate_login(
     caller.require(Permission::ManageTargets)?;
     let (kind, secret) = credential.take(&state)?;
     state
-        .store
-        .set_account_secret(&target, &login, kind, &secret)
-        .await?;
-    state
-        .store
-        .audit(
-            caller.name(),
-            "account_credential_changed",
-            &format!("{login}@{target}"),
-            &serde_json::json!({ "kind": kind.as_str() }),
-        )
+        .admin
+        .rotate_login(&caller.actor(), &target, &login, kind, &secret)
         .await?;
     one(&state, &target).await
 }
@@ -262,15 +232,9 @@ pub(crate) async fn delete_login(
     Path((target, login)): Path<(String, String)>,
 ) -> ApiResult<Json<TargetView>> {
     caller.require(Permission::ManageTargets)?;
-    state.store.delete_account(&target, &login).await?;
     state
-        .store
-        .audit(
-            caller.name(),
-            "account_removed",
-            &format!("{login}@{target}"),
-            &serde_json::json!({}),
-        )
+        .admin
+        .remove_login(&caller.actor(), &target, &login)
         .await?;
     one(&state, &target).await
 }
@@ -299,18 +263,15 @@ pub(crate) async fn create_grant(
 ) -> ApiResult<Json<Vec<GrantRow>>> {
     caller.require(Permission::ManageTargets)?;
     let login = req.login.filter(|l| !l.is_empty());
-    let g = state
-        .store
-        .create_grant(
+    state
+        .admin
+        .grant(
+            &caller.actor(),
             &req.user,
             &req.target,
             login.as_deref(),
             req.allow_port_forwarding,
         )
-        .await?;
-    state
-        .store
-        .audit(caller.name(), "access_granted", &req.user, &serde_json::json!({ "grant": g.id, "target": req.target, "login": login, "allow_port_forwarding": req.allow_port_forwarding }))
         .await?;
     grants(State(state), caller).await
 }
@@ -321,11 +282,7 @@ pub(crate) async fn delete_grant(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Vec<GrantRow>>> {
     caller.require(Permission::ManageTargets)?;
-    state.store.delete_grant(&id).await?;
-    state
-        .store
-        .audit(caller.name(), "access_revoked", &id, &serde_json::json!({}))
-        .await?;
+    state.admin.revoke(&caller.actor(), &id).await?;
     grants(State(state), caller).await
 }
 

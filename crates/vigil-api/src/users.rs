@@ -114,17 +114,8 @@ pub(crate) async fn create(
         None => (random_password(), true),
     };
     let user = state
-        .store
-        .create_user(&req.name, role, Some(&hash(&password)?))
-        .await?;
-    state
-        .store
-        .audit(
-            caller.name(),
-            "user_added",
-            &user.name,
-            &serde_json::json!({ "role": role.as_str(), "via": "api" }),
-        )
+        .admin
+        .add_user(&caller.actor(), &req.name, role, Some(&hash(&password)?))
         .await?;
     Ok(Json(Created {
         user: user_view(&state, user).await?,
@@ -146,62 +137,17 @@ pub(crate) async fn edit(
     Json(req): Json<EditUser>,
 ) -> ApiResult<Json<UserView>> {
     caller.require(Permission::ManageUsers)?;
-    let user = state.store.user_by_name(&name).await?;
+    let by = caller.actor();
+    state.store.user_by_name(&name).await?;
     if let Some(r) = &req.role {
-        let r = role(r)?;
-        if user.name == caller.name() && r != user.role {
-            return Err(ApiError::BadRequest(
-                "you cannot change your own role: ask another administrator".into(),
-            ));
-        }
-        state.store.set_user_role(&name, r).await?;
-        state
-            .store
-            .audit(
-                caller.name(),
-                "user_role_changed",
-                &name,
-                &serde_json::json!({ "from": user.role.as_str(), "to": r.as_str() }),
-            )
-            .await?;
+        state.admin.set_role(&by, &name, role(r)?).await?;
     }
     if let Some(disabled) = req.disabled {
-        if disabled && user.name == caller.name() {
-            return Err(ApiError::BadRequest("you cannot disable yourself".into()));
-        }
-        state.store.set_user_disabled(&name, disabled).await?;
-        if disabled {
-            state.store.delete_web_sessions_of(&user).await?;
-        }
-        state
-            .store
-            .audit(
-                caller.name(),
-                if disabled {
-                    "user_disabled"
-                } else {
-                    "user_enabled"
-                },
-                &name,
-                &serde_json::json!({}),
-            )
-            .await?;
+        state.admin.set_disabled(&by, &name, disabled).await?;
     }
     if let Some(password) = req.password.filter(|p| !p.is_empty()) {
-        state
-            .store
-            .set_user_password(&name, &hash(&Secret::from(password))?)
-            .await?;
-        state.store.delete_web_sessions_of(&user).await?;
-        state
-            .store
-            .audit(
-                caller.name(),
-                "password_changed",
-                &name,
-                &serde_json::json!({}),
-            )
-            .await?;
+        let hash = hash(&Secret::from(password))?;
+        state.admin.set_password(&by, &name, &hash).await?;
     }
     let user = state.store.user_by_name(&name).await?;
     Ok(Json(user_view(&state, user).await?))
@@ -223,15 +169,9 @@ pub(crate) async fn add_key(
         .keys
         .public_key(&req.public_key)
         .map_err(|e| ApiError::BadRequest(format!("not an OpenSSH public key: {e}")))?;
-    state.store.add_user_key(&name, &line, &fingerprint).await?;
     state
-        .store
-        .audit(
-            caller.name(),
-            "user_key_added",
-            &name,
-            &serde_json::json!({ "fingerprint": fingerprint }),
-        )
+        .admin
+        .add_key(&caller.actor(), &name, &line, &fingerprint)
         .await?;
     get(State(state), caller, Path(name)).await
 }
@@ -242,16 +182,7 @@ pub(crate) async fn delete_key(
     Path((name, id)): Path<(String, String)>,
 ) -> ApiResult<Json<UserView>> {
     caller.require(Permission::ManageUsers)?;
-    state.store.delete_user_key(&name, &id).await?;
-    state
-        .store
-        .audit(
-            caller.name(),
-            "user_key_removed",
-            &name,
-            &serde_json::json!({ "key": id }),
-        )
-        .await?;
+    state.admin.remove_key(&caller.actor(), &name, &id).await?;
     get(State(state), caller, Path(name)).await
 }
 
@@ -274,15 +205,9 @@ pub(crate) async fn enrol_totp(
     let secret = vigil_vault::new_totp_secret();
     let (url, base32) = vigil_vault::totp_enrolment(&secret, &name)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    state.store.set_user_totp(&name, Some(&secret)).await?;
     state
-        .store
-        .audit(
-            caller.name(),
-            "totp_enrolled",
-            &name,
-            &serde_json::json!({}),
-        )
+        .admin
+        .set_totp(&caller.actor(), &name, Some(&secret))
         .await?;
     Ok(Json(
         serde_json::json!({ "otpauth_url": url, "secret": base32 }),
@@ -295,11 +220,7 @@ pub(crate) async fn remove_totp(
     Path(name): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
     may_manage_totp(&caller, &name)?;
-    state.store.set_user_totp(&name, None).await?;
-    state
-        .store
-        .audit(caller.name(), "totp_removed", &name, &serde_json::json!({}))
-        .await?;
+    state.admin.set_totp(&caller.actor(), &name, None).await?;
     Ok(Json(serde_json::json!({ "totp": false })))
 }
 
@@ -323,16 +244,12 @@ pub(crate) async fn create_token(
 ) -> ApiResult<Json<serde_json::Value>> {
     let token = new_token("vgl_");
     let row = state
-        .store
-        .create_api_token(&caller.user, &req.name, &token_hash(token.expose()))
-        .await?;
-    state
-        .store
-        .audit(
-            caller.name(),
-            "api_token_created",
+        .admin
+        .create_token(
+            &caller.actor(),
+            &caller.user,
             &req.name,
-            &serde_json::json!({ "id": row.id }),
+            &token_hash(token.expose()),
         )
         .await?;
     Ok(Json(
@@ -345,15 +262,9 @@ pub(crate) async fn delete_token(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    state.store.delete_api_token(&caller.user, &id).await?;
     state
-        .store
-        .audit(
-            caller.name(),
-            "api_token_revoked",
-            &id,
-            &serde_json::json!({}),
-        )
+        .admin
+        .revoke_token(&caller.actor(), &caller.user, &id)
         .await?;
     Ok(Json(serde_json::json!({ "revoked": id })))
 }

@@ -183,3 +183,25 @@ async fn without_the_logs_permission_only_assigned_sessions_are_listed() {
         .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+/// Regression (issue 9): lock, unlock and release were served by the router but missing from
+/// the route table, so from the OpenAPI document and this matrix. The router is now built
+/// from the table, so they cannot be served without being in both.
+#[test]
+fn lock_unlock_and_release_are_in_the_table_and_the_openapi_document() {
+    let doc = vigil_api::openapi();
+    for (method, path) in [
+        ("POST", "/api/v1/sessions/{id}/lock"),
+        ("POST", "/api/v1/sessions/{id}/unlock"),
+        ("POST", "/api/v1/users/{name}/release"),
+    ] {
+        assert!(
+            ROUTES.iter().any(|r| r.method == method && r.path == path),
+            "{method} {path} is not in ROUTES"
+        );
+        assert!(
+            doc["paths"][path][method.to_lowercase()].is_object(),
+            "{method} {path} is not in the OpenAPI document"
+        );
+    }
+}

@@ -5,13 +5,15 @@
 #![forbid(unsafe_code)]
 
 mod access;
+mod evidence;
 mod login_spec;
 mod model;
 mod role;
 mod session;
 
 pub use access::{AccessDecision, decide_access};
+pub use evidence::{EventKind, Evidence, Log, SYSTEM_ACTOR, spec_markdown};
 pub use login_spec::{LoginSpec, LoginSpecError};
 pub use model::{Account, Grant, SecretKind, Target, User, UserKey};
 pub use role::{Permission, Role, UnknownRole};
-pub use session::{EndReason, EventKind, SessionId, SessionStatus, now_millis};
+pub use session::{EndReason, SessionId, SessionStatus, now_millis};

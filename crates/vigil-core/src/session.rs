@@ -85,51 +85,6 @@ impl fmt::Display for EndReason {
     }
 }
 
-/// Kinds of entries in a session log. The string forms are stable: they are stored and sent
-/// to SIEMs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EventKind {
-    Authenticated,
-    Connected,
-    ConnectFailed,
-    HostKeyMismatch,
-    ChannelOpened,
-    ChannelRefused,
-    ForwardOpened,
-    ExitStatus,
-    RecordingFailed,
-    /// Someone started watching the session live (the operator is not told).
-    LiveViewStarted,
-    LiveViewEnded,
-    TerminateRequested,
-    /// The operator's input is dropped at the gateway from now on.
-    Locked,
-    Unlocked,
-    Ended,
-}
-
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Authenticated => "authenticated",
-            EventKind::Connected => "connected",
-            EventKind::ConnectFailed => "connect_failed",
-            EventKind::HostKeyMismatch => "host_key_mismatch",
-            EventKind::ChannelOpened => "channel_opened",
-            EventKind::ChannelRefused => "channel_refused",
-            EventKind::ForwardOpened => "forward_opened",
-            EventKind::ExitStatus => "exit_status",
-            EventKind::RecordingFailed => "recording_failed",
-            EventKind::LiveViewStarted => "live_view_started",
-            EventKind::LiveViewEnded => "live_view_ended",
-            EventKind::TerminateRequested => "terminate_requested",
-            EventKind::Locked => "locked",
-            EventKind::Unlocked => "unlocked",
-            EventKind::Ended => "ended",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

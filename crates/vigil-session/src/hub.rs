@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use vigil_core::{EndReason, EventKind, SessionId, SessionStatus};
+use vigil_core::{EndReason, EventKind, Evidence, SessionId, SessionStatus};
 use vigil_record::RecordingStore;
-use vigil_store::{ControlCommand, NewSession, Store};
+use vigil_store::{ControlCommand, EvidenceConsumer, EvidenceRow, NewSession, Store};
 
 use crate::SessionIo;
 use crate::recorder::LiveView;
@@ -27,17 +27,6 @@ pub enum Control {
     Lock { by: String },
     /// Input flows again; the adapter tells the operator.
     Unlock { by: String },
-}
-
-/// A session-log event as it happens, for subscribers (the SIEM forwarder): the same event
-/// that is written to the session log.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HubEvent {
-    pub session_id: SessionId,
-    pub at: i64,
-    pub kind: EventKind,
-    pub actor: Option<String>,
-    pub detail: serde_json::Value,
 }
 
 /// Why a live view or a live-control request cannot be had from this node.
@@ -68,7 +57,10 @@ pub struct Hub {
     recordings: Arc<dyn RecordingStore>,
     live: Mutex<HashMap<SessionId, Entry>>,
     closed: std::sync::atomic::AtomicU64,
-    events: tokio::sync::broadcast::Sender<HubEvent>,
+    /// The live event bus: every row of the evidence outbox, from any process, as it is
+    /// written; fed by one task started by the first subscriber.
+    bus: tokio::sync::broadcast::Sender<EvidenceRow>,
+    feeding: tokio::sync::Mutex<bool>,
 }
 
 /// One live session as the registry knows it.
@@ -86,7 +78,8 @@ impl Hub {
             recordings,
             live: Mutex::new(HashMap::new()),
             closed: std::sync::atomic::AtomicU64::new(0),
-            events: tokio::sync::broadcast::channel(4096).0,
+            bus: tokio::sync::broadcast::channel(4096).0,
+            feeding: tokio::sync::Mutex::new(false),
         })
     }
 
@@ -156,14 +149,38 @@ impl Hub {
             .map_err(|_| ControlError::Ended(id.clone()))
     }
 
-    /// Every session-log event of this node's sessions as it happens. A subscriber that falls
-    /// more than 4,096 events behind is told how many it missed (the SIEM counts them).
-    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<HubEvent> {
-        self.events.subscribe()
+    /// Every piece of evidence written from now on, by this process, a CLI process or
+    /// another node, in outbox order (the live event bus; a consumer that must not miss
+    /// anything across restarts uses a durable [`EvidenceConsumer`] instead). A subscriber
+    /// that falls more than 4,096 rows behind is told how many it missed.
+    pub async fn subscribe(
+        &self,
+    ) -> Result<tokio::sync::broadcast::Receiver<EvidenceRow>, vigil_store::StoreError> {
+        let mut feeding = self.feeding.lock().await;
+        let rx = self.bus.subscribe();
+        if !*feeding {
+            let mut consumer = EvidenceConsumer::live(&self.store).await?;
+            let bus = self.bus.clone();
+            tokio::spawn(async move {
+                loop {
+                    match consumer.next().await {
+                        Ok(row) => {
+                            let _ = bus.send(row);
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot read the evidence outbox; retrying");
+                            tokio::time::sleep(Duration::from_secs(1)).await;
+                        }
+                    }
+                }
+            });
+            *feeding = true;
+        }
+        Ok(rx)
     }
 
-    /// Writes an event to the session log and hands it to subscribers. A log write that fails
-    /// is reported, not fatal: the recording is the evidence that must not be lost.
+    /// Writes an event to the session log (the evidence outbox). A write that fails is
+    /// reported, not fatal: the recording is the evidence that must not be lost.
     pub async fn session_event(
         &self,
         id: &SessionId,
@@ -171,16 +188,13 @@ impl Hub {
         actor: Option<&str>,
         detail: serde_json::Value,
     ) {
-        if let Err(e) = self.store.add_event(id, kind, actor, &detail).await {
+        if let Err(e) = self
+            .store
+            .record(Evidence::session(kind, id, actor, detail))
+            .await
+        {
             tracing::error!(session = %id, kind = kind.as_str(), error = %e, "cannot write session event");
         }
-        let _ = self.events.send(HubEvent {
-            session_id: id.clone(),
-            at: vigil_core::now_millis(),
-            kind,
-            actor: actor.map(str::to_owned),
-            detail,
-        });
     }
 
     fn io_of(&self, id: &SessionId) -> Result<SessionIo, ControlError> {
@@ -197,8 +211,15 @@ impl Hub {
 
     /// Locks the operator's interaction: input is dropped from now on (the gate closes before
     /// this returns), the operator is told who locked it, and the user cannot start new
-    /// sessions until released. Locking a locked session changes nothing.
-    pub async fn lock(&self, id: &SessionId, by: &str) -> Result<(), ControlError> {
+    /// sessions until released. The status, the user's lock, the `locked` event and `with`
+    /// (the administration entry, when a person asked here) are one transaction. Locking a
+    /// locked session changes nothing.
+    pub async fn lock(
+        &self,
+        id: &SessionId,
+        by: &str,
+        with: Vec<Evidence>,
+    ) -> Result<(), ControlError> {
         let io = self.io_of(id)?;
         if io.is_locked() {
             return Ok(());
@@ -206,23 +227,28 @@ impl Hub {
         io.lock();
         let _ = io.marker(format!("input locked by {by}")).await;
         let row = self.store.session(&id.0).await?;
-        self.store
-            .set_session_status(id, SessionStatus::Locked)
-            .await?;
-        self.store.lock_user(&row.user_name, by, &id.0).await?;
-        self.session_event(
-            id,
+        let mut tx = self.store.begin().await?;
+        tx.set_session_status(id, SessionStatus::Locked).await?;
+        tx.lock_user(&row.user_name, by, &id.0).await?;
+        tx.record(Evidence::session(
             EventKind::Locked,
+            id,
             Some(by),
             serde_json::json!({ "user": row.user_name }),
-        )
-        .await;
+        ));
+        with.into_iter().for_each(|e| tx.record(e));
+        tx.commit().await?;
         self.control(id, Control::Lock { by: by.to_owned() });
         Ok(())
     }
 
-    /// Opens the gate again and releases the user.
-    pub async fn unlock(&self, id: &SessionId, by: &str) -> Result<(), ControlError> {
+    /// Opens the gate again and releases the user (one transaction, as for [`Hub::lock`]).
+    pub async fn unlock(
+        &self,
+        id: &SessionId,
+        by: &str,
+        with: Vec<Evidence>,
+    ) -> Result<(), ControlError> {
         let io = self.io_of(id)?;
         if !io.is_locked() {
             return Ok(());
@@ -230,47 +256,19 @@ impl Hub {
         let dropped = io.unlock();
         let _ = io.marker(format!("input unlocked by {by}")).await;
         let row = self.store.session(&id.0).await?;
-        self.store
-            .set_session_status(id, SessionStatus::Active)
-            .await?;
-        self.store.release_user(&row.user_name).await?;
-        self.session_event(
-            id,
+        let mut tx = self.store.begin().await?;
+        tx.set_session_status(id, SessionStatus::Active).await?;
+        tx.release_user(&row.user_name).await?;
+        tx.record(Evidence::session(
             EventKind::Unlocked,
+            id,
             Some(by),
             serde_json::json!({ "user": row.user_name, "input_dropped_bytes": dropped }),
-        )
-        .await;
+        ));
+        with.into_iter().for_each(|e| tx.record(e));
+        tx.commit().await?;
         self.control(id, Control::Unlock { by: by.to_owned() });
         Ok(())
-    }
-
-    /// Lets a locked user start sessions again and unlocks their locked sessions: here at
-    /// once, on other nodes through the command queue. Returns who had locked them.
-    pub async fn release_user(&self, name: &str, by: &str) -> Result<Option<String>, ControlError> {
-        let was = self.store.release_user(name).await?;
-        let locked = self
-            .store
-            .list_sessions(&vigil_store::SessionFilter {
-                active: Some(true),
-                user: Some(name.to_owned()),
-                ..Default::default()
-            })
-            .await?;
-        for s in locked
-            .into_iter()
-            .filter(|s| s.status == SessionStatus::Locked.as_str())
-        {
-            let id = SessionId(s.id.clone());
-            if self.is_local(&id) {
-                self.unlock(&id, by).await?;
-            } else {
-                self.store
-                    .enqueue_command(&s.id, ControlCommand::Unlock, by)
-                    .await?;
-            }
-        }
-        Ok(was)
     }
 
     /// Sessions this node has closed since it started.
@@ -300,15 +298,16 @@ impl Hub {
                                     by: c.actor.clone(),
                                 },
                             ),
+                            // The administration entry was written with the queued command.
                             ControlCommand::Lock => self
-                                .lock(&id, &c.actor)
+                                .lock(&id, &c.actor, Vec::new())
                                 .await
                                 .map_err(
                                     |e| tracing::warn!(session = %id, error = %e, "cannot lock"),
                                 )
                                 .is_ok(),
                             ControlCommand::Unlock => self
-                                .unlock(&id, &c.actor)
+                                .unlock(&id, &c.actor, Vec::new())
                                 .await
                                 .map_err(
                                     |e| tracing::warn!(session = %id, error = %e, "cannot unlock"),
@@ -399,6 +398,15 @@ impl LiveSession {
         self.hub.session_event(&self.id, kind, actor, detail).await;
     }
 
+    /// Appends evidence about this session that is not a plain session-log event (one whose
+    /// subject is not the session, such as a refused host key naming its target).
+    pub async fn evidence(&self, evidence: Evidence) {
+        let kind = evidence.kind;
+        if let Err(e) = self.hub.store.record(evidence).await {
+            tracing::error!(session = %self.id, kind = kind.as_str(), error = %e, "cannot write session event");
+        }
+    }
+
     pub async fn set_status(&self, status: SessionStatus) {
         if let Err(e) = self.hub.store.set_session_status(&self.id, status).await {
             tracing::error!(session = %self.id, error = %e, "cannot update session status");
@@ -428,6 +436,7 @@ impl LiveSession {
         // Dropping our handle lets the writer finish once the relay's clones are gone too.
         drop(state.io);
         let mut reason = reason;
+        let mut failed = None;
         if let Some(task) = state.task {
             match tokio::time::timeout(Duration::from_secs(30), task.done).await {
                 Ok(Ok(Ok(_))) => {
@@ -445,32 +454,44 @@ impl LiveSession {
                     }
                 }
                 Ok(Ok(Err(why))) => {
-                    self.event(
-                        EventKind::RecordingFailed,
-                        None,
-                        serde_json::json!({ "error": why }),
-                    )
-                    .await;
-                    if !matches!(reason, EndReason::Error(_)) {
-                        reason = EndReason::Error(format!("recording failed: {why}"));
-                    }
+                    failed = Some(why);
                 }
                 Ok(Err(_)) | Err(_) => {
                     tracing::error!(session = %self.id, "recording writer did not finish in time");
                 }
             }
         }
+        if let Some(why) = &failed
+            && !matches!(reason, EndReason::Error(_))
+        {
+            reason = EndReason::Error(format!("recording failed: {why}"));
+        }
         let actor = match &reason {
             EndReason::TerminatedBy(who) => Some(who.clone()),
             _ => None,
         };
-        self.event(EventKind::Ended, actor.as_deref(), serde_json::json!({ "reason": reason.to_string(), "bytes_in": bytes_in, "bytes_out": bytes_out })).await;
-        if let Err(e) = self
-            .hub
-            .store
-            .close_session(&self.id, &reason, bytes_in, bytes_out)
-            .await
-        {
+        // The row's end and the log's `ended` (with the failure before it) are one change.
+        let closed = async {
+            let mut tx = self.hub.store.begin().await?;
+            tx.close_session(&self.id, &reason, bytes_in, bytes_out)
+                .await?;
+            if let Some(why) = &failed {
+                tx.record(Evidence::session(
+                    EventKind::RecordingFailed,
+                    &self.id,
+                    None,
+                    serde_json::json!({ "error": why }),
+                ));
+            }
+            tx.record(Evidence::session(
+                EventKind::Ended,
+                &self.id,
+                actor.as_deref(),
+                serde_json::json!({ "reason": reason.to_string(), "bytes_in": bytes_in, "bytes_out": bytes_out }),
+            ));
+            tx.commit().await
+        };
+        if let Err(e) = closed.await {
             tracing::error!(session = %self.id, error = %e, "cannot close session row");
         }
         self.hub

@@ -4,14 +4,20 @@
 //!
 //! Architecture invariant: this crate knows nothing of SSH wire details or HTTP. What a session
 //! *means* (recording, control, event log) lives here, so a second protocol reuses it.
+//!
+//! Architecture invariant: every administrative action is one [`Admin`] operation that writes
+//! its change and its evidence in one transaction; the CLI and the API only parse, check
+//! permissions, call it and print.
 #![forbid(unsafe_code)]
 
+mod admin;
 mod hub;
 mod io;
 mod recorder;
 mod retention;
 
-pub use hub::{Control, ControlError, ControlInbox, Hub, HubError, HubEvent, LiveSession};
+pub use admin::{Actor, Admin, AdminError, Purpose, Via};
+pub use hub::{Control, ControlError, ControlInbox, Hub, HubError, LiveSession};
 pub use io::{ChannelTag, SessionIo};
 pub use recorder::{LiveFrame, LiveView, RecorderError, RecordingFailed};
-pub use retention::{PurgeReport, purge_expired, run_retention};
+pub use retention::{PurgeReport, run_retention};

@@ -175,12 +175,12 @@ async fn lock_drops_input_tells_the_adapter_and_locks_the_user_until_unlocked() 
         .create_user("alice", vigil_core::Role::Operator, None)
         .await
         .unwrap();
-    let mut events = hub.subscribe();
+    let mut events = hub.subscribe().await.unwrap();
     let (live, mut inbox) = hub.open(new_session()).await.unwrap();
     let id = live.id().clone();
     let io = live.start_recording().await.unwrap();
     io.start(80, 24, None, None).await.unwrap();
-    hub.lock(&id, "carol").await.unwrap();
+    hub.lock(&id, "carol", Vec::new()).await.unwrap();
     assert_eq!(inbox.next().await, Control::Lock { by: "carol".into() });
     let typed = io
         .from_operator(ChannelTag::Terminal, Bytes::from_static(b"rm -rf /\r"))
@@ -192,7 +192,7 @@ async fn lock_drops_input_tells_the_adapter_and_locks_the_user_until_unlocked() 
     assert_eq!(row.status, "locked");
     let alice = hub.store().user_by_name("alice").await.unwrap();
     assert_eq!(alice.locked_by.as_deref(), Some("carol"));
-    hub.lock(&id, "dave").await.unwrap();
+    hub.lock(&id, "dave", Vec::new()).await.unwrap();
     assert_eq!(
         hub.store()
             .user_by_name("alice")
@@ -204,7 +204,7 @@ async fn lock_drops_input_tells_the_adapter_and_locks_the_user_until_unlocked() 
         "locking a locked session changes nothing"
     );
 
-    hub.unlock(&id, "carol").await.unwrap();
+    hub.unlock(&id, "carol", Vec::new()).await.unwrap();
     assert_eq!(inbox.next().await, Control::Unlock { by: "carol".into() });
     let typed = io
         .from_operator(ChannelTag::Terminal, Bytes::from_static(b"ls\r"))
@@ -217,9 +217,15 @@ async fn lock_drops_input_tells_the_adapter_and_locks_the_user_until_unlocked() 
     );
     assert_eq!(hub.store().session(&id.0).await.unwrap().status, "active");
 
+    // The bus is fed from the outbox: rows arrive as they are committed.
     let mut seen = Vec::new();
-    while let Ok(e) = events.try_recv() {
-        seen.push((e.kind.as_str(), e.actor, e.detail));
+    while seen.len() < 2 {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(5), events.recv())
+            .await
+            .expect("the bus delivers the lock's events")
+            .unwrap();
+        let detail: serde_json::Value = serde_json::from_str(&e.detail).unwrap();
+        seen.push((e.kind, e.actor, detail));
     }
     assert_eq!(seen[0].0, "locked");
     assert_eq!(seen[0].1.as_deref(), Some("carol"));
@@ -230,16 +236,21 @@ async fn lock_drops_input_tells_the_adapter_and_locks_the_user_until_unlocked() 
     );
 
     // Releasing the user unlocks their locked session too.
-    hub.lock(&id, "carol").await.unwrap();
+    hub.lock(&id, "carol", Vec::new()).await.unwrap();
+    let admin = vigil_session::Admin::with_hub(Arc::clone(&hub));
     assert_eq!(
-        hub.release_user("alice", "erin").await.unwrap().as_deref(),
+        admin
+            .release(&vigil_session::Actor::cli("erin"), "alice")
+            .await
+            .unwrap()
+            .as_deref(),
         Some("carol")
     );
     assert!(!io.is_locked());
     drop(io);
     live.close(EndReason::OperatorExit).await;
     assert!(matches!(
-        hub.lock(&id, "carol").await,
+        hub.lock(&id, "carol", Vec::new()).await,
         Err(vigil_session::ControlError::NotHere(_))
     ));
 }

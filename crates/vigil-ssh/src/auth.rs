@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use russh::keys::PublicKey;
-use vigil_core::{LoginSpec, User};
+use vigil_core::{EventKind, Evidence, LoginSpec, User};
 use vigil_store::Store;
 use vigil_vault::{Secret, verify_password, verify_totp};
 
@@ -25,11 +25,16 @@ pub(crate) struct Authenticator<'a> {
 impl Authenticator<'_> {
     async fn fail(&self, raw_user: &str, method: &str, why: &str) -> Factor {
         tracing::info!(user = raw_user, %self.peer, method, why, "authentication failed");
-        let detail =
-            serde_json::json!({ "method": method, "client": self.peer.to_string(), "reason": why });
+        let detail = serde_json::json!({ "method": method, "client": self.peer.to_string(), "reason": why, "via": "ssh" });
+        // The name as typed is the actor: it may name nobody, and may be empty.
+        let actor = if raw_user.is_empty() {
+            "(none)"
+        } else {
+            raw_user
+        };
         if let Err(e) = self
             .store
-            .audit(raw_user, "auth_failed", "ssh", &detail)
+            .record(Evidence::admin(EventKind::AuthFailed, actor, "ssh", detail))
             .await
         {
             tracing::error!(error = %e, "cannot write audit log");
@@ -66,19 +71,29 @@ impl Authenticator<'_> {
             Ok(u) => u,
             Err(f) => return f,
         };
-        let hash = self
-            .store
-            .user_password_hash(&user.name)
-            .await
-            .ok()
-            .flatten();
+        // A store that fails is evidence of its own, never a "wrong password".
+        let hash = match self.store.user_password_hash(&user.name).await {
+            Ok(hash) => hash,
+            Err(e) => {
+                return self
+                    .fail(raw_user, "password", &format!("store error: {e}"))
+                    .await;
+            }
+        };
         let password = Secret::new(password.to_vec());
         // argon2 is deliberately slow: keep it off the async workers.
         let ok = match hash {
             Some(hash) => {
-                tokio::task::spawn_blocking(move || verify_password(password.expose(), &hash))
+                match tokio::task::spawn_blocking(move || verify_password(password.expose(), &hash))
                     .await
-                    .unwrap_or(false)
+                {
+                    Ok(ok) => ok,
+                    Err(e) => {
+                        return self
+                            .fail(raw_user, "password", &format!("password check failed: {e}"))
+                            .await;
+                    }
+                }
             }
             None => false,
         };
@@ -97,7 +112,10 @@ impl Authenticator<'_> {
         let Ok(Some(user)) = self.store.find_user_by_name(&spec.user).await else {
             return false;
         };
-        key_registered(self.store, &user, key).await
+        // Only a probe: the signed attempt that follows is judged (and logged) by `public_key`.
+        key_registered(self.store, &user, key)
+            .await
+            .unwrap_or(false)
     }
 
     pub(crate) async fn public_key(&self, raw_user: &str, key: &PublicKey) -> Factor {
@@ -105,10 +123,13 @@ impl Authenticator<'_> {
             Ok(u) => u,
             Err(f) => return f,
         };
-        if key_registered(self.store, &user, key).await {
-            Self::after_first_factor(user)
-        } else {
-            self.fail(raw_user, "publickey", "key not registered").await
+        match key_registered(self.store, &user, key).await {
+            Ok(true) => Self::after_first_factor(user),
+            Ok(false) => self.fail(raw_user, "publickey", "key not registered").await,
+            Err(e) => {
+                self.fail(raw_user, "publickey", &format!("store error: {e}"))
+                    .await
+            }
         }
     }
 
@@ -131,12 +152,13 @@ impl Authenticator<'_> {
     }
 }
 
-async fn key_registered(store: &Store, user: &User, key: &PublicKey) -> bool {
-    let Ok(keys) = store.user_keys(user).await else {
-        return false;
-    };
-    keys.iter().any(|k| {
+async fn key_registered(
+    store: &Store,
+    user: &User,
+    key: &PublicKey,
+) -> Result<bool, vigil_store::StoreError> {
+    Ok(store.user_keys(user).await?.iter().any(|k| {
         PublicKey::from_openssh(&k.public_key)
             .is_ok_and(|stored| stored.key_data() == key.key_data())
-    })
+    }))
 }

@@ -416,26 +416,30 @@ pub(crate) async fn ensure_target(
             Ok((link, io))
         }
         Err(e) => {
-            let kind = match &e {
+            let reason = e.to_string();
+            match &e {
+                // In the session log and the administration log: one entry, for both.
                 ConnectError::HostKeyMismatch { presented, .. } => {
-                    let detail = serde_json::json!({ "target": target.name, "presented": presented, "pinned": target.host_key, "client": shared.peer.to_string() });
-                    if let Err(err) = store
-                        .audit(&user.name, "host_key_mismatch", &target.name, &detail)
-                        .await
-                    {
-                        tracing::error!(error = %err, "cannot write audit log");
-                    }
-                    EventKind::HostKeyMismatch
+                    let mut entry = vigil_core::Evidence::session(
+                        EventKind::HostKeyMismatch,
+                        session.id(),
+                        Some(&user.name),
+                        serde_json::json!({ "target": target.name, "reason": reason, "presented": presented, "pinned": target.host_key, "client": shared.peer.to_string() }),
+                    );
+                    // The administration log names the target whose key changed.
+                    entry.subject = target.name.clone();
+                    session.evidence(entry).await
                 }
-                _ => EventKind::ConnectFailed,
-            };
-            session
-                .event(
-                    kind,
-                    None,
-                    serde_json::json!({ "target": target.name, "reason": e.to_string() }),
-                )
-                .await;
+                _ => {
+                    session
+                        .event(
+                            EventKind::ConnectFailed,
+                            None,
+                            serde_json::json!({ "target": target.name, "reason": reason }),
+                        )
+                        .await
+                }
+            }
             shared.set_end(EndReason::Error(e.to_string()));
             Err(format!("vigil: {e}"))
         }

@@ -15,9 +15,20 @@ pub(crate) async fn choose(
 ) -> Option<(String, Option<String>)> {
     let user = shared.user.get()?;
     let store = shared.hub.store();
-    let targets = store.targets_for_user(user).await.unwrap_or_default();
     let write = |text: String| async move {
         let _ = tx.data_bytes(text.replace('\n', "\r\n").into_bytes()).await;
+    };
+    let targets = match store.targets_for_user(user).await {
+        Ok(targets) => targets,
+        Err(e) => {
+            tracing::error!(user = %user.name, error = %e, "cannot list targets for the menu");
+            write(
+                "Vigil: the gateway cannot read its store right now, so your targets cannot be listed: try again in a moment, or tell an administrator.\n"
+                    .to_owned(),
+            )
+            .await;
+            return None;
+        }
     };
     if targets.is_empty() {
         write(format!(

@@ -4,7 +4,7 @@
 use sqlx::Row;
 use vigil_core::now_millis;
 
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, Tx};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ControlCommand {
@@ -40,37 +40,12 @@ pub struct PendingCommand {
 }
 
 impl Store {
-    /// Queues `command` for the node that owns the live session.
-    pub async fn enqueue_command(
-        &self,
-        session_id: &str,
-        command: ControlCommand,
-        actor: &str,
-    ) -> Result<(), StoreError> {
-        let session = self.session(session_id).await?;
-        if session.status == "closed" {
-            return Err(StoreError::Invalid {
-                what: "session",
-                why: format!("{session_id} has already ended"),
-            });
-        }
-        sqlx::query("INSERT INTO session_commands (session_id, node, command, actor, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(session_id)
-            .bind(&session.node)
-            .bind(command.as_str())
-            .bind(actor)
-            .bind(now_millis())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// Claims every pending command for `node`: each is returned once.
     pub async fn take_commands(&self, node: &str) -> Result<Vec<PendingCommand>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let rows = sqlx::query("SELECT id, session_id, command, actor FROM session_commands WHERE node = $1 AND done_at IS NULL ORDER BY id")
             .bind(node)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *tx.conn)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
@@ -81,7 +56,7 @@ impl Store {
             )
             .bind(now_millis())
             .bind(id)
-            .execute(&mut *tx)
+            .execute(&mut *tx.conn)
             .await?;
             let command: String = r.try_get("command")?;
             if let (1, Some(command)) = (claimed.rows_affected(), ControlCommand::parse(&command)) {
@@ -95,5 +70,32 @@ impl Store {
         }
         tx.commit().await?;
         Ok(out)
+    }
+}
+
+impl Tx {
+    /// Queues `command` for the node that owns the live session.
+    pub async fn enqueue_command(
+        &mut self,
+        session_id: &str,
+        command: ControlCommand,
+        actor: &str,
+    ) -> Result<(), StoreError> {
+        let session = self.store.session(session_id).await?;
+        if session.status == "closed" {
+            return Err(StoreError::Invalid {
+                what: "session",
+                why: format!("{session_id} has already ended"),
+            });
+        }
+        sqlx::query("INSERT INTO session_commands (session_id, node, command, actor, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(session_id)
+            .bind(&session.node)
+            .bind(command.as_str())
+            .bind(actor)
+            .bind(now_millis())
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(())
     }
 }

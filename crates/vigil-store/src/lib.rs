@@ -7,8 +7,10 @@
 //! secret in clear.
 #![forbid(unsafe_code)]
 
-mod audit;
+mod alone;
 mod commands;
+mod consumer;
+mod evidence;
 mod manage;
 mod migrate;
 mod review;
@@ -24,8 +26,9 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use vigil_vault::MasterKey;
 
-pub use audit::AuditEntry;
 pub use commands::{ControlCommand, PendingCommand};
+pub use consumer::{EvidenceConsumer, Start};
+pub use evidence::{AuditEntry, EvidenceRow, Tx};
 pub use manage::GrantRow;
 pub use review::PreventPurge;
 pub use sessions::{NewSession, SessionEvent, SessionFilter, SessionRow};
@@ -64,6 +67,10 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     master: Arc<MasterKey>,
+    /// Who writes this store's evidence: a node's name, or `cli`.
+    origin: Arc<str>,
+    /// Woken when this process commits evidence, so local consumers need not poll for it.
+    written: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Store {
@@ -110,6 +117,8 @@ impl Store {
             pool,
             backend,
             master,
+            origin: Arc::from("cli"),
+            written: Arc::new(tokio::sync::Notify::new()),
         };
         migrate::run(&store).await?;
         Ok(store)

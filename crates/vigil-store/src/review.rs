@@ -5,7 +5,7 @@ use sqlx::Row;
 use vigil_core::now_millis;
 
 use crate::sessions::{COLUMNS, row_from};
-use crate::{SessionRow, Store, StoreError, found};
+use crate::{SessionRow, Store, StoreError, Tx, found};
 
 /// Why a session is kept past the retention period, and who said so.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -16,36 +16,6 @@ pub struct PreventPurge {
 }
 
 impl Store {
-    /// Replaces the session's auditors with `users` (names that must exist).
-    pub async fn set_session_auditors(
-        &self,
-        session_id: &str,
-        users: &[String],
-        by: &str,
-    ) -> Result<(), StoreError> {
-        self.session(session_id).await?;
-        for name in users {
-            self.user_by_name(name).await?;
-        }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM session_auditors WHERE session_id = $1")
-            .bind(session_id)
-            .execute(&mut *tx)
-            .await?;
-        let mut seen = std::collections::BTreeSet::new();
-        for name in users.iter().filter(|n| seen.insert(n.as_str())) {
-            sqlx::query("INSERT INTO session_auditors (session_id, user_name, added_by, added_at) VALUES ($1, $2, $3, $4)")
-                .bind(session_id)
-                .bind(name)
-                .bind(by)
-                .bind(now_millis())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     pub async fn session_auditors(&self, session_id: &str) -> Result<Vec<String>, StoreError> {
         Ok(sqlx::query_scalar(
             "SELECT user_name FROM session_auditors WHERE session_id = $1 ORDER BY user_name",
@@ -68,36 +38,6 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(n > 0)
-    }
-
-    pub async fn set_prevent_purge(
-        &self,
-        session_id: &str,
-        reason: &str,
-        by: &str,
-    ) -> Result<(), StoreError> {
-        if reason.trim().is_empty() {
-            return Err(StoreError::Invalid {
-                what: "justification",
-                why: "say why this session must be kept".into(),
-            });
-        }
-        let done = sqlx::query("UPDATE sessions SET prevent_purge_reason = $1, prevent_purge_by = $2, prevent_purge_at = $3 WHERE id = $4 AND purged_at IS NULL")
-            .bind(reason.trim())
-            .bind(by)
-            .bind(now_millis())
-            .bind(session_id)
-            .execute(&self.pool)
-            .await?;
-        found(done, || format!("unpurged session {session_id}"))
-    }
-
-    pub async fn clear_prevent_purge(&self, session_id: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE sessions SET prevent_purge_reason = NULL, prevent_purge_by = NULL, prevent_purge_at = NULL WHERE id = $1")
-            .bind(session_id)
-            .execute(&self.pool)
-            .await?;
-        found(done, || format!("session {session_id}"))
     }
 
     pub async fn prevent_purge(
@@ -140,22 +80,82 @@ impl Store {
         .await?;
         rows.iter().map(row_from).collect()
     }
+}
+
+impl Tx {
+    /// Replaces the session's auditors with `users` (names that must exist).
+    pub async fn set_session_auditors(
+        &mut self,
+        session_id: &str,
+        users: &[String],
+        by: &str,
+    ) -> Result<(), StoreError> {
+        self.store.session(session_id).await?;
+        for name in users {
+            self.user_by_name(name).await?;
+        }
+        sqlx::query("DELETE FROM session_auditors WHERE session_id = $1")
+            .bind(session_id)
+            .execute(&mut *self.conn)
+            .await?;
+        let mut seen = std::collections::BTreeSet::new();
+        for name in users.iter().filter(|n| seen.insert(n.as_str())) {
+            sqlx::query("INSERT INTO session_auditors (session_id, user_name, added_by, added_at) VALUES ($1, $2, $3, $4)")
+                .bind(session_id)
+                .bind(name)
+                .bind(by)
+                .bind(now_millis())
+                .execute(&mut *self.conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn set_prevent_purge(
+        &mut self,
+        session_id: &str,
+        reason: &str,
+        by: &str,
+    ) -> Result<(), StoreError> {
+        if reason.trim().is_empty() {
+            return Err(StoreError::Invalid {
+                what: "justification",
+                why: "say why this session must be kept".into(),
+            });
+        }
+        let done = sqlx::query("UPDATE sessions SET prevent_purge_reason = $1, prevent_purge_by = $2, prevent_purge_at = $3 WHERE id = $4 AND purged_at IS NULL")
+            .bind(reason.trim())
+            .bind(by)
+            .bind(now_millis())
+            .bind(session_id)
+            .execute(&mut *self.conn)
+            .await?;
+        found(done, || format!("unpurged session {session_id}"))
+    }
+
+    pub async fn clear_prevent_purge(&mut self, session_id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE sessions SET prevent_purge_reason = NULL, prevent_purge_by = NULL, prevent_purge_at = NULL WHERE id = $1")
+            .bind(session_id)
+            .execute(&mut *self.conn)
+            .await?;
+        found(done, || format!("session {session_id}"))
+    }
 
     /// Removes the session's log and marks it purged; the row stays as the record that it
     /// existed and when it was purged. Refuses a session kept by prevent-purge.
-    pub async fn mark_purged(&self, session_id: &str) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+    pub async fn mark_purged(&mut self, session_id: &str) -> Result<(), StoreError> {
         let done = sqlx::query("UPDATE sessions SET purged_at = $1, recording_key = NULL WHERE id = $2 AND prevent_purge_at IS NULL AND purged_at IS NULL")
             .bind(now_millis())
             .bind(session_id)
-            .execute(&mut *tx)
+            .execute(&mut *self.conn)
             .await?;
         found(done, || format!("purgeable session {session_id}"))?;
-        sqlx::query("DELETE FROM session_events WHERE session_id = $1")
+        // The session's own log goes; what people did about it stays in the administration log.
+        sqlx::query("DELETE FROM evidence WHERE session_id = $1 AND log = $2")
             .bind(session_id)
-            .execute(&mut *tx)
+            .bind(vigil_core::Log::Session.as_str())
+            .execute(&mut *self.conn)
             .await?;
-        tx.commit().await?;
         Ok(())
     }
 }

@@ -2,9 +2,9 @@
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
-use vigil_core::{EndReason, EventKind, SessionId, SessionStatus, now_millis};
+use vigil_core::{EndReason, EventKind, Evidence, SessionId, SessionStatus, now_millis};
 
-use crate::{Store, StoreError};
+use crate::{Store, StoreError, Tx};
 
 /// What is known when a session starts.
 #[derive(Debug, Clone)]
@@ -104,110 +104,6 @@ enum Bind {
 }
 
 impl Store {
-    pub async fn create_session(&self, s: &NewSession) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO sessions (id, user_name, target_name, login, client_addr, node, protocol, status, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(&s.id.0)
-        .bind(&s.user_name)
-        .bind(&s.target_name)
-        .bind(&s.login)
-        .bind(&s.client_addr)
-        .bind(&s.node)
-        .bind(&s.protocol)
-        .bind(SessionStatus::Connecting.as_str())
-        .bind(now_millis())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Records what the session turned out to reach (the menu picks the target late).
-    pub async fn set_session_target(
-        &self,
-        id: &SessionId,
-        target: &str,
-        login: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET target_name = $1, login = $2 WHERE id = $3")
-            .bind(target)
-            .bind(login)
-            .bind(&id.0)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn set_session_recording(&self, id: &SessionId, key: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET recording_key = $1 WHERE id = $2")
-            .bind(key)
-            .bind(&id.0)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn set_session_status(
-        &self,
-        id: &SessionId,
-        status: SessionStatus,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET status = $1 WHERE id = $2 AND status <> 'closed'")
-            .bind(status.as_str())
-            .bind(&id.0)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Closes the session once; a second close keeps the first reason.
-    pub async fn close_session(
-        &self,
-        id: &SessionId,
-        reason: &EndReason,
-        bytes_in: u64,
-        bytes_out: u64,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET status = 'closed', ended_at = $1, end_reason = $2, bytes_in = $3, bytes_out = $4 WHERE id = $5 AND status <> 'closed'")
-            .bind(now_millis())
-            .bind(reason.to_string())
-            .bind(i64::try_from(bytes_in).unwrap_or(i64::MAX))
-            .bind(i64::try_from(bytes_out).unwrap_or(i64::MAX))
-            .bind(&id.0)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Sessions this node left open when it died: marks them `interrupted` and returns them.
-    pub async fn interrupt_open_sessions(&self, node: &str) -> Result<Vec<SessionRow>, StoreError> {
-        let open = self
-            .list_sessions(&SessionFilter {
-                active: Some(true),
-                node: Some(node.to_owned()),
-                ..Default::default()
-            })
-            .await?;
-        for s in &open {
-            let id = SessionId(s.id.clone());
-            self.close_session(
-                &id,
-                &EndReason::Interrupted,
-                u64::try_from(s.bytes_in).unwrap_or(0),
-                u64::try_from(s.bytes_out).unwrap_or(0),
-            )
-            .await?;
-            self.add_event(
-                &id,
-                EventKind::Ended,
-                None,
-                &serde_json::json!({"reason": "interrupted"}),
-            )
-            .await?;
-        }
-        Ok(open)
-    }
-
     pub async fn session(&self, id: &str) -> Result<SessionRow, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {COLUMNS} FROM sessions WHERE id = $1"
@@ -296,41 +192,118 @@ impl Store {
         let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(row_from).collect()
     }
+}
 
-    pub async fn add_event(
-        &self,
+impl Tx {
+    pub async fn create_session(&mut self, s: &NewSession) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, user_name, target_name, login, client_addr, node, protocol, status, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&s.id.0)
+        .bind(&s.user_name)
+        .bind(&s.target_name)
+        .bind(&s.login)
+        .bind(&s.client_addr)
+        .bind(&s.node)
+        .bind(&s.protocol)
+        .bind(SessionStatus::Connecting.as_str())
+        .bind(now_millis())
+        .execute(&mut *self.conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Records what the session turned out to reach (the menu picks the target late).
+    pub async fn set_session_target(
+        &mut self,
         id: &SessionId,
-        kind: EventKind,
-        actor: Option<&str>,
-        detail: &serde_json::Value,
+        target: &str,
+        login: &str,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO session_events (session_id, at, kind, actor, detail) VALUES ($1, $2, $3, $4, $5)")
+        sqlx::query("UPDATE sessions SET target_name = $1, login = $2 WHERE id = $3")
+            .bind(target)
+            .bind(login)
             .bind(&id.0)
-            .bind(now_millis())
-            .bind(kind.as_str())
-            .bind(actor)
-            .bind(detail.to_string())
-            .execute(&self.pool)
+            .execute(&mut *self.conn)
             .await?;
         Ok(())
     }
 
-    pub async fn session_events(&self, id: &str) -> Result<Vec<SessionEvent>, StoreError> {
-        let rows = sqlx::query("SELECT id, session_id, at, kind, actor, detail FROM session_events WHERE session_id = $1 ORDER BY id")
-            .bind(id)
-            .fetch_all(&self.pool)
+    pub async fn set_session_recording(
+        &mut self,
+        id: &SessionId,
+        key: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET recording_key = $1 WHERE id = $2")
+            .bind(key)
+            .bind(&id.0)
+            .execute(&mut *self.conn)
             .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(SessionEvent {
-                    id: r.try_get("id")?,
-                    session_id: r.try_get("session_id")?,
-                    at: r.try_get("at")?,
-                    kind: r.try_get("kind")?,
-                    actor: r.try_get("actor")?,
-                    detail: r.try_get("detail")?,
-                })
+        Ok(())
+    }
+
+    pub async fn set_session_status(
+        &mut self,
+        id: &SessionId,
+        status: SessionStatus,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET status = $1 WHERE id = $2 AND status <> 'closed'")
+            .bind(status.as_str())
+            .bind(&id.0)
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Closes the session once; a second close keeps the first reason.
+    pub async fn close_session(
+        &mut self,
+        id: &SessionId,
+        reason: &EndReason,
+        bytes_in: u64,
+        bytes_out: u64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE sessions SET status = 'closed', ended_at = $1, end_reason = $2, bytes_in = $3, bytes_out = $4 WHERE id = $5 AND status <> 'closed'")
+            .bind(now_millis())
+            .bind(reason.to_string())
+            .bind(i64::try_from(bytes_in).unwrap_or(i64::MAX))
+            .bind(i64::try_from(bytes_out).unwrap_or(i64::MAX))
+            .bind(&id.0)
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Sessions `node` left open when it died: each is closed `interrupted`, with its `ended`
+    /// event, in this transaction. Returns them.
+    pub async fn interrupt_open_sessions(
+        &mut self,
+        node: &str,
+    ) -> Result<Vec<SessionRow>, StoreError> {
+        let open = self
+            .store
+            .list_sessions(&SessionFilter {
+                active: Some(true),
+                node: Some(node.to_owned()),
+                ..Default::default()
             })
-            .collect()
+            .await?;
+        for s in &open {
+            let id = SessionId(s.id.clone());
+            self.close_session(
+                &id,
+                &EndReason::Interrupted,
+                u64::try_from(s.bytes_in).unwrap_or(0),
+                u64::try_from(s.bytes_out).unwrap_or(0),
+            )
+            .await?;
+            self.record(Evidence::session(
+                EventKind::Ended,
+                &id,
+                None,
+                serde_json::json!({ "reason": EndReason::Interrupted.to_string(), "bytes_in": s.bytes_in, "bytes_out": s.bytes_out }),
+            ));
+        }
+        Ok(open)
     }
 }

@@ -6,7 +6,7 @@ use vigil_core::{Account, Grant, SecretKind, Target, now_millis};
 use vigil_vault::Secret;
 
 use crate::users::flag;
-use crate::{Store, StoreError, check_name, conflict, found, new_id};
+use crate::{Store, StoreError, Tx, check_name, conflict, found, new_id};
 
 fn target_from(row: &AnyRow) -> Result<Target, StoreError> {
     let port: i64 = row.try_get("port")?;
@@ -59,37 +59,8 @@ pub(crate) fn secret_context(account_id: &str) -> String {
 }
 
 impl Store {
-    pub async fn create_target(
-        &self,
-        name: &str,
-        host: &str,
-        port: u16,
-        host_key: Option<&str>,
-    ) -> Result<Target, StoreError> {
-        check_name("target name", name)?;
-        check_address(host, port)?;
-        sqlx::query("INSERT INTO targets (id, name, host, port, host_key, protocol, created_at) VALUES ($1, $2, $3, $4, $5, 'ssh', $6)")
-            .bind(new_id())
-            .bind(name)
-            .bind(host)
-            .bind(i64::from(port))
-            .bind(host_key)
-            .bind(now_millis())
-            .execute(&self.pool)
-            .await
-            .map_err(conflict(format!("target {name}")))?;
-        self.target_by_name(name).await
-    }
-
     pub async fn target_by_name(&self, name: &str) -> Result<Target, StoreError> {
-        let row = sqlx::query(
-            "SELECT id, name, host, port, host_key, protocol, disabled FROM targets WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("target {name}")))?;
-        target_from(&row)
+        find_target(&self.pool, name).await
     }
 
     pub async fn list_targets(&self) -> Result<Vec<Target>, StoreError> {
@@ -99,57 +70,6 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(target_from).collect()
-    }
-
-    pub async fn set_target_host_key(&self, name: &str, host_key: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("UPDATE targets SET host_key = $1 WHERE name = $2")
-            .bind(host_key)
-            .bind(name)
-            .execute(&self.pool)
-            .await?;
-        found(done, || format!("target {name}"))
-    }
-
-    /// Adds a login with its credential, sealed in the vault and bound to the new row.
-    pub async fn create_account(
-        &self,
-        target: &str,
-        login: &str,
-        kind: SecretKind,
-        secret: &Secret,
-    ) -> Result<Account, StoreError> {
-        if login.is_empty() || login.contains(['@', ':']) || login.chars().any(char::is_whitespace)
-        {
-            return Err(StoreError::Invalid {
-                what: "login",
-                why: format!("{login:?}: no spaces, '@' or ':'"),
-            });
-        }
-        if secret.is_empty() {
-            return Err(StoreError::Invalid {
-                what: "credential",
-                why: "it is empty".into(),
-            });
-        }
-        let target = self.target_by_name(target).await?;
-        let id = new_id();
-        let sealed = vigil_vault::seal(&self.master, &secret_context(&id), secret)?;
-        sqlx::query("INSERT INTO accounts (id, target_id, login, secret_kind, secret_sealed, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&id)
-            .bind(&target.id)
-            .bind(login)
-            .bind(kind.as_str())
-            .bind(sealed)
-            .bind(now_millis())
-            .execute(&self.pool)
-            .await
-            .map_err(conflict(format!("login {login} on target {}", target.name)))?;
-        Ok(Account {
-            id,
-            target_id: target.id,
-            login: login.to_owned(),
-            secret_kind: kind,
-        })
     }
 
     /// The target's accounts in creation order (the first is the default login).
@@ -173,42 +93,6 @@ impl Store {
             &secret_context(&account.id),
             &sealed,
         )?)
-    }
-
-    /// Grants `user` access to `target` (every login, or only `login`).
-    pub async fn create_grant(
-        &self,
-        user: &str,
-        target: &str,
-        login: Option<&str>,
-        allow_port_forwarding: bool,
-    ) -> Result<Grant, StoreError> {
-        let u = self.user_by_name(user).await?;
-        let t = self.target_by_name(target).await?;
-        if let Some(login) = login
-            && !self.accounts(&t).await?.iter().any(|a| a.login == login)
-        {
-            return Err(StoreError::NotFound(format!(
-                "login {login} on target {target}"
-            )));
-        }
-        let id = new_id();
-        sqlx::query("INSERT INTO grants (id, user_id, target_id, login, allow_port_forwarding, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(&id)
-            .bind(&u.id)
-            .bind(&t.id)
-            .bind(login)
-            .bind(i64::from(allow_port_forwarding))
-            .bind(now_millis())
-            .execute(&self.pool)
-            .await?;
-        Ok(Grant {
-            id,
-            user_id: u.id,
-            target_id: t.id,
-            login: login.map(str::to_owned),
-            allow_port_forwarding,
-        })
     }
 
     pub async fn grants_for_user(&self, user: &vigil_core::User) -> Result<Vec<Grant>, StoreError> {
@@ -241,5 +125,145 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(target_from).collect()
+    }
+}
+
+/// One target by name, on the pool or inside a transaction (which sees its own writes).
+async fn find_target<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    name: &str,
+) -> Result<Target, StoreError> {
+    let row = sqlx::query(
+        "SELECT id, name, host, port, host_key, protocol, disabled FROM targets WHERE name = $1",
+    )
+    .bind(name)
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("target {name}")))?;
+    target_from(&row)
+}
+
+impl Tx {
+    /// The target as this transaction sees it.
+    pub async fn target_by_name(&mut self, name: &str) -> Result<Target, StoreError> {
+        find_target(&mut *self.conn, name).await
+    }
+
+    pub async fn create_target(
+        &mut self,
+        name: &str,
+        host: &str,
+        port: u16,
+        host_key: Option<&str>,
+    ) -> Result<Target, StoreError> {
+        check_name("target name", name)?;
+        check_address(host, port)?;
+        sqlx::query("INSERT INTO targets (id, name, host, port, host_key, protocol, created_at) VALUES ($1, $2, $3, $4, $5, 'ssh', $6)")
+            .bind(new_id())
+            .bind(name)
+            .bind(host)
+            .bind(i64::from(port))
+            .bind(host_key)
+            .bind(now_millis())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(conflict(format!("target {name}")))?;
+        self.target_by_name(name).await
+    }
+
+    pub async fn set_target_host_key(
+        &mut self,
+        name: &str,
+        host_key: &str,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query("UPDATE targets SET host_key = $1 WHERE name = $2")
+            .bind(host_key)
+            .bind(name)
+            .execute(&mut *self.conn)
+            .await?;
+        found(done, || format!("target {name}"))
+    }
+
+    /// Adds a login with its credential, sealed in the vault and bound to the new row.
+    pub async fn create_account(
+        &mut self,
+        target: &str,
+        login: &str,
+        kind: SecretKind,
+        secret: &Secret,
+    ) -> Result<Account, StoreError> {
+        if login.is_empty() || login.contains(['@', ':']) || login.chars().any(char::is_whitespace)
+        {
+            return Err(StoreError::Invalid {
+                what: "login",
+                why: format!("{login:?}: no spaces, '@' or ':'"),
+            });
+        }
+        if secret.is_empty() {
+            return Err(StoreError::Invalid {
+                what: "credential",
+                why: "it is empty".into(),
+            });
+        }
+        let target = self.target_by_name(target).await?;
+        let id = new_id();
+        let sealed = vigil_vault::seal(&self.store.master, &secret_context(&id), secret)?;
+        sqlx::query("INSERT INTO accounts (id, target_id, login, secret_kind, secret_sealed, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(&target.id)
+            .bind(login)
+            .bind(kind.as_str())
+            .bind(sealed)
+            .bind(now_millis())
+            .execute(&mut *self.conn)
+            .await
+            .map_err(conflict(format!("login {login} on target {}", target.name)))?;
+        Ok(Account {
+            id,
+            target_id: target.id,
+            login: login.to_owned(),
+            secret_kind: kind,
+        })
+    }
+
+    /// Grants `user` access to `target` (every login, or only `login`).
+    pub async fn create_grant(
+        &mut self,
+        user: &str,
+        target: &str,
+        login: Option<&str>,
+        allow_port_forwarding: bool,
+    ) -> Result<Grant, StoreError> {
+        let u = self.user_by_name(user).await?;
+        let t = self.target_by_name(target).await?;
+        if let Some(login) = login
+            && !self
+                .store
+                .accounts(&t)
+                .await?
+                .iter()
+                .any(|a| a.login == login)
+        {
+            return Err(StoreError::NotFound(format!(
+                "login {login} on target {target}"
+            )));
+        }
+        let id = new_id();
+        sqlx::query("INSERT INTO grants (id, user_id, target_id, login, allow_port_forwarding, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&id)
+            .bind(&u.id)
+            .bind(&t.id)
+            .bind(login)
+            .bind(i64::from(allow_port_forwarding))
+            .bind(now_millis())
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(Grant {
+            id,
+            user_id: u.id,
+            target_id: t.id,
+            login: login.map(str::to_owned),
+            allow_port_forwarding,
+        })
     }
 }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use sqlx::Connection;
-use vigil_core::{EndReason, EventKind, Role, SecretKind, SessionId};
+use vigil_core::{EndReason, EventKind, Evidence, Role, SecretKind, SessionId};
 use vigil_vault::{MasterKey, Secret};
 
 use crate::{ControlCommand, NewSession, SessionFilter, Store, StoreError};
@@ -221,16 +221,21 @@ store_test!(sessions_and_events, |store: Store| async move {
         .await
         .unwrap();
     store
-        .add_event(
-            &a,
+        .record(Evidence::session(
             EventKind::Connected,
+            &a,
             None,
-            &serde_json::json!({"target": "web01"}),
-        )
+            serde_json::json!({"target": "web01", "host": "10.0.0.5", "port": 22, "login": "root"}),
+        ))
         .await
         .unwrap();
     store
-        .add_event(&a, EventKind::Ended, Some("admin"), &serde_json::json!({}))
+        .record(Evidence::session(
+            EventKind::Ended,
+            &a,
+            Some("admin"),
+            serde_json::json!({"reason": "terminated_by(admin)"}),
+        ))
         .await
         .unwrap();
     let events = store.session_events(&a.0).await.unwrap();
@@ -288,6 +293,12 @@ store_test!(sessions_and_events, |store: Store| async move {
         store.session(&b.0).await.unwrap().end_reason.as_deref(),
         Some("interrupted")
     );
+    let ended = store.session_events(&b.0).await.unwrap();
+    assert_eq!(
+        ended.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["ended"],
+        "an interrupted session's log says so, with the change"
+    );
 });
 
 store_test!(commands_are_claimed_once, |store: Store| async move {
@@ -324,16 +335,21 @@ store_test!(commands_are_claimed_once, |store: Store| async move {
 
 store_test!(audit_log, |store: Store| async move {
     store
-        .audit(
+        .record(Evidence::admin(
+            EventKind::AuthFailed,
             "alice",
-            "auth_failed",
             "ssh",
-            &serde_json::json!({"method": "password"}),
-        )
+            serde_json::json!({"method": "password", "reason": "wrong password", "via": "ssh"}),
+        ))
         .await
         .unwrap();
     store
-        .audit("admin", "target_added", "web01", &serde_json::json!({}))
+        .record(Evidence::admin(
+            EventKind::TargetAdded,
+            "admin",
+            "web01",
+            serde_json::json!({"host": "10.0.0.5", "port": 22, "host_key": "SHA256:x", "via": "cli"}),
+        ))
         .await
         .unwrap();
     let entries = store.audit_entries(10).await.unwrap();
@@ -350,3 +366,4 @@ async fn unsupported_url_says_what_works() {
 }
 
 mod console;
+mod evidence;

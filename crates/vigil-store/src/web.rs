@@ -5,7 +5,7 @@ use sqlx::Row;
 use vigil_core::{User, now_millis};
 
 use crate::users::{USER_COLUMNS, user_from};
-use crate::{Store, StoreError, conflict, found, new_id};
+use crate::{Store, StoreError, Tx, conflict, found, new_id};
 
 /// A signed-in browser: who, and the CSRF token its state-changing requests must carry.
 #[derive(Debug, Clone)]
@@ -25,26 +25,6 @@ pub struct ApiToken {
 }
 
 impl Store {
-    pub async fn create_web_session(
-        &self,
-        user: &User,
-        token_hash: &str,
-        csrf_token: &str,
-        client_addr: &str,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO web_sessions (token_hash, user_id, csrf_token, client_addr, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(token_hash)
-            .bind(&user.id)
-            .bind(csrf_token)
-            .bind(client_addr)
-            .bind(now_millis())
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     /// The unexpired session with this token hash, with its user as it is now.
     pub async fn web_session(&self, token_hash: &str) -> Result<Option<WebSession>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -64,56 +44,12 @@ impl Store {
         .transpose()
     }
 
-    pub async fn delete_web_session(&self, token_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Signs a user out everywhere (disabled, password changed).
-    pub async fn delete_web_sessions_of(&self, user: &User) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM web_sessions WHERE user_id = $1")
-            .bind(&user.id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     pub async fn delete_expired_web_sessions(&self) -> Result<u64, StoreError> {
         let done = sqlx::query("DELETE FROM web_sessions WHERE expires_at <= $1")
             .bind(now_millis())
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
-    }
-
-    pub async fn create_api_token(
-        &self,
-        user: &User,
-        name: &str,
-        token_hash: &str,
-    ) -> Result<ApiToken, StoreError> {
-        crate::check_name("token name", name)?;
-        let id = new_id();
-        let now = now_millis();
-        sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&id)
-            .bind(&user.id)
-            .bind(name)
-            .bind(token_hash)
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map_err(conflict(format!("token {name} of user {}", user.name)))?;
-        Ok(ApiToken {
-            id,
-            user_name: user.name.clone(),
-            name: name.to_owned(),
-            created_at: now,
-            last_used_at: None,
-        })
     }
 
     pub async fn api_tokens(&self, user: &User) -> Result<Vec<ApiToken>, StoreError> {
@@ -134,15 +70,6 @@ impl Store {
             .collect()
     }
 
-    pub async fn delete_api_token(&self, user: &User, id: &str) -> Result<(), StoreError> {
-        let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND id = $2")
-            .bind(&user.id)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        found(done, || format!("token {id} of user {}", user.name))
-    }
-
     /// The user a token belongs to; notes when it was last used.
     pub async fn user_by_api_token(&self, token_hash: &str) -> Result<Option<User>, StoreError> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -158,5 +85,80 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(Some(user_from(&row)?))
+    }
+}
+
+impl Tx {
+    pub async fn create_web_session(
+        &mut self,
+        user: &User,
+        token_hash: &str,
+        csrf_token: &str,
+        client_addr: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO web_sessions (token_hash, user_id, csrf_token, client_addr, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(token_hash)
+            .bind(&user.id)
+            .bind(csrf_token)
+            .bind(client_addr)
+            .bind(now_millis())
+            .bind(expires_at)
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_web_session(&mut self, token_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM web_sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Signs a user out everywhere (disabled, password changed).
+    pub async fn delete_web_sessions_of(&mut self, user: &User) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM web_sessions WHERE user_id = $1")
+            .bind(&user.id)
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn create_api_token(
+        &mut self,
+        user: &User,
+        name: &str,
+        token_hash: &str,
+    ) -> Result<ApiToken, StoreError> {
+        crate::check_name("token name", name)?;
+        let id = new_id();
+        let now = now_millis();
+        sqlx::query("INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&id)
+            .bind(&user.id)
+            .bind(name)
+            .bind(token_hash)
+            .bind(now)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(conflict(format!("token {name} of user {}", user.name)))?;
+        Ok(ApiToken {
+            id,
+            user_name: user.name.clone(),
+            name: name.to_owned(),
+            created_at: now,
+            last_used_at: None,
+        })
+    }
+
+    pub async fn delete_api_token(&mut self, user: &User, id: &str) -> Result<(), StoreError> {
+        let done = sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND id = $2")
+            .bind(&user.id)
+            .bind(id)
+            .execute(&mut *self.conn)
+            .await?;
+        found(done, || format!("token {id} of user {}", user.name))
     }
 }

@@ -132,10 +132,14 @@ pub(crate) async fn initialise(settings: &Settings) -> anyhow::Result<Store> {
     if store.user_count().await? == 0 {
         let password = random_password();
         let hash = hash_password(&password)?;
-        store
-            .create_user("admin", Role::PamAdministrator, Some(&hash))
+        // The first administrator is created by the node itself, on first start.
+        let first = vigil_session::Actor {
+            name: "vigil".into(),
+            via: vigil_session::Via::Node,
+        };
+        vigil_session::Admin::new(store.clone())
+            .add_user(&first, "admin", Role::PamAdministrator, Some(&hash))
             .await?;
-        store.audit("vigil", "user_added", "admin", &serde_json::json!({ "role": Role::PamAdministrator.as_str(), "first_start": true })).await?;
         println!();
         println!("  administrator: admin");
         println!(

@@ -1,13 +1,11 @@
 //! `vigil`: the gateway binary. Glue only: parse the command line, load settings, wire the
 //! crates together, print what happens.
 
-mod admin;
+mod cli;
 mod config;
-mod control;
 mod init;
 mod keys;
 mod memory;
-mod purge;
 mod serve;
 
 use std::path::PathBuf;
@@ -51,25 +49,25 @@ enum Command {
     },
     /// Users who connect through or administer Vigil.
     #[command(subcommand)]
-    User(admin::UserCommand),
+    User(cli::UserCommand),
     /// Servers Vigil connects to.
     #[command(subcommand)]
-    Target(admin::TargetCommand),
+    Target(cli::TargetCommand),
     /// Logins on targets, with their vaulted credentials.
     #[command(subcommand)]
-    Account(admin::AccountCommand),
+    Account(cli::AccountCommand),
     /// Who may reach which target.
     #[command(subcommand)]
-    Access(admin::AccessCommand),
+    Access(cli::AccessCommand),
     /// Recorded sessions.
     #[command(subcommand)]
-    Session(admin::SessionCommand),
+    Session(cli::SessionCommand),
     /// Session recordings.
     #[command(subcommand)]
-    Recording(admin::RecordingCommand),
+    Recording(cli::RecordingCommand),
     /// The audit log of administrative and security events.
     #[command(subcommand)]
-    Audit(admin::AuditCommand),
+    Audit(cli::AuditCommand),
     /// Run the retention purge now: delete the recordings and logs of sessions that ended
     /// longer ago than the retention period (sessions kept by prevent-purge stay).
     Purge {
@@ -129,7 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         command => {
             let settings = init::settings(&cli.data_dir, &overrides)?;
             let store = init::open_existing(&settings).await?;
-            let result = admin::run(&settings, &store, command).await;
+            let result = cli::run(&settings, &store, command).await;
             store.close().await;
             result
         }

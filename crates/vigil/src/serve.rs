@@ -11,7 +11,10 @@ use crate::config::Settings;
 use crate::init;
 
 pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
-    let store = init::initialise(&settings).await?;
+    let store = init::initialise(&settings)
+        .await?
+        .with_origin(&settings.node_name);
+    // Each session's end and its `ended` event, in one transaction.
     let interrupted = store.interrupt_open_sessions(&settings.node_name).await?;
     if !interrupted.is_empty() {
         println!(

@@ -26,3 +26,241 @@ fn every_crate_has_a_heading_in_the_architecture_map() {
         "crates without a heading in ARCHITECTURE.md: {missing:?}"
     );
 }
+
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Every `.rs` file under `dir`, with its text, tests and fixtures left out.
+fn sources(dir: &std::path::Path) -> Vec<(std::path::PathBuf, String)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("readable source dir") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if path.is_dir() {
+                if name != "tests" {
+                    stack.push(path);
+                }
+            } else if name.ends_with(".rs") && name != "tests.rs" {
+                let text = std::fs::read_to_string(&path).expect("readable source");
+                out.push((path, text));
+            }
+        }
+    }
+    out
+}
+
+/// One evidence path: nothing but the store's evidence module writes the outbox (or the two
+/// logs it replaced), so no code path can record an event some other way.
+#[test]
+fn only_the_evidence_module_writes_evidence() {
+    let mut offenders = Vec::new();
+    for (path, text) in sources(&root().join("crates")) {
+        if path.ends_with("vigil-store/src/evidence.rs") {
+            continue;
+        }
+        for needle in [
+            "INSERT INTO evidence",
+            "INSERT INTO session_events",
+            "INSERT INTO audit_log",
+            "UPDATE evidence",
+        ] {
+            if text.contains(needle) {
+                offenders.push(format!("{}: {needle}", path.display()));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "evidence written around the outbox: {offenders:?}"
+    );
+}
+
+/// One place for administrative actions: the API and the CLI change users, targets, logins,
+/// grants and sessions only through `vigil_session::Admin`, which writes the evidence with the
+/// change. A store mutation called from either would be a change without its evidence.
+#[test]
+fn the_api_and_the_cli_change_state_only_through_admin() {
+    const ADMIN_CHANGES: &[&str] = &[
+        "create_user",
+        "set_user_disabled",
+        "set_user_role",
+        "set_user_password",
+        "set_user_totp",
+        "add_user_key",
+        "delete_user_key",
+        "release_user",
+        "lock_user",
+        "create_target",
+        "set_target_address",
+        "set_target_disabled",
+        "delete_target",
+        "set_target_host_key",
+        "create_account",
+        "set_account_secret",
+        "delete_account",
+        "create_grant",
+        "delete_grant",
+        "set_session_auditors",
+        "set_prevent_purge",
+        "clear_prevent_purge",
+        "mark_purged",
+        "create_api_token",
+        "delete_api_token",
+        "enqueue_command",
+        "delete_web_sessions_of",
+        "record(",
+    ];
+    let mut offenders = Vec::new();
+    for dir in ["crates/vigil/src", "crates/vigil-api/src"] {
+        for (path, text) in sources(&root().join(dir)) {
+            for change in ADMIN_CHANGES {
+                let call = if change.ends_with('(') {
+                    format!(".{change}")
+                } else {
+                    format!(".{change}(")
+                };
+                // Sign-in and sign-out record their own entries with their web session.
+                if path.ends_with("vigil-api/src/auth.rs") && *change == "record(" {
+                    continue;
+                }
+                // `admin.set_target_address(...)` is the service itself: look at the receiver.
+                let around_admin = text
+                    .match_indices(&call)
+                    .all(|(at, _)| text[..at].trim_end().ends_with("admin"));
+                if !around_admin {
+                    offenders.push(format!("{}: {call}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "changes made around Admin: {offenders:?}"
+    );
+}
+
+/// What each crate must not know, as `cargo metadata` sees the workspace: the dependency
+/// graph points one way (DESIGN.md), and the pure crates stay pure.
+#[test]
+fn no_crate_depends_on_one_it_must_not_know() {
+    let out = std::process::Command::new(env!("CARGO"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    // crate -> what it must not depend on (normal dependencies).
+    let forbidden: &[(&str, &[&str])] = &[
+        (
+            "vigil-core",
+            &[
+                "vigil-vault",
+                "vigil-store",
+                "vigil-record",
+                "vigil-session",
+                "vigil-ssh",
+                "vigil-api",
+                "sqlx",
+                "axum",
+                "russh",
+                "tokio",
+            ],
+        ),
+        (
+            "vigil-vault",
+            &[
+                "vigil-store",
+                "vigil-record",
+                "vigil-session",
+                "vigil-ssh",
+                "vigil-api",
+                "sqlx",
+                "axum",
+                "russh",
+            ],
+        ),
+        (
+            "vigil-store",
+            &[
+                "vigil-record",
+                "vigil-session",
+                "vigil-ssh",
+                "vigil-api",
+                "axum",
+                "russh",
+            ],
+        ),
+        (
+            "vigil-record",
+            &[
+                "vigil-store",
+                "vigil-session",
+                "vigil-ssh",
+                "vigil-api",
+                "sqlx",
+                "axum",
+                "russh",
+            ],
+        ),
+        (
+            "vigil-session",
+            &["vigil-ssh", "vigil-api", "axum", "russh"],
+        ),
+        ("vigil-ssh", &["vigil-api", "axum", "sqlx"]),
+        ("vigil-api", &["vigil-ssh", "russh"]),
+    ];
+    let mut offenders = Vec::new();
+    for package in meta["packages"].as_array().expect("packages") {
+        let name = package["name"].as_str().unwrap_or("");
+        let Some((_, banned)) = forbidden.iter().find(|(n, _)| *n == name) else {
+            continue;
+        };
+        for dep in package["dependencies"].as_array().expect("dependencies") {
+            let dep_name = dep["name"].as_str().unwrap_or("");
+            let normal = dep["kind"].is_null();
+            if normal && banned.contains(&dep_name) {
+                offenders.push(format!("{name} -> {dep_name}"));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "dependencies that break the layering: {offenders:?}"
+    );
+}
+
+/// docs/EVENTS.md is the written spec of the evidence kinds: its table is the one the spec in
+/// `vigil-core` generates. `VIGIL_BLESS=1` rewrites the table after a change to the spec.
+#[test]
+fn the_events_document_matches_the_spec() {
+    let path = root().join("docs/EVENTS.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/EVENTS.md");
+    let table = vigil_core::spec_markdown();
+    if std::env::var_os("VIGIL_BLESS").is_some() {
+        let head = doc
+            .split("| kind | log |")
+            .next()
+            .unwrap_or(&doc)
+            .to_owned();
+        std::fs::write(&path, head + &table).expect("docs/EVENTS.md is writable");
+        return;
+    }
+    assert!(
+        doc.contains(&table),
+        "docs/EVENTS.md differs from the spec: run `VIGIL_BLESS=1 cargo test -p vigil --test architecture` and review the diff"
+    );
+}

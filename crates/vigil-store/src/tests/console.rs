@@ -63,7 +63,12 @@ store_test!(
                 .await
                 .unwrap();
             store
-                .add_event(id, EventKind::Ended, None, &serde_json::json!({}))
+                .record(Evidence::session(
+                    EventKind::Ended,
+                    id,
+                    None,
+                    serde_json::json!({"reason": "operator_exit"}),
+                ))
                 .await
                 .unwrap();
         }

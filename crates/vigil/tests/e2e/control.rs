@@ -6,6 +6,8 @@ use std::time::Duration;
 use crate::assert_eventually;
 use crate::harness::{Gateway, Target, eventually, files_under, target_password, text};
 
+/// Regression (issue 9): `vigil session kill` wrote neither `terminate_requested` nor an
+/// administration entry, where the console's terminate wrote both.
 #[test]
 fn kill_ends_the_session_and_the_operator_is_told() {
     let target = Target::start();
@@ -31,6 +33,30 @@ fn kill_ends_the_session_and_the_operator_is_told() {
     assert!(
         ended["actor"].as_str().unwrap().starts_with("cli:"),
         "{ended}"
+    );
+    let requested = s["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "terminate_requested")
+        .unwrap_or_else(|| panic!("no terminate_requested in the session log: {s}"))
+        .clone();
+    assert!(
+        requested["actor"].as_str().unwrap().starts_with("cli:"),
+        "{requested}"
+    );
+    let audit: serde_json::Value =
+        serde_json::from_str(&gw.ok(&["audit", "list", "--json"])).unwrap();
+    let entry = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "session_terminated" && e["subject"] == id.as_str())
+        .unwrap_or_else(|| panic!("no session_terminated in the administration log: {audit}"))
+        .clone();
+    assert!(
+        entry["actor"].as_str().unwrap().starts_with("cli:"),
+        "{entry}"
     );
     let killed = gw.cli(&["session", "kill", &id]);
     assert!(

@@ -4,6 +4,7 @@
 
 mod harness;
 
+mod admin_cli;
 mod console;
 mod control;
 mod lock;

@@ -1,0 +1,378 @@
+//! Evidence: every session-log event and every administration-log entry, as one typed value
+//! with a written spec. The store writes each one in the same transaction as the change it
+//! records, into an ordered outbox that every consumer (the live event bus, the SIEM
+//! forwarder, cluster peers) reads from its own cursor.
+//!
+//! The spec (`kinds!` below) is the one source of the kinds' names, the log each belongs to,
+//! the detail keys each must carry and what it means; `docs/EVENTS.md` is generated from it
+//! and a test keeps the two equal. The names are stable: they are stored and sent to SIEMs.
+
+use crate::SessionId;
+
+/// Which log shows an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Log {
+    /// The session's timeline (Session logs in the console); the event names its session.
+    Session,
+    /// The administration log: who did what to users, targets, logins, grants, sessions and
+    /// recordings; the event names its actor and `via` (how it reached Vigil).
+    Admin,
+    /// Both: something a person did to one session (a live viewing, a refused host key).
+    Both,
+}
+
+impl Log {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Log::Session => "session",
+            Log::Admin => "admin",
+            Log::Both => "both",
+        }
+    }
+}
+
+macro_rules! kinds {
+    ($( $(#[doc = $doc:literal])+ $variant:ident = $name:literal, $log:ident, [$($key:literal),*]; )*) => {
+        /// Kinds of evidence. See the module doc and `docs/EVENTS.md`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum EventKind {
+            $( $(#[doc = $doc])+ $variant, )*
+        }
+
+        impl EventKind {
+            /// Every kind, in the order of the spec.
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(EventKind::$variant => $name,)* }
+            }
+
+            pub fn log(self) -> Log {
+                match self { $(EventKind::$variant => Log::$log,)* }
+            }
+
+            /// Keys the event's detail always carries (others may be added).
+            pub fn required_keys(self) -> &'static [&'static str] {
+                match self { $(EventKind::$variant => &[$($key),*],)* }
+            }
+
+            /// What the event means, from the spec.
+            pub fn meaning(self) -> &'static str {
+                match self { $(EventKind::$variant => concat!($($doc),+),)* }
+            }
+
+            pub fn parse(s: &str) -> Option<EventKind> {
+                match s { $($name => Some(EventKind::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+kinds! {
+    // --- the session log ---------------------------------------------------------------
+    /// The operator proved who they are; `requested` is the SSH user name as typed.
+    Authenticated = "authenticated", Session, ["method", "client", "requested"];
+    /// The gateway logged in to the target with the vaulted credential.
+    Connected = "connected", Session, ["target", "host", "port", "login"];
+    /// The target could not be reached or refused the vaulted credential.
+    ConnectFailed = "connect_failed", Session, ["target", "reason"];
+    /// The target presented a host key other than the pinned one; nothing was sent to it.
+    HostKeyMismatch = "host_key_mismatch", Both, ["target", "reason"];
+    /// A channel opened: `kind` is shell, exec, subsystem or direct-tcpip.
+    ChannelOpened = "channel_opened", Session, ["kind"];
+    /// A channel or request the gateway refused, and why.
+    ChannelRefused = "channel_refused", Session, ["kind", "reason"];
+    /// A `-L` port forward opened (allowed by the grant).
+    ForwardOpened = "forward_opened", Session, ["to", "from"];
+    /// The target's exit status or signal for a channel.
+    ExitStatus = "exit_status", Session, ["channel"];
+    /// The recording could not be written; the session ends (fail closed).
+    RecordingFailed = "recording_failed", Session, ["error"];
+    /// Someone started watching the session live (the operator is not told).
+    LiveViewStarted = "live_view_started", Both, ["addr"];
+    /// A live viewer left.
+    LiveViewEnded = "live_view_ended", Both, ["addr"];
+    /// Someone asked for the session to end; `ended` follows with `terminated_by`.
+    TerminateRequested = "terminate_requested", Session, ["via"];
+    /// The operator's input is dropped at the gateway from now on.
+    Locked = "locked", Session, ["user"];
+    /// The operator's input flows again; `input_dropped_bytes` were dropped meanwhile.
+    Unlocked = "unlocked", Session, ["user", "input_dropped_bytes"];
+    /// The session ended, with its reason and byte counts.
+    Ended = "ended", Session, ["reason"];
+
+    // --- the administration log ----------------------------------------------------------
+    /// A sign-in to the gateway failed; the actor is the user name as typed.
+    AuthFailed = "auth_failed", Admin, ["reason"];
+    /// A user signed in to the console.
+    ConsoleLogin = "console_login", Admin, ["addr"];
+    /// A console sign-in was refused by the rate limit.
+    ConsoleLoginBlocked = "console_login_blocked", Admin, ["addr"];
+    /// A console sign-in failed (wrong password or code, unknown or disabled user).
+    ConsoleLoginFailed = "console_login_failed", Admin, ["addr", "reason"];
+    /// A user signed out of the console.
+    ConsoleLogout = "console_logout", Admin, ["addr"];
+    /// A user was added.
+    UserAdded = "user_added", Admin, ["role"];
+    /// A user's role changed.
+    UserRoleChanged = "user_role_changed", Admin, ["from", "to"];
+    /// A user was disabled: no new sign-in or session; their console sessions end.
+    UserDisabled = "user_disabled", Admin, [];
+    /// A disabled user was enabled again.
+    UserEnabled = "user_enabled", Admin, [];
+    /// A user's password was set; their console sessions were signed out.
+    PasswordChanged = "password_changed", Admin, [];
+    /// An SSH public key was added to a user.
+    UserKeyAdded = "user_key_added", Admin, ["fingerprint"];
+    /// An SSH public key was removed from a user.
+    UserKeyRemoved = "user_key_removed", Admin, ["key"];
+    /// A TOTP second factor was enrolled.
+    TotpEnrolled = "totp_enrolled", Admin, [];
+    /// A TOTP second factor was removed.
+    TotpRemoved = "totp_removed", Admin, [];
+    /// A user locked by a session lock may start sessions again.
+    UserReleased = "user_released", Admin, ["locked_by"];
+    /// An API token was created (its value is never stored).
+    ApiTokenCreated = "api_token_created", Admin, ["id"];
+    /// An API token was revoked.
+    ApiTokenRevoked = "api_token_revoked", Admin, [];
+    /// A target was added, with the fingerprint of its pinned host key.
+    TargetAdded = "target_added", Admin, ["host", "port", "host_key"];
+    /// A target's host or port changed.
+    TargetAddressChanged = "target_address_changed", Admin, ["from", "to"];
+    /// A target was disabled: no new session reaches it.
+    TargetDisabled = "target_disabled", Admin, [];
+    /// A disabled target was enabled again.
+    TargetEnabled = "target_enabled", Admin, [];
+    /// A target was removed, with its logins and grants.
+    TargetRemoved = "target_removed", Admin, ["host", "port"];
+    /// A login with a vaulted credential was added to a target (subject `login@target`).
+    AccountAdded = "account_added", Admin, ["kind"];
+    /// A login's vaulted credential was replaced.
+    AccountCredentialChanged = "account_credential_changed", Admin, ["kind"];
+    /// A login was removed from a target.
+    AccountRemoved = "account_removed", Admin, [];
+    /// A user (the subject) was granted access to a target, or to one login on it.
+    AccessGranted = "access_granted", Admin, ["grant", "target"];
+    /// A grant (the subject) was revoked.
+    AccessRevoked = "access_revoked", Admin, [];
+    /// Someone ended a live session (the session log has `terminate_requested`).
+    SessionTerminated = "session_terminated", Admin, ["user"];
+    /// Someone locked a session's operator input.
+    SessionLocked = "session_locked", Admin, ["user"];
+    /// Someone unlocked a session's operator input.
+    SessionUnlocked = "session_unlocked", Admin, ["user"];
+    /// A session was kept from the retention purge, with the justification.
+    SessionPreventPurge = "session_prevent_purge", Admin, ["reason"];
+    /// A session may be purged again.
+    SessionPreventPurgeLifted = "session_prevent_purge_lifted", Admin, ["was"];
+    /// A session's auditors were set.
+    SessionAuditorsSet = "session_auditors_set", Admin, ["before", "after"];
+    /// A recording was played in the console.
+    RecordingPlayed = "recording_played", Admin, [];
+    /// A recording was downloaded from the console.
+    RecordingDownloaded = "recording_downloaded", Admin, [];
+    /// A recording was exported with the CLI.
+    RecordingExported = "recording_exported", Admin, [];
+    /// A session's recording and log were purged, by the retention job or a person.
+    SessionPurged = "session_purged", Admin, ["retention_days", "user", "target"];
+}
+
+/// The actor of what a node does by itself (the retention job).
+pub const SYSTEM_ACTOR: &str = "system";
+
+/// One piece of evidence, before the store gives it its place in the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    pub kind: EventKind,
+    /// The session the event is about: set for every session-log event, and for
+    /// administration entries about a session.
+    pub session: Option<SessionId>,
+    /// Who acted: a user name, `system`, or none for what the operator's own connection did
+    /// (the session names its user).
+    pub actor: Option<String>,
+    /// What the event is about: a user, target or session name or id.
+    pub subject: String,
+    /// Details: an object carrying at least [`EventKind::required_keys`].
+    pub detail: serde_json::Value,
+}
+
+impl Evidence {
+    /// A session-log event.
+    pub fn session(
+        kind: EventKind,
+        session: &SessionId,
+        actor: Option<&str>,
+        detail: serde_json::Value,
+    ) -> Evidence {
+        Evidence {
+            kind,
+            session: Some(session.clone()),
+            actor: actor.map(str::to_owned),
+            subject: session.0.clone(),
+            detail,
+        }
+    }
+
+    /// An administration-log entry: `actor` did `kind` to `subject`.
+    pub fn admin(
+        kind: EventKind,
+        actor: &str,
+        subject: &str,
+        detail: serde_json::Value,
+    ) -> Evidence {
+        Evidence {
+            kind,
+            session: None,
+            actor: Some(actor.to_owned()),
+            subject: subject.to_owned(),
+            detail,
+        }
+    }
+
+    /// The same entry, about a session as well.
+    pub fn about(mut self, session: &SessionId) -> Evidence {
+        self.session = Some(session.clone());
+        self
+    }
+
+    /// What the spec requires that this event lacks: required detail keys, the session of a
+    /// session-log event, the actor of an administration entry. Empty when it is complete.
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut missing: Vec<&'static str> = self
+            .kind
+            .required_keys()
+            .iter()
+            .copied()
+            .filter(|k| self.detail.get(k).is_none())
+            .collect();
+        let log = self.kind.log();
+        if matches!(log, Log::Session | Log::Both) && self.session.is_none() {
+            missing.push("session");
+        }
+        if matches!(log, Log::Admin | Log::Both) {
+            if self.actor.as_deref().is_none_or(str::is_empty) {
+                missing.push("actor");
+            }
+            if self.kind.log() == Log::Admin && self.detail.get("via").is_none() {
+                missing.push("via");
+            }
+        }
+        if !self.detail.is_object() {
+            missing.push("detail (an object)");
+        }
+        missing
+    }
+}
+
+/// `docs/EVENTS.md`'s table of kinds, as the spec says it (a test compares the two).
+pub fn spec_markdown() -> String {
+    let mut out =
+        String::from("| kind | log | detail keys always present | meaning |\n|---|---|---|---|\n");
+    for kind in EventKind::ALL {
+        let keys: Vec<String> = kind
+            .required_keys()
+            .iter()
+            .map(|k| format!("`{k}`"))
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            kind.as_str(),
+            kind.log().as_str(),
+            if keys.is_empty() {
+                "-".to_owned()
+            } else {
+                keys.join(", ")
+            },
+            kind.meaning().trim()
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_parse_back() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in EventKind::ALL {
+            assert!(seen.insert(kind.as_str()), "{} twice", kind.as_str());
+            assert_eq!(EventKind::parse(kind.as_str()), Some(*kind));
+            assert!(!kind.meaning().trim().is_empty());
+        }
+    }
+
+    #[test]
+    fn missing_names_what_the_spec_requires() {
+        let id = SessionId("s1".into());
+        let table: &[(Evidence, &[&str])] = &[
+            (
+                Evidence::session(
+                    EventKind::Locked,
+                    &id,
+                    Some("ann"),
+                    serde_json::json!({"user": "bob"}),
+                ),
+                &[],
+            ),
+            (
+                Evidence::session(
+                    EventKind::Unlocked,
+                    &id,
+                    Some("ann"),
+                    serde_json::json!({"user": "bob"}),
+                ),
+                &["input_dropped_bytes"],
+            ),
+            (
+                Evidence::admin(
+                    EventKind::UserAdded,
+                    "",
+                    "bob",
+                    serde_json::json!({"role": "operator", "via": "cli"}),
+                ),
+                &["actor"],
+            ),
+            (
+                Evidence::admin(
+                    EventKind::UserAdded,
+                    "ann",
+                    "bob",
+                    serde_json::json!({"role": "operator"}),
+                ),
+                &["via"],
+            ),
+            (
+                Evidence::admin(
+                    EventKind::UserDisabled,
+                    "ann",
+                    "bob",
+                    serde_json::json!(null),
+                ),
+                &["via", "detail (an object)"],
+            ),
+            (
+                Evidence::session(
+                    EventKind::LiveViewStarted,
+                    &id,
+                    None,
+                    serde_json::json!({"addr": "::1"}),
+                ),
+                &["actor"],
+            ),
+        ];
+        for (ev, want) in table {
+            assert_eq!(ev.missing(), *want, "{ev:?}");
+        }
+        let mut orphan = Evidence::session(
+            EventKind::Ended,
+            &id,
+            None,
+            serde_json::json!({"reason": "x"}),
+        );
+        orphan.session = None;
+        assert_eq!(orphan.missing(), vec!["session"]);
+    }
+}

@@ -1,0 +1,180 @@
+//! Targets, their logins (vaulted credentials) and access grants.
+
+use vigil_core::{Account, EventKind, Grant, SecretKind, Target};
+use vigil_vault::Secret;
+
+use super::{Actor, Admin, AdminError};
+
+impl Admin {
+    /// Adds a target with its pinned host key (OpenSSH one-line form, and its fingerprint).
+    pub async fn add_target(
+        &self,
+        by: &Actor,
+        name: &str,
+        host: &str,
+        port: u16,
+        host_key: &str,
+        fingerprint: &str,
+    ) -> Result<Target, AdminError> {
+        let entry = by.entry(
+            EventKind::TargetAdded,
+            name,
+            serde_json::json!({ "host": host, "port": port, "host_key": fingerprint }),
+        );
+        self.change(entry, async |tx| {
+            tx.create_target(name, host, port, Some(host_key)).await
+        })
+        .await
+    }
+
+    pub async fn set_target_address(
+        &self,
+        by: &Actor,
+        name: &str,
+        host: &str,
+        port: u16,
+    ) -> Result<(), AdminError> {
+        let t = self.store.target_by_name(name).await?;
+        let entry = by.entry(
+            EventKind::TargetAddressChanged,
+            name,
+            serde_json::json!({ "from": format!("{}:{}", t.host, t.port), "to": format!("{host}:{port}") }),
+        );
+        self.change(entry, async |tx| {
+            tx.set_target_address(name, host, port).await
+        })
+        .await
+    }
+
+    pub async fn set_target_disabled(
+        &self,
+        by: &Actor,
+        name: &str,
+        disabled: bool,
+    ) -> Result<(), AdminError> {
+        let kind = if disabled {
+            EventKind::TargetDisabled
+        } else {
+            EventKind::TargetEnabled
+        };
+        let entry = by.entry(kind, name, serde_json::json!({}));
+        self.change(entry, async |tx| {
+            tx.set_target_disabled(name, disabled).await
+        })
+        .await
+    }
+
+    /// Removes a target with its logins and grants; its sessions keep their records.
+    pub async fn remove_target(&self, by: &Actor, name: &str) -> Result<(), AdminError> {
+        let t = self.store.target_by_name(name).await?;
+        let logins: Vec<String> = self
+            .store
+            .accounts(&t)
+            .await?
+            .into_iter()
+            .map(|a| a.login)
+            .collect();
+        let entry = by.entry(
+            EventKind::TargetRemoved,
+            name,
+            serde_json::json!({ "host": t.host, "port": t.port, "logins": logins }),
+        );
+        self.change(entry, async |tx| tx.delete_target(name).await)
+            .await
+    }
+
+    /// Adds a login with its credential, sealed in the vault (the evidence never holds it).
+    pub async fn add_login(
+        &self,
+        by: &Actor,
+        target: &str,
+        login: &str,
+        kind: SecretKind,
+        secret: &Secret,
+    ) -> Result<Account, AdminError> {
+        let entry = by.entry(
+            EventKind::AccountAdded,
+            &format!("{login}@{target}"),
+            serde_json::json!({ "kind": kind.as_str() }),
+        );
+        self.change(entry, async |tx| {
+            tx.create_account(target, login, kind, secret).await
+        })
+        .await
+    }
+
+    /// Replaces a login's credential.
+    pub async fn rotate_login(
+        &self,
+        by: &Actor,
+        target: &str,
+        login: &str,
+        kind: SecretKind,
+        secret: &Secret,
+    ) -> Result<(), AdminError> {
+        let entry = by.entry(
+            EventKind::AccountCredentialChanged,
+            &format!("{login}@{target}"),
+            serde_json::json!({ "kind": kind.as_str() }),
+        );
+        self.change(entry, async |tx| {
+            tx.set_account_secret(target, login, kind, secret).await
+        })
+        .await
+    }
+
+    pub async fn remove_login(
+        &self,
+        by: &Actor,
+        target: &str,
+        login: &str,
+    ) -> Result<(), AdminError> {
+        let entry = by.entry(
+            EventKind::AccountRemoved,
+            &format!("{login}@{target}"),
+            serde_json::json!({}),
+        );
+        self.change(entry, async |tx| tx.delete_account(target, login).await)
+            .await
+    }
+
+    /// Grants `user` access to `target` (every login, or only `login`).
+    pub async fn grant(
+        &self,
+        by: &Actor,
+        user: &str,
+        target: &str,
+        login: Option<&str>,
+        allow_port_forwarding: bool,
+    ) -> Result<Grant, AdminError> {
+        let mut tx = self.store.begin().await?;
+        let grant = tx
+            .create_grant(user, target, login, allow_port_forwarding)
+            .await?;
+        tx.record(by.entry(
+            EventKind::AccessGranted,
+            user,
+            serde_json::json!({ "grant": grant.id, "target": target, "login": login, "allow_port_forwarding": allow_port_forwarding }),
+        ));
+        tx.commit().await?;
+        Ok(grant)
+    }
+
+    /// Revokes a grant by its id.
+    pub async fn revoke(&self, by: &Actor, grant: &str) -> Result<(), AdminError> {
+        let row = self
+            .store
+            .list_grants()
+            .await?
+            .into_iter()
+            .find(|g| g.id == grant)
+            .ok_or_else(|| vigil_store::StoreError::NotFound(format!("grant {grant}")))?;
+        let entry = by.entry(
+            EventKind::AccessRevoked,
+            grant,
+            serde_json::json!({ "user": row.user_name, "target": row.target_name, "login": row.login }),
+        );
+        self.change(entry, async |tx| tx.delete_grant(grant).await)
+            .await
+    }
+}

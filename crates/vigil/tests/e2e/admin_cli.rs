@@ -1,0 +1,114 @@
+//! An administrator runs Vigil from a terminal alone (issue 9): every list, remove and
+//! revoke the console has, each in the administration log with the acting account.
+
+use crate::harness::{Gateway, TARGET_USER, Target, target_password, text};
+
+#[test]
+fn logins_grants_keys_and_targets_are_listed_removed_and_revoked_from_the_cli() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+
+    let logins = gw.ok(&["account", "list", "web01"]);
+    assert!(
+        logins.contains(TARGET_USER) && logins.contains("password"),
+        "{logins}"
+    );
+    let rotated = gw.cli_stdin(
+        &[
+            "account",
+            "rotate",
+            "web01",
+            TARGET_USER,
+            "--password-stdin",
+        ],
+        Some(target_password()),
+    );
+    assert!(rotated.status.success(), "{}", text(&rotated));
+
+    // A key: added, listed with its fingerprint, removed by it.
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("alice_key");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let pub_file = key.with_extension("pub");
+    gw.ok(&[
+        "user",
+        "key",
+        "add",
+        "alice",
+        "--file",
+        pub_file.to_str().unwrap(),
+    ]);
+    let keys = gw.ok(&["user", "key", "list", "alice"]);
+    let fingerprint = keys
+        .split_whitespace()
+        .find(|w| w.starts_with("SHA256:"))
+        .unwrap_or_else(|| panic!("no fingerprint listed: {keys}"))
+        .to_owned();
+    gw.ok(&["user", "key", "remove", "alice", &fingerprint]);
+    assert!(
+        !gw.ok(&["user", "key", "list", "alice"])
+            .contains(&fingerprint)
+    );
+
+    // The grant: listed with its id, revoked, and alice is refused from then on.
+    let grants = gw.ok(&["access", "list"]);
+    let id = grants
+        .lines()
+        .find(|l| l.contains("alice") && l.contains("web01"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no grant listed: {grants}"))
+        .to_owned();
+    let refused_before = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("true")
+        .output()
+        .unwrap();
+    assert!(refused_before.status.success(), "{}", text(&refused_before));
+    gw.ok(&["access", "revoke", &id]);
+    assert!(!gw.ok(&["access", "list"]).contains(&id));
+    let refused = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("true")
+        .output()
+        .unwrap();
+    assert!(
+        !refused.status.success(),
+        "a revoked grant still lets alice in"
+    );
+
+    gw.ok(&["account", "remove", "web01", TARGET_USER]);
+    assert!(!gw.ok(&["account", "list", "web01"]).contains(TARGET_USER));
+    gw.ok(&["target", "remove", "web01"]);
+    assert!(!gw.ok(&["target", "list"]).contains("web01"));
+    let missing = gw.cli(&["target", "remove", "web01"]);
+    assert!(
+        !missing.status.success() && text(&missing).contains("target web01 not found"),
+        "{}",
+        text(&missing)
+    );
+
+    let audit = gw.audit();
+    for action in [
+        "account_credential_changed",
+        "user_key_added",
+        "user_key_removed",
+        "access_revoked",
+        "account_removed",
+        "target_removed",
+    ] {
+        let entry = audit
+            .iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} in the administration log"));
+        assert!(
+            entry["actor"].as_str().unwrap_or("").starts_with("cli:"),
+            "{entry}"
+        );
+    }
+}
