@@ -130,7 +130,7 @@ pub const ROUTES: &[Route] = &[
     r(
         "GET",
         "/api/v1/sessions/{id}/recording",
-        "The recording (asciicast v3); purpose=play|download, both audited",
+        "The recording (asciicast v3); purpose=play|download, both audited. The operator-input track (i events) only for holders of PAM.SessionManagement.RecordingInput; others get output only",
         SessionOrAuditor(P::SessionRecording),
         |m| on(m, sessions::recording),
     ),

@@ -184,15 +184,25 @@ pub(crate) async fn recording(
         _ => Purpose::Download,
     };
     let recordings = Arc::clone(state.hub.recordings());
-    let reader = tokio::task::spawn_blocking(move || recordings.open(&key))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(|e| match e {
-            vigil_record::RecordError::NotFound(_) => {
-                ApiError::NotFound(format!("the recording of session {id} is missing"))
+    // The input track has its own permission: without it the recording carries output only.
+    let with_input = caller.may(Permission::SessionRecordingInput);
+    let reader = tokio::task::spawn_blocking(move || {
+        recordings.open(&key).map(|r| -> Box<dyn Read + Send> {
+            if with_input {
+                r
+            } else {
+                Box::new(vigil_record::OutputOnly::new(std::io::BufReader::new(r)))
             }
-            other => ApiError::Internal(other.to_string()),
-        })?;
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.to_string()))?
+    .map_err(|e| match e {
+        vigil_record::RecordError::NotFound(_) => {
+            ApiError::NotFound(format!("the recording of session {id} is missing"))
+        }
+        other => ApiError::Internal(other.to_string()),
+    })?;
     state
         .admin
         .recording_opened(&caller.actor(), &SessionId(id.clone()), purpose)

@@ -84,6 +84,9 @@ kinds! {
     ChannelRefused = "channel_refused", Session, ["kind", "reason"];
     /// A `-L` port forward opened (allowed by the grant).
     ForwardOpened = "forward_opened", Session, ["to", "from"];
+    /// A file transfer channel (scp, rsync, SFTP): its bytes are counted and logged, not put
+    /// in the terminal recording; `direction` is `upload`, `download` or `both` (SFTP).
+    TransferOpened = "transfer_opened", Session, ["tool", "direction"];
     /// The target's exit status or signal for a channel.
     ExitStatus = "exit_status", Session, ["channel"];
     /// The recording could not be written; the session ends (fail closed).

@@ -10,6 +10,7 @@ mod login_spec;
 mod model;
 mod role;
 mod session;
+mod transfer;
 
 pub use access::{AccessDecision, decide_access};
 pub use evidence::{EventKind, Evidence, Log, SYSTEM_ACTOR, spec_markdown};
@@ -17,3 +18,4 @@ pub use login_spec::{LoginSpec, LoginSpecError};
 pub use model::{Account, Grant, SecretKind, Target, User, UserKey};
 pub use role::{Permission, Role, UnknownRole};
 pub use session::{EndReason, SessionId, SessionStatus, now_millis};
+pub use transfer::{Direction, Transfer, TransferTool, classify_exec};

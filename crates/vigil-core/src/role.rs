@@ -10,8 +10,11 @@ pub enum Permission {
     SessionConnect,
     /// Watch a session live (`PAM.SessionManagement.Livestream`).
     SessionLivestream,
-    /// Play or download a recording (`PAM.SessionManagement.Recording`).
+    /// Play or download a recording (`PAM.SessionManagement.Recording`): its output.
     SessionRecording,
+    /// Read a recording's operator-input track too (`PAM.SessionManagement.RecordingInput`):
+    /// what was typed, which can hold secrets typed at prompts that echo them.
+    SessionRecordingInput,
     /// Read any session's row and log.
     SessionLogs,
     /// End a live session.
@@ -33,10 +36,11 @@ pub enum Permission {
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 13] = [
         Permission::SessionConnect,
         Permission::SessionLivestream,
         Permission::SessionRecording,
+        Permission::SessionRecordingInput,
         Permission::SessionLogs,
         Permission::SessionTerminate,
         Permission::SessionLock,
@@ -53,6 +57,7 @@ impl Permission {
             Permission::SessionConnect => "PAM.SessionManagement.Connect",
             Permission::SessionLivestream => "PAM.SessionManagement.Livestream",
             Permission::SessionRecording => "PAM.SessionManagement.Recording",
+            Permission::SessionRecordingInput => "PAM.SessionManagement.RecordingInput",
             Permission::SessionLogs => "PAM.SessionManagement.Logs",
             Permission::SessionTerminate => "PAM.SessionManagement.Terminate",
             Permission::SessionLock => "PAM.SessionManagement.Lock",
@@ -107,6 +112,7 @@ impl Role {
                 permission,
                 P::SessionLivestream
                     | P::SessionRecording
+                    | P::SessionRecordingInput
                     | P::SessionLogs
                     | P::SessionTerminate
                     | P::SessionLock
@@ -158,6 +164,12 @@ mod tests {
         assert!(!Role::Operator.allows(Permission::SessionLivestream));
         assert!(!Role::PamAuditor.allows(Permission::SessionConnect));
         assert!(Role::PamAuditor.allows(Permission::SessionRecording));
+        // The input track: PAM Administrator and PAM Auditor only.
+        let input: Vec<Role> = Role::ALL
+            .into_iter()
+            .filter(|r| r.allows(Permission::SessionRecordingInput))
+            .collect();
+        assert_eq!(input, [Role::PamAdministrator, Role::PamAuditor]);
         assert!(
             Permission::ALL
                 .iter()

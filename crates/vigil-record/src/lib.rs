@@ -23,6 +23,7 @@
 
 mod blob;
 mod compress;
+mod filter;
 mod reader;
 mod screen;
 mod utf8;
@@ -30,6 +31,7 @@ mod writer;
 
 pub use blob::{LocalRecordingStore, RecordingStore};
 pub use compress::LiveCompressor;
+pub use filter::OutputOnly;
 pub use reader::{Cast, CastEvent, CastHeader, EventData, read_cast};
 pub use screen::Screen;
 pub use writer::{CastWriter, Header};

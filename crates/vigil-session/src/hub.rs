@@ -224,7 +224,8 @@ impl Hub {
         if io.is_locked() {
             return Ok(());
         }
-        io.lock();
+        // Returns once nothing that passed the gate is still on its way to the target.
+        let drained = io.lock().await;
         let _ = io.marker(format!("input locked by {by}")).await;
         let row = self.store.session(&id.0).await?;
         let mut tx = self.store.begin().await?;
@@ -234,7 +235,7 @@ impl Hub {
             EventKind::Locked,
             id,
             Some(by),
-            serde_json::json!({ "user": row.user_name }),
+            serde_json::json!({ "user": row.user_name, "drained": drained }),
         ));
         with.into_iter().for_each(|e| tx.record(e));
         tx.commit().await?;

@@ -1,46 +1,96 @@
-//! The session's data path, as stages the relay calls for every chunk. The relay knows only
-//! "operator sent this" and "target sent this"; what happens to the bytes (recording today;
-//! lock gate, command hold and live fan-out later) is decided here, so new stages plug in
+//! The session's data path: one pipeline per channel ([`ChannelIo`]), made when the channel
+//! opens, that the relay calls for every chunk. The relay knows only "operator sent this" and
+//! "target sent this" and carries out what comes back; what happens to bytes is decided here,
+//! in stage order, so new stages (command audit, sudo responder, transfer inspection) plug in
 //! without touching the relay.
+//!
+//! Operator to target: the lock gate (first: locked input is dropped, never queued), the byte
+//! count, then the recorder (terminal and exec channels; a terminal's input is judged for echo
+//! there, see `echo.rs`). Target to operator: the byte count, then the recorder.
+//!
+//! The lock gate has no window: a chunk that passes it holds a permit (in its [`Passage`])
+//! until the relay has handed the bytes to the target, and locking waits for every permit out
+//! before it returns. So once `Hub::lock` returns, no operator byte is forwarded.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
+use tokio::sync::{OwnedRwLockReadGuard, RwLock};
+use vigil_core::TransferTool;
 use vigil_record::Header;
 
 use crate::recorder::{LiveView, RecEvent, Recorder, RecorderError};
 
-/// What kind of channel a chunk travels on: only terminal and exec streams go into the
-/// terminal recording; subsystems (SFTP) and port forwards are counted and logged.
+/// What a channel carries, decided when it opens: only terminal and exec streams go into the
+/// terminal recording; file transfers (scp, rsync, SFTP) and port forwards are counted and
+/// logged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelTag {
+pub enum ChannelKind {
+    /// A PTY: its screen is modelled and its unechoed input redacted.
     Terminal,
+    /// A command without a PTY.
     Exec,
+    /// An exec channel running a transfer's server side.
+    Transfer(TransferTool),
+    /// A subsystem (SFTP).
     Subsystem,
+    /// A `-L` port forward.
     Forward,
 }
 
-impl ChannelTag {
+impl ChannelKind {
     fn recorded(self) -> bool {
-        matches!(self, ChannelTag::Terminal | ChannelTag::Exec)
+        matches!(self, ChannelKind::Terminal | ChannelKind::Exec)
     }
 }
+
+/// How long locking waits for chunks already past the gate to reach the target.
+const DRAIN_WAIT: Duration = Duration::from_secs(5);
 
 struct IoInner {
     recorder: Recorder,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
-    /// The lock gate: while set, operator input is dropped here (never queued for later).
-    locked: std::sync::atomic::AtomicBool,
+    /// The lock gate: while set, operator input is dropped (never queued for later).
+    locked: AtomicBool,
+    /// Held (shared) by every chunk between the gate and the target; locking takes it
+    /// exclusively to wait for them.
+    in_flight: Arc<RwLock<()>>,
     /// Operator bytes dropped by the gate since the last lock.
     dropped: AtomicU64,
 }
 
-/// Cheap to clone: one per relay task.
+/// The session-wide side of the data path (recorder, counters, lock gate). Cheap to clone.
 #[derive(Clone)]
 pub struct SessionIo {
     inner: Arc<IoInner>,
+}
+
+/// One channel's pipeline. Cheap to clone: one per relay task.
+#[derive(Clone)]
+pub struct ChannelIo {
+    session: SessionIo,
+    channel: u32,
+    kind: ChannelKind,
+}
+
+/// What the relay does with one operator chunk: forward `forward` (if any) to the target,
+/// then drop the passage, which lets a waiting lock through.
+#[must_use = "forward the bytes, then drop the passage"]
+pub struct Passage {
+    pub forward: Option<Bytes>,
+    _permit: Option<OwnedRwLockReadGuard<()>>,
+}
+
+impl Passage {
+    fn dropped() -> Passage {
+        Passage {
+            forward: None,
+            _permit: None,
+        }
+    }
 }
 
 impl SessionIo {
@@ -50,9 +100,19 @@ impl SessionIo {
                 recorder,
                 bytes_in: AtomicU64::new(0),
                 bytes_out: AtomicU64::new(0),
-                locked: std::sync::atomic::AtomicBool::new(false),
+                locked: AtomicBool::new(false),
+                in_flight: Arc::new(RwLock::new(())),
                 dropped: AtomicU64::new(0),
             }),
+        }
+    }
+
+    /// The pipeline of a channel that opens now.
+    pub fn channel(&self, channel: u32, kind: ChannelKind) -> ChannelIo {
+        ChannelIo {
+            session: self.clone(),
+            channel,
+            kind,
         }
     }
 
@@ -85,36 +145,15 @@ impl SessionIo {
         self.inner.recorder.send(RecEvent::Start(header)).await
     }
 
-    /// Input stage: operator to target. Returns the bytes to forward, or `None` when the lock
-    /// gate drops them (their content is not recorded: only the count, in the session log).
-    pub async fn from_operator(
-        &self,
-        tag: ChannelTag,
-        data: Bytes,
-    ) -> Result<Option<Bytes>, RecorderError> {
-        if self.is_locked() {
-            self.inner
-                .dropped
-                .fetch_add(data.len() as u64, Ordering::Relaxed);
-            return Ok(None);
-        }
-        self.inner
-            .bytes_in
-            .fetch_add(data.len() as u64, Ordering::Relaxed);
-        if tag.recorded() {
-            let at = self.inner.recorder.elapsed();
-            self.inner
-                .recorder
-                .send(RecEvent::Input(at, data.clone()))
-                .await?;
-        }
-        Ok(Some(data))
-    }
-
-    /// Closes the lock gate at once: from the next chunk on, operator input is dropped.
-    pub fn lock(&self) {
+    /// Closes the lock gate: from now on operator input is dropped. Returns once every chunk
+    /// that passed the gate before has reached the target, or after [`DRAIN_WAIT`] (false:
+    /// a chunk is still on its way to a target that does not read).
+    pub async fn lock(&self) -> bool {
         self.inner.dropped.store(0, Ordering::Relaxed);
         self.inner.locked.store(true, Ordering::SeqCst);
+        tokio::time::timeout(DRAIN_WAIT, self.inner.in_flight.write())
+            .await
+            .is_ok()
     }
 
     /// Opens the gate; returns how many operator bytes it dropped while closed.
@@ -125,41 +164,6 @@ impl SessionIo {
 
     pub fn is_locked(&self) -> bool {
         self.inner.locked.load(Ordering::SeqCst)
-    }
-
-    /// Output stage: target to operator. Returns the bytes to forward.
-    pub async fn from_target(&self, tag: ChannelTag, data: Bytes) -> Result<Bytes, RecorderError> {
-        self.inner
-            .bytes_out
-            .fetch_add(data.len() as u64, Ordering::Relaxed);
-        if tag.recorded() {
-            let at = self.inner.recorder.elapsed();
-            self.inner
-                .recorder
-                .send(RecEvent::Output(
-                    at,
-                    data.clone(),
-                    tag == ChannelTag::Terminal,
-                ))
-                .await?;
-        }
-        Ok(data)
-    }
-
-    pub async fn resize(&self, cols: u32, rows: u32) -> Result<(), RecorderError> {
-        let at = self.inner.recorder.elapsed();
-        self.inner
-            .recorder
-            .send(RecEvent::Resize(at, cols, rows))
-            .await
-    }
-
-    pub async fn exit(&self, status: u32) -> Result<(), RecorderError> {
-        let at = self.inner.recorder.elapsed();
-        self.inner
-            .recorder
-            .send(RecEvent::Exit(at, i64::from(status)))
-            .await
     }
 
     pub async fn marker(&self, label: String) -> Result<(), RecorderError> {
@@ -178,5 +182,105 @@ impl SessionIo {
             self.inner.bytes_in.load(Ordering::Relaxed),
             self.inner.bytes_out.load(Ordering::Relaxed),
         )
+    }
+
+    /// Passes the lock gate, or `None` when it is closed.
+    async fn pass_gate(&self, len: usize) -> Option<OwnedRwLockReadGuard<()>> {
+        let permit = Arc::clone(&self.inner.in_flight).read_owned().await;
+        if self.is_locked() {
+            self.inner.dropped.fetch_add(len as u64, Ordering::Relaxed);
+            return None;
+        }
+        Some(permit)
+    }
+}
+
+impl ChannelIo {
+    pub fn kind(&self) -> ChannelKind {
+        self.kind
+    }
+
+    /// Operator to target: the lock gate, the count, the recorder. Locked input is dropped
+    /// here (its content is not recorded: only the count, in the session log).
+    pub async fn from_operator(&self, data: Bytes) -> Result<Passage, RecorderError> {
+        let io = &self.session.inner;
+        let Some(permit) = self.session.pass_gate(data.len()).await else {
+            return Ok(Passage::dropped());
+        };
+        io.bytes_in.fetch_add(data.len() as u64, Ordering::Relaxed);
+        if self.kind.recorded() {
+            let at = io.recorder.elapsed();
+            let terminal = self.kind == ChannelKind::Terminal;
+            io.recorder
+                .send(RecEvent::Input {
+                    at,
+                    channel: self.channel,
+                    bytes: data.clone(),
+                    terminal,
+                })
+                .await?;
+        }
+        Ok(Passage {
+            forward: Some(data),
+            _permit: Some(permit),
+        })
+    }
+
+    /// A signal from the operator (Ctrl-C sent as a request) is input too: `None` while the
+    /// gate is closed; otherwise hold the passage until the signal is sent.
+    pub async fn operator_signal(&self) -> Option<Passage> {
+        let permit = self.session.pass_gate(0).await?;
+        Some(Passage {
+            forward: None,
+            _permit: Some(permit),
+        })
+    }
+
+    /// Target to operator: the count, the recorder. Returns the bytes to forward.
+    pub async fn from_target(&self, data: Bytes) -> Result<Bytes, RecorderError> {
+        let io = &self.session.inner;
+        io.bytes_out.fetch_add(data.len() as u64, Ordering::Relaxed);
+        if self.kind.recorded() {
+            let at = io.recorder.elapsed();
+            io.recorder
+                .send(RecEvent::Output {
+                    at,
+                    channel: self.channel,
+                    bytes: data.clone(),
+                    terminal: self.kind == ChannelKind::Terminal,
+                })
+                .await?;
+        }
+        Ok(data)
+    }
+
+    pub async fn resize(&self, cols: u32, rows: u32) -> Result<(), RecorderError> {
+        let at = self.session.inner.recorder.elapsed();
+        self.session
+            .inner
+            .recorder
+            .send(RecEvent::Resize(at, cols, rows))
+            .await
+    }
+
+    pub async fn exit(&self, status: u32) -> Result<(), RecorderError> {
+        let at = self.session.inner.recorder.elapsed();
+        self.session
+            .inner
+            .recorder
+            .send(RecEvent::Exit(at, i64::from(status)))
+            .await
+    }
+
+    /// The channel is done: input still waiting for its echo is judged now.
+    pub async fn closed(&self) {
+        if self.kind == ChannelKind::Terminal {
+            let _ = self
+                .session
+                .inner
+                .recorder
+                .send(RecEvent::ChannelClosed(self.channel))
+                .await;
+        }
     }
 }

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod echo;
 mod hub;
 mod io;
 mod recorder;
@@ -18,6 +19,6 @@ mod retention;
 
 pub use admin::{Actor, Admin, AdminError, Purpose, Via};
 pub use hub::{Control, ControlError, ControlInbox, Hub, HubError, LiveSession};
-pub use io::{ChannelTag, SessionIo};
+pub use io::{ChannelIo, ChannelKind, Passage, SessionIo};
 pub use recorder::{LiveFrame, LiveView, RecorderError, RecordingFailed};
 pub use retention::{PurgeReport, run_retention};

@@ -3,6 +3,7 @@
 //! from growing memory. Events are encoded, compressed (one zstd frame per recording) and
 //! written; everything reaches the file in decodable form at least once a second.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,13 +12,29 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vigil_record::{CastWriter, Header, LiveCompressor, RecordingStore, Screen};
 
+use crate::echo::{EchoJudge, Verdict};
+
 /// Events the relay sends; times are taken by the relay when the bytes pass.
 #[derive(Debug)]
 pub(crate) enum RecEvent {
     Start(Header),
-    /// `screen`: the bytes are a terminal's (a PTY channel) and update the screen model.
-    Output(Duration, Bytes, bool),
-    Input(Duration, Bytes),
+    /// `terminal`: a PTY channel's output; it updates the screen model and is what typed
+    /// input's echo is looked for in.
+    Output {
+        at: Duration,
+        channel: u32,
+        bytes: Bytes,
+        terminal: bool,
+    },
+    /// `terminal`: typed at a PTY, so judged for echo before it is recorded.
+    Input {
+        at: Duration,
+        channel: u32,
+        bytes: Bytes,
+        terminal: bool,
+    },
+    /// A terminal channel ended: its input still waiting for an echo is judged.
+    ChannelClosed(u32),
     Resize(Duration, u32, u32),
     Exit(Duration, i64),
     Marker(Duration, String),
@@ -138,6 +155,7 @@ async fn write_loop(
 ) -> Result<u64, String> {
     let mut writer: Option<CastWriter<Vec<u8>>> = None;
     let mut live = Live::default();
+    let mut judges: HashMap<u32, EchoJudge> = HashMap::new();
     let io = |e: std::io::Error| e.to_string();
     let mut compressor = LiveCompressor::default();
     let mut written: u64 = 0;
@@ -164,11 +182,24 @@ async fn write_loop(
                             None => slot.insert(CastWriter::new(Vec::with_capacity(FLUSH_BYTES), &default_header(started)).map_err(io)?),
                         };
                         match event {
-                            RecEvent::Output(at, b, is_screen) => {
-                                live.output(&b, is_screen);
-                                w.output(at, &b)
+                            RecEvent::Output { at, channel, bytes, terminal } => {
+                                live.output(&bytes, terminal);
+                                // Input this output shows (or does not) goes first: it was
+                                // typed before.
+                                if let Some(judge) = judges.get_mut(&channel) {
+                                    write_verdicts(w, judge.output(&bytes)).map_err(io)?;
+                                }
+                                w.output(at, &bytes)
                             }
-                            RecEvent::Input(at, b) => w.input(at, &b),
+                            RecEvent::Input { at, channel, bytes, terminal: true } => {
+                                let verdicts = judges.entry(channel).or_default().input(at, bytes);
+                                write_verdicts(w, verdicts)
+                            }
+                            RecEvent::Input { at, bytes, terminal: false, .. } => w.input(at, &bytes),
+                            RecEvent::ChannelClosed(channel) => match judges.remove(&channel) {
+                                Some(mut judge) => write_verdicts(w, judge.finish()),
+                                None => Ok(()),
+                            },
                             RecEvent::Resize(at, c, r) => {
                                 live.resize(c, r);
                                 w.resize(at, c, r)
@@ -188,6 +219,10 @@ async fn write_loop(
             }
             _ = tick.tick() => {
                 if let Some(w) = &mut writer {
+                    let now = started.elapsed();
+                    for judge in judges.values_mut() {
+                        write_verdicts(w, judge.tick(now)).map_err(io)?;
+                    }
                     w.flush_pending().map_err(io)?;
                     if !w.get_mut().is_empty() {
                         let mut compressed = take_compressed(&mut compressor, w).map_err(io)?;
@@ -202,12 +237,44 @@ async fn write_loop(
         Some(w) => w,
         None => writer.insert(CastWriter::new(Vec::new(), &default_header(started)).map_err(io)?),
     };
+    for judge in judges.values_mut() {
+        write_verdicts(w, judge.finish()).map_err(io)?;
+    }
     w.finish(started.elapsed()).map_err(io)?;
     let mut compressed = take_compressed(&mut compressor, w).map_err(io)?;
     compressed.extend(compressor.finish().map_err(io)?);
     written += write(&mut file, &compressed, true).await.map_err(io)?;
     file.sync_all().await.map_err(io)?;
     Ok(written)
+}
+
+/// Writes the echo judge's verdicts: typed bytes as input events, input typed without echo as
+/// one marker per run with its byte count (never the bytes).
+fn write_verdicts(w: &mut CastWriter<Vec<u8>>, verdicts: Vec<Verdict>) -> std::io::Result<()> {
+    let mut redacted: Option<(Duration, usize)> = None;
+    for v in verdicts {
+        match v {
+            Verdict::Redacted(at, n) => {
+                let run = redacted.get_or_insert((at, 0));
+                run.1 += n;
+            }
+            Verdict::Typed(at, bytes) => {
+                if let Some((first, n)) = redacted.take() {
+                    w.marker(first, &redaction_label(n))?;
+                }
+                w.input(at, &bytes)?;
+            }
+        }
+    }
+    if let Some((first, n)) = redacted {
+        w.marker(first, &redaction_label(n))?;
+    }
+    Ok(())
+}
+
+/// The marker left where input typed without echo was.
+pub(crate) fn redaction_label(bytes: usize) -> String {
+    format!("input redacted: {bytes} bytes typed without echo")
 }
 
 /// Compresses what the writer has buffered and empties the buffer.

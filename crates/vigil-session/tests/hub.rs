@@ -7,7 +7,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use vigil_core::{EndReason, SessionId};
 use vigil_record::{LocalRecordingStore, read_cast};
-use vigil_session::{ChannelTag, Control, Hub};
+use vigil_session::{ChannelKind, Control, Hub};
 use vigil_store::{NewSession, Store};
 use vigil_vault::MasterKey;
 
@@ -43,23 +43,29 @@ async fn records_counts_and_closes() {
     let id = live.id().clone();
     let io = live.start_recording().await.unwrap();
     io.start(100, 30, Some("xterm".into()), None).await.unwrap();
-    io.from_operator(ChannelTag::Terminal, Bytes::from_static(b"ls\r"))
+    let shell = io.channel(0, ChannelKind::Terminal);
+    let sftp = io.channel(1, ChannelKind::Subsystem);
+    let passage = shell
+        .from_operator(Bytes::from_static(b"ls\r"))
         .await
         .unwrap();
-    io.from_target(ChannelTag::Terminal, Bytes::from_static(b"file\xff\r\n"))
+    assert_eq!(passage.forward.as_deref(), Some(&b"ls\r"[..]));
+    drop(passage);
+    shell
+        .from_target(Bytes::from_static(b"ls\r\nfile\xff\r\n"))
         .await
         .unwrap();
-    io.from_target(ChannelTag::Subsystem, Bytes::from_static(b"sftp-bytes"))
+    sftp.from_target(Bytes::from_static(b"sftp-bytes"))
         .await
         .unwrap();
-    io.resize(120, 40).await.unwrap();
-    io.exit(7).await.unwrap();
+    shell.resize(120, 40).await.unwrap();
+    shell.exit(7).await.unwrap();
     assert!(hub.control(&id, Control::Terminate { by: "admin".into() }));
     assert_eq!(
         inbox.next().await,
         Control::Terminate { by: "admin".into() }
     );
-    drop(io);
+    drop((io, shell, sftp));
     live.close(EndReason::TerminatedBy("admin".into())).await;
     assert!(
         !hub.control(&id, Control::Terminate { by: "x".into() }),
@@ -69,7 +75,7 @@ async fn records_counts_and_closes() {
     let row = hub.store().session(&id.0).await.unwrap();
     assert_eq!(row.status, "closed");
     assert_eq!(row.end_reason.as_deref(), Some("terminated_by(admin)"));
-    assert_eq!((row.bytes_in, row.bytes_out), (3, 17));
+    assert_eq!((row.bytes_in, row.bytes_out), (3, 21));
     let events = hub.store().session_events(&id.0).await.unwrap();
     let ended = events.last().unwrap();
     assert_eq!(
@@ -93,7 +99,7 @@ async fn records_counts_and_closes() {
     assert_eq!((cast.header.term.cols, cast.header.term.rows), (100, 30));
     assert_eq!(
         cast.output_bytes(),
-        b"file\xff\r\n",
+        b"ls\r\nfile\xff\r\n",
         "subsystem bytes are counted, not recorded"
     );
     assert_eq!(cast.input_bytes(), b"ls\r");
@@ -128,12 +134,11 @@ async fn a_late_viewer_gets_the_screen_then_live_output() {
     ));
     let io = live.start_recording().await.unwrap();
     io.start(40, 5, None, None).await.unwrap();
-    io.from_target(
-        ChannelTag::Terminal,
-        Bytes::from_static(b"$ uptime\r\n up 3 days\r\n$ "),
-    )
-    .await
-    .unwrap();
+    let shell = io.channel(0, ChannelKind::Terminal);
+    shell
+        .from_target(Bytes::from_static(b"$ uptime\r\n up 3 days\r\n$ "))
+        .await
+        .unwrap();
     let mut view = hub.watch(&id).await.unwrap();
     assert_eq!((view.cols, view.rows), (40, 5));
     let mut screen = vigil_record::Screen::new(view.cols, view.rows);
@@ -141,10 +146,11 @@ async fn a_late_viewer_gets_the_screen_then_live_output() {
     assert_eq!(screen.text()[..3], ["$ uptime", " up 3 days", "$"]);
     // Two viewers at once, each with every frame after its snapshot.
     let mut second = hub.watch(&id).await.unwrap();
-    io.from_target(ChannelTag::Terminal, Bytes::from_static(b"whoami"))
+    shell
+        .from_target(Bytes::from_static(b"whoami"))
         .await
         .unwrap();
-    io.resize(50, 6).await.unwrap();
+    shell.resize(50, 6).await.unwrap();
     for v in [&mut view, &mut second] {
         match v.frames.recv().await.unwrap() {
             vigil_session::LiveFrame::Output(b) => assert_eq!(&b[..], b"whoami"),
@@ -155,7 +161,7 @@ async fn a_late_viewer_gets_the_screen_then_live_output() {
             vigil_session::LiveFrame::Resize(50, 6)
         ));
     }
-    drop(io);
+    drop((io, shell));
     live.close(EndReason::OperatorExit).await;
     assert!(
         view.frames.recv().await.is_err(),
@@ -182,11 +188,15 @@ async fn lock_drops_input_tells_the_adapter_and_locks_the_user_until_unlocked() 
     io.start(80, 24, None, None).await.unwrap();
     hub.lock(&id, "carol", Vec::new()).await.unwrap();
     assert_eq!(inbox.next().await, Control::Lock { by: "carol".into() });
-    let typed = io
-        .from_operator(ChannelTag::Terminal, Bytes::from_static(b"rm -rf /\r"))
+    let shell = io.channel(0, ChannelKind::Terminal);
+    let typed = shell
+        .from_operator(Bytes::from_static(b"rm -rf /\r"))
         .await
         .unwrap();
-    assert!(typed.is_none(), "locked input is dropped, not queued");
+    assert!(
+        typed.forward.is_none(),
+        "locked input is dropped, not queued"
+    );
     assert_eq!(io.bytes().0, 0);
     let row = hub.store().session(&id.0).await.unwrap();
     assert_eq!(row.status, "locked");
@@ -206,11 +216,12 @@ async fn lock_drops_input_tells_the_adapter_and_locks_the_user_until_unlocked() 
 
     hub.unlock(&id, "carol", Vec::new()).await.unwrap();
     assert_eq!(inbox.next().await, Control::Unlock { by: "carol".into() });
-    let typed = io
-        .from_operator(ChannelTag::Terminal, Bytes::from_static(b"ls\r"))
+    let typed = shell
+        .from_operator(Bytes::from_static(b"ls\r"))
         .await
         .unwrap();
-    assert_eq!(typed.as_deref(), Some(&b"ls\r"[..]));
+    assert_eq!(typed.forward.as_deref(), Some(&b"ls\r"[..]));
+    drop(typed);
     assert_eq!(
         hub.store().user_by_name("alice").await.unwrap().locked_by,
         None
@@ -247,10 +258,141 @@ async fn lock_drops_input_tells_the_adapter_and_locks_the_user_until_unlocked() 
         Some("carol")
     );
     assert!(!io.is_locked());
-    drop(io);
+    drop((io, shell));
     live.close(EndReason::OperatorExit).await;
     assert!(matches!(
         hub.lock(&id, "carol", Vec::new()).await,
         Err(vigil_session::ControlError::NotHere(_))
     ));
+}
+
+async fn recording_of(hub: &Hub, id: &SessionId) -> vigil_record::Cast {
+    let key = hub
+        .store()
+        .session(&id.0)
+        .await
+        .unwrap()
+        .recording_key
+        .unwrap();
+    let mut text = Vec::new();
+    hub.recordings()
+        .open(&key)
+        .unwrap()
+        .read_to_end(&mut text)
+        .unwrap();
+    read_cast(&text[..]).unwrap()
+}
+
+/// Regression (issue 9): keystrokes typed at a prompt that does not echo them (a password at
+/// `read -s`, `sudo`, `passwd`) were in the input track.
+#[tokio::test]
+async fn input_typed_without_echo_is_a_redaction_marker_not_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path()).await;
+    let (live, _inbox) = hub.open(new_session()).await.unwrap();
+    let id = live.id().clone();
+    let io = live.start_recording().await.unwrap();
+    io.start(80, 24, None, None).await.unwrap();
+    let shell = io.channel(0, ChannelKind::Terminal);
+    let command = io.channel(1, ChannelKind::Exec);
+    let say = |b: &'static [u8]| {
+        let shell = shell.clone();
+        async move { shell.from_target(Bytes::from_static(b)).await.unwrap() }
+    };
+    let typed = |b: &'static [u8]| {
+        let shell = shell.clone();
+        async move { drop(shell.from_operator(Bytes::from_static(b)).await.unwrap()) }
+    };
+    say(b"$ ").await;
+    typed(b"id").await;
+    say(b"id").await;
+    typed(b"\r").await;
+    say(b"\r\nuid=0(root)\r\n[sudo] password for alice: ").await;
+    for key in [&b"c"[..], b"4", b"n", b"4", b"r", b"y"] {
+        drop(
+            shell
+                .from_operator(Bytes::copy_from_slice(key))
+                .await
+                .unwrap(),
+        );
+    }
+    typed(b"\r").await;
+    say(b"\r\n$ ").await;
+    // Input of a command without a terminal is data, recorded as sent.
+    drop(
+        command
+            .from_operator(Bytes::from_static(b"stdin-data"))
+            .await
+            .unwrap(),
+    );
+    drop((io, shell, command));
+    live.close(EndReason::OperatorExit).await;
+    let cast = recording_of(&hub, &id).await;
+    let input = String::from_utf8(cast.input_bytes()).unwrap();
+    assert!(
+        !input.contains("c4n4ry"),
+        "the password is not in the input track: {input:?}"
+    );
+    assert_eq!(input, "id\r\rstdin-data");
+    let markers: Vec<String> = cast
+        .events
+        .iter()
+        .filter_map(|e| match &e.data {
+            vigil_record::EventData::Marker(m) => Some(m.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(markers, ["input redacted: 6 bytes typed without echo"]);
+}
+
+/// Regression (issue 9): a chunk that passed the lock gate while it waited on the recorder
+/// was forwarded after `Hub::lock` had returned. Now the lock waits for it.
+#[tokio::test]
+async fn lock_returns_only_after_chunks_past_the_gate_are_forwarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path()).await;
+    hub.store()
+        .create_user("alice", vigil_core::Role::Operator, None)
+        .await
+        .unwrap();
+    let (live, _inbox) = hub.open(new_session()).await.unwrap();
+    let id = live.id().clone();
+    let io = live.start_recording().await.unwrap();
+    io.start(80, 24, None, None).await.unwrap();
+    let shell = io.channel(0, ChannelKind::Exec);
+    // A chunk is past the gate and on its way: the relay holds its passage.
+    let passage = shell
+        .from_operator(Bytes::from_static(b"in flight"))
+        .await
+        .unwrap();
+    assert!(passage.forward.is_some());
+    let forwarded = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let relay = {
+        let forwarded = Arc::clone(&forwarded);
+        tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            forwarded.store(true, std::sync::atomic::Ordering::SeqCst);
+            drop(passage);
+        })
+    };
+    hub.lock(&id, "carol", Vec::new()).await.unwrap();
+    assert!(
+        forwarded.load(std::sync::atomic::Ordering::SeqCst),
+        "lock returned while a chunk past the gate was still being forwarded"
+    );
+    relay.await.unwrap();
+    let after = shell
+        .from_operator(Bytes::from_static(b"typed after"))
+        .await
+        .unwrap();
+    assert!(after.forward.is_none());
+    drop((after, io, shell));
+    live.close(EndReason::OperatorExit).await;
+    let log = hub.store().session_events(&id.0).await.unwrap();
+    let locked = log.iter().find(|e| e.kind == "locked").unwrap();
+    assert!(
+        locked.detail.contains("\"drained\":true"),
+        "{}",
+        locked.detail
+    );
 }

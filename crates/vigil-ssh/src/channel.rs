@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use russh::{Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty};
 use vigil_core::{AccessDecision, EndReason, EventKind, decide_access};
-use vigil_session::{ChannelTag, SessionIo};
+use vigil_session::{ChannelKind, SessionIo};
 
 use crate::connection::Shared;
 use crate::target::{ConnectError, TargetLink};
@@ -159,17 +159,26 @@ pub(crate) async fn run(
             return;
         }
     };
-    let tag = match (&start, &pty) {
-        (Start::Subsystem(_), _) => ChannelTag::Subsystem,
-        (_, Some(_)) => ChannelTag::Terminal,
-        (_, None) => ChannelTag::Exec,
-    };
     let command = match &start {
         Start::Exec(c) => Some(String::from_utf8_lossy(c).into_owned()),
         Start::Subsystem(s) => Some(s.clone()),
         Start::Shell => None,
     };
-    if tag != ChannelTag::Subsystem {
+    // What the channel carries decides its stages: file transfers stay out of the terminal
+    // recording (their content is not a terminal, and may be a private key).
+    let transfer = match &start {
+        Start::Exec(c) => std::str::from_utf8(c)
+            .ok()
+            .and_then(vigil_core::classify_exec),
+        _ => None,
+    };
+    let kind = match (&start, &pty, transfer) {
+        (Start::Subsystem(_), _, _) => ChannelKind::Subsystem,
+        (_, _, Some(t)) => ChannelKind::Transfer(t.tool),
+        (_, Some(_), None) => ChannelKind::Terminal,
+        (_, None, None) => ChannelKind::Exec,
+    };
+    if matches!(kind, ChannelKind::Terminal | ChannelKind::Exec) {
         let (cols, rows, term) = pty
             .as_ref()
             .map(|p| (p.cols, p.rows, Some(p.term.clone())))
@@ -204,18 +213,31 @@ pub(crate) async fn run(
     shared
         .event(EventKind::ChannelOpened, serde_json::json!({ "kind": start.kind(), "command": command, "pty": pty.is_some(), "term": pty.as_ref().map(|p| p.term.clone()) }))
         .await;
+    let sftp = matches!(&start, Start::Subsystem(name) if name == "sftp");
+    if transfer.is_some() || sftp {
+        let (tool, direction) = match transfer {
+            Some(t) => (t.tool.as_str(), t.direction.as_str()),
+            None => ("sftp", "both"),
+        };
+        shared
+            .event(
+                EventKind::TransferOpened,
+                serde_json::json!({ "tool": tool, "direction": direction, "command": command, "channel": id.to_string() }),
+            )
+            .await;
+    }
+    let io = io.channel(u32::from(id), kind);
 
     let back = tokio::spawn(crate::relay::target_to_operator(
         Arc::clone(&shared),
         io.clone(),
-        tag,
         id,
         pending,
         target_rx,
         tx,
         alive.clone(),
     ));
-    crate::relay::operator_to_target(Arc::clone(&shared), io, tag, id, rx, target_tx).await;
+    crate::relay::operator_to_target(Arc::clone(&shared), io, id, rx, target_tx).await;
     let _ = back.await;
     drop(alive);
 }

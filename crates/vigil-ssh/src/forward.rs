@@ -6,7 +6,7 @@ use std::sync::Arc;
 use russh::server::{ChannelOpenHandle, Msg};
 use russh::{Channel, ChannelOpenFailure};
 use vigil_core::EventKind;
-use vigil_session::ChannelTag;
+use vigil_session::ChannelKind;
 
 use crate::channel::ensure_target;
 use crate::connection::Shared;
@@ -97,26 +97,18 @@ pub(crate) async fn run(
         )
         .await;
     let id = channel.id();
+    let io = io.channel(u32::from(id), ChannelKind::Forward);
     let (rx, tx) = channel.split();
     let (target_rx, target_tx) = target_channel.split();
     let back = tokio::spawn(crate::relay::target_to_operator(
         Arc::clone(&shared),
         io.clone(),
-        ChannelTag::Forward,
         id,
         Vec::new(),
         target_rx,
         tx,
         alive.clone(),
     ));
-    crate::relay::operator_to_target(
-        Arc::clone(&shared),
-        io,
-        ChannelTag::Forward,
-        id,
-        rx,
-        target_tx,
-    )
-    .await;
+    crate::relay::operator_to_target(Arc::clone(&shared), io, id, rx, target_tx).await;
     let _ = back.await;
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use vigil_core::EventKind;
-use vigil_session::{ChannelTag, SessionIo};
+use vigil_session::{ChannelIo, ChannelKind};
 
 use crate::connection::Shared;
 
@@ -23,21 +23,13 @@ type TargetWrite = ChannelWriteHalf<russh::client::Msg>;
 /// operator only a small window (`Connection::adjust_window`), so the operator slows down.
 pub(crate) async fn operator_to_target(
     shared: Arc<Shared>,
-    io: SessionIo,
-    tag: ChannelTag,
+    io: ChannelIo,
     id: russh::ChannelId,
     mut from: ChannelReadHalf,
     to: TargetWrite,
 ) {
     let (backlog_tx, backlog_rx) = tokio::sync::mpsc::unbounded_channel::<ChannelMsg>();
-    let writer = tokio::spawn(forward_backlog(
-        Arc::clone(&shared),
-        io,
-        tag,
-        id,
-        backlog_rx,
-        to,
-    ));
+    let writer = tokio::spawn(forward_backlog(Arc::clone(&shared), io, id, backlog_rx, to));
     let budget = &shared.input_budget;
     while let Some(msg) = from.wait().await {
         let size = match &msg {
@@ -57,8 +49,7 @@ pub(crate) async fn operator_to_target(
 
 async fn forward_backlog(
     shared: Arc<Shared>,
-    io: SessionIo,
-    tag: ChannelTag,
+    io: ChannelIo,
     id: russh::ChannelId,
     mut backlog: tokio::sync::mpsc::UnboundedReceiver<ChannelMsg>,
     to: TargetWrite,
@@ -73,19 +64,24 @@ async fn forward_backlog(
             _ => 0,
         };
         let sent = match msg {
-            // `None`: the lock gate dropped the bytes; nothing is sent, nothing waits to be.
-            ChannelMsg::Data { data } => match io.from_operator(tag, data).await {
-                Ok(Some(data)) => to.data_bytes(data).await,
-                Ok(None) => Ok(()),
+            // The passage is held until the bytes are handed to the target, so a lock that
+            // comes meanwhile waits for them. No bytes: the lock gate dropped them.
+            ChannelMsg::Data { data } => match io.from_operator(data).await {
+                Ok(passage) => match &passage.forward {
+                    Some(data) => to.data_bytes(data.clone()).await,
+                    None => Ok(()),
+                },
                 Err(e) => {
                     tracing::error!(error = %e, "recording failed; the session ends");
                     recording_failed = true;
                     break;
                 }
             },
-            ChannelMsg::ExtendedData { data, ext } => match io.from_operator(tag, data).await {
-                Ok(Some(data)) => to.extended_data_bytes(ext, data).await,
-                Ok(None) => Ok(()),
+            ChannelMsg::ExtendedData { data, ext } => match io.from_operator(data).await {
+                Ok(passage) => match &passage.forward {
+                    Some(data) => to.extended_data_bytes(ext, data.clone()).await,
+                    None => Ok(()),
+                },
                 Err(_) => {
                     recording_failed = true;
                     break;
@@ -106,9 +102,11 @@ async fn forward_backlog(
                 to.window_change(col_width, row_height, pix_width, pix_height)
                     .await
             }
-            // A signal (Ctrl-C sent as a request) is operator input too.
-            ChannelMsg::Signal { .. } if io.is_locked() => Ok(()),
-            ChannelMsg::Signal { signal } => to.signal(signal).await,
+            // A signal (Ctrl-C sent as a request) is operator input too: it passes the gate.
+            ChannelMsg::Signal { signal } => match io.operator_signal().await {
+                Some(_passage) => to.signal(signal).await,
+                None => Ok(()),
+            },
             ChannelMsg::RequestShell { want_reply: true }
             | ChannelMsg::Exec {
                 want_reply: true, ..
@@ -133,6 +131,7 @@ async fn forward_backlog(
             shared.input_budget.release(data.len());
         }
     }
+    io.closed().await;
     if !recording_failed {
         let _ = to.close().await;
     }
@@ -181,8 +180,7 @@ impl InputBudget {
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn target_to_operator(
     shared: Arc<Shared>,
-    io: SessionIo,
-    tag: ChannelTag,
+    io: ChannelIo,
     operator_id: russh::ChannelId,
     pending: Vec<ChannelMsg>,
     mut from: ChannelReadHalf,
@@ -202,20 +200,20 @@ pub(crate) async fn target_to_operator(
         let sent = match msg {
             // A failed recorder: stop forwarding and leave the ending to the session's control
             // path (see forward_backlog); closing here would race its notice and reason.
-            ChannelMsg::Data { data } => match io.from_target(tag, data).await {
+            ChannelMsg::Data { data } => match io.from_target(data).await {
                 Ok(data) => to.data_bytes(data).await,
                 Err(e) => {
                     tracing::error!(error = %e, "recording failed; the session ends");
                     return;
                 }
             },
-            ChannelMsg::ExtendedData { data, ext } => match io.from_target(tag, data).await {
+            ChannelMsg::ExtendedData { data, ext } => match io.from_target(data).await {
                 Ok(data) => to.extended_data_bytes(ext, data).await,
                 Err(_) => return,
             },
             ChannelMsg::Eof => to.eof().await,
             ChannelMsg::ExitStatus { exit_status } => {
-                if tag != ChannelTag::Forward {
+                if io.kind() != ChannelKind::Forward {
                     let _ = io.exit(exit_status).await;
                     shared.event(EventKind::ExitStatus, serde_json::json!({ "channel": operator_id.to_string(), "status": exit_status })).await;
                 }

@@ -8,6 +8,7 @@ mod admin_cli;
 mod console;
 mod control;
 mod lock;
+mod privacy;
 mod refusals;
 mod sessions;
 mod transfers;

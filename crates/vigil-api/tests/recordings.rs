@@ -1,0 +1,83 @@
+#![allow(
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+//! The operator-input track has its own permission (issue 9): recordings served to anyone
+//! without `PAM.SessionManagement.RecordingInput` carry output only.
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use bytes::Bytes;
+use common::{Fixture, Who};
+use vigil_core::{EndReason, Role, SessionId};
+use vigil_session::ChannelKind;
+use vigil_store::NewSession;
+
+/// A recorded session whose input track holds `typed-secret` and whose output says `visible`.
+async fn recorded_session(f: &Fixture) -> String {
+    let (live, _inbox) = f
+        .hub
+        .open(NewSession {
+            id: SessionId::new(),
+            user_name: "operator".into(),
+            target_name: Some("web01".into()),
+            login: Some("root".into()),
+            client_addr: "127.0.0.1:5000".into(),
+            node: "node-1".into(),
+            protocol: "ssh".into(),
+        })
+        .await
+        .unwrap();
+    let io = live.start_recording().await.unwrap();
+    io.start(80, 24, None, Some("cat".into())).await.unwrap();
+    let exec = io.channel(0, ChannelKind::Exec);
+    drop(
+        exec.from_operator(Bytes::from_static(b"typed-secret\n"))
+            .await
+            .unwrap(),
+    );
+    exec.from_target(Bytes::from_static(b"visible output\n"))
+        .await
+        .unwrap();
+    let id = live.id().0.clone();
+    drop((io, exec));
+    live.close(EndReason::OperatorExit).await;
+    f.store
+        .set_session_auditors(&id, &["assigned".to_owned()], "admin")
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn the_input_track_is_served_only_with_its_own_permission() {
+    let f = Fixture::new().await;
+    let id = recorded_session(&f).await;
+    let path = format!("/api/v1/sessions/{id}/recording?purpose=download");
+    let table = [
+        ("admin", Role::PamAdministrator, true),
+        ("auditor", Role::PamAuditor, true),
+        ("sysadmin", Role::SystemAdministrator, false),
+        ("assigned", Role::Operator, false),
+    ];
+    for (name, role, with_input) in table {
+        let who = Who::User {
+            name: name.into(),
+            role,
+        };
+        let (status, body) = f.call(&who, Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{name}: {body}");
+        let cast = vigil_record::read_cast(body.as_bytes()).unwrap();
+        assert_eq!(cast.output_bytes(), b"visible output\n", "{name}");
+        let input = cast.input_bytes();
+        if with_input {
+            assert_eq!(input, b"typed-secret\n", "{name}");
+        } else {
+            assert!(input.is_empty(), "{name} got the input track");
+            assert!(!body.contains("\"i\""), "{name}: {body}");
+        }
+    }
+}
