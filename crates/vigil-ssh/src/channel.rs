@@ -4,24 +4,14 @@
 
 use std::sync::Arc;
 
-use russh::{Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf, Pty};
-use vigil_core::{AccessDecision, EndReason, EventKind, decide_access};
-use vigil_session::{ChannelKind, SessionIo};
+use russh::{Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
+use vigil_core::EventKind;
+use vigil_session::ChannelKind;
 
-use crate::connection::Shared;
-use crate::target::{ConnectError, TargetLink};
-
-pub(crate) type OperatorWrite = ChannelWriteHalf<russh::server::Msg>;
-
-#[derive(Debug, Clone)]
-pub(crate) struct PtyRequest {
-    pub(crate) term: String,
-    pub(crate) cols: u32,
-    pub(crate) rows: u32,
-    pub(crate) pix_width: u32,
-    pub(crate) pix_height: u32,
-    pub(crate) modes: Vec<(Pty, u32)>,
-}
+use crate::pty::PtyRequest;
+use crate::reach::ensure_target;
+use crate::shared::{OperatorWrite, Shared};
+use crate::target::TargetLink;
 
 enum Start {
     Shell,
@@ -331,139 +321,4 @@ async fn wait_reply(rx: &mut ChannelReadHalf, pending: &mut Vec<ChannelMsg>) -> 
         }
     }
     false
-}
-
-/// Connects this operator connection to its target once: access check, recording (fail
-/// closed), credential from the vault, pinned host key. Errors are the operator's message.
-pub(crate) async fn ensure_target(
-    shared: &Shared,
-    name: &str,
-    login: Option<&str>,
-) -> Result<(Arc<TargetLink>, SessionIo), String> {
-    let mut slot = shared.target.lock().await;
-    let session = shared
-        .session
-        .get()
-        .ok_or("vigil: the session is not ready")?;
-    if let Some(link) = slot.as_ref() {
-        if link.target.name != name {
-            return Err(format!(
-                "vigil: this connection already reaches {}: open a new connection for {name}",
-                link.target.name
-            ));
-        }
-        let io = session
-            .start_recording()
-            .await
-            .map_err(|e| format!("vigil: {e}"))?;
-        return Ok((Arc::clone(link), io));
-    }
-    let store = shared.hub.store();
-    let user = shared.user.get().ok_or("vigil: not authenticated")?;
-    let deny = |why: String| async move {
-        session
-            .event(
-                EventKind::ConnectFailed,
-                None,
-                serde_json::json!({ "target": name, "reason": why }),
-            )
-            .await;
-        shared.set_end(EndReason::Error(why.clone()));
-        Err(format!("vigil: {why}"))
-    };
-    // An unknown target and a target without a grant read the same, so names do not leak.
-    let Ok(target) = store.target_by_name(name).await else {
-        return deny(format!(
-            "user {} has no access to target {name}: ask an administrator for a grant",
-            user.name
-        ))
-        .await;
-    };
-    let (accounts, grants) = match (
-        store.accounts(&target).await,
-        store.grants_for_user(user).await,
-    ) {
-        (Ok(a), Ok(g)) => (a, g),
-        (Err(e), _) | (_, Err(e)) => return deny(format!("cannot read access rules: {e}")).await,
-    };
-    let (account, allow_port_forwarding) =
-        match decide_access(user, &target, login, &accounts, &grants) {
-            AccessDecision::Allow {
-                account,
-                allow_port_forwarding,
-            } => (account, allow_port_forwarding),
-            AccessDecision::Deny(why) => return deny(why).await,
-        };
-    session.set_target(&target.name, &account.login).await;
-    let io = match session.start_recording().await {
-        Ok(io) => io,
-        Err(e) => {
-            session
-                .event(
-                    EventKind::RecordingFailed,
-                    None,
-                    serde_json::json!({ "error": e.to_string() }),
-                )
-                .await;
-            shared.set_end(EndReason::Error(format!(
-                "recording cannot be written: {e}"
-            )));
-            return Err(format!(
-                "vigil: session refused: {e}; tell an administrator"
-            ));
-        }
-    };
-    let secret = match store.account_secret(&account).await {
-        Ok(s) => s,
-        Err(e) => {
-            return deny(format!(
-                "cannot open the vaulted credential for {}@{}: {e}",
-                account.login, target.name
-            ))
-            .await;
-        }
-    };
-    match crate::target::connect(&shared.settings.client, &target, &account, secret).await {
-        Ok(handle) => {
-            session
-                .event(EventKind::Connected, None, serde_json::json!({ "target": target.name, "host": target.host, "port": target.port, "login": account.login }))
-                .await;
-            session.set_status(vigil_core::SessionStatus::Active).await;
-            let link = Arc::new(TargetLink {
-                handle,
-                target,
-                allow_port_forwarding,
-            });
-            *slot = Some(Arc::clone(&link));
-            Ok((link, io))
-        }
-        Err(e) => {
-            let reason = e.to_string();
-            match &e {
-                // In the session log and the administration log: one entry, for both.
-                ConnectError::HostKeyMismatch { presented, .. } => {
-                    let mut entry = vigil_core::Evidence::session(
-                        EventKind::HostKeyMismatch,
-                        session.id(),
-                        Some(&user.name),
-                        serde_json::json!({ "target": target.name, "reason": reason, "presented": presented, "pinned": target.host_key, "client": shared.peer.to_string() }),
-                    );
-                    // The administration log names the target whose key changed.
-                    entry.subject = target.name.clone();
-                    session.evidence(entry).await
-                }
-                _ => {
-                    session
-                        .event(
-                            EventKind::ConnectFailed,
-                            None,
-                            serde_json::json!({ "target": target.name, "reason": reason }),
-                        )
-                        .await
-                }
-            }
-            shared.set_end(EndReason::Error(e.to_string()));
-            Err(format!("vigil: {e}"))
-        }
-    }
 }

@@ -1,200 +1,16 @@
 //! One operator connection: russh's handler (authentication, channel opens) and the state its
 //! channel tasks share.
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use russh::server::{self, Auth, ChannelOpenHandle, Msg, Response, Session};
 use russh::{Channel, ChannelId, MethodKind, MethodSet};
-use vigil_core::{EndReason, EventKind, LoginSpec, User};
-use vigil_session::{Hub, LiveSession};
+use vigil_core::{EventKind, LoginSpec, User};
 use vigil_store::NewSession;
 
 use crate::SshError;
 use crate::auth::{Authenticator, Factor};
-use crate::server::SshSettings;
-use crate::target::TargetLink;
-
-/// State shared by a connection's handler and its channel tasks.
-pub(crate) struct Shared {
-    pub(crate) hub: Arc<Hub>,
-    pub(crate) settings: Arc<SshSettings>,
-    pub(crate) peer: SocketAddr,
-    handle: OnceLock<server::Handle>,
-    pub(crate) user: OnceLock<User>,
-    pub(crate) spec: OnceLock<LoginSpec>,
-    pub(crate) session: OnceLock<Arc<LiveSession>>,
-    pub(crate) target: tokio::sync::Mutex<Option<Arc<TargetLink>>>,
-    /// Open operator channels and whether each has a PTY (how to show a message on it).
-    channels: Mutex<HashMap<ChannelId, bool>>,
-    end: Mutex<Option<EndReason>>,
-    /// Every task that touches the session holds a clone; when all are dropped the relay is done.
-    alive: Mutex<Option<tokio::sync::mpsc::Sender<()>>>,
-    control: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    pub(crate) input_budget: crate::relay::InputBudget,
-}
-
-impl Shared {
-    pub(crate) fn new(
-        hub: Arc<Hub>,
-        settings: Arc<SshSettings>,
-        peer: SocketAddr,
-        alive: tokio::sync::mpsc::Sender<()>,
-    ) -> Self {
-        Shared {
-            hub,
-            settings,
-            peer,
-            handle: OnceLock::new(),
-            user: OnceLock::new(),
-            spec: OnceLock::new(),
-            session: OnceLock::new(),
-            target: tokio::sync::Mutex::new(None),
-            channels: Mutex::new(HashMap::new()),
-            end: Mutex::new(None),
-            alive: Mutex::new(Some(alive)),
-            control: Mutex::new(None),
-            input_budget: crate::relay::InputBudget::default(),
-        }
-    }
-
-    /// A token for a task that touches the session; `None` once the connection is ending.
-    pub(crate) fn alive(&self) -> Option<tokio::sync::mpsc::Sender<()>> {
-        self.alive.lock().ok().and_then(|a| a.clone())
-    }
-
-    pub(crate) fn release_alive(&self) {
-        if let Ok(mut a) = self.alive.lock() {
-            a.take();
-        }
-    }
-
-    pub(crate) fn stop_control(&self) {
-        if let Some(task) = self.control.lock().ok().and_then(|mut c| c.take()) {
-            task.abort();
-        }
-    }
-
-    pub(crate) fn set_handle(&self, handle: server::Handle) {
-        let _ = self.handle.set(handle);
-    }
-
-    pub(crate) fn handle(&self) -> Option<&server::Handle> {
-        self.handle.get()
-    }
-
-    /// The first reason wins: a kill that causes the target to close is still a kill.
-    pub(crate) fn set_end(&self, reason: EndReason) {
-        if let Ok(mut end) = self.end.lock()
-            && end.is_none()
-        {
-            *end = Some(reason);
-        }
-    }
-
-    pub(crate) fn end_reason(&self) -> EndReason {
-        self.end
-            .lock()
-            .ok()
-            .and_then(|e| e.clone())
-            .unwrap_or(EndReason::OperatorExit)
-    }
-
-    pub(crate) fn target_lost(&self) {
-        self.set_end(EndReason::TargetClosed);
-    }
-
-    pub(crate) fn track_channel(&self, id: ChannelId, pty: bool) {
-        if let Ok(mut c) = self.channels.lock() {
-            c.insert(id, pty);
-        }
-    }
-
-    pub(crate) fn forget_channel(&self, id: ChannelId) {
-        if let Ok(mut c) = self.channels.lock() {
-            c.remove(&id);
-        }
-    }
-
-    pub(crate) async fn reply(&self, id: ChannelId, ok: bool) {
-        if let Some(h) = self.handle() {
-            let _ = if ok {
-                h.channel_success(id).await
-            } else {
-                h.channel_failure(id).await
-            };
-        }
-    }
-
-    /// Writes a line the operator will see on this channel: in the terminal when there is a
-    /// PTY, on stderr otherwise.
-    pub(crate) async fn say(&self, id: ChannelId, text: &str) {
-        let pty = self
-            .channels
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&id).copied())
-            .unwrap_or(false);
-        if let Some(h) = self.handle() {
-            let _ = if pty {
-                h.data(id, format!("\r\n{}\r\n", text.replace('\n', "\r\n")))
-                    .await
-            } else {
-                h.extended_data(id, 1, format!("{text}\n")).await
-            };
-        }
-    }
-
-    pub(crate) async fn event(&self, kind: EventKind, detail: serde_json::Value) {
-        if let Some(s) = self.session.get() {
-            s.event(kind, None, detail).await;
-        }
-    }
-
-    fn channel_ids(&self) -> Vec<ChannelId> {
-        self.channels
-            .lock()
-            .map(|c| c.keys().copied().collect())
-            .unwrap_or_default()
-    }
-
-    /// Tells every open channel `text` (a notice from the gateway, not from the target).
-    pub(crate) async fn notify_all(&self, text: &str) {
-        for id in self.channel_ids() {
-            self.say(id, text).await;
-        }
-    }
-
-    /// Tells every open channel `text`, closes them and ends the connection.
-    pub(crate) async fn disconnect_all(&self, text: &str) {
-        for id in &self.channel_ids() {
-            self.say(*id, text).await;
-            if let Some(h) = self.handle() {
-                let _ = h.close(*id).await;
-            }
-        }
-        if let Some(h) = self.handle() {
-            let _ = h
-                .disconnect(
-                    russh::Disconnect::ByApplication,
-                    text.to_owned(),
-                    "en".into(),
-                )
-                .await;
-        }
-        self.drop_target().await;
-    }
-
-    pub(crate) async fn drop_target(&self) {
-        if let Some(link) = self.target.lock().await.take() {
-            let _ = link
-                .handle
-                .disconnect(russh::Disconnect::ByApplication, "session ended", "en")
-                .await;
-        }
-    }
-}
+use crate::shared::{InputBudget, Shared};
 
 #[derive(Default)]
 enum KeyboardInteractive {
@@ -357,10 +173,8 @@ impl server::Handler for Connection {
         })?;
         live.event(EventKind::Authenticated, Some(&user.name), serde_json::json!({ "method": self.method, "client": self.shared.peer.to_string(), "requested": spec.to_string() })).await;
         let _ = self.shared.session.set(live);
-        let task = tokio::spawn(crate::server::obey(Arc::clone(&self.shared), inbox));
-        if let Ok(mut slot) = self.shared.control.lock() {
-            *slot = Some(task);
-        }
+        let task = tokio::spawn(crate::control::obey(Arc::clone(&self.shared), inbox));
+        self.shared.set_control(task);
         Ok(())
     }
 
@@ -470,9 +284,9 @@ impl server::Handler for Connection {
     /// filling memory (see `relay::operator_to_target`).
     fn adjust_window(&mut self, _channel: ChannelId, _current: u32) -> u32 {
         if self.shared.input_budget.congested() {
-            crate::relay::InputBudget::SMALL_WINDOW
+            InputBudget::SMALL_WINDOW
         } else {
-            crate::server::WINDOW
+            crate::settings::WINDOW
         }
     }
 

@@ -8,8 +8,8 @@ use russh::{Channel, ChannelOpenFailure};
 use vigil_core::EventKind;
 use vigil_session::ChannelKind;
 
-use crate::channel::ensure_target;
-use crate::connection::Shared;
+use crate::reach::ensure_target;
+use crate::shared::Shared;
 
 pub(crate) struct Request {
     pub(crate) host: String,

@@ -6,6 +6,12 @@
 //! operator's request, connects the target, and then relays in two pump tasks ([`relay`]),
 //! one per direction, so a full window one way can never stall the other.
 //!
+//! Modules depend one way (an architecture test checks there is no cycle): `server` accepts
+//! connections; `connection` (russh's handler) is the one owner of a connection's tasks
+//! (`control`, `channel`, `forward`); those use `reach` (the target, once), `relay` (the
+//! pumps), `menu` and `pty`; everything shares `shared` (per-connection state) and
+//! `settings`.
+//!
 //! Architecture invariant: this crate knows nothing of SQL or HTTP. Recording, control and the
 //! session log are reached through `vigil-session`; state through `vigil-store`'s repository.
 #![forbid(unsafe_code)]
@@ -13,13 +19,19 @@
 mod auth;
 mod channel;
 mod connection;
+mod control;
 mod forward;
 mod menu;
+mod pty;
+mod reach;
 mod relay;
 mod server;
+mod settings;
+mod shared;
 mod target;
 
-pub use server::{SshGateway, SshSettings};
+pub use server::SshGateway;
+pub use settings::SshSettings;
 pub use target::fetch_host_key;
 
 /// The message the operator sees when an administrator ends the session (the seeds' words).

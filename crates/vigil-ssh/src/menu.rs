@@ -3,8 +3,8 @@
 
 use russh::{ChannelMsg, ChannelReadHalf};
 
-use crate::channel::{OperatorWrite, PtyRequest};
-use crate::connection::Shared;
+use crate::pty::PtyRequest;
+use crate::shared::{OperatorWrite, Shared};
 
 /// Returns the chosen target and login, or `None` when the operator quits.
 pub(crate) async fn choose(
@@ -40,19 +40,19 @@ pub(crate) async fn choose(
     }
     let mut listing = format!("Vigil: targets for {}\n", user.name);
     for (i, t) in targets.iter().enumerate() {
-        let logins: Vec<String> = store
-            .accounts(t)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .map(|a| a.login)
-            .collect();
-        listing.push_str(&format!(
-            "  {:>2}) {:<24} {}\n",
-            i + 1,
-            t.name,
-            logins.join(", ")
-        ));
+        // A store that fails says so; an empty list would claim the target has no logins.
+        let logins = match store.accounts(t).await {
+            Ok(accounts) => accounts
+                .into_iter()
+                .map(|a| a.login)
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(e) => {
+                tracing::error!(target = %t.name, error = %e, "cannot list logins for the menu");
+                "(logins cannot be read right now)".to_owned()
+            }
+        };
+        listing.push_str(&format!("  {:>2}) {:<24} {}\n", i + 1, t.name, logins));
     }
     write(listing).await;
     const PROMPT: &str =

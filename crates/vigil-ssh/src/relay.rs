@@ -8,7 +8,7 @@ use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use vigil_core::EventKind;
 use vigil_session::{ChannelIo, ChannelKind};
 
-use crate::connection::Shared;
+use crate::shared::Shared;
 
 type OperatorWrite = ChannelWriteHalf<russh::server::Msg>;
 type TargetWrite = ChannelWriteHalf<russh::client::Msg>;
@@ -134,45 +134,6 @@ async fn forward_backlog(
     io.closed().await;
     if !recording_failed {
         let _ = to.close().await;
-    }
-}
-
-/// Operator bytes read from russh but not yet forwarded to the target, per connection.
-#[derive(Default)]
-pub(crate) struct InputBudget {
-    buffered: std::sync::atomic::AtomicUsize,
-    drained: tokio::sync::Notify,
-}
-
-impl InputBudget {
-    /// Above this, the operator is granted only [`InputBudget::SMALL_WINDOW`].
-    pub(crate) const HIGH: usize = 1 << 20;
-    pub(crate) const SMALL_WINDOW: u32 = 64 * 1024;
-    /// A client that ignores the window could still flood us: past this the reader waits.
-    const HARD: usize = 32 << 20;
-
-    async fn add(&self, n: usize) {
-        use std::sync::atomic::Ordering;
-        while self.buffered.load(Ordering::Acquire) > Self::HARD {
-            let drained = self.drained.notified();
-            if self.buffered.load(Ordering::Acquire) <= Self::HARD {
-                break;
-            }
-            drained.await;
-        }
-        self.buffered.fetch_add(n, Ordering::AcqRel);
-    }
-
-    fn release(&self, n: usize) {
-        if n > 0 {
-            self.buffered
-                .fetch_sub(n, std::sync::atomic::Ordering::AcqRel);
-            self.drained.notify_waiters();
-        }
-    }
-
-    pub(crate) fn congested(&self) -> bool {
-        self.buffered.load(std::sync::atomic::Ordering::Acquire) > Self::HIGH
     }
 }
 

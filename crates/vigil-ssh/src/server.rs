@@ -5,105 +5,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use russh::keys::PrivateKey;
-use russh::{MethodKind, MethodSet, client, server};
+use russh::server;
 use tokio::net::TcpListener;
-use vigil_core::EndReason;
-use vigil_session::{Control, ControlInbox, Hub};
+use vigil_session::Hub;
 
-use crate::connection::{Connection, Shared};
-use crate::{DISCONNECTED_MESSAGE, SshError};
-
-/// Messages queued per channel between a russh session loop and our relay. Each holds up to
-/// a 32 KiB packet, per hop and direction: 16 keep a bulk transfer's buffers near +8 MiB
-/// (32 gave +8..+10 MiB) at the same throughput (docs/BENCHMARKS.md).
-const CHANNEL_QUEUE: usize = 16;
-
-/// The window granted to operators when the relay keeps up (OpenSSH's own default).
-pub(crate) const WINDOW: u32 = 2 * 1024 * 1024;
-
-/// How the gateway speaks SSH on both sides.
-pub struct SshSettings {
-    pub(crate) server: Arc<server::Config>,
-    pub(crate) client: client::Config,
-}
-
-impl SshSettings {
-    /// Settings for the given host keys, with flow-control sizes tuned for bulk transfers.
-    pub fn new(host_keys: Vec<PrivateKey>) -> Self {
-        let mut methods = MethodSet::empty();
-        for m in [
-            MethodKind::PublicKey,
-            MethodKind::KeyboardInteractive,
-            MethodKind::Password,
-        ] {
-            methods.push(m);
-        }
-        let server = server::Config {
-            keys: host_keys,
-            methods,
-            auth_rejection_time: Duration::from_millis(500),
-            auth_rejection_time_initial: Some(Duration::ZERO),
-            inactivity_timeout: None,
-            keepalive_interval: Some(Duration::from_secs(30)),
-            keepalive_max: 4,
-            max_auth_attempts: 6,
-            nodelay: true,
-            // The queue from channel writers to the session loop must hold a full client
-            // window of packets (OpenSSH: 2 MiB in 32 KiB packets). russh's session loop
-            // blocks while it hands incoming data to a busy channel; if writers could then block
-            // too, a bidirectional transfer (`ssh gw cat < big`) deadlocks. Writers reserve
-            // window before queueing, so this bound is still the window, not unbounded memory.
-            event_buffer_size: 256,
-            window_size: WINDOW,
-            channel_buffer_size: CHANNEL_QUEUE,
-            ..Default::default()
-        };
-        let client = client::Config {
-            inactivity_timeout: None,
-            nodelay: true,
-            channel_buffer_size: CHANNEL_QUEUE,
-            ..Default::default()
-        };
-        SshSettings {
-            server: Arc::new(server),
-            client,
-        }
-    }
-
-    /// Restricts the ciphers offered to targets, most preferred first (empty: russh's default
-    /// order, chacha20-poly1305 first). Only AEAD and CTR modes are accepted.
-    pub fn with_target_ciphers(mut self, names: &[String]) -> Result<Self, SshError> {
-        if names.is_empty() {
-            return Ok(self);
-        }
-        let mut ciphers = Vec::with_capacity(names.len());
-        for name in names {
-            let known = TARGET_CIPHERS.contains(&name.as_str());
-            match russh::cipher::Name::try_from(name.as_str()) {
-                Ok(cipher) if known => ciphers.push(cipher),
-                _ => {
-                    return Err(SshError::Cipher {
-                        name: name.clone(),
-                        allowed: TARGET_CIPHERS.join(", "),
-                    });
-                }
-            }
-        }
-        self.client.preferred.cipher = ciphers.into();
-        Ok(self)
-    }
-}
-
-/// Ciphers a target connection may be pinned to.
-const TARGET_CIPHERS: [&str; 6] = [
-    "chacha20-poly1305@openssh.com",
-    "aes256-gcm@openssh.com",
-    "aes128-gcm@openssh.com",
-    "aes256-ctr",
-    "aes192-ctr",
-    "aes128-ctr",
-];
+use crate::SshError;
+use crate::connection::Connection;
+use crate::settings::SshSettings;
+use crate::shared::Shared;
 
 pub struct SshGateway {
     hub: Arc<Hub>,
@@ -177,67 +86,5 @@ impl SshGateway {
         if let Some(session) = shared.session.get() {
             session.close(shared.end_reason()).await;
         }
-    }
-}
-
-/// Obeys a session's control messages until it ends.
-pub(crate) async fn obey(shared: Arc<Shared>, mut inbox: ControlInbox) {
-    let reason = loop {
-        match inbox.next().await {
-            Control::Terminate { by } => {
-                shared.set_end(EndReason::TerminatedBy(by));
-                break DISCONNECTED_MESSAGE.to_owned();
-            }
-            Control::Shutdown => {
-                shared.set_end(EndReason::NodeShutdown);
-                break "vigil: the gateway is shutting down".to_owned();
-            }
-            Control::RecordingFailed(why) => {
-                shared.set_end(EndReason::Error(format!("recording failed: {why}")));
-                break format!(
-                    "vigil: the session has ended because it can no longer be recorded ({why})"
-                );
-            }
-            // The gate is already closed or open when these arrive: only the notice is left.
-            Control::Lock { by } => {
-                shared
-                    .notify_all(&format!(
-                        "vigil: your session was locked by {by}: what you type is not sent until it is unlocked"
-                    ))
-                    .await;
-            }
-            Control::Unlock { by } => {
-                shared
-                    .notify_all(&format!("vigil: your session was unlocked by {by}"))
-                    .await;
-            }
-        }
-    };
-    shared.disconnect_all(&reason).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn target_ciphers_are_checked() {
-        let pinned = SshSettings::new(Vec::new())
-            .with_target_ciphers(&["aes256-gcm@openssh.com".into()])
-            .unwrap();
-        assert_eq!(pinned.client.preferred.cipher.len(), 1);
-        assert_eq!(
-            pinned.client.preferred.cipher[0].as_ref(),
-            "aes256-gcm@openssh.com"
-        );
-        let err = SshSettings::new(Vec::new())
-            .with_target_ciphers(&["aes128-cbc".into()])
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(
-            err.contains("aes128-cbc") && err.contains("chacha20-poly1305@openssh.com"),
-            "{err}"
-        );
     }
 }

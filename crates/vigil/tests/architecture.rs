@@ -264,3 +264,84 @@ fn the_events_document_matches_the_spec() {
         "docs/EVENTS.md differs from the spec: run `VIGIL_BLESS=1 cargo test -p vigil --test architecture` and review the diff"
     );
 }
+
+/// Modules of a crate import each other one way: `crate::a` in `b` and `crate::b` in `a` (or
+/// any longer loop) is a file circle, which the map cannot describe as layers.
+#[test]
+fn no_crate_has_a_circle_of_modules() {
+    let mut circles = Vec::new();
+    for entry in std::fs::read_dir(root().join("crates")).expect("crates/") {
+        let src = entry.expect("entry").path().join("src");
+        if !src.is_dir() {
+            continue;
+        }
+        // Top-level modules: `name.rs` or `name/` (its files count as the module).
+        let mut edges: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        let module_of = |path: &std::path::Path| -> Option<String> {
+            let rel = path.strip_prefix(&src).ok()?;
+            let first = rel
+                .components()
+                .next()?
+                .as_os_str()
+                .to_string_lossy()
+                .into_owned();
+            Some(first.trim_end_matches(".rs").to_owned())
+        };
+        let files = sources(&src);
+        let names: std::collections::BTreeSet<String> =
+            files.iter().filter_map(|(p, _)| module_of(p)).collect();
+        for (path, text) in &files {
+            let Some(from) = module_of(path) else {
+                continue;
+            };
+            if from == "lib" || from == "main" {
+                continue;
+            }
+            for (at, _) in text.match_indices("crate::") {
+                let rest = &text[at + "crate::".len()..];
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                if names.contains(&name) && name != from {
+                    edges.entry(from.clone()).or_default().insert(name);
+                }
+            }
+        }
+        // Depth-first search for a back edge.
+        fn visit(
+            node: &str,
+            edges: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+            path: &mut Vec<String>,
+            done: &mut std::collections::BTreeSet<String>,
+            found: &mut Vec<String>,
+        ) {
+            if let Some(start) = path.iter().position(|n| n == node) {
+                found.push(format!("{} -> {node}", path[start..].join(" -> ")));
+                return;
+            }
+            if done.contains(node) {
+                return;
+            }
+            path.push(node.to_owned());
+            for next in edges.get(node).into_iter().flatten() {
+                visit(next, edges, path, done, found);
+            }
+            path.pop();
+            done.insert(node.to_owned());
+        }
+        let mut done = std::collections::BTreeSet::new();
+        for node in edges.keys() {
+            let mut found = Vec::new();
+            visit(node, &edges, &mut Vec::new(), &mut done, &mut found);
+            for f in found {
+                circles.push(format!("{}: {f}", src.display()));
+            }
+        }
+    }
+    assert!(
+        circles.is_empty(),
+        "modules importing each other in a circle: {circles:#?}"
+    );
+}

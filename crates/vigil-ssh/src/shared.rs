@@ -1,0 +1,244 @@
+//! What one operator connection's tasks share: the session, the target link, the open
+//! channels and how to tell the operator something on each, the end reason, and the input
+//! budget that paces operators through their window.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use russh::ChannelId;
+use russh::server;
+use vigil_core::{EndReason, EventKind, LoginSpec, User};
+use vigil_session::{Hub, LiveSession};
+
+use crate::settings::SshSettings;
+use crate::target::TargetLink;
+
+/// An operator channel's writing half.
+pub(crate) type OperatorWrite = russh::ChannelWriteHalf<russh::server::Msg>;
+
+/// State shared by a connection's handler and its channel tasks.
+pub(crate) struct Shared {
+    pub(crate) hub: Arc<Hub>,
+    pub(crate) settings: Arc<SshSettings>,
+    pub(crate) peer: SocketAddr,
+    handle: OnceLock<server::Handle>,
+    pub(crate) user: OnceLock<User>,
+    pub(crate) spec: OnceLock<LoginSpec>,
+    pub(crate) session: OnceLock<Arc<LiveSession>>,
+    pub(crate) target: tokio::sync::Mutex<Option<Arc<TargetLink>>>,
+    /// Open operator channels and whether each has a PTY (how to show a message on it).
+    channels: Mutex<HashMap<ChannelId, bool>>,
+    end: Mutex<Option<EndReason>>,
+    /// Every task that touches the session holds a clone; when all are dropped the relay is done.
+    alive: Mutex<Option<tokio::sync::mpsc::Sender<()>>>,
+    control: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    pub(crate) input_budget: InputBudget,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        hub: Arc<Hub>,
+        settings: Arc<SshSettings>,
+        peer: SocketAddr,
+        alive: tokio::sync::mpsc::Sender<()>,
+    ) -> Self {
+        Shared {
+            hub,
+            settings,
+            peer,
+            handle: OnceLock::new(),
+            user: OnceLock::new(),
+            spec: OnceLock::new(),
+            session: OnceLock::new(),
+            target: tokio::sync::Mutex::new(None),
+            channels: Mutex::new(HashMap::new()),
+            end: Mutex::new(None),
+            alive: Mutex::new(Some(alive)),
+            control: Mutex::new(None),
+            input_budget: InputBudget::default(),
+        }
+    }
+
+    /// A token for a task that touches the session; `None` once the connection is ending.
+    pub(crate) fn alive(&self) -> Option<tokio::sync::mpsc::Sender<()>> {
+        self.alive.lock().ok().and_then(|a| a.clone())
+    }
+
+    pub(crate) fn release_alive(&self) {
+        if let Ok(mut a) = self.alive.lock() {
+            a.take();
+        }
+    }
+
+    /// Keeps the control task, so that the end of the connection can stop it.
+    pub(crate) fn set_control(&self, task: tokio::task::JoinHandle<()>) {
+        if let Ok(mut slot) = self.control.lock() {
+            *slot = Some(task);
+        }
+    }
+
+    pub(crate) fn stop_control(&self) {
+        if let Some(task) = self.control.lock().ok().and_then(|mut c| c.take()) {
+            task.abort();
+        }
+    }
+
+    pub(crate) fn set_handle(&self, handle: server::Handle) {
+        let _ = self.handle.set(handle);
+    }
+
+    pub(crate) fn handle(&self) -> Option<&server::Handle> {
+        self.handle.get()
+    }
+
+    /// The first reason wins: a kill that causes the target to close is still a kill.
+    pub(crate) fn set_end(&self, reason: EndReason) {
+        if let Ok(mut end) = self.end.lock()
+            && end.is_none()
+        {
+            *end = Some(reason);
+        }
+    }
+
+    pub(crate) fn end_reason(&self) -> EndReason {
+        self.end
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+            .unwrap_or(EndReason::OperatorExit)
+    }
+
+    pub(crate) fn target_lost(&self) {
+        self.set_end(EndReason::TargetClosed);
+    }
+
+    pub(crate) fn track_channel(&self, id: ChannelId, pty: bool) {
+        if let Ok(mut c) = self.channels.lock() {
+            c.insert(id, pty);
+        }
+    }
+
+    pub(crate) fn forget_channel(&self, id: ChannelId) {
+        if let Ok(mut c) = self.channels.lock() {
+            c.remove(&id);
+        }
+    }
+
+    pub(crate) async fn reply(&self, id: ChannelId, ok: bool) {
+        if let Some(h) = self.handle() {
+            let _ = if ok {
+                h.channel_success(id).await
+            } else {
+                h.channel_failure(id).await
+            };
+        }
+    }
+
+    /// Writes a line the operator will see on this channel: in the terminal when there is a
+    /// PTY, on stderr otherwise.
+    pub(crate) async fn say(&self, id: ChannelId, text: &str) {
+        let pty = self
+            .channels
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&id).copied())
+            .unwrap_or(false);
+        if let Some(h) = self.handle() {
+            let _ = if pty {
+                h.data(id, format!("\r\n{}\r\n", text.replace('\n', "\r\n")))
+                    .await
+            } else {
+                h.extended_data(id, 1, format!("{text}\n")).await
+            };
+        }
+    }
+
+    pub(crate) async fn event(&self, kind: EventKind, detail: serde_json::Value) {
+        if let Some(s) = self.session.get() {
+            s.event(kind, None, detail).await;
+        }
+    }
+
+    fn channel_ids(&self) -> Vec<ChannelId> {
+        self.channels
+            .lock()
+            .map(|c| c.keys().copied().collect())
+            .unwrap_or_default()
+    }
+
+    /// Tells every open channel `text` (a notice from the gateway, not from the target).
+    pub(crate) async fn notify_all(&self, text: &str) {
+        for id in self.channel_ids() {
+            self.say(id, text).await;
+        }
+    }
+
+    /// Tells every open channel `text`, closes them and ends the connection.
+    pub(crate) async fn disconnect_all(&self, text: &str) {
+        for id in &self.channel_ids() {
+            self.say(*id, text).await;
+            if let Some(h) = self.handle() {
+                let _ = h.close(*id).await;
+            }
+        }
+        if let Some(h) = self.handle() {
+            let _ = h
+                .disconnect(
+                    russh::Disconnect::ByApplication,
+                    text.to_owned(),
+                    "en".into(),
+                )
+                .await;
+        }
+        self.drop_target().await;
+    }
+
+    pub(crate) async fn drop_target(&self) {
+        if let Some(link) = self.target.lock().await.take() {
+            let _ = link
+                .handle
+                .disconnect(russh::Disconnect::ByApplication, "session ended", "en")
+                .await;
+        }
+    }
+}
+
+/// Operator bytes read from russh but not yet forwarded to the target, per connection.
+#[derive(Default)]
+pub(crate) struct InputBudget {
+    buffered: std::sync::atomic::AtomicUsize,
+    drained: tokio::sync::Notify,
+}
+
+impl InputBudget {
+    /// Above this, the operator is granted only [`InputBudget::SMALL_WINDOW`].
+    pub(crate) const HIGH: usize = 1 << 20;
+    pub(crate) const SMALL_WINDOW: u32 = 64 * 1024;
+    /// A client that ignores the window could still flood us: past this the reader waits.
+    const HARD: usize = 32 << 20;
+
+    pub(crate) async fn add(&self, n: usize) {
+        use std::sync::atomic::Ordering;
+        while self.buffered.load(Ordering::Acquire) > Self::HARD {
+            let drained = self.drained.notified();
+            if self.buffered.load(Ordering::Acquire) <= Self::HARD {
+                break;
+            }
+            drained.await;
+        }
+        self.buffered.fetch_add(n, Ordering::AcqRel);
+    }
+
+    pub(crate) fn release(&self, n: usize) {
+        if n > 0 {
+            self.buffered
+                .fetch_sub(n, std::sync::atomic::Ordering::AcqRel);
+            self.drained.notify_waiters();
+        }
+    }
+
+    pub(crate) fn congested(&self) -> bool {
+        self.buffered.load(std::sync::atomic::Ordering::Acquire) > Self::HIGH
+    }
+}
