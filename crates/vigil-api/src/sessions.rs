@@ -4,7 +4,6 @@
 //! its own permission.
 
 use std::io::Read;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
@@ -183,33 +182,41 @@ pub(crate) async fn recording(
         Some("play") => Purpose::Play,
         _ => Purpose::Download,
     };
-    let recordings = Arc::clone(state.hub.recordings());
+    let stored = state
+        .hub
+        .recordings()
+        .open(&key)
+        .await
+        .map_err(|e| match e {
+            vigil_record::RecordError::NotFound(_) => {
+                ApiError::NotFound(format!("the recording of session {id} is missing"))
+            }
+            other => ApiError::Internal(other.to_string()),
+        })?;
     // The input track has its own permission: without it the recording carries output only.
     let with_input = caller.may(Permission::SessionRecordingInput);
-    let reader = tokio::task::spawn_blocking(move || {
-        recordings.open(&key).map(|r| -> Box<dyn Read + Send> {
-            if with_input {
-                r
-            } else {
-                Box::new(vigil_record::OutputOnly::new(std::io::BufReader::new(r)))
-            }
-        })
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| match e {
-        vigil_record::RecordError::NotFound(_) => {
-            ApiError::NotFound(format!("the recording of session {id} is missing"))
-        }
-        other => ApiError::Internal(other.to_string()),
-    })?;
     state
         .admin
         .recording_opened(&caller.actor(), &SessionId(id.clone()), purpose)
         .await?;
+    // Decoding is CPU work on a stream of any size: a blocking task, reading the store's
+    // async stream through a bridge, sending 64 KiB chunks to the response.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
+    let runtime = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        let mut reader = reader;
+        let bridge = tokio_util::io::SyncIoBridge::new_with_handle(stored, runtime);
+        let cast = match vigil_record::CastReader::new(bridge) {
+            Ok(cast) => cast,
+            Err(e) => {
+                let _ = tx.blocking_send(Err(e));
+                return;
+            }
+        };
+        let mut reader: Box<dyn Read> = if with_input {
+            Box::new(cast)
+        } else {
+            Box::new(vigil_record::OutputOnly::new(std::io::BufReader::new(cast)))
+        };
         loop {
             let mut buf = vec![0u8; 64 * 1024];
             match reader.read(&mut buf) {

@@ -1,33 +1,86 @@
-//! Where recording bytes live. The live file is one zstd frame appended while the session runs
-//! (see `compress.rs`); when the session ends the frame is finished and the file renamed to its
-//! at-rest name. A later S3 backend implements the same trait.
+//! Where recording bytes live. A recording is written live while the session runs (appended,
+//! flushed at least once a second so a crash loses at most the last second, finished when the
+//! session ends) and read back as a byte stream. The trait is what a local directory and an
+//! S3-compatible bucket can both implement: no method hands out a file or a path, and every
+//! method is async and never blocks the runtime (the local store runs its file system calls
+//! through tokio).
+//!
+//! What is stored is the writer's stream of zstd frames ([`crate::LiveCompressor`]); a
+//! reader decodes it with [`CastReader`], in a blocking task when the recording is large.
 
-use std::fs::File;
-use std::io::{BufReader, Read};
+use std::future::Future;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+
+use tokio::io::{AsyncRead, AsyncWriteExt};
 
 use crate::RecordError;
 use crate::compress::UnfinishedFrame;
 
-/// A place that keeps recordings by key. Methods block: call them from a blocking context.
+/// What the store's async methods return.
+pub type BlobFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, RecordError>> + Send + 'a>>;
+
+/// A stored recording's bytes, as the store serves them.
+pub type BlobReader = Box<dyn AsyncRead + Send + Unpin>;
+
+/// A place that keeps recordings by key.
 pub trait RecordingStore: Send + Sync + 'static {
-    /// Creates the live file for `key`, to receive a zstd frame; fails when the store cannot
-    /// take it (fail closed).
-    fn create_live(&self, key: &str) -> Result<File, RecordError>;
-    /// Moves a finished recording (its frame complete) to rest.
-    fn seal(&self, key: &str) -> Result<(), RecordError>;
-    /// Opens a recording, live or sealed, as its plain asciicast bytes; a live one reads up to
-    /// its last flush.
-    fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, RecordError>;
-    /// Removes a recording in whatever state it is.
-    fn delete(&self, key: &str) -> Result<(), RecordError>;
-    /// Every file the store keeps for `key`, for checks and exports.
-    fn files(&self, key: &str) -> Vec<PathBuf>;
+    /// Starts the live recording of `key`; fails when the store cannot take it (fail closed:
+    /// the session is refused). Never overwrites an existing recording.
+    fn create_live<'a>(&'a self, key: &'a str) -> BlobFuture<'a, Box<dyn LiveBlob>>;
+    /// The stored bytes of `key`: a live recording up to its last flush, a finished one
+    /// whole. `NotFound` when there is none.
+    fn open<'a>(&'a self, key: &'a str) -> BlobFuture<'a, BlobReader>;
+    /// Removes a recording in whatever state it is (live, finished, or left by a crash).
+    fn delete<'a>(&'a self, key: &'a str) -> BlobFuture<'a, ()>;
+}
+
+/// A recording being written.
+pub trait LiveBlob: Send {
+    /// Appends bytes (not yet durable, not yet readable for sure).
+    fn append<'a>(&'a mut self, bytes: &'a [u8]) -> BlobFuture<'a, ()>;
+    /// Makes everything appended so far durable and readable.
+    fn flush(&mut self) -> BlobFuture<'_, ()>;
+    /// Ends the recording and moves it to rest.
+    fn finish(self: Box<Self>) -> BlobFuture<'static, ()>;
+}
+
+/// Decodes a stored recording (zstd frames, or the plain asciicast of versions before live
+/// compression) into its asciicast bytes; a live one up to its last complete flush.
+pub struct CastReader<R: Read>(Inner<R>);
+
+enum Inner<R: Read> {
+    Compressed(Box<UnfinishedFrame<std::io::Chain<io::Cursor<Vec<u8>>, R>>>),
+    Plain(std::io::Chain<io::Cursor<Vec<u8>>, R>),
+}
+
+impl<R: Read> CastReader<R> {
+    pub fn new(mut stored: R) -> io::Result<Self> {
+        // zstd frames start with their magic; anything else is a plain asciicast file.
+        let mut head = Vec::with_capacity(4);
+        (&mut stored).take(4).read_to_end(&mut head)?;
+        let zstd = head.len() == 4 && head[1..] == [0xB5, 0x2F, 0xFD] && head[0] == 0x28;
+        let whole = io::Cursor::new(head).chain(stored);
+        Ok(CastReader(if zstd {
+            Inner::Compressed(Box::new(UnfinishedFrame::new(whole)?))
+        } else {
+            Inner::Plain(whole)
+        }))
+    }
+}
+
+impl<R: Read> Read for CastReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.0 {
+            Inner::Compressed(r) => r.read(buf),
+            Inner::Plain(r) => r.read(buf),
+        }
+    }
 }
 
 /// Recordings under one local directory: `KEY.cast.zst.part` while live, `KEY.cast.zst` at
-/// rest. (`KEY.cast`, a plain live file of versions before live compression, is still read and
-/// sealed.)
+/// rest. (`KEY.cast`, a plain live file of versions before live compression, is still read.)
 #[derive(Debug, Clone)]
 pub struct LocalRecordingStore {
     root: PathBuf,
@@ -49,168 +102,187 @@ impl LocalRecordingStore {
     fn sealed_path(&self, key: &str) -> PathBuf {
         self.root.join(format!("{key}.cast.zst"))
     }
+
+    /// Every file kept for `key` (this store's own detail, for checks; not part of the trait).
+    pub async fn files(&self, key: &str) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for path in [
+            self.live_path(key),
+            self.plain_live_path(key),
+            self.sealed_path(key),
+        ] {
+            if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+                out.push(path);
+            }
+        }
+        out
+    }
 }
 
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> RecordError + '_ {
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RecordError + '_ {
     move |source| RecordError::Io {
         path: path.display().to_string(),
         source,
     }
 }
 
-impl RecordingStore for LocalRecordingStore {
-    fn create_live(&self, key: &str) -> Result<File, RecordError> {
-        let path = self.live_path(key);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
-        }
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o640);
-        options.open(&path).map_err(io_err(&path))
+struct LocalLive {
+    file: tokio::fs::File,
+    live: PathBuf,
+    sealed: PathBuf,
+}
+
+impl LiveBlob for LocalLive {
+    fn append<'a>(&'a mut self, bytes: &'a [u8]) -> BlobFuture<'a, ()> {
+        Box::pin(async move { self.file.write_all(bytes).await.map_err(io_err(&self.live)) })
     }
 
-    fn seal(&self, key: &str) -> Result<(), RecordError> {
-        let live = self.live_path(key);
-        let sealed = self.sealed_path(key);
-        if live.exists() {
-            File::open(&live)
-                .and_then(|f| f.sync_all())
-                .map_err(io_err(&live))?;
-            return std::fs::rename(&live, &sealed).map_err(io_err(&sealed));
-        }
-        self.seal_plain(key)
+    fn flush(&mut self) -> BlobFuture<'_, ()> {
+        Box::pin(async move { self.file.flush().await.map_err(io_err(&self.live)) })
     }
 
-    fn open(&self, key: &str) -> Result<Box<dyn Read + Send>, RecordError> {
-        let sealed = self.sealed_path(key);
-        if sealed.exists() {
-            let file = File::open(&sealed).map_err(io_err(&sealed))?;
-            let decoder = zstd::stream::Decoder::new(file).map_err(io_err(&sealed))?;
-            return Ok(Box::new(decoder));
-        }
-        let live = self.live_path(key);
-        match File::open(&live) {
-            Ok(f) => {
-                let frame = UnfinishedFrame::new(f).map_err(io_err(&live))?;
-                return Ok(Box::new(frame));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(&live)(e)),
-        }
-        let plain = self.plain_live_path(key);
-        match File::open(&plain) {
-            Ok(f) => Ok(Box::new(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(RecordError::NotFound(key.to_owned()))
-            }
-            Err(e) => Err(io_err(&plain)(e)),
-        }
-    }
-
-    fn delete(&self, key: &str) -> Result<(), RecordError> {
-        for path in self.files(key) {
-            std::fs::remove_file(&path).map_err(io_err(&path))?;
-        }
-        Ok(())
-    }
-
-    fn files(&self, key: &str) -> Vec<PathBuf> {
-        [
-            self.live_path(key),
-            self.plain_live_path(key),
-            self.sealed_path(key),
-        ]
-        .into_iter()
-        .filter(|p| p.exists())
-        .collect()
+    fn finish(self: Box<Self>) -> BlobFuture<'static, ()> {
+        Box::pin(async move {
+            let LocalLive {
+                mut file,
+                live,
+                sealed,
+            } = *self;
+            file.flush().await.map_err(io_err(&live))?;
+            file.sync_all().await.map_err(io_err(&live))?;
+            drop(file);
+            tokio::fs::rename(&live, &sealed)
+                .await
+                .map_err(io_err(&sealed))
+        })
     }
 }
 
-impl LocalRecordingStore {
-    /// Compresses a plain live file left by an older version.
-    fn seal_plain(&self, key: &str) -> Result<(), RecordError> {
-        let live = self.plain_live_path(key);
-        let sealed = self.sealed_path(key);
-        let partial = self.root.join(format!("{key}.cast.zst.partial"));
-        let input = File::open(&live).map_err(io_err(&live))?;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o640);
-        let output = options.open(&partial).map_err(io_err(&partial))?;
-        let mut encoder = zstd::stream::Encoder::new(output, 3).map_err(io_err(&partial))?;
-        std::io::copy(&mut BufReader::with_capacity(1 << 16, input), &mut encoder)
-            .map_err(io_err(&partial))?;
-        let file = encoder.finish().map_err(io_err(&partial))?;
-        file.sync_all().map_err(io_err(&partial))?;
-        // Rename before removing the live file: at every instant one complete copy exists.
-        std::fs::rename(&partial, &sealed).map_err(io_err(&sealed))?;
-        std::fs::remove_file(&live).map_err(io_err(&live))
+impl RecordingStore for LocalRecordingStore {
+    fn create_live<'a>(&'a self, key: &'a str) -> BlobFuture<'a, Box<dyn LiveBlob>> {
+        Box::pin(async move {
+            let live = self.live_path(key);
+            let sealed = self.sealed_path(key);
+            if let Some(dir) = live.parent() {
+                tokio::fs::create_dir_all(dir).await.map_err(io_err(dir))?;
+            }
+            if tokio::fs::try_exists(&sealed).await.unwrap_or(false) {
+                return Err(io_err(&sealed)(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "a recording with this key exists",
+                )));
+            }
+            let mut options = tokio::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            options.mode(0o640);
+            let file = options.open(&live).await.map_err(io_err(&live))?;
+            Ok(Box::new(LocalLive { file, live, sealed }) as Box<dyn LiveBlob>)
+        })
     }
+
+    fn open<'a>(&'a self, key: &'a str) -> BlobFuture<'a, BlobReader> {
+        Box::pin(async move {
+            // At rest, live, or a plain file of an older version, in that order.
+            for path in [
+                self.sealed_path(key),
+                self.live_path(key),
+                self.plain_live_path(key),
+            ] {
+                match tokio::fs::File::open(&path).await {
+                    Ok(file) => return Ok(Box::new(file) as BlobReader),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(io_err(&path)(e)),
+                }
+            }
+            Err(RecordError::NotFound(key.to_owned()))
+        })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BlobFuture<'a, ()> {
+        Box::pin(async move {
+            for path in self.files(key).await {
+                tokio::fs::remove_file(&path).await.map_err(io_err(&path))?;
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Reads a stored recording whole and decodes it: for tests and small recordings (a large
+/// one is decoded in a blocking task with [`CastReader`] over a bridge).
+pub async fn read_whole(store: &dyn RecordingStore, key: &str) -> Result<Vec<u8>, RecordError> {
+    use tokio::io::AsyncReadExt;
+    let mut stored = Vec::new();
+    store
+        .open(key)
+        .await?
+        .read_to_end(&mut stored)
+        .await
+        .map_err(|source| RecordError::Io {
+            path: key.to_owned(),
+            source,
+        })?;
+    let mut cast = Vec::new();
+    CastReader::new(&stored[..])
+        .and_then(|mut r| r.read_to_end(&mut cast))
+        .map_err(|source| RecordError::Io {
+            path: key.to_owned(),
+            source,
+        })?;
+    Ok(cast)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write;
 
-    #[test]
-    fn live_then_sealed_reads_the_same() {
+    #[tokio::test]
+    async fn live_then_sealed_reads_the_same() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalRecordingStore::new(dir.path());
-        let mut f = store.create_live("2026/11/22/abc").unwrap();
+        let key = "2026/11/22/abc";
+        let mut live = store.create_live(key).await.unwrap();
         let body = b"{\"version\":3}\n[0.1, \"o\", \"hi\"]\n".repeat(100);
         let mut compressor = crate::LiveCompressor::default();
-        f.write_all(&compressor.push(&body, 0).unwrap()).unwrap();
-        f.write_all(&compressor.flush().unwrap()).unwrap();
+        live.append(&compressor.push(&body, 0).unwrap())
+            .await
+            .unwrap();
+        live.append(&compressor.flush().unwrap()).await.unwrap();
+        live.flush().await.unwrap();
         let rest = compressor.finish().unwrap();
         assert!(
-            store.create_live("2026/11/22/abc").is_err(),
+            store.create_live(key).await.is_err(),
             "never overwrite a recording"
         );
-        let mut got = Vec::new();
-        store
-            .open("2026/11/22/abc")
-            .unwrap()
-            .read_to_end(&mut got)
-            .unwrap();
-        assert_eq!(got, body, "a live recording reads up to its last flush");
-        f.write_all(&rest).unwrap();
-        drop(f);
-        store.seal("2026/11/22/abc").unwrap();
-        let files = store.files("2026/11/22/abc");
+        assert_eq!(
+            read_whole(&store, key).await.unwrap(),
+            body,
+            "a live recording reads up to its last flush"
+        );
+        live.append(&rest).await.unwrap();
+        live.finish().await.unwrap();
+        let files = store.files(key).await;
         assert_eq!(files.len(), 1);
         assert!(files[0].to_string_lossy().ends_with(".zst"));
         assert!(std::fs::metadata(&files[0]).unwrap().len() < body.len() as u64 / 4);
-        got.clear();
-        store
-            .open("2026/11/22/abc")
-            .unwrap()
-            .read_to_end(&mut got)
-            .unwrap();
-        assert_eq!(got, body);
-        store.delete("2026/11/22/abc").unwrap();
+        assert_eq!(read_whole(&store, key).await.unwrap(), body);
+        assert!(store.create_live(key).await.is_err(), "nor one at rest");
+        store.delete(key).await.unwrap();
         assert!(matches!(
-            store.open("2026/11/22/abc"),
+            store.open(key).await,
             Err(RecordError::NotFound(_))
         ));
     }
 
-    #[test]
-    fn plain_live_files_of_older_versions_still_read_and_seal() {
+    #[tokio::test]
+    async fn plain_files_of_older_versions_still_read() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalRecordingStore::new(dir.path());
         let body = b"{\"version\":3}\n[0.1, \"o\", \"old\"]\n".repeat(10);
         std::fs::write(dir.path().join("old.cast"), &body).unwrap();
-        let mut got = Vec::new();
-        store.open("old").unwrap().read_to_end(&mut got).unwrap();
-        assert_eq!(got, body);
-        store.seal("old").unwrap();
-        assert_eq!(store.files("old"), vec![dir.path().join("old.cast.zst")]);
-        got.clear();
-        store.open("old").unwrap().read_to_end(&mut got).unwrap();
-        assert_eq!(got, body);
+        assert_eq!(read_whole(&store, "old").await.unwrap(), body);
+        store.delete("old").await.unwrap();
+        assert!(store.files("old").await.is_empty());
     }
 }

@@ -29,7 +29,9 @@ mod screen;
 mod utf8;
 mod writer;
 
-pub use blob::{LocalRecordingStore, RecordingStore};
+pub use blob::{
+    BlobFuture, BlobReader, CastReader, LiveBlob, LocalRecordingStore, RecordingStore, read_whole,
+};
 pub use compress::LiveCompressor;
 pub use filter::OutputOnly;
 pub use reader::{Cast, CastEvent, CastHeader, EventData, read_cast};

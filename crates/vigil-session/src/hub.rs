@@ -347,7 +347,6 @@ impl ControlInbox {
 struct RecordingState {
     io: Option<SessionIo>,
     task: Option<RecorderTask>,
-    key: Option<String>,
 }
 
 /// One running session, shared by its adapter's tasks.
@@ -379,7 +378,8 @@ impl LiveSession {
             Arc::clone(&self.hub.recordings),
             &key,
             self.failed_tx.clone(),
-        )?;
+        )
+        .await?;
         self.hub.store.set_session_recording(&self.id, &key).await?;
         let io = SessionIo::new(recorder);
         if let Some(entry) = self.hub.registry().get_mut(&self.id) {
@@ -388,7 +388,6 @@ impl LiveSession {
         *state = RecordingState {
             io: Some(io.clone()),
             task: Some(task),
-            key: Some(key),
         };
         Ok(io)
     }
@@ -440,20 +439,8 @@ impl LiveSession {
         let mut failed = None;
         if let Some(task) = state.task {
             match tokio::time::timeout(Duration::from_secs(30), task.done).await {
-                Ok(Ok(Ok(_))) => {
-                    if let Some(key) = state.key {
-                        let recordings = Arc::clone(&self.hub.recordings);
-                        match tokio::task::spawn_blocking(move || recordings.seal(&key)).await {
-                            Ok(Ok(())) => {}
-                            Ok(Err(e)) => {
-                                tracing::error!(session = %self.id, error = %e, "cannot compress recording; it stays uncompressed")
-                            }
-                            Err(e) => {
-                                tracing::error!(session = %self.id, error = %e, "recording compression task failed")
-                            }
-                        }
-                    }
-                }
+                // The writer finished the recording (at rest) before it reported.
+                Ok(Ok(Ok(_))) => {}
                 Ok(Ok(Err(why))) => {
                     failed = Some(why);
                 }

@@ -8,9 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::{broadcast, mpsc, oneshot};
-use vigil_record::{CastWriter, Header, LiveCompressor, RecordingStore, Screen};
+use vigil_record::{CastWriter, Header, LiveBlob, LiveCompressor, RecordingStore, Screen};
 
 use crate::echo::{EchoJudge, Verdict};
 
@@ -92,18 +91,18 @@ pub(crate) struct RecorderTask {
 }
 
 impl Recorder {
-    /// Creates the live file (the fail-closed check) and starts the writer task.
-    pub(crate) fn start(
+    /// Creates the live recording (the fail-closed check) and starts the writer task.
+    pub(crate) async fn start(
         store: Arc<dyn RecordingStore>,
         key: &str,
         failed: mpsc::UnboundedSender<RecordingFailed>,
     ) -> Result<(Recorder, RecorderTask), RecorderError> {
-        let file = store.create_live(key)?;
+        let blob = store.create_live(key).await?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let (done_tx, done) = oneshot::channel();
         let started = Instant::now();
         tokio::spawn(async move {
-            let result = write_loop(tokio::fs::File::from_std(file), rx, started).await;
+            let result = write_loop(blob, rx, started).await;
             if let Err(e) = &result {
                 let _ = failed.send(RecordingFailed(e.clone()));
             }
@@ -149,7 +148,7 @@ fn default_header(started: Instant) -> Header {
 }
 
 async fn write_loop(
-    mut file: tokio::fs::File,
+    mut blob: Box<dyn LiveBlob>,
     mut rx: mpsc::Receiver<RecEvent>,
     started: Instant,
 ) -> Result<u64, String> {
@@ -214,7 +213,7 @@ async fn write_loop(
                 };
                 if w.get_mut().len() >= FLUSH_BYTES {
                     let compressed = take_compressed(&mut compressor, w).map_err(io)?;
-                    written += write(&mut file, &compressed, false).await.map_err(io)?;
+                    written += write(blob.as_mut(), &compressed, false).await.map_err(|e| e.to_string())?;
                 }
             }
             _ = tick.tick() => {
@@ -227,7 +226,7 @@ async fn write_loop(
                     if !w.get_mut().is_empty() {
                         let mut compressed = take_compressed(&mut compressor, w).map_err(io)?;
                         compressed.extend(compressor.flush().map_err(io)?);
-                        written += write(&mut file, &compressed, true).await.map_err(io)?;
+                        written += write(blob.as_mut(), &compressed, true).await.map_err(|e| e.to_string())?;
                     }
                 }
             }
@@ -243,8 +242,11 @@ async fn write_loop(
     w.finish(started.elapsed()).map_err(io)?;
     let mut compressed = take_compressed(&mut compressor, w).map_err(io)?;
     compressed.extend(compressor.finish().map_err(io)?);
-    written += write(&mut file, &compressed, true).await.map_err(io)?;
-    file.sync_all().await.map_err(io)?;
+    written += write(blob.as_mut(), &compressed, false)
+        .await
+        .map_err(|e| e.to_string())?;
+    // Durable and at rest before the session is reported closed.
+    blob.finish().await.map_err(|e| e.to_string())?;
     Ok(written)
 }
 
@@ -356,11 +358,15 @@ impl Live {
     }
 }
 
-/// Writes compressed bytes; `flush` waits until the file has them (the once-a-second promise).
-async fn write(file: &mut tokio::fs::File, bytes: &[u8], flush: bool) -> std::io::Result<u64> {
-    file.write_all(bytes).await?;
+/// Writes compressed bytes; `flush` waits until the store has them (the once-a-second promise).
+async fn write(
+    blob: &mut dyn LiveBlob,
+    bytes: &[u8],
+    flush: bool,
+) -> Result<u64, vigil_record::RecordError> {
+    blob.append(bytes).await?;
     if flush {
-        file.flush().await?;
+        blob.flush().await?;
     }
     Ok(bytes.len() as u64)
 }

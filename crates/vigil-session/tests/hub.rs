@@ -1,7 +1,6 @@
 #![allow(unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 //! The hub against a real SQLite store and a local recording directory.
 
-use std::io::Read;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -84,16 +83,15 @@ async fn records_counts_and_closes() {
     );
 
     let key = row.recording_key.unwrap();
-    let files = hub.recordings().files(&key);
+    // At rest: the writer finished the live file and moved it.
+    let rec = dir.path().join("rec");
     assert!(
-        files.iter().all(|f| f.to_string_lossy().ends_with(".zst")),
-        "sealed at rest: {files:?}"
+        rec.join(format!("{key}.cast.zst")).exists(),
+        "sealed at rest"
     );
-    let mut text = Vec::new();
-    hub.recordings()
-        .open(&key)
-        .unwrap()
-        .read_to_end(&mut text)
+    assert!(!rec.join(format!("{key}.cast.zst.part")).exists());
+    let text = vigil_record::read_whole(hub.recordings().as_ref(), &key)
+        .await
         .unwrap();
     let cast = read_cast(&text[..]).unwrap();
     assert_eq!((cast.header.term.cols, cast.header.term.rows), (100, 30));
@@ -274,11 +272,8 @@ async fn recording_of(hub: &Hub, id: &SessionId) -> vigil_record::Cast {
         .unwrap()
         .recording_key
         .unwrap();
-    let mut text = Vec::new();
-    hub.recordings()
-        .open(&key)
-        .unwrap()
-        .read_to_end(&mut text)
+    let text = vigil_record::read_whole(hub.recordings().as_ref(), &key)
+        .await
         .unwrap();
     read_cast(&text[..]).unwrap()
 }

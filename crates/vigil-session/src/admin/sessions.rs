@@ -250,20 +250,13 @@ impl Admin {
             let done = batch.len() < 100;
             let mut progressed = false;
             for session in batch {
-                if let Some(key) = session.recording_key.clone() {
-                    let recordings = Arc::clone(recordings);
-                    let deleted =
-                        tokio::task::spawn_blocking(move || recordings.delete(&key)).await;
-                    let why = match deleted {
-                        Ok(Ok(())) => None,
-                        Ok(Err(e)) => Some(e.to_string()),
-                        Err(e) => Some(e.to_string()),
-                    };
-                    if let Some(why) = why {
-                        tracing::error!(session = %session.id, error = %why, "cannot delete an expired recording; the session is kept");
-                        report.failed.push((session.id.clone(), why));
-                        continue;
-                    }
+                if let Some(key) = &session.recording_key
+                    && let Err(e) = recordings.delete(key).await
+                {
+                    let why = e.to_string();
+                    tracing::error!(session = %session.id, error = %why, "cannot delete an expired recording; the session is kept");
+                    report.failed.push((session.id.clone(), why));
+                    continue;
                 }
                 let id = SessionId(session.id.clone());
                 let entry = by

@@ -257,23 +257,32 @@ pub(super) async fn recording(
     let key = row.recording_key.ok_or_else(|| {
         anyhow::anyhow!("session {id} has no recording (it never reached a target, or was purged)")
     })?;
-    let mut reader = crate::init::recording_store(settings).open(&key)?;
+    let stored = crate::init::recording_store(settings).open(&key).await?;
     // The export is evidence before the first byte leaves.
     admin
         .recording_opened(by, &SessionId(id.clone()), Purpose::Export)
         .await?;
-    let written = match &output {
-        Some(path) => {
-            let mut file = std::fs::File::create(path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            let n = std::io::copy(&mut reader, &mut file)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            file.flush()?;
-            n
+    // Decoding is blocking work: a blocking task, reading the store's stream through a bridge.
+    let runtime = tokio::runtime::Handle::current();
+    let target = output.clone();
+    let written = tokio::task::spawn_blocking(move || -> anyhow::Result<u64> {
+        let bridge = tokio_util::io::SyncIoBridge::new_with_handle(stored, runtime);
+        let mut reader =
+            vigil_record::CastReader::new(bridge).context("cannot read the recording")?;
+        match &target {
+            Some(path) => {
+                let mut file = std::fs::File::create(path)
+                    .with_context(|| format!("cannot create {}", path.display()))?;
+                let n = std::io::copy(&mut reader, &mut file)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                file.flush()?;
+                Ok(n)
+            }
+            None => std::io::copy(&mut reader, &mut std::io::stdout().lock())
+                .context("cannot write the recording"),
         }
-        None => std::io::copy(&mut reader, &mut std::io::stdout().lock())
-            .context("cannot write the recording")?,
-    };
+    })
+    .await??;
     if let Some(path) = output {
         eprintln!(
             "wrote {} ({written} bytes); play it with `asciinema play {}`",
