@@ -21,13 +21,13 @@ use std::time::Duration;
 use bytes::Bytes;
 
 /// How long a chunk's echo may take before the chunk is judged not echoed.
-pub(crate) const ECHO_WAIT: Duration = Duration::from_secs(2);
+pub const ECHO_WAIT: Duration = Duration::from_secs(2);
 /// Output kept while judging; past this the waiting chunks are judged not echoed.
 const MAX_SEEN: usize = 64 * 1024;
 
 /// What the recording gets for operator input, in the order it was typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Verdict {
+pub enum Verdict {
     /// Echoed (or control bytes only): record these bytes as typed at this time.
     Typed(Duration, Bytes),
     /// Not echoed: record that this many bytes were typed, never the bytes.
@@ -45,7 +45,7 @@ struct Waiting {
 }
 
 #[derive(Default)]
-pub(crate) struct EchoJudge {
+pub struct EchoJudge {
     waiting: VecDeque<Waiting>,
     /// Output since the oldest waiting chunk, escape sequences and controls removed, line
     /// feeds kept.
@@ -106,7 +106,7 @@ fn printable(bytes: &[u8]) -> Vec<u8> {
 
 impl EchoJudge {
     /// Operator input at `at`. Returns what can be recorded now, in order.
-    pub(crate) fn input(&mut self, at: Duration, bytes: Bytes) -> Vec<Verdict> {
+    pub fn input(&mut self, at: Duration, bytes: Bytes) -> Vec<Verdict> {
         let expect = printable(&bytes);
         if expect.is_empty() && self.waiting.is_empty() {
             return vec![Verdict::Typed(at, bytes)];
@@ -122,7 +122,7 @@ impl EchoJudge {
     }
 
     /// Target output. Returns what can be recorded now, in order.
-    pub(crate) fn output(&mut self, bytes: &[u8]) -> Vec<Verdict> {
+    pub fn output(&mut self, bytes: &[u8]) -> Vec<Verdict> {
         if self.waiting.is_empty() {
             // Nothing to judge: keep the escape state only, so a sequence cut across chunks
             // is still recognised when input starts waiting.
@@ -146,7 +146,7 @@ impl EchoJudge {
     }
 
     /// The clock moved on to `now`: chunks waiting longer than [`ECHO_WAIT`] were not echoed.
-    pub(crate) fn tick(&mut self, now: Duration) -> Vec<Verdict> {
+    pub fn tick(&mut self, now: Duration) -> Vec<Verdict> {
         for w in self.waiting.iter_mut().filter(|w| w.decided.is_none()) {
             if now.saturating_sub(w.at) >= ECHO_WAIT {
                 w.decided = Some(false);
@@ -156,7 +156,7 @@ impl EchoJudge {
     }
 
     /// The channel ended: whatever still waits was not echoed.
-    pub(crate) fn finish(&mut self) -> Vec<Verdict> {
+    pub fn finish(&mut self) -> Vec<Verdict> {
         for w in self.waiting.iter_mut() {
             w.decided.get_or_insert(false);
         }

@@ -18,6 +18,7 @@ mod recorder;
 mod retention;
 
 pub use admin::{Actor, Admin, AdminError, Purpose, Via};
+pub use echo::{ECHO_WAIT, EchoJudge, Verdict};
 pub use hub::{Control, ControlError, ControlInbox, Hub, HubError, LiveSession};
 pub use io::{ChannelIo, ChannelKind, Passage, SessionIo};
 pub use recorder::{LiveFrame, LiveView, RecorderError, RecordingFailed};
