@@ -1,7 +1,7 @@
 //! An administrator runs Vigil from a terminal alone (issue 9): every list, remove and
 //! revoke the console has, each in the administration log with the acting account.
 
-use crate::harness::{Gateway, TARGET_USER, Target, target_password, text};
+use crate::harness::{Gateway, TARGET_USER, Target, key_pair, target_password, text};
 
 #[test]
 fn logins_grants_keys_and_targets_are_listed_removed_and_revoked_from_the_cli() {
@@ -27,14 +27,7 @@ fn logins_grants_keys_and_targets_are_listed_removed_and_revoked_from_the_cli() 
     assert!(rotated.status.success(), "{}", text(&rotated));
 
     // A key: added, listed with its fingerprint, removed by it.
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("alice_key");
-    let made = std::process::Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(&key)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    let key = key_pair(gw.dir.path(), "alice_key");
     let pub_file = key.with_extension("pub");
     gw.ok(&[
         "user",

@@ -489,6 +489,40 @@ impl Gateway {
         c
     }
 
+    /// `program` (scp, sftp, rsync) as the operator with `password`, quiet about host keys.
+    pub fn transfer_tool(&self, program: &str, password: &str) -> Command {
+        let mut cmd = Command::new(program);
+        self.operator_env(&mut cmd, password);
+        cmd.args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+        ])
+        .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Opens `ssh -tt` as `user`, types each chunk after its pause, and returns what the
+    /// operator saw once the session has ended.
+    pub fn typed_session(&self, user: &str, password: &str, typed: &[(u64, &[u8])]) -> Output {
+        let mut child = self
+            .ssh(user, password)
+            .arg("-tt")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("ssh starts");
+        let mut stdin = child.stdin.take().expect("stdin");
+        for (pause_ms, bytes) in typed {
+            std::thread::sleep(Duration::from_millis(*pause_ms));
+            stdin.write_all(bytes).expect("typing");
+        }
+        child.wait_with_output().expect("ssh ends")
+    }
+
     /// Starts `ssh -tt USER COMMAND` with piped stdio and waits until its session is active;
     /// returns the running client and the session's id.
     pub fn interactive(&self, user: &str, password: &str, command: &str) -> (Child, String) {
@@ -547,6 +581,19 @@ pub fn has_event(session: &serde_json::Value, kind: &str, needle: &str) -> bool 
             .iter()
             .any(|e| e["kind"] == kind && e["detail"].as_str().unwrap_or("").contains(needle))
     })
+}
+
+/// A new ed25519 key pair without a passphrase in `dir`; returns the private key's path (the
+/// public key is beside it, `.pub`).
+pub fn key_pair(dir: &Path, name: &str) -> PathBuf {
+    let key = dir.join(name);
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(&key)
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(made.success(), "ssh-keygen failed");
+    key
 }
 
 pub fn text(out: &Output) -> String {

@@ -1,7 +1,6 @@
 //! What recordings must not hold (issue 9): file contents moved by scp, rsync or SFTP, and
 //! what the operator typed at a prompt that did not echo it.
 
-use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -41,24 +40,11 @@ fn copied_files_leave_no_trace_in_any_recording() {
     }
     let local = gw.dir.path().join("id_secret");
     std::fs::write(&local, &content).unwrap();
-    let common = |cmd: &mut std::process::Command| {
-        gw.operator_env(cmd, "alice-pw");
-        cmd.args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .stdin(Stdio::null());
-    };
     let port = gw.port.to_string();
     // scp in both protocols: -O runs `scp -t`/`scp -f` as an exec channel, the default SFTP.
     for (flags, name) in [(&["-O"][..], "legacy.key"), (&[][..], "sftp.key")] {
-        let mut up = std::process::Command::new("scp");
-        common(&mut up);
-        let out = up
+        let out = gw
+            .transfer_tool("scp", "alice-pw")
             .args(flags)
             .args(["-P", &port, "-o", "User=alice:web01"])
             .arg(&local)
@@ -67,9 +53,8 @@ fn copied_files_leave_no_trace_in_any_recording() {
             .unwrap();
         assert!(out.status.success(), "scp {flags:?} up: {}", text(&out));
         let back = gw.dir.path().join(format!("back-{name}"));
-        let mut down = std::process::Command::new("scp");
-        common(&mut down);
-        let out = down
+        let out = gw
+            .transfer_tool("scp", "alice-pw")
             .args(flags)
             .args(["-P", &port, "-o", "User=alice:web01"])
             .arg(format!("127.0.0.1:{name}"))
@@ -147,23 +132,18 @@ fn a_password_typed_at_read_s_is_not_in_the_input_track() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    let mut child = gw
-        .ssh("alice:web01", "alice-pw")
-        .arg("-tt")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    stdin
-        .write_all(b"read -s -p 'vault pw: ' PW; echo; echo \"got ${#PW} chars\"\n")
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(600));
-    stdin.write_all(b"s3cr3t-c4n4ry\n").unwrap();
-    std::thread::sleep(Duration::from_millis(600));
-    stdin.write_all(b"exit\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = gw.typed_session(
+        "alice:web01",
+        "alice-pw",
+        &[
+            (
+                800,
+                b"read -s -p 'vault pw: ' PW; echo; echo \"got ${#PW} chars\"\n",
+            ),
+            (600, b"s3cr3t-c4n4ry\n"),
+            (600, b"exit\n"),
+        ],
+    );
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("got 13 chars"), "{shown}");
     let s = gw.last_closed_session();

@@ -62,19 +62,11 @@ fn interactive_shell_with_tty_is_recorded() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    let mut child = gw
-        .ssh("alice:web01", "alice-pw")
-        .arg("-tt")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    stdin.write_all(b"echo marker-$((100+23))\n").unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    stdin.write_all(b"exit\n").unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = gw.typed_session(
+        "alice:web01",
+        "alice-pw",
+        &[(800, b"echo marker-$((100+23))\n"), (300, b"exit\n")],
+    );
     let shown = String::from_utf8_lossy(&out.stdout);
     assert!(shown.contains("marker-123"), "{shown}");
     let s = gw.last_closed_session();

@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::harness::{Gateway, Target, has_event, text};
+use crate::harness::{Gateway, Target, has_event, key_pair, text};
 
 fn random_bytes(n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];
@@ -101,29 +101,8 @@ fn sftp_scp_and_rsync_pass_through() {
     let local = gw.dir.path().join("up.bin");
     let payload = random_bytes(2 << 20);
     std::fs::write(&local, &payload).unwrap();
-    let common = |cmd: &mut std::process::Command| {
-        gw.operator_env(cmd, "alice-pw");
-        cmd.args([
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "LogLevel=ERROR",
-        ])
-        .stdin(Stdio::null());
-    };
     // sftp -b implies BatchMode (no password prompts): alice logs in with a key.
-    let key = gw.dir.path().join("alice_key");
-    assert!(
-        std::process::Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", ""])
-            .arg("-f")
-            .arg(&key)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let key = key_pair(gw.dir.path(), "alice_key");
     gw.ok(&[
         "user",
         "key",
@@ -143,8 +122,7 @@ fn sftp_scp_and_rsync_pass_through() {
         ),
     )
     .unwrap();
-    let mut sftp = std::process::Command::new("sftp");
-    common(&mut sftp);
+    let mut sftp = gw.transfer_tool("sftp", "alice-pw");
     // The user name holds ':', which scp and sftp read as a path separator: pass it with -o User.
     let out = sftp
         .args([
@@ -172,9 +150,8 @@ fn sftp_scp_and_rsync_pass_through() {
         "{s}"
     );
 
-    let mut scp = std::process::Command::new("scp");
-    common(&mut scp);
-    let out = scp
+    let out = gw
+        .transfer_tool("scp", "alice-pw")
         .args(["-P", &gw.port.to_string(), "-o", "User=alice:web01"])
         .arg(&local)
         .arg("127.0.0.1:scp.bin")
@@ -182,9 +159,8 @@ fn sftp_scp_and_rsync_pass_through() {
         .unwrap();
     assert!(out.status.success(), "scp: {}", text(&out));
     let scp_back = gw.dir.path().join("scp_back.bin");
-    let mut scp = std::process::Command::new("scp");
-    common(&mut scp);
-    let out = scp
+    let out = gw
+        .transfer_tool("scp", "alice-pw")
         .args(["-P", &gw.port.to_string(), "-o", "User=alice:web01"])
         .arg("127.0.0.1:scp.bin")
         .arg(&scp_back)
