@@ -81,7 +81,7 @@ impl Tx {
         command: ControlCommand,
         actor: &str,
     ) -> Result<(), StoreError> {
-        let session = self.store.session(session_id).await?;
+        let session = self.session(session_id).await?;
         if session.status == "closed" {
             return Err(StoreError::Invalid {
                 what: "session",

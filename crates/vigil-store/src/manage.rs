@@ -85,7 +85,6 @@ impl Tx {
         }
         let t = self.target_by_name(target).await?;
         let account = self
-            .store
             .accounts(&t)
             .await?
             .into_iter()

@@ -90,7 +90,7 @@ impl Tx {
         users: &[String],
         by: &str,
     ) -> Result<(), StoreError> {
-        self.store.session(session_id).await?;
+        self.session(session_id).await?;
         for name in users {
             self.user_by_name(name).await?;
         }

@@ -105,96 +105,118 @@ enum Bind {
 
 impl Store {
     pub async fn session(&self, id: &str) -> Result<SessionRow, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM sessions WHERE id = $1"
-        )))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("session {id}")))?;
-        row_from(&row)
+        find_session(&self.pool, id).await
     }
 
     pub async fn list_sessions(&self, f: &SessionFilter) -> Result<Vec<SessionRow>, StoreError> {
-        let mut conds: Vec<String> = Vec::new();
-        let mut binds: Vec<Bind> = Vec::new();
-        let mut push = |cond: &str, value: Bind| {
-            binds.push(value);
-            conds.push(cond.replace('?', &format!("${}", binds.len())));
-        };
-        if let Some(v) = &f.user {
-            push("user_name = ?", Bind::Text(v.clone()));
-        }
-        if let Some(v) = &f.target {
-            push("target_name = ?", Bind::Text(v.clone()));
-        }
-        if let Some(v) = &f.login {
-            push("login = ?", Bind::Text(v.clone()));
-        }
-        if let Some(v) = &f.node {
-            push("node = ?", Bind::Text(v.clone()));
-        }
-        if let Some(v) = &f.protocol {
-            push("protocol = ?", Bind::Text(v.clone()));
-        }
-        if let Some(v) = f.min_risk {
-            push("risk >= ?", Bind::Int(v));
-        }
-        if let Some(v) = &f.auditor {
-            push(
-                "id IN (SELECT session_id FROM session_auditors WHERE user_name = ?)",
-                Bind::Text(v.clone()),
-            );
-        }
-        if let Some(v) = f.q.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-            // LIKE wildcards typed by the user are matched literally; case is ignored on both
-            // backends. Every `?` becomes the same numbered placeholder.
-            let escaped = v
-                .to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let like = |col: &str| format!("LOWER({col}) LIKE ? ESCAPE '\\'");
-            let any = ["id", "user_name", "target_name", "login", "client_addr"]
-                .map(like)
-                .join(" OR ");
-            push(&format!("({any})"), Bind::Text(format!("%{escaped}%")));
-        }
-        if let Some(v) = f.from {
-            push("started_at >= ?", Bind::Int(v));
-        }
-        if let Some(v) = f.to {
-            push("started_at <= ?", Bind::Int(v));
-        }
-        match f.active {
-            Some(true) => conds.push("status <> 'closed'".into()),
-            Some(false) => conds.push("status = 'closed'".into()),
-            None => {}
-        }
-        let mut sql = format!("SELECT {COLUMNS} FROM sessions");
-        if !conds.is_empty() {
-            sql.push_str(" WHERE ");
-            sql.push_str(&conds.join(" AND "));
-        }
-        sql.push_str(&format!(
-            " ORDER BY started_at DESC, id DESC LIMIT {} OFFSET {}",
-            f.limit.unwrap_or(1000).clamp(1, 10_000),
-            f.offset.unwrap_or(0).max(0)
-        ));
-        // Safe: only constant fragments and numbered placeholders are formatted into `sql`.
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for b in binds {
-            q = match b {
-                Bind::Text(s) => q.bind(s),
-                Bind::Int(i) => q.bind(i),
-            };
-        }
-        let rows = q.fetch_all(&self.pool).await?;
-        rows.iter().map(row_from).collect()
+        list_sessions_on(&self.pool, f).await
     }
 }
 
+/// Sessions matching `f`, on the pool or inside a transaction.
+async fn list_sessions_on<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    f: &SessionFilter,
+) -> Result<Vec<SessionRow>, StoreError> {
+    let mut conds: Vec<String> = Vec::new();
+    let mut binds: Vec<Bind> = Vec::new();
+    let mut push = |cond: &str, value: Bind| {
+        binds.push(value);
+        conds.push(cond.replace('?', &format!("${}", binds.len())));
+    };
+    if let Some(v) = &f.user {
+        push("user_name = ?", Bind::Text(v.clone()));
+    }
+    if let Some(v) = &f.target {
+        push("target_name = ?", Bind::Text(v.clone()));
+    }
+    if let Some(v) = &f.login {
+        push("login = ?", Bind::Text(v.clone()));
+    }
+    if let Some(v) = &f.node {
+        push("node = ?", Bind::Text(v.clone()));
+    }
+    if let Some(v) = &f.protocol {
+        push("protocol = ?", Bind::Text(v.clone()));
+    }
+    if let Some(v) = f.min_risk {
+        push("risk >= ?", Bind::Int(v));
+    }
+    if let Some(v) = &f.auditor {
+        push(
+            "id IN (SELECT session_id FROM session_auditors WHERE user_name = ?)",
+            Bind::Text(v.clone()),
+        );
+    }
+    if let Some(v) = f.q.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        // LIKE wildcards typed by the user are matched literally; case is ignored on both
+        // backends. Every `?` becomes the same numbered placeholder.
+        let escaped = v
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        let like = |col: &str| format!("LOWER({col}) LIKE ? ESCAPE '\\'");
+        let any = ["id", "user_name", "target_name", "login", "client_addr"]
+            .map(like)
+            .join(" OR ");
+        push(&format!("({any})"), Bind::Text(format!("%{escaped}%")));
+    }
+    if let Some(v) = f.from {
+        push("started_at >= ?", Bind::Int(v));
+    }
+    if let Some(v) = f.to {
+        push("started_at <= ?", Bind::Int(v));
+    }
+    match f.active {
+        Some(true) => conds.push("status <> 'closed'".into()),
+        Some(false) => conds.push("status = 'closed'".into()),
+        None => {}
+    }
+    let mut sql = format!("SELECT {COLUMNS} FROM sessions");
+    if !conds.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conds.join(" AND "));
+    }
+    sql.push_str(&format!(
+        " ORDER BY started_at DESC, id DESC LIMIT {} OFFSET {}",
+        f.limit.unwrap_or(1000).clamp(1, 10_000),
+        f.offset.unwrap_or(0).max(0)
+    ));
+    // Safe: only constant fragments and numbered placeholders are formatted into `sql`.
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for b in binds {
+        q = match b {
+            Bind::Text(s) => q.bind(s),
+            Bind::Int(i) => q.bind(i),
+        };
+    }
+    let rows = q.fetch_all(db).await?;
+    rows.iter().map(row_from).collect()
+}
+
+/// One session by id, on the pool or inside a transaction.
+async fn find_session<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: &str,
+) -> Result<SessionRow, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM sessions WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("session {id}")))?;
+    row_from(&row)
+}
+
 impl Tx {
+    /// The session as this transaction sees it (reads inside a transaction never wait for a
+    /// second pooled connection: with every connection in a transaction, that would stall).
+    pub async fn session(&mut self, id: &str) -> Result<SessionRow, StoreError> {
+        find_session(&mut *self.conn, id).await
+    }
+
     pub async fn create_session(&mut self, s: &NewSession) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO sessions (id, user_name, target_name, login, client_addr, node, protocol, status, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -280,14 +302,15 @@ impl Tx {
         &mut self,
         node: &str,
     ) -> Result<Vec<SessionRow>, StoreError> {
-        let open = self
-            .store
-            .list_sessions(&SessionFilter {
+        let open = list_sessions_on(
+            &mut *self.conn,
+            &SessionFilter {
                 active: Some(true),
                 node: Some(node.to_owned()),
                 ..Default::default()
-            })
-            .await?;
+            },
+        )
+        .await?;
         for s in &open {
             let id = SessionId(s.id.clone());
             self.close_session(

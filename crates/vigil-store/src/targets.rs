@@ -74,11 +74,7 @@ impl Store {
 
     /// The target's accounts in creation order (the first is the default login).
     pub async fn accounts(&self, target: &Target) -> Result<Vec<Account>, StoreError> {
-        let rows = sqlx::query("SELECT id, target_id, login, secret_kind FROM accounts WHERE target_id = $1 ORDER BY created_at, id")
-            .bind(&target.id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(account_from).collect()
+        accounts_on(&self.pool, target).await
     }
 
     /// Opens the account's credential. Call only to log in to the target.
@@ -143,7 +139,24 @@ async fn find_target<'e>(
     target_from(&row)
 }
 
+/// A target's logins, on the pool or inside a transaction.
+async fn accounts_on<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    target: &Target,
+) -> Result<Vec<Account>, StoreError> {
+    let rows = sqlx::query("SELECT id, target_id, login, secret_kind FROM accounts WHERE target_id = $1 ORDER BY created_at, id")
+        .bind(&target.id)
+        .fetch_all(db)
+        .await?;
+    rows.iter().map(account_from).collect()
+}
+
 impl Tx {
+    /// The target's logins as this transaction sees them.
+    pub async fn accounts(&mut self, target: &Target) -> Result<Vec<Account>, StoreError> {
+        accounts_on(&mut *self.conn, target).await
+    }
+
     /// The target as this transaction sees it.
     pub async fn target_by_name(&mut self, name: &str) -> Result<Target, StoreError> {
         find_target(&mut *self.conn, name).await
@@ -237,12 +250,7 @@ impl Tx {
         let u = self.user_by_name(user).await?;
         let t = self.target_by_name(target).await?;
         if let Some(login) = login
-            && !self
-                .store
-                .accounts(&t)
-                .await?
-                .iter()
-                .any(|a| a.login == login)
+            && !self.accounts(&t).await?.iter().any(|a| a.login == login)
         {
             return Err(StoreError::NotFound(format!(
                 "login {login} on target {target}"

@@ -345,3 +345,35 @@ fn no_crate_has_a_circle_of_modules() {
         "modules importing each other in a circle: {circles:#?}"
     );
 }
+
+/// A store transaction reads through its own connection: a `Tx` method that called the pool
+/// (`self.store.session(..)`) would wait for a second connection while holding one, and with
+/// every pooled connection in a transaction the store would stall.
+#[test]
+fn store_transactions_read_through_their_own_connection() {
+    let mut offenders = Vec::new();
+    for (path, text) in sources(&root().join("crates/vigil-store/src")) {
+        let mut rest = text.as_str();
+        while let Some(start) = rest.find("impl Tx {") {
+            let block = &rest[start..];
+            let end = block.find("\n}\n").unwrap_or(block.len());
+            let body: String = block[..end].split_whitespace().collect();
+            for (at, _) in body.match_indices("self.store.") {
+                let after = &body[at + "self.store.".len()..];
+                let name: String = after
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                // A method call, not a field (`self.store.master`).
+                if after[name.len()..].starts_with('(') {
+                    offenders.push(format!("{}: self.store.{name}(..)", path.display()));
+                }
+            }
+            rest = &block[end..];
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "Tx methods that read through the pool: {offenders:?}"
+    );
+}

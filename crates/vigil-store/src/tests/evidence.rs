@@ -144,3 +144,36 @@ store_test!(
         assert_eq!(rows[0].origin, "cli");
     }
 );
+
+store_test!(
+    transactions_never_wait_for_a_second_pooled_connection,
+    |store: Store| async move {
+        // More concurrent changes than SQLite's pool has connections, each reading inside its
+        // transaction: a read through the pool would wait for a connection every other
+        // transaction holds, until the acquire timeout.
+        let id = sample_session(&store, "n1").await;
+        let tasks: Vec<_> = (0..12)
+            .map(|n| {
+                let (store, id) = (store.clone(), id.clone());
+                tokio::spawn(async move {
+                    let mut tx = store.begin().await?;
+                    tx.enqueue_command(&id.0, ControlCommand::Lock, "admin")
+                        .await?;
+                    tx.record(entry(n));
+                    tx.commit().await
+                })
+            })
+            .collect();
+        let all = tokio::time::timeout(std::time::Duration::from_secs(8), async {
+            let mut results = Vec::new();
+            for t in tasks {
+                results.push(t.await.unwrap());
+            }
+            results
+        })
+        .await
+        .expect("transactions stalled waiting for pooled connections");
+        assert!(all.iter().all(Result::is_ok), "{all:?}");
+        assert_eq!(store.take_commands("n1").await.unwrap().len(), 12);
+    }
+);
