@@ -52,6 +52,11 @@ impl EvidenceConsumer {
         Ok(Self::at(store, Some(name.to_owned()), cursor))
     }
 
+    /// An in-memory consumer of every row still in the outbox, oldest first.
+    pub fn everything(store: &Store) -> Self {
+        Self::at(store, None, 0)
+    }
+
     /// An in-memory consumer of the rows written from now on.
     pub async fn live(store: &Store) -> Result<Self, StoreError> {
         let cursor = store.last_evidence_seq().await?;
@@ -93,6 +98,18 @@ impl EvidenceConsumer {
             }
             self.buffered.extend(rows);
         }
+    }
+
+    /// The next row if one is written already; `None` when the consumer has caught up.
+    pub async fn try_next(&mut self) -> Result<Option<EvidenceRow>, StoreError> {
+        if self.buffered.is_empty() {
+            let rows = self.store.evidence_after(self.cursor, BATCH).await?;
+            self.buffered.extend(rows);
+        }
+        Ok(self
+            .buffered
+            .pop_front()
+            .inspect(|row| self.cursor = row.seq))
     }
 
     /// Saves the cursor of a durable consumer: every row up to `seq` is handled.

@@ -68,6 +68,9 @@ enum Command {
     /// The audit log of administrative and security events.
     #[command(subcommand)]
     Audit(cli::AuditCommand),
+    /// Every piece of evidence (session events and administration entries) in order, as JSON
+    /// lines, from the outbox: with --consumer, from that consumer's saved cursor.
+    Events(cli::EventsArgs),
     /// Run the retention purge now: delete the recordings and logs of sessions that ended
     /// longer ago than the retention period (sessions kept by prevent-purge stay).
     Purge {

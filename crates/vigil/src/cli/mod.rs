@@ -3,6 +3,7 @@
 //! `serve` runs: they share the store, and live control reaches the node that runs a session
 //! through the store's command queue.
 
+mod events;
 mod sessions;
 mod targets;
 mod users;
@@ -19,6 +20,7 @@ use vigil_vault::{Secret, random_password};
 use crate::Command;
 use crate::config::Settings;
 
+pub(crate) use events::EventsArgs;
 pub(crate) use sessions::{AuditCommand, RecordingCommand, SessionCommand};
 pub(crate) use targets::{AccessCommand, AccountCommand, TargetCommand};
 pub(crate) use users::UserCommand;
@@ -38,6 +40,7 @@ pub(crate) async fn run(
         Command::Session(c) => sessions::session(&admin, &by, c).await,
         Command::Recording(c) => sessions::recording(settings, &admin, &by, c).await,
         Command::Audit(c) => sessions::audit(store, c).await,
+        Command::Events(args) => events::run(store, args).await,
         Command::Purge { days } => sessions::purge(settings, &admin, &by, days).await,
         Command::Init | Command::Serve { .. } => Ok(()),
     }
