@@ -57,6 +57,9 @@ pub struct Hub {
     recordings: Arc<dyn RecordingStore>,
     live: Mutex<HashMap<SessionId, Entry>>,
     closed: std::sync::atomic::AtomicU64,
+    /// Sessions between the start and the end of `LiveSession::close` (out of the registry,
+    /// but still finishing their recording and writing their end).
+    closing: std::sync::atomic::AtomicUsize,
     /// The live event bus: every row of the evidence outbox, from any process, as it is
     /// written; fed by one task started by the first subscriber.
     bus: tokio::sync::broadcast::Sender<EvidenceRow>,
@@ -78,6 +81,7 @@ impl Hub {
             recordings,
             live: Mutex::new(HashMap::new()),
             closed: std::sync::atomic::AtomicU64::new(0),
+            closing: std::sync::atomic::AtomicUsize::new(0),
             bus: tokio::sync::broadcast::channel(4096).0,
             feeding: tokio::sync::Mutex::new(false),
         })
@@ -277,6 +281,12 @@ impl Hub {
         self.closed.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// True when no session runs here and none is still closing: what a node waits for
+    /// before it closes the store on shutdown.
+    pub fn is_idle(&self) -> bool {
+        self.registry().is_empty() && self.closing.load(std::sync::atomic::Ordering::SeqCst) == 0
+    }
+
     pub fn live_sessions(&self) -> Vec<SessionId> {
         self.registry().keys().cloned().collect()
     }
@@ -430,6 +440,10 @@ impl LiveSession {
         if self.closed.swap(true, std::sync::atomic::Ordering::SeqCst) {
             return;
         }
+        // Counted as closing from before it leaves the registry until its end is written.
+        self.hub
+            .closing
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.hub.registry().remove(&self.id);
         let state = std::mem::take(&mut *self.recording.lock().await);
         let (bytes_in, bytes_out) = state.io.as_ref().map(SessionIo::bytes).unwrap_or((0, 0));
@@ -485,6 +499,9 @@ impl LiveSession {
         self.hub
             .closed
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.hub
+            .closing
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

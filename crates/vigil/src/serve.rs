@@ -73,8 +73,10 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
             for id in hub.live_sessions() {
                 hub.control(&id, Control::Shutdown);
             }
-            for _ in 0..50 {
-                if hub.live_sessions().is_empty() {
+            // Until every session has finished its recording and written its end: the store
+            // closes after this.
+            for _ in 0..100 {
+                if hub.is_idle() {
                     break;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
