@@ -192,12 +192,16 @@ impl Hub {
         actor: Option<&str>,
         detail: serde_json::Value,
     ) {
-        if let Err(e) = self
-            .store
-            .record(Evidence::session(kind, id, actor, detail))
-            .await
-        {
-            tracing::error!(session = %id, kind = kind.as_str(), error = %e, "cannot write session event");
+        self.record_event(Evidence::session(kind, id, actor, detail))
+            .await;
+    }
+
+    /// Records evidence of a running session; a failure is logged, not fatal (see
+    /// [`Hub::session_event`]).
+    async fn record_event(&self, evidence: Evidence) {
+        let (kind, session) = (evidence.kind, evidence.session.clone());
+        if let Err(e) = self.store.record(evidence).await {
+            tracing::error!(session = ?session, kind = kind.as_str(), error = %e, "cannot write session event");
         }
     }
 
@@ -411,10 +415,7 @@ impl LiveSession {
     /// Appends evidence about this session that is not a plain session-log event (one whose
     /// subject is not the session, such as a refused host key naming its target).
     pub async fn evidence(&self, evidence: Evidence) {
-        let kind = evidence.kind;
-        if let Err(e) = self.hub.store.record(evidence).await {
-            tracing::error!(session = %self.id, kind = kind.as_str(), error = %e, "cannot write session event");
-        }
+        self.hub.record_event(evidence).await;
     }
 
     pub async fn set_status(&self, status: SessionStatus) {

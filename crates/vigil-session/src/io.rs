@@ -167,8 +167,10 @@ impl SessionIo {
     }
 
     pub async fn marker(&self, label: String) -> Result<(), RecorderError> {
-        let at = self.inner.recorder.elapsed();
-        self.inner.recorder.send(RecEvent::Marker(at, label)).await
+        self.inner
+            .recorder
+            .send_now(|at| RecEvent::Marker(at, label))
+            .await
     }
 
     /// Joins the live stream (see [`LiveView`]).
@@ -255,20 +257,18 @@ impl ChannelIo {
     }
 
     pub async fn resize(&self, cols: u32, rows: u32) -> Result<(), RecorderError> {
-        let at = self.session.inner.recorder.elapsed();
         self.session
             .inner
             .recorder
-            .send(RecEvent::Resize(at, cols, rows))
+            .send_now(|at| RecEvent::Resize(at, cols, rows))
             .await
     }
 
     pub async fn exit(&self, status: u32) -> Result<(), RecorderError> {
-        let at = self.session.inner.recorder.elapsed();
         self.session
             .inner
             .recorder
-            .send(RecEvent::Exit(at, i64::from(status)))
+            .send_now(|at| RecEvent::Exit(at, i64::from(status)))
             .await
     }
 

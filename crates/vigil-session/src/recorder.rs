@@ -123,6 +123,14 @@ impl Recorder {
             .map_err(|_| RecorderError::Stopped("the recording writer has ended".into()))
     }
 
+    /// Sends the event `make` builds for the current moment of the session.
+    pub(crate) async fn send_now(
+        &self,
+        make: impl FnOnce(Duration) -> RecEvent,
+    ) -> Result<(), RecorderError> {
+        self.send(make(self.elapsed())).await
+    }
+
     pub(crate) async fn send(&self, event: RecEvent) -> Result<(), RecorderError> {
         self.tx
             .send(event)

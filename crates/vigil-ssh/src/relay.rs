@@ -67,8 +67,8 @@ async fn forward_backlog(
             // The passage is held until the bytes are handed to the target, so a lock that
             // comes meanwhile waits for them. No bytes: the lock gate dropped them.
             ChannelMsg::Data { data } => match io.from_operator(data).await {
-                Ok(passage) => match &passage.forward {
-                    Some(data) => to.data_bytes(data.clone()).await,
+                Ok(mut passage) => match passage.forward.take() {
+                    Some(data) => to.data_bytes(data).await,
                     None => Ok(()),
                 },
                 Err(e) => {
@@ -78,8 +78,8 @@ async fn forward_backlog(
                 }
             },
             ChannelMsg::ExtendedData { data, ext } => match io.from_operator(data).await {
-                Ok(passage) => match &passage.forward {
-                    Some(data) => to.extended_data_bytes(ext, data.clone()).await,
+                Ok(mut passage) => match passage.forward.take() {
+                    Some(data) => to.extended_data_bytes(ext, data).await,
                     None => Ok(()),
                 },
                 Err(_) => {

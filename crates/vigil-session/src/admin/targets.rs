@@ -92,9 +92,11 @@ impl Admin {
         kind: SecretKind,
         secret: &Secret,
     ) -> Result<Account, AdminError> {
-        let entry = by.entry(
+        let entry = login_entry(
+            by,
             EventKind::AccountAdded,
-            &format!("{login}@{target}"),
+            target,
+            login,
             serde_json::json!({ "kind": kind.as_str() }),
         );
         self.change(entry, async |tx| {
@@ -112,9 +114,11 @@ impl Admin {
         kind: SecretKind,
         secret: &Secret,
     ) -> Result<(), AdminError> {
-        let entry = by.entry(
+        let entry = login_entry(
+            by,
             EventKind::AccountCredentialChanged,
-            &format!("{login}@{target}"),
+            target,
+            login,
             serde_json::json!({ "kind": kind.as_str() }),
         );
         self.change(entry, async |tx| {
@@ -129,9 +133,11 @@ impl Admin {
         target: &str,
         login: &str,
     ) -> Result<(), AdminError> {
-        let entry = by.entry(
+        let entry = login_entry(
+            by,
             EventKind::AccountRemoved,
-            &format!("{login}@{target}"),
+            target,
+            login,
             serde_json::json!({}),
         );
         self.change(entry, async |tx| tx.delete_account(target, login).await)
@@ -177,4 +183,15 @@ impl Admin {
         self.change(entry, async |tx| tx.delete_grant(grant).await)
             .await
     }
+}
+
+/// An administration entry about one login, named `login@target`.
+fn login_entry(
+    by: &Actor,
+    kind: EventKind,
+    target: &str,
+    login: &str,
+    detail: serde_json::Value,
+) -> vigil_core::Evidence {
+    by.entry(kind, &format!("{login}@{target}"), detail)
 }
