@@ -30,10 +30,20 @@ export interface Session {
   active: boolean;
 }
 
+/** One recorded channel of a session: its own recording and live stream (`?track=N`). */
+export interface Track {
+  track: number;
+  channel: number | null;
+  kind: 'terminal' | 'exec' | null;
+  command: string | null;
+  opened_at: number;
+}
+
 export interface SessionDetail extends Session {
   prevent_purge: { reason: string; by: string; at: number } | null;
   auditors: string[];
   live_here: boolean;
+  tracks: Track[];
 }
 
 export interface SessionEvent {

@@ -7,9 +7,11 @@ import { call, P, type SessionDetail } from './api';
 import { clear, errorText, h, notice } from './ui';
 import { may, onLeave } from './state';
 import { terminate } from './sessions';
+import { trackFrom, trackPicker } from './tracks';
 
-export async function livePage(main: HTMLElement, id: string): Promise<void> {
+export async function livePage(main: HTMLElement, id: string, trackParam?: string): Promise<void> {
   const s = await call<SessionDetail>('GET', `/sessions/${id}`);
+  const track = trackFrom(s, trackParam);
   const status = h('p', { class: 'status', 'data-testid': 'live-status', role: 'status' }, 'Connecting to the live stream…');
   const lockState = h('span', { class: 'badge', 'data-testid': 'lock-state' });
   let locked = s.status === 'locked';
@@ -40,6 +42,7 @@ export async function livePage(main: HTMLElement, id: string): Promise<void> {
     h('h1', {}, `Live: ${s.user_name} → ${s.login ?? '?'}@${s.target_name ?? '?'}`),
     h('p', { class: 'muted' }, `Session ${s.id} · from ${s.client_addr} · node ${s.node}`),
     h('div', { class: 'toolbar' },
+      trackPicker(s, track, 'live'),
       status,
       may(P.lock) ? lockState : null,
       may(P.lock) ? lockButton : null,
@@ -50,7 +53,7 @@ export async function livePage(main: HTMLElement, id: string): Promise<void> {
   term.open(screen);
   let ended = false;
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  const ws = new WebSocket(`${proto}://${location.host}/api/v1/sessions/${encodeURIComponent(id)}/live`);
+  const ws = new WebSocket(`${proto}://${location.host}/api/v1/sessions/${encodeURIComponent(id)}/live?track=${track}`);
   ws.binaryType = 'arraybuffer';
   ws.onmessage = (m: MessageEvent) => {
     if (typeof m.data !== 'string') {

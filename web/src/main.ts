@@ -118,8 +118,8 @@ function render(): void {
   const page = (() => {
     switch (parts[0]) {
       case 'sessions':
-        if (parts[2] === 'live') return livePage(main, parts[1]);
-        if (parts[2] === 'video') return videoPage(main, parts[1]);
+        if (parts[2] === 'live') return livePage(main, parts[1], parts[3]);
+        if (parts[2] === 'video') return videoPage(main, parts[1], parts[3]);
         return sessionsPage(main);
       case 'users': return usersPage(main);
       case 'targets': return targetsPage(main);

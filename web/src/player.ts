@@ -5,6 +5,7 @@ import { Terminal } from '@xterm/xterm';
 import { call, type SessionDetail } from './api';
 import { clear, duration, h } from './ui';
 import { onLeave } from './state';
+import { trackFrom, trackPicker } from './tracks';
 
 interface Frame { t: number; kind: 'o' | 'r'; data: string }
 
@@ -23,15 +24,16 @@ export function parseCast(text: string, idleCap: number): { cols: number; rows: 
   return { cols: header.term?.cols ?? 80, rows: header.term?.rows ?? 24, frames };
 }
 
-export async function videoPage(main: HTMLElement, id: string): Promise<void> {
+export async function videoPage(main: HTMLElement, id: string, trackParam?: string): Promise<void> {
   const s = await call<SessionDetail>('GET', `/sessions/${id}`);
+  const track = trackFrom(s, trackParam);
   const status = h('span', { class: 'status', 'data-testid': 'video-status' }, 'Loading the recording…');
   clear(main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/sessions' }, 'Remote sessions'), ' › Session video'),
     h('h1', {}, `Session video: ${s.user_name} → ${s.login ?? '?'}@${s.target_name ?? '?'}`),
     h('p', { class: 'muted' }, `Session ${s.id} · ${new Date(s.started_at).toLocaleString()} · ${duration(s.duration_ms)} · ${s.end_reason ?? ''}`),
     status);
-  const res = await fetch(`/api/v1/sessions/${encodeURIComponent(id)}/recording?purpose=play`, { credentials: 'same-origin' });
+  const res = await fetch(`/api/v1/sessions/${encodeURIComponent(id)}/recording?purpose=play&track=${track}`, { credentials: 'same-origin' });
   if (!res.ok) {
     const body = await res.json().catch(() => ({ error: res.statusText })) as { error?: string };
     status.textContent = `Cannot play the recording: ${body.error ?? res.status}`;
@@ -48,9 +50,9 @@ export async function videoPage(main: HTMLElement, id: string): Promise<void> {
   const clock = h('span', { class: 'clock', 'data-testid': 'video-clock' });
   const speed = h('select', { 'data-testid': 'video-speed', 'aria-label': 'Speed' }, ...[0.5, 1, 2, 4, 8].map((x) => h('option', { value: String(x), selected: x === 1 }, `${x}×`)));
   const idle = h('input', { type: 'checkbox', checked: true, 'data-testid': 'video-idle' });
-  const download = h('a', { class: 'button', href: `/api/v1/sessions/${encodeURIComponent(id)}/recording?purpose=download`, download: `${id}.cast`, 'data-testid': 'video-download' }, 'Download recording');
+  const download = h('a', { class: 'button', href: `/api/v1/sessions/${encodeURIComponent(id)}/recording?purpose=download&track=${track}`, download: track ? `${id}.${track}.cast` : `${id}.cast`, 'data-testid': 'video-download' }, 'Download recording');
   main.append(
-    h('div', { class: 'toolbar' }, play, seek, clock, h('label', { class: 'inline' }, 'Speed ', speed), h('label', { class: 'inline' }, idle, ' Compress idle time (> 2 s)'), download),
+    h('div', { class: 'toolbar' }, trackPicker(s, track, 'video'), play, seek, clock, h('label', { class: 'inline' }, 'Speed ', speed), h('label', { class: 'inline' }, idle, ' Compress idle time (> 2 s)'), download),
     screen);
   status.remove();
   term.open(screen);
@@ -62,8 +64,10 @@ export async function videoPage(main: HTMLElement, id: string): Promise<void> {
   let last = 0;
   const total = () => cast.frames.at(-1)?.t ?? 0;
   const show = () => {
-    seek.max = String(total());
-    seek.value = String(Math.min(now, total()));
+    // The slider moves in steps of 10 ms: its end is rounded up so that it reaches the
+    // last frame (a short recording of 99 ms would otherwise stop at 90).
+    seek.max = String(Math.ceil(total() / 10) * 10);
+    seek.value = String(now >= total() ? Number(seek.max) : now);
     clock.textContent = `${duration(now)} / ${duration(total())}`;
     play.textContent = playing ? 'Pause' : now >= total() ? 'Replay' : 'Play';
     screen.dataset.state = playing ? 'playing' : now >= total() ? 'ended' : 'paused';

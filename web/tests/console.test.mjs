@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const URL = process.env.VIGIL_URL;
@@ -245,7 +245,7 @@ test('an assigned auditor can open that session and nothing else', async () => {
 });
 
 test('lock the operator: input dropped, new sessions refused, unlock and release', async () => {
-  const { existsSync, readFileSync: read } = await import('node:fs');
+  const { readFileSync: read } = await import('node:fs');
   const home = process.env.VIGIL_TARGET_HOME;
   const tag = Math.random().toString(36).slice(2, 8);
   const lockedProof = `${home}/vigil-lock-proof-${tag}`;
@@ -312,5 +312,52 @@ test('lock the operator: input dropped, new sessions refused, unlock and release
   }
   assert.equal(kinds.filter((k) => k === 'live_view_started:admin').length, 2, 'both viewings are logged');
   await second.context().close();
+  await page.context().close();
+});
+
+test('a session with two terminals: the live stream and the video each pick a channel', async () => {
+  const socket = `${process.env.VIGIL_DATA_DIR}/master-${Date.now()}.sock`;
+  const env = { ...process.env, ...operatorSsh.env };
+  const master = spawn(operatorSsh.program, ['-M', '-N', '-o', `ControlPath=${socket}`, ...operatorSsh.args], { env, stdio: 'ignore' });
+  await until('the multiplexing master is up', () => existsSync(socket), 15000);
+  const terminal = (command) => {
+    const child = spawn(operatorSsh.program, ['-tt', '-S', socket, ...operatorSsh.args, command], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const run = { child, out: '' };
+    child.stdout.on('data', (d) => { run.out += d.toString(); });
+    return run;
+  };
+  const first = terminal('echo FIRST-$((40+2)); sleep 60');
+  await until('the first terminal runs', () => first.out.includes('FIRST-42'), 15000);
+  const second = terminal('echo SECOND-$((30+3)); sleep 60');
+  await until('the second terminal runs', () => second.out.includes('SECOND-33'), 15000);
+  const sessions = JSON.parse(vigil('session', 'list', '--json').toString());
+  const id = sessions.find((s) => s.user_name === 'alice' && s.status !== 'closed').id;
+
+  const page = await newPage();
+  await login(page, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
+  await page.goto(`${URL}/#/sessions/${id}/live`);
+  await until('the first channel is shown first', async () => (await terminalText(page, 'live-terminal')).includes('FIRST-42'));
+  await page.getByTestId('live-track').selectOption('1');
+  await until('the second channel live', async () => (await terminalText(page, 'live-terminal')).includes('SECOND-33'));
+  assert.ok(!(await terminalText(page, 'live-terminal')).includes('FIRST-42'), 'one channel per screen');
+  await shot(page, '18-live-second-channel');
+
+  execFileSync(operatorSsh.program, ['-S', socket, '-O', 'exit', ...operatorSsh.args], { env, stdio: 'ignore' });
+  await until('the master ends', () => master.exitCode !== null, 10000);
+  await until('the session closes', () => JSON.parse(vigil('session', 'show', id, '--json').toString()).session.status === 'closed', 15000);
+  await page.goto(`${URL}/#/sessions/${id}/video`);
+  const seekToEnd = async () => {
+    await page.getByTestId('video-play').waitFor();
+    const max = await until('the video knows its length', async () => Number(await page.getByTestId('video-seek').getAttribute('max')));
+    await page.getByTestId('video-seek').fill(String(max));
+  };
+  await seekToEnd();
+  await until('the first channel\'s video', async () => (await terminalText(page, 'video-terminal')).includes('FIRST-42'));
+  await page.getByTestId('video-track').selectOption('1');
+  await until('the picker switched', () => page.url().endsWith('/video/1'));
+  await seekToEnd();
+  await until('the second channel\'s video', async () => (await terminalText(page, 'video-terminal')).includes('SECOND-33'));
+  assert.ok(!(await terminalText(page, 'video-terminal')).includes('FIRST-42'), 'one channel per video');
+  await shot(page, '19-video-second-channel');
   await page.context().close();
 });

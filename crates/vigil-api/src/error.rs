@@ -53,6 +53,7 @@ impl From<vigil_session::ControlError> for ApiError {
             e @ (C::NotHere(_) | C::NotStarted(_) | C::Ended(_)) => {
                 ApiError::Conflict(e.to_string())
             }
+            e @ C::NoTrack(..) => ApiError::NotFound(e.to_string()),
         }
     }
 }

@@ -9,7 +9,7 @@
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
@@ -37,14 +37,22 @@ fn same_origin(headers: &HeaderMap) -> bool {
         .is_some_and(|(_, rest)| rest.trim_end_matches('/') == host)
 }
 
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct LiveQuery {
+    /// Which recorded channel to watch (see the session's `tracks`); 0 by default.
+    track: Option<u32>,
+}
+
 pub(crate) async fn live(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(q): Query<LiveQuery>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     let row = visible(&state, &caller, &id, Permission::SessionLivestream).await?;
+    let track = q.track.unwrap_or(0);
     let ws = ws.map_err(|_| {
         ApiError::BadRequest("open the live stream as a WebSocket (Upgrade: websocket)".into())
     })?;
@@ -58,7 +66,7 @@ pub(crate) async fn live(
     }
     let view = state
         .hub
-        .watch(&SessionId(id.clone()))
+        .watch(&SessionId(id.clone()), track)
         .await
         .map_err(|e| match e {
             // Only the owning node has the stream: say which one.
@@ -68,7 +76,7 @@ pub(crate) async fn live(
             )),
             other => other.into(),
         })?;
-    Ok(ws.on_upgrade(move |socket| watch(state, caller, id, view, socket)))
+    Ok(ws.on_upgrade(move |socket| watch(state, caller, id, track, view, socket)))
 }
 
 fn init(kind: &str, view: &LiveView) -> Message {
@@ -79,7 +87,14 @@ fn init(kind: &str, view: &LiveView) -> Message {
     )
 }
 
-async fn watch(state: AppState, caller: Caller, id: String, mut view: LiveView, socket: WebSocket) {
+async fn watch(
+    state: AppState,
+    caller: Caller,
+    id: String,
+    track: u32,
+    mut view: LiveView,
+    socket: WebSocket,
+) {
     let sid = SessionId(id.clone());
     let by = caller.actor();
     let log = |started: bool| {
@@ -101,7 +116,7 @@ async fn watch(state: AppState, caller: Caller, id: String, mut view: LiveView, 
                     Ok(LiveFrame::Resize(cols, rows)) => {
                         sink.send(Message::Text(serde_json::json!({ "type": "resize", "cols": cols, "rows": rows }).to_string().into())).await
                     }
-                    Err(RecvError::Lagged(_)) => match state.hub.watch(&sid).await {
+                    Err(RecvError::Lagged(_)) => match state.hub.watch(&sid, track).await {
                         Ok(fresh) => {
                             view = fresh;
                             sink.send(init("reset", &view)).await

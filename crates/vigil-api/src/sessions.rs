@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use vigil_core::{Permission, SessionId};
 use vigil_session::Purpose;
-use vigil_store::{PreventPurge, SessionEvent, SessionFilter, SessionRow};
+use vigil_store::{PreventPurge, SessionEvent, SessionFilter, SessionRow, TrackRow};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -132,6 +132,9 @@ pub(crate) struct SessionDetail {
     auditors: Vec<String>,
     /// Whether this node runs the session (the live stream is served by that node only).
     live_here: bool,
+    /// One recording track per recorded channel (`?track=N` on the recording and the live
+    /// stream); empty once purged.
+    tracks: Vec<TrackRow>,
 }
 
 pub(crate) async fn get(
@@ -144,6 +147,7 @@ pub(crate) async fn get(
         prevent_purge: state.store.prevent_purge(&id).await?,
         auditors: state.store.session_auditors(&id).await?,
         live_here: state.hub.is_local(&SessionId(id.clone())),
+        tracks: state.store.recording_tracks(&id).await?,
         session: view(row),
     }))
 }
@@ -161,6 +165,8 @@ pub(crate) async fn events(
 pub(crate) struct RecordingQuery {
     /// `play` (the console's player) or `download` (the default): both are audited.
     purpose: Option<String>,
+    /// Which recorded channel (see the session's `tracks`); 0, the first, by default.
+    track: Option<u32>,
 }
 
 /// The recording as plain asciicast v3, streamed (a recording can be larger than memory).
@@ -177,6 +183,11 @@ pub(crate) async fn recording(
         } else {
             format!("session {id} has no recording")
         }));
+    };
+    let track = q.track.unwrap_or(0);
+    let key = match track {
+        0 => key,
+        n => state.store.recording_track(&id, n).await?.recording_key,
     };
     let purpose = match q.purpose.as_deref() {
         Some("play") => Purpose::Play,
@@ -197,7 +208,7 @@ pub(crate) async fn recording(
     let with_input = caller.may(Permission::SessionRecordingInput);
     state
         .admin
-        .recording_opened(&caller.actor(), &SessionId(id.clone()), purpose)
+        .recording_opened(&caller.actor(), &SessionId(id.clone()), purpose, track)
         .await?;
     // Decoding is CPU work on a stream of any size: a blocking task, reading the store's
     // async stream through a bridge, sending 64 KiB chunks to the response.

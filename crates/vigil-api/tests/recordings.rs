@@ -32,8 +32,11 @@ async fn recorded_session(f: &Fixture) -> String {
         .await
         .unwrap();
     let io = live.start_recording().await.unwrap();
-    io.start(80, 24, None, Some("cat".into())).await.unwrap();
-    let exec = io.channel(0, ChannelKind::Exec);
+    let start = vigil_session::TrackStart {
+        pty: Some((80, 24, "xterm".into())),
+        command: Some("cat".into()),
+    };
+    let exec = open(&io, 0, ChannelKind::Exec, &start).await;
     drop(
         exec.from_operator(Bytes::from_static(b"typed-secret\n"))
             .await
@@ -80,4 +83,16 @@ async fn the_input_track_is_served_only_with_its_own_permission() {
             assert!(!body.contains("\"i\""), "{name}: {body}");
         }
     }
+}
+
+/// A channel's pipeline, as the SSH adapter opens it (no evidence of the opening here).
+async fn open(
+    io: &vigil_session::SessionIo,
+    channel: u32,
+    kind: ChannelKind,
+    start: &vigil_session::TrackStart,
+) -> vigil_session::ChannelIo {
+    io.channel(channel, kind, start, |_| Vec::new())
+        .await
+        .unwrap()
 }

@@ -78,8 +78,10 @@ kinds! {
     ConnectFailed = "connect_failed", Session, ["target", "reason"];
     /// The target presented a host key other than the pinned one; nothing was sent to it.
     HostKeyMismatch = "host_key_mismatch", Both, ["target", "reason"];
-    /// A channel opened: `kind` is shell, exec, subsystem or direct-tcpip.
-    ChannelOpened = "channel_opened", Session, ["kind"];
+    /// A channel opened: `kind` is shell, exec or subsystem; `channel` is the operator's
+    /// channel number and `track` the recording track it is recorded in (null for a file
+    /// transfer or SFTP, which are not recorded).
+    ChannelOpened = "channel_opened", Session, ["kind", "channel", "track"];
     /// A channel or request the gateway refused, and why.
     ChannelRefused = "channel_refused", Session, ["kind", "reason"];
     /// A `-L` port forward opened (allowed by the grant).
@@ -172,11 +174,11 @@ kinds! {
     /// A session's auditors were set.
     SessionAuditorsSet = "session_auditors_set", Admin, ["before", "after"];
     /// A recording was played in the console.
-    RecordingPlayed = "recording_played", Admin, [];
+    RecordingPlayed = "recording_played", Admin, ["track"];
     /// A recording was downloaded from the console.
-    RecordingDownloaded = "recording_downloaded", Admin, [];
+    RecordingDownloaded = "recording_downloaded", Admin, ["track"];
     /// A recording was exported with the CLI.
-    RecordingExported = "recording_exported", Admin, [];
+    RecordingExported = "recording_exported", Admin, ["track"];
     /// A session's recording and log were purged, by the retention job or a person.
     SessionPurged = "session_purged", Admin, ["retention_days", "user", "target"];
 }

@@ -11,7 +11,9 @@ use vigil_store::{ControlCommand, EvidenceConsumer, EvidenceRow, NewSession, Sto
 
 use crate::SessionIo;
 use crate::recorder::LiveView;
-use crate::recorder::{Recorder, RecorderError, RecorderTask, RecordingFailed};
+use crate::error::HubError;
+use crate::recorder::RecordingFailed;
+use crate::tracks::Tracks;
 
 /// What a session's adapter must obey.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,17 +40,12 @@ pub enum ControlError {
     NotStarted(SessionId),
     #[error("session {0} has ended")]
     Ended(SessionId),
+    #[error("session {0} has no recording track {1} yet")]
+    NoTrack(SessionId, u32),
     #[error(transparent)]
     Store(#[from] vigil_store::StoreError),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum HubError {
-    #[error(transparent)]
-    Store(#[from] vigil_store::StoreError),
-    #[error(transparent)]
-    Recorder(#[from] RecorderError),
-}
 
 /// This node's live sessions.
 pub struct Hub {
@@ -146,10 +143,12 @@ impl Hub {
 
     /// Joins a session's live stream: its current screen, then live output. Only the node
     /// that runs the session has it (seed 001).
-    pub async fn watch(&self, id: &SessionId) -> Result<LiveView, ControlError> {
+    /// Each recorded channel has its own track: `track` 0 is the session's first.
+    pub async fn watch(&self, id: &SessionId, track: u32) -> Result<LiveView, ControlError> {
         self.io_of(id)?
-            .watch()
+            .watch(track)
             .await
+            .ok_or_else(|| ControlError::NoTrack(id.clone(), track))?
             .map_err(|_| ControlError::Ended(id.clone()))
     }
 
@@ -360,7 +359,6 @@ impl ControlInbox {
 #[derive(Default)]
 struct RecordingState {
     io: Option<SessionIo>,
-    task: Option<RecorderTask>,
 }
 
 /// One running session, shared by its adapter's tasks.
@@ -388,21 +386,20 @@ impl LiveSession {
             return Ok(io.clone());
         }
         let key = self.id.0.clone();
-        let (recorder, task) = Recorder::start(
+        let tracks = Tracks::start(
+            self.id.clone(),
+            key.clone(),
+            self.hub.store.clone(),
             Arc::clone(&self.hub.recordings),
-            &key,
             self.failed_tx.clone(),
         )
         .await?;
         self.hub.store.set_session_recording(&self.id, &key).await?;
-        let io = SessionIo::new(recorder);
+        let io = SessionIo::new(tracks);
         if let Some(entry) = self.hub.registry().get_mut(&self.id) {
             entry.io = Some(io.clone());
         }
-        *state = RecordingState {
-            io: Some(io.clone()),
-            task: Some(task),
-        };
+        state.io = Some(io.clone());
         Ok(io)
     }
 
@@ -448,16 +445,21 @@ impl LiveSession {
         self.hub.registry().remove(&self.id);
         let state = std::mem::take(&mut *self.recording.lock().await);
         let (bytes_in, bytes_out) = state.io.as_ref().map(SessionIo::bytes).unwrap_or((0, 0));
-        // Dropping our handle lets the writer finish once the relay's clones are gone too.
+        let tasks = match &state.io {
+            Some(io) => io.close_tracks().await,
+            None => Vec::new(),
+        };
+        // Dropping our handle lets the writers finish once the relay's clones are gone too.
         drop(state.io);
         let mut reason = reason;
         let mut failed = None;
-        if let Some(task) = state.task {
-            match tokio::time::timeout(Duration::from_secs(30), task.done).await {
-                // The writer finished the recording (at rest) before it reported.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        for task in tasks {
+            match tokio::time::timeout_at(deadline, task.done).await {
+                // The writer finished its track (at rest) before it reported.
                 Ok(Ok(Ok(_))) => {}
                 Ok(Ok(Err(why))) => {
-                    failed = Some(why);
+                    failed.get_or_insert(why);
                 }
                 Ok(Err(_)) | Err(_) => {
                     tracing::error!(session = %self.id, "recording writer did not finish in time");

@@ -18,10 +18,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{OwnedRwLockReadGuard, RwLock};
-use vigil_core::TransferTool;
-use vigil_record::Header;
+use vigil_core::{Evidence, TransferTool};
 
-use crate::recorder::{LiveView, RecEvent, Recorder, RecorderError};
+use crate::error::HubError;
+use crate::recorder::{LiveView, RecEvent, Recorder, RecorderError, RecorderTask};
+use crate::tracks::{TrackStart, Tracks};
 
 /// What a channel carries, decided when it opens: only terminal and exec streams go into the
 /// terminal recording; file transfers (scp, rsync, SFTP) and port forwards are counted and
@@ -41,8 +42,13 @@ pub enum ChannelKind {
 }
 
 impl ChannelKind {
-    fn recorded(self) -> bool {
-        matches!(self, ChannelKind::Terminal | ChannelKind::Exec)
+    /// The track kind a recorded channel is written as; none for what is not recorded.
+    fn recorded_as(self) -> Option<&'static str> {
+        match self {
+            ChannelKind::Terminal => Some("terminal"),
+            ChannelKind::Exec => Some("exec"),
+            _ => None,
+        }
     }
 }
 
@@ -50,7 +56,7 @@ impl ChannelKind {
 const DRAIN_WAIT: Duration = Duration::from_secs(5);
 
 struct IoInner {
-    recorder: Recorder,
+    tracks: Tracks,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     /// The lock gate: while set, operator input is dropped (never queued for later).
@@ -62,7 +68,8 @@ struct IoInner {
     dropped: AtomicU64,
 }
 
-/// The session-wide side of the data path (recorder, counters, lock gate). Cheap to clone.
+/// The session-wide side of the data path (recording tracks, counters, lock gate). Cheap to
+/// clone.
 #[derive(Clone)]
 pub struct SessionIo {
     inner: Arc<IoInner>,
@@ -74,6 +81,8 @@ pub struct ChannelIo {
     session: SessionIo,
     channel: u32,
     kind: ChannelKind,
+    /// The channel's own recording track (terminal and exec channels).
+    track: Option<(u32, Recorder)>,
 }
 
 /// What the relay does with one operator chunk: forward `forward` (if any) to the target,
@@ -94,10 +103,10 @@ impl Passage {
 }
 
 impl SessionIo {
-    pub(crate) fn new(recorder: Recorder) -> Self {
+    pub(crate) fn new(tracks: Tracks) -> Self {
         SessionIo {
             inner: Arc::new(IoInner {
-                recorder,
+                tracks,
                 bytes_in: AtomicU64::new(0),
                 bytes_out: AtomicU64::new(0),
                 locked: AtomicBool::new(false),
@@ -107,45 +116,34 @@ impl SessionIo {
         }
     }
 
-    /// The pipeline of a channel that opens now.
-    pub fn channel(&self, channel: u32, kind: ChannelKind) -> ChannelIo {
-        ChannelIo {
+    /// The pipeline of a channel that opens now. A terminal or exec channel gets its own
+    /// recording track (see `tracks.rs`); `opened` builds the evidence of the opening from
+    /// the track number, written in one transaction with the track. An error means the
+    /// channel cannot be recorded and must be refused.
+    pub async fn channel(
+        &self,
+        channel: u32,
+        kind: ChannelKind,
+        start: &TrackStart,
+        opened: impl FnOnce(Option<u32>) -> Vec<Evidence>,
+    ) -> Result<ChannelIo, HubError> {
+        let tracks = &self.inner.tracks;
+        let track = match kind.recorded_as() {
+            Some(name) => Some(tracks.open(channel, name, start, opened).await?),
+            None => {
+                tracks.record(opened(None)).await?;
+                None
+            }
+        };
+        Ok(ChannelIo {
             session: self.clone(),
             channel,
             kind,
-        }
+            track,
+        })
     }
 
-    /// Sets the recording's header; only the first call counts.
-    pub async fn start(
-        &self,
-        cols: u32,
-        rows: u32,
-        term: Option<String>,
-        command: Option<String>,
-    ) -> Result<(), RecorderError> {
-        let timestamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        // A client without a terminal size reports 0x0; players need a real size.
-        let (cols, rows) = if cols == 0 || rows == 0 {
-            (80, 24)
-        } else {
-            (cols, rows)
-        };
-        let header = Header {
-            cols: u16::try_from(cols).unwrap_or(u16::MAX),
-            rows: u16::try_from(rows).unwrap_or(u16::MAX),
-            term_type: term,
-            timestamp,
-            title: None,
-            command,
-        };
-        self.inner.recorder.send(RecEvent::Start(header)).await
-    }
-
-    /// Closes the lock gate: from now on operator input is dropped. Returns once every chunk
+    /// Closes the gate: from now on operator input is dropped. Returns once every chunk
     /// that passed the gate before has reached the target, or after [`DRAIN_WAIT`] (false:
     /// a chunk is still on its way to a target that does not read).
     pub async fn lock(&self) -> bool {
@@ -166,16 +164,20 @@ impl SessionIo {
         self.inner.locked.load(Ordering::SeqCst)
     }
 
+    /// Marks the moment in every track.
     pub async fn marker(&self, label: String) -> Result<(), RecorderError> {
-        self.inner
-            .recorder
-            .send_now(|at| RecEvent::Marker(at, label))
-            .await
+        for recorder in self.inner.tracks.recorders().await {
+            recorder
+                .send_now(|at| RecEvent::Marker(at, label.clone()))
+                .await?;
+        }
+        Ok(())
     }
 
-    /// Joins the live stream (see [`LiveView`]).
-    pub async fn watch(&self) -> Result<LiveView, RecorderError> {
-        self.inner.recorder.watch().await
+    /// Joins a track's live stream (see [`LiveView`]); `None` when there is no such track.
+    pub async fn watch(&self, track: u32) -> Option<Result<LiveView, RecorderError>> {
+        let recorder = self.inner.tracks.recorder(track).await?;
+        Some(recorder.watch().await)
     }
 
     /// Bytes from the operator and from the target so far.
@@ -184,6 +186,11 @@ impl SessionIo {
             self.inner.bytes_in.load(Ordering::Relaxed),
             self.inner.bytes_out.load(Ordering::Relaxed),
         )
+    }
+
+    /// No track opens from now on; the writers to wait for before the session's end.
+    pub(crate) async fn close_tracks(&self) -> Vec<RecorderTask> {
+        self.inner.tracks.close().await
     }
 
     /// Passes the lock gate, or `None` when it is closed.
@@ -202,6 +209,15 @@ impl ChannelIo {
         self.kind
     }
 
+    /// The channel's recording track, if it is recorded.
+    pub fn track(&self) -> Option<u32> {
+        self.track.as_ref().map(|(n, _)| *n)
+    }
+
+    fn recorder(&self) -> Option<&Recorder> {
+        self.track.as_ref().map(|(_, r)| r)
+    }
+
     /// Operator to target: the lock gate, the count, the recorder. Locked input is dropped
     /// here (its content is not recorded: only the count, in the session log).
     pub async fn from_operator(&self, data: Bytes) -> Result<Passage, RecorderError> {
@@ -210,10 +226,10 @@ impl ChannelIo {
             return Ok(Passage::dropped());
         };
         io.bytes_in.fetch_add(data.len() as u64, Ordering::Relaxed);
-        if self.kind.recorded() {
-            let at = io.recorder.elapsed();
+        if let Some(recorder) = self.recorder() {
+            let at = recorder.elapsed();
             let terminal = self.kind == ChannelKind::Terminal;
-            io.recorder
+            recorder
                 .send(RecEvent::Input {
                     at,
                     channel: self.channel,
@@ -242,9 +258,9 @@ impl ChannelIo {
     pub async fn from_target(&self, data: Bytes) -> Result<Bytes, RecorderError> {
         let io = &self.session.inner;
         io.bytes_out.fetch_add(data.len() as u64, Ordering::Relaxed);
-        if self.kind.recorded() {
-            let at = io.recorder.elapsed();
-            io.recorder
+        if let Some(recorder) = self.recorder() {
+            let at = recorder.elapsed();
+            recorder
                 .send(RecEvent::Output {
                     at,
                     channel: self.channel,
@@ -257,30 +273,25 @@ impl ChannelIo {
     }
 
     pub async fn resize(&self, cols: u32, rows: u32) -> Result<(), RecorderError> {
-        self.session
-            .inner
-            .recorder
-            .send_now(|at| RecEvent::Resize(at, cols, rows))
-            .await
+        match self.recorder() {
+            Some(r) => r.send_now(|at| RecEvent::Resize(at, cols, rows)).await,
+            None => Ok(()),
+        }
     }
 
     pub async fn exit(&self, status: u32) -> Result<(), RecorderError> {
-        self.session
-            .inner
-            .recorder
-            .send_now(|at| RecEvent::Exit(at, i64::from(status)))
-            .await
+        match self.recorder() {
+            Some(r) => r.send_now(|at| RecEvent::Exit(at, i64::from(status))).await,
+            None => Ok(()),
+        }
     }
 
     /// The channel is done: input still waiting for its echo is judged now.
     pub async fn closed(&self) {
-        if self.kind == ChannelKind::Terminal {
-            let _ = self
-                .session
-                .inner
-                .recorder
-                .send(RecEvent::ChannelClosed(self.channel))
-                .await;
+        if self.kind == ChannelKind::Terminal
+            && let Some(recorder) = self.recorder()
+        {
+            let _ = recorder.send(RecEvent::ChannelClosed(self.channel)).await;
         }
     }
 }

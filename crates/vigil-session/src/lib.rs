@@ -12,14 +12,18 @@
 
 mod admin;
 mod echo;
+mod error;
 mod hub;
 mod io;
 mod recorder;
 mod retention;
+mod tracks;
 
 pub use admin::{Actor, Admin, AdminError, Purpose, Via};
 pub use echo::{ECHO_WAIT, EchoJudge, Verdict};
-pub use hub::{Control, ControlError, ControlInbox, Hub, HubError, LiveSession};
+pub use error::HubError;
+pub use hub::{Control, ControlError, ControlInbox, Hub, LiveSession};
 pub use io::{ChannelIo, ChannelKind, Passage, SessionIo};
 pub use recorder::{LiveFrame, LiveView, RecorderError, RecordingFailed};
 pub use retention::{PurgeReport, run_retention};
+pub use tracks::TrackStart;

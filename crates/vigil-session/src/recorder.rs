@@ -115,6 +115,11 @@ impl Recorder {
         self.started.elapsed()
     }
 
+    /// An 80x24 header stamped with the recorder's start (the moment times count from).
+    pub(crate) fn default_header(&self) -> Header {
+        default_header(self.started)
+    }
+
     /// Joins the live stream: the current screen, then the frames after it.
     pub(crate) async fn watch(&self) -> Result<LiveView, RecorderError> {
         let (tx, rx) = oneshot::channel();

@@ -41,9 +41,12 @@ async fn records_counts_and_closes() {
     let (live, mut inbox) = hub.open(new_session()).await.unwrap();
     let id = live.id().clone();
     let io = live.start_recording().await.unwrap();
-    io.start(100, 30, Some("xterm".into()), None).await.unwrap();
-    let shell = io.channel(0, ChannelKind::Terminal);
-    let sftp = io.channel(1, ChannelKind::Subsystem);
+    let start = vigil_session::TrackStart {
+        pty: Some((100, 30, "xterm".into())),
+        command: None,
+    };
+    let shell = open(&io, 0, ChannelKind::Terminal, &start).await;
+    let sftp = open(&io, 1, ChannelKind::Subsystem, &start).await;
     let passage = shell
         .from_operator(Bytes::from_static(b"ls\r"))
         .await
@@ -127,23 +130,26 @@ async fn a_late_viewer_gets_the_screen_then_live_output() {
     let (live, _inbox) = hub.open(new_session()).await.unwrap();
     let id = live.id().clone();
     assert!(matches!(
-        hub.watch(&id).await,
+        hub.watch(&id, 0).await,
         Err(vigil_session::ControlError::NotStarted(_))
     ));
     let io = live.start_recording().await.unwrap();
-    io.start(40, 5, None, None).await.unwrap();
-    let shell = io.channel(0, ChannelKind::Terminal);
+    let start = vigil_session::TrackStart {
+        pty: Some((40, 5, "xterm".into())),
+        command: None,
+    };
+    let shell = open(&io, 0, ChannelKind::Terminal, &start).await;
     shell
         .from_target(Bytes::from_static(b"$ uptime\r\n up 3 days\r\n$ "))
         .await
         .unwrap();
-    let mut view = hub.watch(&id).await.unwrap();
+    let mut view = hub.watch(&id, 0).await.unwrap();
     assert_eq!((view.cols, view.rows), (40, 5));
     let mut screen = vigil_record::Screen::new(view.cols, view.rows);
     screen.feed(view.screen.as_bytes());
     assert_eq!(screen.text()[..3], ["$ uptime", " up 3 days", "$"]);
     // Two viewers at once, each with every frame after its snapshot.
-    let mut second = hub.watch(&id).await.unwrap();
+    let mut second = hub.watch(&id, 0).await.unwrap();
     shell
         .from_target(Bytes::from_static(b"whoami"))
         .await
@@ -166,7 +172,7 @@ async fn a_late_viewer_gets_the_screen_then_live_output() {
         "the stream ends with the session"
     );
     assert!(matches!(
-        hub.watch(&id).await,
+        hub.watch(&id, 0).await,
         Err(vigil_session::ControlError::NotHere(_))
     ));
 }
@@ -183,10 +189,13 @@ async fn lock_drops_input_tells_the_adapter_and_locks_the_user_until_unlocked() 
     let (live, mut inbox) = hub.open(new_session()).await.unwrap();
     let id = live.id().clone();
     let io = live.start_recording().await.unwrap();
-    io.start(80, 24, None, None).await.unwrap();
+    let start = vigil_session::TrackStart {
+        pty: Some((80, 24, "xterm".into())),
+        command: None,
+    };
     hub.lock(&id, "carol", Vec::new()).await.unwrap();
     assert_eq!(inbox.next().await, Control::Lock { by: "carol".into() });
-    let shell = io.channel(0, ChannelKind::Terminal);
+    let shell = open(&io, 0, ChannelKind::Terminal, &start).await;
     let typed = shell
         .from_operator(Bytes::from_static(b"rm -rf /\r"))
         .await
@@ -265,13 +274,16 @@ async fn lock_drops_input_tells_the_adapter_and_locks_the_user_until_unlocked() 
 }
 
 async fn recording_of(hub: &Hub, id: &SessionId) -> vigil_record::Cast {
+    track_of(hub, id, 0).await
+}
+
+async fn track_of(hub: &Hub, id: &SessionId, track: u32) -> vigil_record::Cast {
     let key = hub
         .store()
-        .session(&id.0)
+        .recording_track(&id.0, track)
         .await
         .unwrap()
-        .recording_key
-        .unwrap();
+        .recording_key;
     let text = vigil_record::read_whole(hub.recordings().as_ref(), &key)
         .await
         .unwrap();
@@ -287,9 +299,12 @@ async fn input_typed_without_echo_is_a_redaction_marker_not_bytes() {
     let (live, _inbox) = hub.open(new_session()).await.unwrap();
     let id = live.id().clone();
     let io = live.start_recording().await.unwrap();
-    io.start(80, 24, None, None).await.unwrap();
-    let shell = io.channel(0, ChannelKind::Terminal);
-    let command = io.channel(1, ChannelKind::Exec);
+    let start = vigil_session::TrackStart {
+        pty: Some((80, 24, "xterm".into())),
+        command: None,
+    };
+    let shell = open(&io, 0, ChannelKind::Terminal, &start).await;
+    let command = open(&io, 1, ChannelKind::Exec, &start).await;
     let say = |b: &'static [u8]| {
         let shell = shell.clone();
         async move { shell.from_target(Bytes::from_static(b)).await.unwrap() }
@@ -328,7 +343,12 @@ async fn input_typed_without_echo_is_a_redaction_marker_not_bytes() {
         !input.contains("c4n4ry"),
         "the password is not in the input track: {input:?}"
     );
-    assert_eq!(input, "id\r\rstdin-data");
+    assert_eq!(input, "id\r\r");
+    let command_input = track_of(&hub, &id, 1).await.input_bytes();
+    assert_eq!(
+        command_input, b"stdin-data",
+        "the command has its own track"
+    );
     let markers: Vec<String> = cast
         .events
         .iter()
@@ -353,8 +373,11 @@ async fn lock_returns_only_after_chunks_past_the_gate_are_forwarded() {
     let (live, _inbox) = hub.open(new_session()).await.unwrap();
     let id = live.id().clone();
     let io = live.start_recording().await.unwrap();
-    io.start(80, 24, None, None).await.unwrap();
-    let shell = io.channel(0, ChannelKind::Exec);
+    let start = vigil_session::TrackStart {
+        pty: Some((80, 24, "xterm".into())),
+        command: None,
+    };
+    let shell = open(&io, 0, ChannelKind::Exec, &start).await;
     // A chunk is past the gate and on its way: the relay holds its passage.
     let passage = shell
         .from_operator(Bytes::from_static(b"in flight"))
@@ -390,4 +413,94 @@ async fn lock_returns_only_after_chunks_past_the_gate_are_forwarded() {
         "{}",
         locked.detail
     );
+}
+
+/// A channel's pipeline, as the SSH adapter opens it (no evidence of the opening here).
+async fn open(
+    io: &vigil_session::SessionIo,
+    channel: u32,
+    kind: ChannelKind,
+    start: &vigil_session::TrackStart,
+) -> vigil_session::ChannelIo {
+    io.channel(channel, kind, start, |_| Vec::new())
+        .await
+        .unwrap()
+}
+
+/// Each recorded channel has its own track: its own header, screen model, live stream and
+/// file; a marker (a lock) goes into every track; closing waits for all of them.
+#[tokio::test]
+async fn each_recorded_channel_has_its_own_track() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path()).await;
+    let (live, _inbox) = hub.open(new_session()).await.unwrap();
+    let id = live.id().clone();
+    let io = live.start_recording().await.unwrap();
+    let first = vigil_session::TrackStart {
+        pty: Some((90, 20, "xterm".into())),
+        command: None,
+    };
+    let second = vigil_session::TrackStart {
+        pty: Some((60, 10, "vt100".into())),
+        command: Some("top".into()),
+    };
+    let one = open(&io, 3, ChannelKind::Terminal, &first).await;
+    let two = open(&io, 5, ChannelKind::Terminal, &second).await;
+    let sftp = open(&io, 7, ChannelKind::Subsystem, &Default::default()).await;
+    assert_eq!(
+        (one.track(), two.track(), sftp.track()),
+        (Some(0), Some(1), None)
+    );
+    one.from_target(Bytes::from_static(b"first screen"))
+        .await
+        .unwrap();
+    two.from_target(Bytes::from_static(b"second screen"))
+        .await
+        .unwrap();
+    // Each live view is its track's screen.
+    let view = hub.watch(&id, 1).await.unwrap();
+    assert_eq!((view.cols, view.rows), (60, 10));
+    assert!(view.screen.contains("second screen") && !view.screen.contains("first"));
+    assert!(matches!(
+        hub.watch(&id, 2).await,
+        Err(vigil_session::ControlError::NoTrack(_, 2))
+    ));
+    io.marker("input locked by carol".into()).await.unwrap();
+    two.exit(3).await.unwrap();
+    drop((io, one, two, sftp));
+    live.close(EndReason::OperatorExit).await;
+
+    let tracks = hub.store().recording_tracks(&id.0).await.unwrap();
+    let described: Vec<_> = tracks
+        .iter()
+        .map(|t| (t.track, t.channel, t.kind.as_deref(), t.command.as_deref()))
+        .collect();
+    assert_eq!(
+        described,
+        [
+            (0, Some(3), Some("terminal"), None),
+            (1, Some(5), Some("terminal"), Some("top"))
+        ]
+    );
+    assert_eq!(tracks[1].recording_key, format!("{}.1", id.0));
+    let (a, b) = (track_of(&hub, &id, 0).await, track_of(&hub, &id, 1).await);
+    assert_eq!(a.output_bytes(), b"first screen");
+    assert_eq!(b.output_bytes(), b"second screen");
+    assert_eq!((b.header.term.cols, b.header.term.rows), (60, 10));
+    for cast in [&a, &b] {
+        assert!(cast.events.iter().any(|e| matches!(&e.data, vigil_record::EventData::Marker(m) if m == "input locked by carol")));
+    }
+    // The retention purge deletes every track, not only the first.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let admin = vigil_session::Admin::new(hub.store().clone());
+    let report = admin
+        .purge(&vigil_session::Actor::system(), hub.recordings(), 0)
+        .await
+        .unwrap();
+    assert_eq!(report.purged, vec![id.0.clone()]);
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("rec"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use russh::{Channel, ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
-use vigil_core::EventKind;
+use vigil_core::{EventKind, Evidence};
 use vigil_session::ChannelKind;
 
 use crate::pty::PtyRequest;
@@ -168,14 +168,6 @@ pub(crate) async fn run(
         (_, Some(_), None) => ChannelKind::Terminal,
         (_, None, None) => ChannelKind::Exec,
     };
-    if matches!(kind, ChannelKind::Terminal | ChannelKind::Exec) {
-        let (cols, rows, term) = pty
-            .as_ref()
-            .map(|p| (p.cols, p.rows, Some(p.term.clone())))
-            .unwrap_or((80, 24, None));
-        let _ = io.start(cols, rows, term, command.clone()).await;
-    }
-
     let opened = open_on_target(&link, &pty, &env, &start).await;
     let (target_rx, target_tx, pending) = match opened {
         Ok(t) => t,
@@ -197,26 +189,50 @@ pub(crate) async fn run(
             return;
         }
     };
+    let Some(session) = shared.session.get() else {
+        return;
+    };
+    let sftp = matches!(&start, Start::Subsystem(name) if name == "sftp");
+    let track_start = vigil_session::TrackStart {
+        pty: pty.as_ref().map(|p| (p.cols, p.rows, p.term.clone())),
+        command: command.clone(),
+    };
+    // The opening, the transfer it carries and the channel's recording track: one change.
+    let opened = |track: Option<u32>| {
+        let mut evidence = vec![Evidence::session(
+            EventKind::ChannelOpened,
+            session.id(),
+            None,
+            serde_json::json!({ "kind": start.kind(), "command": command, "pty": pty.is_some(), "term": pty.as_ref().map(|p| p.term.clone()), "channel": id.to_string(), "track": track }),
+        )];
+        if transfer.is_some() || sftp {
+            let (tool, direction) = match transfer {
+                Some(t) => (t.tool.as_str(), t.direction.as_str()),
+                None => ("sftp", "both"),
+            };
+            evidence.push(Evidence::session(
+                EventKind::TransferOpened,
+                session.id(),
+                None,
+                serde_json::json!({ "tool": tool, "direction": direction, "command": command, "channel": id.to_string() }),
+            ));
+        }
+        evidence
+    };
+    let io = match io.channel(u32::from(id), kind, &track_start, opened).await {
+        Ok(io) => io,
+        Err(e) => {
+            // A channel that cannot be recorded (or logged) is not relayed: fail closed.
+            tracing::error!(session = %session.id(), error = %e, "cannot record a channel; refused");
+            let _ = target_tx.close().await;
+            let text = format!("vigil: channel refused: {e}; tell an administrator");
+            fail(&shared, id, &tx, want_reply && !replied, &text).await;
+            return;
+        }
+    };
     if want_reply && !replied {
         shared.reply(id, true).await;
     }
-    shared
-        .event(EventKind::ChannelOpened, serde_json::json!({ "kind": start.kind(), "command": command, "pty": pty.is_some(), "term": pty.as_ref().map(|p| p.term.clone()) }))
-        .await;
-    let sftp = matches!(&start, Start::Subsystem(name) if name == "sftp");
-    if transfer.is_some() || sftp {
-        let (tool, direction) = match transfer {
-            Some(t) => (t.tool.as_str(), t.direction.as_str()),
-            None => ("sftp", "both"),
-        };
-        shared
-            .event(
-                EventKind::TransferOpened,
-                serde_json::json!({ "tool": tool, "direction": direction, "command": command, "channel": id.to_string() }),
-            )
-            .await;
-    }
-    let io = io.channel(u32::from(id), kind);
 
     let back = tokio::spawn(crate::relay::target_to_operator(
         Arc::clone(&shared),

@@ -97,7 +97,21 @@ pub(crate) async fn run(
         )
         .await;
     let id = channel.id();
-    let io = io.channel(u32::from(id), ChannelKind::Forward);
+    let io = match io
+        .channel(
+            u32::from(id),
+            ChannelKind::Forward,
+            &Default::default(),
+            |_| Vec::new(),
+        )
+        .await
+    {
+        Ok(io) => io,
+        Err(e) => {
+            refuse(format!("cannot relay {to}: {e}")).await;
+            return;
+        }
+    };
     let (rx, tx) = channel.split();
     let (target_rx, target_tx) = target_channel.split();
     let back = tokio::spawn(crate::relay::target_to_operator(

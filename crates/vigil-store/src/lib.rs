@@ -16,6 +16,7 @@ mod migrate;
 mod review;
 mod sessions;
 mod targets;
+mod tracks;
 mod users;
 mod web;
 
@@ -32,6 +33,7 @@ pub use evidence::{AuditEntry, EvidenceRow, Tx};
 pub use manage::GrantRow;
 pub use review::PreventPurge;
 pub use sessions::{NewSession, SessionEvent, SessionFilter, SessionRow};
+pub use tracks::{NewTrack, TrackRow, track_key};
 pub use web::{ApiToken, WebSession};
 
 /// Which database a URL names.

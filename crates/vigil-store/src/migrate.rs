@@ -7,12 +7,14 @@ const SQLITE: &[(i64, &str)] = &[
     (2, include_str!("../migrations/sqlite/0002_console.sql")),
     (3, include_str!("../migrations/sqlite/0003_lock.sql")),
     (4, include_str!("../migrations/sqlite/0004_evidence.sql")),
+    (5, include_str!("../migrations/sqlite/0005_tracks.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
     (2, include_str!("../migrations/postgres/0002_console.sql")),
     (3, include_str!("../migrations/postgres/0003_lock.sql")),
     (4, include_str!("../migrations/postgres/0004_evidence.sql")),
+    (5, include_str!("../migrations/postgres/0005_tracks.sql")),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

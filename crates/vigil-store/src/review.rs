@@ -150,6 +150,10 @@ impl Tx {
             .execute(&mut *self.conn)
             .await?;
         found(done, || format!("purgeable session {session_id}"))?;
+        sqlx::query("DELETE FROM recording_tracks WHERE session_id = $1")
+            .bind(session_id)
+            .execute(&mut *self.conn)
+            .await?;
         // The session's own log goes; what people did about it stays in the administration log.
         sqlx::query("DELETE FROM evidence WHERE session_id = $1 AND log = $2")
             .bind(session_id)

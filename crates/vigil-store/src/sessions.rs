@@ -261,7 +261,14 @@ impl Tx {
             .bind(&id.0)
             .execute(&mut *self.conn)
             .await?;
-        Ok(())
+        let first = crate::NewTrack {
+            track: 0,
+            recording_key: key,
+            channel: None,
+            kind: None,
+            command: None,
+        };
+        self.record_track(id, &first).await
     }
 
     pub async fn set_session_status(

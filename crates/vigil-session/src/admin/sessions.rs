@@ -221,6 +221,7 @@ impl Admin {
         by: &Actor,
         id: &SessionId,
         purpose: Purpose,
+        track: u32,
     ) -> Result<(), AdminError> {
         let kind = match purpose {
             Purpose::Play => EventKind::RecordingPlayed,
@@ -228,7 +229,10 @@ impl Admin {
             Purpose::Export => EventKind::RecordingExported,
         };
         self.store
-            .record(by.entry(kind, &id.0, serde_json::json!({})).about(id))
+            .record(
+                by.entry(kind, &id.0, serde_json::json!({ "track": track }))
+                    .about(id),
+            )
             .await?;
         Ok(())
     }
@@ -250,10 +254,7 @@ impl Admin {
             let done = batch.len() < 100;
             let mut progressed = false;
             for session in batch {
-                if let Some(key) = &session.recording_key
-                    && let Err(e) = recordings.delete(key).await
-                {
-                    let why = e.to_string();
+                if let Err(why) = self.delete_recording(&session, recordings).await {
                     tracing::error!(session = %session.id, error = %why, "cannot delete an expired recording; the session is kept");
                     report.failed.push((session.id.clone(), why));
                     continue;
@@ -288,5 +289,26 @@ impl Admin {
             }
         }
         Ok(report)
+    }
+
+    /// Deletes every track of a session's recording.
+    async fn delete_recording(
+        &self,
+        session: &vigil_store::SessionRow,
+        recordings: &Arc<dyn RecordingStore>,
+    ) -> Result<(), String> {
+        let tracks = self
+            .store
+            .recording_tracks(&session.id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let keys = tracks
+            .into_iter()
+            .map(|t| t.recording_key)
+            .chain(session.recording_key.clone());
+        for key in keys {
+            recordings.delete(&key).await.map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 }

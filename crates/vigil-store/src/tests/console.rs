@@ -354,3 +354,55 @@ store_test!(locked_users_until_released, |store: Store| async move {
         vec![ControlCommand::Lock, ControlCommand::Unlock]
     );
 });
+
+store_test!(
+    recording_tracks_are_numbered_bound_and_purged,
+    |store: Store| async move {
+        let id = sample_session(&store, "n1").await;
+        store.set_session_recording(&id, &id.0).await.unwrap();
+        // Track 0 exists with the recording, before any channel takes it.
+        let first = store.recording_track(&id.0, 0).await.unwrap();
+        assert_eq!(
+            (first.recording_key.as_str(), first.channel),
+            (id.0.as_str(), None)
+        );
+        let key1 = crate::track_key(&id.0, 1);
+        let mut tx = store.begin().await.unwrap();
+        for (track, key, channel, kind, command) in [
+            (0, id.0.as_str(), 2, "terminal", None),
+            (1, key1.as_str(), 4, "exec", Some("uptime")),
+        ] {
+            let new = crate::NewTrack {
+                track,
+                recording_key: key,
+                channel: Some(channel),
+                kind: Some(kind),
+                command,
+            };
+            tx.record_track(&id, &new).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let tracks = store.recording_tracks(&id.0).await.unwrap();
+        let seen: Vec<_> = tracks
+            .iter()
+            .map(|t| (t.track, t.recording_key.clone(), t.channel, t.kind.clone()))
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (0, id.0.clone(), Some(2), Some("terminal".into())),
+                (1, format!("{}.1", id.0), Some(4), Some("exec".into()))
+            ]
+        );
+        assert!(matches!(
+            store.recording_track(&id.0, 2).await,
+            Err(StoreError::NotFound(_))
+        ));
+        store
+            .close_session(&id, &EndReason::OperatorExit, 0, 0)
+            .await
+            .unwrap();
+        store.mark_purged(&id.0).await.unwrap();
+        assert!(store.recording_tracks(&id.0).await.unwrap().is_empty());
+    }
+);

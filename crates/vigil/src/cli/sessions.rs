@@ -65,6 +65,9 @@ pub(crate) enum RecordingCommand {
         id: String,
         #[arg(short = 'o', long)]
         output: Option<PathBuf>,
+        /// Which recorded channel (`vigil session show` lists the tracks); 0 is the first.
+        #[arg(long, default_value_t = 0)]
+        track: u32,
     },
 }
 
@@ -176,10 +179,13 @@ fn print_sessions(rows: Vec<SessionRow>) {
 async fn show(store: &Store, id: &str, json: bool) -> anyhow::Result<()> {
     let row = store.session(id).await?;
     let events = store.session_events(id).await?;
+    let tracks = store.recording_tracks(id).await?;
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "session": row, "events": events }))?
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "session": row, "tracks": tracks, "events": events })
+            )?
         );
         return Ok(());
     }
@@ -192,6 +198,15 @@ async fn show(store: &Store, id: &str, json: bool) -> anyhow::Result<()> {
         row.status,
         row.end_reason.unwrap_or_default()
     );
+    for t in &tracks {
+        println!(
+            "recording track {}: {} channel {} {}",
+            t.track,
+            t.kind.as_deref().unwrap_or("(no channel)"),
+            t.channel.map(|c| c.to_string()).unwrap_or_default(),
+            t.command.as_deref().unwrap_or_default()
+        );
+    }
     for e in events {
         println!(
             "{}  {:<18} {:<14} {}",
@@ -252,15 +267,20 @@ pub(super) async fn recording(
     by: &Actor,
     command: RecordingCommand,
 ) -> anyhow::Result<()> {
-    let RecordingCommand::Export { id, output } = command;
+    let RecordingCommand::Export { id, output, track } = command;
     let row = admin.store().session(&id).await?;
-    let key = row.recording_key.ok_or_else(|| {
-        anyhow::anyhow!("session {id} has no recording (it never reached a target, or was purged)")
-    })?;
+    if row.recording_key.is_none() {
+        anyhow::bail!("session {id} has no recording (it never reached a target, or was purged)");
+    }
+    let key = admin
+        .store()
+        .recording_track(&id, track)
+        .await?
+        .recording_key;
     let stored = crate::init::recording_store(settings).open(&key).await?;
     // The export is evidence before the first byte leaves.
     admin
-        .recording_opened(by, &SessionId(id.clone()), Purpose::Export)
+        .recording_opened(by, &SessionId(id.clone()), Purpose::Export, track)
         .await?;
     // Decoding is blocking work: a blocking task, reading the store's stream through a bridge.
     let runtime = tokio::runtime::Handle::current();

@@ -441,15 +441,30 @@ impl Gateway {
 
     /// The plain asciicast text of a session's recording, via `vigil recording export`.
     pub fn export(&self, id: &str) -> Vec<u8> {
-        let path = self.dir.path().join(format!("{id}.cast"));
+        self.export_track(id, 0)
+    }
+
+    /// One recording track (one recorded channel) of a session, as asciicast text.
+    pub fn export_track(&self, id: &str, track: u64) -> Vec<u8> {
+        let path = self.dir.path().join(format!("{id}.{track}.cast"));
         self.ok(&[
             "recording",
             "export",
             id,
+            "--track",
+            &track.to_string(),
             "-o",
             path.to_str().expect("utf-8"),
         ]);
         std::fs::read(&path).expect("exported recording")
+    }
+
+    /// The tracks of a session's recording, as `vigil session show --json` lists them.
+    pub fn tracks(&self, id: &str) -> Vec<serde_json::Value> {
+        self.session(id)["tracks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn log_text(&self) -> String {

@@ -11,4 +11,5 @@ mod lock;
 mod privacy;
 mod refusals;
 mod sessions;
+mod tracks;
 mod transfers;

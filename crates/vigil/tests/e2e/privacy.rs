@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use crate::harness::{Gateway, Target, text};
 
-/// Every recorded byte of every session, output and input, decoded (b events included).
+/// Every recorded byte of every track of every session, output and input, decoded (b events
+/// included).
 fn all_recorded_bytes(gw: &Gateway) -> Vec<u8> {
     let mut all = Vec::new();
     for s in gw.sessions() {
@@ -14,9 +15,12 @@ fn all_recorded_bytes(gw: &Gateway) -> Vec<u8> {
             continue;
         }
         let id = s["id"].as_str().unwrap();
-        let cast = vigil_record::read_cast(&gw.export(id)[..]).unwrap();
-        all.extend(cast.output_bytes());
-        all.extend(cast.input_bytes());
+        for track in gw.tracks(id) {
+            let n = track["track"].as_u64().unwrap();
+            let cast = vigil_record::read_cast(&gw.export_track(id, n)[..]).unwrap();
+            all.extend(cast.output_bytes());
+            all.extend(cast.input_bytes());
+        }
     }
     all
 }
