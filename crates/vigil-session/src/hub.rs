@@ -10,8 +10,8 @@ use vigil_record::RecordingStore;
 use vigil_store::{ControlCommand, EvidenceConsumer, EvidenceRow, NewSession, Store};
 
 use crate::SessionIo;
-use crate::recorder::LiveView;
 use crate::error::HubError;
+use crate::recorder::LiveView;
 use crate::recorder::RecordingFailed;
 use crate::tracks::Tracks;
 
@@ -45,7 +45,6 @@ pub enum ControlError {
     #[error(transparent)]
     Store(#[from] vigil_store::StoreError),
 }
-
 
 /// This node's live sessions.
 pub struct Hub {
