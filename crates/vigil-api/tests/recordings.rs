@@ -31,7 +31,10 @@ async fn recorded_session(f: &Fixture) -> String {
         })
         .await
         .unwrap();
-    let io = live.start_recording().await.unwrap();
+    let io = live
+        .start_recording(vigil_session::Policy::default())
+        .await
+        .unwrap();
     let start = vigil_session::TrackStart {
         pty: Some((80, 24, "xterm".into())),
         command: Some("cat".into()),
@@ -42,9 +45,11 @@ async fn recorded_session(f: &Fixture) -> String {
             .await
             .unwrap(),
     );
-    exec.from_target(Bytes::from_static(b"visible output\n"))
-        .await
-        .unwrap();
+    drop(
+        exec.from_target(Bytes::from_static(b"visible output\n"))
+            .await
+            .unwrap(),
+    );
     let id = live.id().0.clone();
     drop((io, exec));
     live.close(EndReason::OperatorExit).await;

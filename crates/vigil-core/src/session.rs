@@ -68,6 +68,8 @@ pub enum EndReason {
     NodeShutdown,
     /// Found open by a node that restarted: the process that owned it died.
     Interrupted,
+    /// A stage of the session's policy ended it (a blocked command, a refused transfer).
+    Policy(String),
     Error(String),
 }
 
@@ -80,6 +82,7 @@ impl fmt::Display for EndReason {
             EndReason::IdleTimeout => f.write_str("idle_timeout"),
             EndReason::NodeShutdown => f.write_str("node_shutdown"),
             EndReason::Interrupted => f.write_str("interrupted"),
+            EndReason::Policy(why) => write!(f, "policy({why})"),
             EndReason::Error(e) => write!(f, "error({e})"),
         }
     }

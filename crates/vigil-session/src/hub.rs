@@ -13,6 +13,7 @@ use crate::SessionIo;
 use crate::error::HubError;
 use crate::recorder::LiveView;
 use crate::recorder::RecordingFailed;
+use crate::stage::{Policy, StageFactory};
 use crate::tracks::Tracks;
 
 /// What a session's adapter must obey.
@@ -29,6 +30,8 @@ pub enum Control {
     Lock { by: String },
     /// Input flows again; the adapter tells the operator.
     Unlock { by: String },
+    /// A stage of the session's policy ended it (`Action::End`); the operator is told why.
+    PolicyEnd(String),
 }
 
 /// Why a live view or a live-control request cannot be had from this node.
@@ -60,6 +63,8 @@ pub struct Hub {
     /// written; fed by one task started by the first subscriber.
     bus: tokio::sync::broadcast::Sender<EvidenceRow>,
     feeding: tokio::sync::Mutex<bool>,
+    /// The stages every session's policy is built with (see [`Hub::policy`]).
+    stages: Vec<Arc<dyn StageFactory>>,
 }
 
 /// One live session as the registry knows it.
@@ -70,7 +75,19 @@ struct Entry {
 }
 
 impl Hub {
+    /// A hub whose sessions run no stages besides the lock gate and the recorder.
     pub fn new(node: String, store: Store, recordings: Arc<dyn RecordingStore>) -> Arc<Self> {
+        Hub::with_stages(node, store, recordings, Vec::new())
+    }
+
+    /// A hub whose sessions run `stages` on their channels, in this order, after the lock
+    /// gate and before the recorder. A node registers its stages once, at start.
+    pub fn with_stages(
+        node: String,
+        store: Store,
+        recordings: Arc<dyn RecordingStore>,
+        stages: Vec<Arc<dyn StageFactory>>,
+    ) -> Arc<Self> {
         Arc::new(Hub {
             node,
             store,
@@ -80,7 +97,18 @@ impl Hub {
             closing: std::sync::atomic::AtomicUsize::new(0),
             bus: tokio::sync::broadcast::channel(4096).0,
             feeding: tokio::sync::Mutex::new(false),
+            stages,
         })
+    }
+
+    /// The policy snapshot of a session that starts now: the grant's decision and the stages
+    /// this node runs.
+    pub fn policy(&self, allow_port_forwarding: bool) -> Policy {
+        self.stages
+            .iter()
+            .fold(Policy::new(allow_port_forwarding), |p, s| {
+                p.with_stage(Arc::clone(s))
+            })
     }
 
     pub fn node(&self) -> &str {
@@ -379,7 +407,9 @@ impl LiveSession {
     }
 
     /// Starts the recording once; an error means the session must be refused (fail closed).
-    pub async fn start_recording(&self) -> Result<SessionIo, HubError> {
+    /// `policy` is the session's snapshot of the rules (see [`Policy`]): only the first call's
+    /// counts.
+    pub async fn start_recording(&self, policy: Policy) -> Result<SessionIo, HubError> {
         let mut state = self.recording.lock().await;
         if let Some(io) = &state.io {
             return Ok(io.clone());
@@ -394,12 +424,17 @@ impl LiveSession {
         )
         .await?;
         self.hub.store.set_session_recording(&self.id, &key).await?;
-        let io = SessionIo::new(tracks);
+        let io = SessionIo::new(tracks, policy);
         if let Some(entry) = self.hub.registry().get_mut(&self.id) {
             entry.io = Some(io.clone());
         }
         state.io = Some(io.clone());
         Ok(io)
+    }
+
+    /// The session's data path, once its recording started.
+    pub async fn io(&self) -> Option<SessionIo> {
+        self.recording.lock().await.io.clone()
     }
 
     /// Appends to the session log. A log write that fails is reported, not fatal: the

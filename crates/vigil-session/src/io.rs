@@ -12,51 +12,27 @@
 //! until the relay has handed the bytes to the target, and locking waits for every permit out
 //! before it returns. So once `Hub::lock` returns, no operator byte is forwarded.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{OwnedRwLockReadGuard, RwLock};
-use vigil_core::{Evidence, TransferTool};
+use vigil_core::Evidence;
 
 use crate::error::HubError;
 use crate::recorder::{LiveView, RecEvent, Recorder, RecorderError, RecorderTask};
+use crate::stage::{self, Action, ChannelKind, Direction, Held, Policy, Stage};
 use crate::tracks::{TrackStart, Tracks};
-
-/// What a channel carries, decided when it opens: only terminal and exec streams go into the
-/// terminal recording; file transfers (scp, rsync, SFTP) and port forwards are counted and
-/// logged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelKind {
-    /// A PTY: its screen is modelled and its unechoed input redacted.
-    Terminal,
-    /// A command without a PTY.
-    Exec,
-    /// An exec channel running a transfer's server side.
-    Transfer(TransferTool),
-    /// A subsystem (SFTP).
-    Subsystem,
-    /// A `-L` port forward.
-    Forward,
-}
-
-impl ChannelKind {
-    /// The track kind a recorded channel is written as; none for what is not recorded.
-    fn recorded_as(self) -> Option<&'static str> {
-        match self {
-            ChannelKind::Terminal => Some("terminal"),
-            ChannelKind::Exec => Some("exec"),
-            _ => None,
-        }
-    }
-}
 
 /// How long locking waits for chunks already past the gate to reach the target.
 const DRAIN_WAIT: Duration = Duration::from_secs(5);
 
 struct IoInner {
     tracks: Tracks,
+    /// The rules the session runs under, taken when it started; every channel's stages come
+    /// from it.
+    policy: Policy,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     /// The lock gate: while set, operator input is dropped (never queued for later).
@@ -83,30 +59,68 @@ pub struct ChannelIo {
     kind: ChannelKind,
     /// The channel's own recording track (terminal and exec channels).
     track: Option<(u32, Recorder)>,
+    /// The stages the policy gives this kind of channel, shared by both directions.
+    stages: Arc<Mutex<Vec<Box<dyn Stage>>>>,
 }
 
-/// What the relay does with one operator chunk: forward `forward` (if any) to the target,
-/// then drop the passage, which lets a waiting lock through.
-#[must_use = "forward the bytes, then drop the passage"]
+/// What the pipeline made of one chunk: actions to carry out in order (see
+/// [`ChannelIo::carry`]), and perhaps a hold that stopped it. For operator input it holds the
+/// lock gate's permit until it is dropped, so a lock waits for what already passed the gate.
+#[must_use = "carry out the actions, then drop the passage"]
 pub struct Passage {
-    pub forward: Option<Bytes>,
+    direction: Direction,
+    ready: Vec<Action>,
+    held: Option<Held>,
     _permit: Option<OwnedRwLockReadGuard<()>>,
 }
 
 impl Passage {
     fn dropped() -> Passage {
         Passage {
-            forward: None,
+            direction: Direction::FromOperator,
+            ready: Vec::new(),
+            held: None,
             _permit: None,
         }
+    }
+
+    /// The actions ready now (a hold, if any, comes after them).
+    pub fn take_ready(&mut self) -> Vec<Action> {
+        std::mem::take(&mut self.ready)
+    }
+
+    pub(crate) fn is_input(&self) -> bool {
+        self.direction == Direction::FromOperator
+    }
+
+    /// The bytes this passage forwards now, joined; none when it forwards nothing.
+    pub fn forwarded(&self) -> Option<Bytes> {
+        let mut parts = self.ready.iter().filter_map(|a| match a {
+            Action::Forward(b) => Some(b.clone()),
+            _ => None,
+        });
+        let first = parts.next()?;
+        let rest: Vec<Bytes> = parts.collect();
+        if rest.is_empty() {
+            return Some(first);
+        }
+        let mut joined = first.to_vec();
+        rest.iter().for_each(|b| joined.extend_from_slice(b));
+        Some(joined.into())
+    }
+
+    /// Whether a hold waits after the ready actions.
+    pub fn is_held(&self) -> bool {
+        self.held.is_some()
     }
 }
 
 impl SessionIo {
-    pub(crate) fn new(tracks: Tracks) -> Self {
+    pub(crate) fn new(tracks: Tracks, policy: Policy) -> Self {
         SessionIo {
             inner: Arc::new(IoInner {
                 tracks,
+                policy,
                 bytes_in: AtomicU64::new(0),
                 bytes_out: AtomicU64::new(0),
                 locked: AtomicBool::new(false),
@@ -135,11 +149,13 @@ impl SessionIo {
                 None
             }
         };
+        let stages = self.inner.policy.stages_for(kind);
         Ok(ChannelIo {
             session: self.clone(),
             channel,
             kind,
             track,
+            stages: Arc::new(Mutex::new(stages)),
         })
     }
 
@@ -158,6 +174,11 @@ impl SessionIo {
     pub fn unlock(&self) -> u64 {
         self.inner.locked.store(false, Ordering::SeqCst);
         self.inner.dropped.swap(0, Ordering::Relaxed)
+    }
+
+    /// The rules the session runs under (taken when it started).
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
     }
 
     pub fn is_locked(&self) -> bool {
@@ -218,30 +239,17 @@ impl ChannelIo {
         self.track.as_ref().map(|(_, r)| r)
     }
 
-    /// Operator to target: the lock gate, the count, the recorder. Locked input is dropped
-    /// here (its content is not recorded: only the count, in the session log).
+    /// Operator to target: the lock gate, the count, the stages, the recorder. Locked input
+    /// is dropped at the gate (its content is not recorded: only the count, in the session
+    /// log).
     pub async fn from_operator(&self, data: Bytes) -> Result<Passage, RecorderError> {
         let io = &self.session.inner;
         let Some(permit) = self.session.pass_gate(data.len()).await else {
             return Ok(Passage::dropped());
         };
         io.bytes_in.fetch_add(data.len() as u64, Ordering::Relaxed);
-        if let Some(recorder) = self.recorder() {
-            let at = recorder.elapsed();
-            let terminal = self.kind == ChannelKind::Terminal;
-            recorder
-                .send(RecEvent::Input {
-                    at,
-                    channel: self.channel,
-                    bytes: data.clone(),
-                    terminal,
-                })
-                .await?;
-        }
-        Ok(Passage {
-            forward: Some(data),
-            _permit: Some(permit),
-        })
+        self.staged(Direction::FromOperator, stage::chunk(data), Some(permit))
+            .await
     }
 
     /// A signal from the operator (Ctrl-C sent as a request) is input too: `None` while the
@@ -249,27 +257,100 @@ impl ChannelIo {
     pub async fn operator_signal(&self) -> Option<Passage> {
         let permit = self.session.pass_gate(0).await?;
         Some(Passage {
-            forward: None,
+            direction: Direction::FromOperator,
+            ready: Vec::new(),
+            held: None,
             _permit: Some(permit),
         })
     }
 
-    /// Target to operator: the count, the recorder. Returns the bytes to forward.
-    pub async fn from_target(&self, data: Bytes) -> Result<Bytes, RecorderError> {
+    /// Target to operator: the count, the stages, the recorder.
+    pub async fn from_target(&self, data: Bytes) -> Result<Passage, RecorderError> {
         let io = &self.session.inner;
         io.bytes_out.fetch_add(data.len() as u64, Ordering::Relaxed);
+        self.staged(Direction::FromTarget, stage::chunk(data), None)
+            .await
+    }
+
+    /// After the ready actions of `passage` were carried out: waits for its hold, if any, and
+    /// runs the decision (then what waited behind it) through the rest of the pipeline. For
+    /// operator input the gate is passed again: what a decision lets through while the
+    /// session is locked is dropped.
+    pub(crate) async fn resume(&self, passage: Passage) -> Result<Option<Passage>, RecorderError> {
+        let Passage {
+            direction,
+            held,
+            _permit: permit,
+            ..
+        } = passage;
+        // The gate's permit is not kept while waiting: a lock does not wait for a decision.
+        drop(permit);
+        let Some(held) = held else {
+            return Ok(None);
+        };
+        let work = held.decided().await;
+        let permit = match direction {
+            Direction::FromTarget => None,
+            Direction::FromOperator => {
+                let len = work
+                    .iter()
+                    .map(|(_, a)| match a {
+                        Action::Forward(b) => b.len(),
+                        _ => 0,
+                    })
+                    .sum();
+                match self.session.pass_gate(len).await {
+                    Some(permit) => Some(permit),
+                    None => return Ok(Some(Passage::dropped())),
+                }
+            }
+        };
+        self.staged(direction, work, permit).await.map(Some)
+    }
+
+    /// Runs `work` through the stages, then records what is ready: forwarded bytes as input
+    /// or output, notices to the operator as markers. Injected bytes are not recorded.
+    async fn staged(
+        &self,
+        direction: Direction,
+        work: std::collections::VecDeque<(usize, Action)>,
+        permit: Option<OwnedRwLockReadGuard<()>>,
+    ) -> Result<Passage, RecorderError> {
+        let outcome = {
+            let mut stages = self.stages.lock().unwrap_or_else(|p| p.into_inner());
+            stage::run(&mut stages, direction, work)
+        };
         if let Some(recorder) = self.recorder() {
-            let at = recorder.elapsed();
-            recorder
-                .send(RecEvent::Output {
-                    at,
-                    channel: self.channel,
-                    bytes: data.clone(),
-                    terminal: self.kind == ChannelKind::Terminal,
-                })
-                .await?;
+            for action in &outcome.ready {
+                let at = recorder.elapsed();
+                let terminal = self.kind == ChannelKind::Terminal;
+                let event = match (action, direction) {
+                    (Action::Forward(bytes), Direction::FromOperator) => RecEvent::Input {
+                        at,
+                        channel: self.channel,
+                        bytes: bytes.clone(),
+                        terminal,
+                    },
+                    (Action::Forward(bytes), Direction::FromTarget) => RecEvent::Output {
+                        at,
+                        channel: self.channel,
+                        bytes: bytes.clone(),
+                        terminal,
+                    },
+                    (Action::Tell(text), _) => {
+                        RecEvent::Marker(at, format!("vigil told the operator: {text}"))
+                    }
+                    _ => continue,
+                };
+                recorder.send(event).await?;
+            }
         }
-        Ok(data)
+        Ok(Passage {
+            direction,
+            ready: outcome.ready,
+            held: outcome.held,
+            _permit: permit,
+        })
     }
 
     pub async fn resize(&self, cols: u32, rows: u32) -> Result<(), RecorderError> {

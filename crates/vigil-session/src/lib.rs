@@ -11,19 +11,23 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod carry;
 mod echo;
 mod error;
 mod hub;
 mod io;
 mod recorder;
 mod retention;
+mod stage;
 mod tracks;
 
 pub use admin::{Actor, Admin, AdminError, Purpose, Via};
+pub use carry::{CarryError, Closed, Outlet};
 pub use echo::{ECHO_WAIT, EchoJudge, Verdict};
 pub use error::HubError;
 pub use hub::{Control, ControlError, ControlInbox, Hub, LiveSession};
-pub use io::{ChannelIo, ChannelKind, Passage, SessionIo};
+pub use io::{ChannelIo, Passage, SessionIo};
 pub use recorder::{LiveFrame, LiveView, RecorderError, RecordingFailed};
 pub use retention::{PurgeReport, run_retention};
+pub use stage::{Action, ChannelKind, Decider, Hold, Policy, Stage, StageFactory};
 pub use tracks::TrackStart;

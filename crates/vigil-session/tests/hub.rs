@@ -40,7 +40,10 @@ async fn records_counts_and_closes() {
     let hub = hub(dir.path()).await;
     let (live, mut inbox) = hub.open(new_session()).await.unwrap();
     let id = live.id().clone();
-    let io = live.start_recording().await.unwrap();
+    let io = live
+        .start_recording(vigil_session::Policy::default())
+        .await
+        .unwrap();
     let start = vigil_session::TrackStart {
         pty: Some((100, 30, "xterm".into())),
         command: None,
@@ -51,15 +54,19 @@ async fn records_counts_and_closes() {
         .from_operator(Bytes::from_static(b"ls\r"))
         .await
         .unwrap();
-    assert_eq!(passage.forward.as_deref(), Some(&b"ls\r"[..]));
+    assert_eq!(passage.forwarded().as_deref(), Some(&b"ls\r"[..]));
     drop(passage);
-    shell
-        .from_target(Bytes::from_static(b"ls\r\nfile\xff\r\n"))
-        .await
-        .unwrap();
-    sftp.from_target(Bytes::from_static(b"sftp-bytes"))
-        .await
-        .unwrap();
+    drop(
+        shell
+            .from_target(Bytes::from_static(b"ls\r\nfile\xff\r\n"))
+            .await
+            .unwrap(),
+    );
+    drop(
+        sftp.from_target(Bytes::from_static(b"sftp-bytes"))
+            .await
+            .unwrap(),
+    );
     shell.resize(120, 40).await.unwrap();
     shell.exit(7).await.unwrap();
     assert!(hub.control(&id, Control::Terminate { by: "admin".into() }));
@@ -114,7 +121,7 @@ async fn recording_that_cannot_start_refuses_the_session() {
     std::fs::write(dir.path().join("rec"), b"not a directory").unwrap();
     let (live, _inbox) = hub.open(new_session()).await.unwrap();
     let err = live
-        .start_recording()
+        .start_recording(vigil_session::Policy::default())
         .await
         .err()
         .expect("must fail closed");
@@ -133,16 +140,21 @@ async fn a_late_viewer_gets_the_screen_then_live_output() {
         hub.watch(&id, 0).await,
         Err(vigil_session::ControlError::NotStarted(_))
     ));
-    let io = live.start_recording().await.unwrap();
+    let io = live
+        .start_recording(vigil_session::Policy::default())
+        .await
+        .unwrap();
     let start = vigil_session::TrackStart {
         pty: Some((40, 5, "xterm".into())),
         command: None,
     };
     let shell = open(&io, 0, ChannelKind::Terminal, &start).await;
-    shell
-        .from_target(Bytes::from_static(b"$ uptime\r\n up 3 days\r\n$ "))
-        .await
-        .unwrap();
+    drop(
+        shell
+            .from_target(Bytes::from_static(b"$ uptime\r\n up 3 days\r\n$ "))
+            .await
+            .unwrap(),
+    );
     let mut view = hub.watch(&id, 0).await.unwrap();
     assert_eq!((view.cols, view.rows), (40, 5));
     let mut screen = vigil_record::Screen::new(view.cols, view.rows);
@@ -150,10 +162,12 @@ async fn a_late_viewer_gets_the_screen_then_live_output() {
     assert_eq!(screen.text()[..3], ["$ uptime", " up 3 days", "$"]);
     // Two viewers at once, each with every frame after its snapshot.
     let mut second = hub.watch(&id, 0).await.unwrap();
-    shell
-        .from_target(Bytes::from_static(b"whoami"))
-        .await
-        .unwrap();
+    drop(
+        shell
+            .from_target(Bytes::from_static(b"whoami"))
+            .await
+            .unwrap(),
+    );
     shell.resize(50, 6).await.unwrap();
     for v in [&mut view, &mut second] {
         match v.frames.recv().await.unwrap() {
@@ -188,7 +202,10 @@ async fn lock_drops_input_tells_the_adapter_and_locks_the_user_until_unlocked() 
     let mut events = hub.subscribe().await.unwrap();
     let (live, mut inbox) = hub.open(new_session()).await.unwrap();
     let id = live.id().clone();
-    let io = live.start_recording().await.unwrap();
+    let io = live
+        .start_recording(vigil_session::Policy::default())
+        .await
+        .unwrap();
     let start = vigil_session::TrackStart {
         pty: Some((80, 24, "xterm".into())),
         command: None,
@@ -201,7 +218,7 @@ async fn lock_drops_input_tells_the_adapter_and_locks_the_user_until_unlocked() 
         .await
         .unwrap();
     assert!(
-        typed.forward.is_none(),
+        typed.forwarded().is_none(),
         "locked input is dropped, not queued"
     );
     assert_eq!(io.bytes().0, 0);
@@ -227,7 +244,7 @@ async fn lock_drops_input_tells_the_adapter_and_locks_the_user_until_unlocked() 
         .from_operator(Bytes::from_static(b"ls\r"))
         .await
         .unwrap();
-    assert_eq!(typed.forward.as_deref(), Some(&b"ls\r"[..]));
+    assert_eq!(typed.forwarded().as_deref(), Some(&b"ls\r"[..]));
     drop(typed);
     assert_eq!(
         hub.store().user_by_name("alice").await.unwrap().locked_by,
@@ -298,7 +315,10 @@ async fn input_typed_without_echo_is_a_redaction_marker_not_bytes() {
     let hub = hub(dir.path()).await;
     let (live, _inbox) = hub.open(new_session()).await.unwrap();
     let id = live.id().clone();
-    let io = live.start_recording().await.unwrap();
+    let io = live
+        .start_recording(vigil_session::Policy::default())
+        .await
+        .unwrap();
     let start = vigil_session::TrackStart {
         pty: Some((80, 24, "xterm".into())),
         command: None,
@@ -307,7 +327,7 @@ async fn input_typed_without_echo_is_a_redaction_marker_not_bytes() {
     let command = open(&io, 1, ChannelKind::Exec, &start).await;
     let say = |b: &'static [u8]| {
         let shell = shell.clone();
-        async move { shell.from_target(Bytes::from_static(b)).await.unwrap() }
+        async move { drop(shell.from_target(Bytes::from_static(b)).await.unwrap()) }
     };
     let typed = |b: &'static [u8]| {
         let shell = shell.clone();
@@ -372,7 +392,10 @@ async fn lock_returns_only_after_chunks_past_the_gate_are_forwarded() {
         .unwrap();
     let (live, _inbox) = hub.open(new_session()).await.unwrap();
     let id = live.id().clone();
-    let io = live.start_recording().await.unwrap();
+    let io = live
+        .start_recording(vigil_session::Policy::default())
+        .await
+        .unwrap();
     let start = vigil_session::TrackStart {
         pty: Some((80, 24, "xterm".into())),
         command: None,
@@ -383,7 +406,7 @@ async fn lock_returns_only_after_chunks_past_the_gate_are_forwarded() {
         .from_operator(Bytes::from_static(b"in flight"))
         .await
         .unwrap();
-    assert!(passage.forward.is_some());
+    assert!(passage.forwarded().is_some());
     let forwarded = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let relay = {
         let forwarded = Arc::clone(&forwarded);
@@ -403,7 +426,7 @@ async fn lock_returns_only_after_chunks_past_the_gate_are_forwarded() {
         .from_operator(Bytes::from_static(b"typed after"))
         .await
         .unwrap();
-    assert!(after.forward.is_none());
+    assert!(after.forwarded().is_none());
     drop((after, io, shell));
     live.close(EndReason::OperatorExit).await;
     let log = hub.store().session_events(&id.0).await.unwrap();
@@ -435,7 +458,10 @@ async fn each_recorded_channel_has_its_own_track() {
     let hub = hub(dir.path()).await;
     let (live, _inbox) = hub.open(new_session()).await.unwrap();
     let id = live.id().clone();
-    let io = live.start_recording().await.unwrap();
+    let io = live
+        .start_recording(vigil_session::Policy::default())
+        .await
+        .unwrap();
     let first = vigil_session::TrackStart {
         pty: Some((90, 20, "xterm".into())),
         command: None,
@@ -451,12 +477,16 @@ async fn each_recorded_channel_has_its_own_track() {
         (one.track(), two.track(), sftp.track()),
         (Some(0), Some(1), None)
     );
-    one.from_target(Bytes::from_static(b"first screen"))
-        .await
-        .unwrap();
-    two.from_target(Bytes::from_static(b"second screen"))
-        .await
-        .unwrap();
+    drop(
+        one.from_target(Bytes::from_static(b"first screen"))
+            .await
+            .unwrap(),
+    );
+    drop(
+        two.from_target(Bytes::from_static(b"second screen"))
+            .await
+            .unwrap(),
+    );
     // Each live view is its track's screen.
     let view = hub.watch(&id, 1).await.unwrap();
     assert_eq!((view.cols, view.rows), (60, 10));

@@ -234,6 +234,7 @@ pub(crate) async fn run(
         shared.reply(id, true).await;
     }
 
+    let target_tx = Arc::new(target_tx);
     let back = tokio::spawn(crate::relay::target_to_operator(
         Arc::clone(&shared),
         io.clone(),
@@ -241,6 +242,7 @@ pub(crate) async fn run(
         pending,
         target_rx,
         tx,
+        Arc::clone(&target_tx),
         alive.clone(),
     ));
     crate::relay::operator_to_target(Arc::clone(&shared), io, id, rx, target_tx).await;

@@ -27,6 +27,11 @@ pub(crate) async fn obey(shared: Arc<Shared>, mut inbox: ControlInbox) {
                     "vigil: the session has ended because it can no longer be recorded ({why})"
                 );
             }
+            Control::PolicyEnd(why) => {
+                let text = format!("vigil: the session was ended by policy: {why}");
+                shared.set_end(EndReason::Policy(why));
+                break text;
+            }
             // The gate is already closed or open when these arrive: only the notice is left.
             Control::Lock { by } => {
                 shared

@@ -61,7 +61,7 @@ pub(crate) async fn run(
             return;
         }
     };
-    if !link.allow_port_forwarding {
+    if !io.policy().allow_port_forwarding {
         refuse(format!(
             "the grant for {} does not allow port forwarding",
             link.target.name
@@ -114,6 +114,7 @@ pub(crate) async fn run(
     };
     let (rx, tx) = channel.split();
     let (target_rx, target_tx) = target_channel.split();
+    let target_tx = Arc::new(target_tx);
     let back = tokio::spawn(crate::relay::target_to_operator(
         Arc::clone(&shared),
         io.clone(),
@@ -121,6 +122,7 @@ pub(crate) async fn run(
         Vec::new(),
         target_rx,
         tx,
+        Arc::clone(&target_tx),
         alive.clone(),
     ));
     crate::relay::operator_to_target(Arc::clone(&shared), io, id, rx, target_tx).await;

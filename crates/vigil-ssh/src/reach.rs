@@ -29,9 +29,9 @@ pub(crate) async fn ensure_target(
             ));
         }
         let io = session
-            .start_recording()
+            .io()
             .await
-            .map_err(|e| format!("vigil: {e}"))?;
+            .ok_or("vigil: the session's recording has ended")?;
         return Ok((Arc::clone(link), io));
     }
     let store = shared.hub.store();
@@ -71,7 +71,9 @@ pub(crate) async fn ensure_target(
             AccessDecision::Deny(why) => return deny(why).await,
         };
     session.set_target(&target.name, &account.login).await;
-    let io = match session.start_recording().await {
+    // The rules are fixed now, for the whole session.
+    let policy = shared.hub.policy(allow_port_forwarding);
+    let io = match session.start_recording(policy).await {
         Ok(io) => io,
         Err(e) => {
             session
@@ -105,11 +107,7 @@ pub(crate) async fn ensure_target(
                 .event(EventKind::Connected, None, serde_json::json!({ "target": target.name, "host": target.host, "port": target.port, "login": account.login }))
                 .await;
             session.set_status(vigil_core::SessionStatus::Active).await;
-            let link = Arc::new(TargetLink {
-                handle,
-                target,
-                allow_port_forwarding,
-            });
+            let link = Arc::new(TargetLink { handle, target });
             *slot = Some(Arc::clone(&link));
             Ok((link, io))
         }

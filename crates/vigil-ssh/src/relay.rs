@@ -4,9 +4,10 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
 use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use vigil_core::EventKind;
-use vigil_session::{ChannelIo, ChannelKind};
+use vigil_session::{CarryError, ChannelIo, ChannelKind, Closed};
 
 use crate::shared::Shared;
 
@@ -26,7 +27,7 @@ pub(crate) async fn operator_to_target(
     io: ChannelIo,
     id: russh::ChannelId,
     mut from: ChannelReadHalf,
-    to: TargetWrite,
+    to: Arc<TargetWrite>,
 ) {
     let (backlog_tx, backlog_rx) = tokio::sync::mpsc::unbounded_channel::<ChannelMsg>();
     let writer = tokio::spawn(forward_backlog(Arc::clone(&shared), io, id, backlog_rx, to));
@@ -52,7 +53,7 @@ async fn forward_backlog(
     io: ChannelIo,
     id: russh::ChannelId,
     mut backlog: tokio::sync::mpsc::UnboundedReceiver<ChannelMsg>,
-    to: TargetWrite,
+    to: Arc<TargetWrite>,
 ) {
     // A failed recorder ends the session through its control path (Control::RecordingFailed:
     // the operator is told why, every channel is closed, the reason is recorded). The pumps
@@ -64,29 +65,34 @@ async fn forward_backlog(
             _ => 0,
         };
         let sent = match msg {
-            // The passage is held until the bytes are handed to the target, so a lock that
-            // comes meanwhile waits for them. No bytes: the lock gate dropped them.
-            ChannelMsg::Data { data } => match io.from_operator(data).await {
-                Ok(mut passage) => match passage.forward.take() {
-                    Some(data) => to.data_bytes(data).await,
-                    None => Ok(()),
-                },
-                Err(e) => {
-                    tracing::error!(error = %e, "recording failed; the session ends");
-                    recording_failed = true;
-                    break;
-                }
-            },
-            ChannelMsg::ExtendedData { data, ext } => match io.from_operator(data).await {
-                Ok(mut passage) => match passage.forward.take() {
-                    Some(data) => to.extended_data_bytes(ext, data).await,
-                    None => Ok(()),
-                },
-                Err(_) => {
-                    recording_failed = true;
-                    break;
-                }
-            },
+            // The passage is held until its actions are carried out, so a lock that comes
+            // meanwhile waits for them. No actions: the lock gate dropped the bytes.
+            ChannelMsg::Data { data } => {
+                let outlet = Sides {
+                    shared: &shared,
+                    operator: id,
+                    to_operator: None,
+                    target: &to,
+                    ext: None,
+                };
+                carried(
+                    from_operator(&io, data, &outlet).await,
+                    &mut recording_failed,
+                )
+            }
+            ChannelMsg::ExtendedData { data, ext } => {
+                let outlet = Sides {
+                    shared: &shared,
+                    operator: id,
+                    to_operator: None,
+                    target: &to,
+                    ext: Some(ext),
+                };
+                carried(
+                    from_operator(&io, data, &outlet).await,
+                    &mut recording_failed,
+                )
+            }
             ChannelMsg::Eof => to.eof().await,
             ChannelMsg::Close => {
                 let _ = to.close().await;
@@ -121,7 +127,7 @@ async fn forward_backlog(
             _ => Ok(()),
         };
         shared.input_budget.release(size);
-        if sent.is_err() {
+        if sent.is_err() || recording_failed {
             break;
         }
     }
@@ -146,6 +152,7 @@ pub(crate) async fn target_to_operator(
     pending: Vec<ChannelMsg>,
     mut from: ChannelReadHalf,
     to: OperatorWrite,
+    target: Arc<TargetWrite>,
     _alive: tokio::sync::mpsc::Sender<()>,
 ) {
     let mut closed_by_target = false;
@@ -161,17 +168,40 @@ pub(crate) async fn target_to_operator(
         let sent = match msg {
             // A failed recorder: stop forwarding and leave the ending to the session's control
             // path (see forward_backlog); closing here would race its notice and reason.
-            ChannelMsg::Data { data } => match io.from_target(data).await {
-                Ok(data) => to.data_bytes(data).await,
-                Err(e) => {
-                    tracing::error!(error = %e, "recording failed; the session ends");
-                    return;
+            ChannelMsg::Data { data } => {
+                let outlet = Sides {
+                    shared: &shared,
+                    operator: operator_id,
+                    to_operator: Some(&to),
+                    target: &target,
+                    ext: None,
+                };
+                match from_target(&io, data, &outlet).await {
+                    Ok(()) => Ok(()),
+                    Err(CarryError::Closed) => Err(russh::Error::SendError),
+                    Err(CarryError::Recording(e)) => {
+                        tracing::error!(error = %e, "recording failed; the session ends");
+                        return;
+                    }
                 }
-            },
-            ChannelMsg::ExtendedData { data, ext } => match io.from_target(data).await {
-                Ok(data) => to.extended_data_bytes(ext, data).await,
-                Err(_) => return,
-            },
+            }
+            ChannelMsg::ExtendedData { data, ext } => {
+                let outlet = Sides {
+                    shared: &shared,
+                    operator: operator_id,
+                    to_operator: Some(&to),
+                    target: &target,
+                    ext: Some(ext),
+                };
+                match from_target(&io, data, &outlet).await {
+                    Ok(()) => Ok(()),
+                    Err(CarryError::Closed) => Err(russh::Error::SendError),
+                    Err(CarryError::Recording(e)) => {
+                        tracing::error!(error = %e, "recording failed; the session ends");
+                        return;
+                    }
+                }
+            }
             ChannelMsg::Eof => to.eof().await,
             ChannelMsg::ExitStatus { exit_status } => {
                 if io.kind() != ChannelKind::Forward {
@@ -215,4 +245,71 @@ pub(crate) async fn target_to_operator(
         shared.target_lost();
     }
     let _ = to.close().await;
+}
+
+/// Where one chunk's actions go (see `vigil_session::Outlet`): the target's channel, the
+/// operator's (only on the target-to-operator pump), notices, the session's end.
+struct Sides<'a> {
+    shared: &'a Shared,
+    operator: russh::ChannelId,
+    to_operator: Option<&'a OperatorWrite>,
+    target: &'a TargetWrite,
+    /// Extended data (stderr) stays extended data.
+    ext: Option<u32>,
+}
+
+impl vigil_session::Outlet for Sides<'_> {
+    async fn to_target(&self, data: Bytes) -> Result<(), Closed> {
+        match self.ext {
+            Some(ext) => self.target.extended_data_bytes(ext, data).await,
+            None => self.target.data_bytes(data).await,
+        }
+        .map_err(|_| Closed)
+    }
+
+    async fn to_operator(&self, data: Bytes) -> Result<(), Closed> {
+        let Some(to) = self.to_operator else {
+            return Err(Closed);
+        };
+        match self.ext {
+            Some(ext) => to.extended_data_bytes(ext, data).await,
+            None => to.data_bytes(data).await,
+        }
+        .map_err(|_| Closed)
+    }
+
+    async fn tell(&self, text: String) {
+        self.shared.say(self.operator, &text).await;
+    }
+
+    fn end(&self, reason: String) {
+        self.shared.end_by_policy(reason);
+    }
+}
+
+async fn from_operator(io: &ChannelIo, data: Bytes, sides: &Sides<'_>) -> Result<(), CarryError> {
+    let passage = io.from_operator(data).await?;
+    io.carry(passage, sides).await
+}
+
+async fn from_target(io: &ChannelIo, data: Bytes, sides: &Sides<'_>) -> Result<(), CarryError> {
+    let passage = io.from_target(data).await?;
+    io.carry(passage, sides).await
+}
+
+/// A failed recording is not a send error: the pump stops forwarding and the session's
+/// control path ends it (see `forward_backlog`).
+fn carried(
+    result: Result<(), CarryError>,
+    recording_failed: &mut bool,
+) -> Result<(), russh::Error> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(CarryError::Closed) => Err(russh::Error::SendError),
+        Err(CarryError::Recording(e)) => {
+            tracing::error!(error = %e, "recording failed; the session ends");
+            *recording_failed = true;
+            Ok(())
+        }
+    }
 }

@@ -93,6 +93,16 @@ impl Shared {
     }
 
     /// The first reason wins: a kill that causes the target to close is still a kill.
+    /// A stage of the session's policy ends it: through the control path, like a kill, so the
+    /// operator is told why and every channel closes.
+    pub(crate) fn end_by_policy(&self, reason: String) {
+        if let Some(session) = self.session.get() {
+            session
+                .hub()
+                .control(session.id(), vigil_session::Control::PolicyEnd(reason));
+        }
+    }
+
     pub(crate) fn set_end(&self, reason: EndReason) {
         if let Ok(mut end) = self.end.lock()
             && end.is_none()

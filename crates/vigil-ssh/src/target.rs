@@ -13,7 +13,6 @@ use vigil_vault::Secret;
 pub(crate) struct TargetLink {
     pub(crate) handle: client::Handle<TargetClient>,
     pub(crate) target: Target,
-    pub(crate) allow_port_forwarding: bool,
 }
 
 pub(crate) struct TargetClient {
