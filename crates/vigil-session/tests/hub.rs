@@ -534,3 +534,54 @@ async fn each_recorded_channel_has_its_own_track() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// Fault injection: a channel whose track cannot be written is refused (fail closed), and
+/// nothing says it opened; the session and its first track go on.
+#[tokio::test]
+async fn a_channel_whose_track_cannot_be_written_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = hub(dir.path()).await;
+    let (live, _inbox) = hub.open(new_session()).await.unwrap();
+    let id = live.id().clone();
+    let io = live
+        .start_recording(vigil_session::Policy::default())
+        .await
+        .unwrap();
+    // Where track 1's live file would go, a directory: it cannot be created.
+    std::fs::create_dir_all(
+        dir.path()
+            .join("rec")
+            .join(format!("{}.1.cast.zst.part", id.0)),
+    )
+    .unwrap();
+    let start = vigil_session::TrackStart::default();
+    let first = open(&io, 0, ChannelKind::Exec, &start).await;
+    let opened = |track: Option<u32>| {
+        vec![vigil_core::Evidence::session(
+            vigil_core::EventKind::ChannelOpened,
+            &id,
+            None,
+            serde_json::json!({ "kind": "exec", "channel": "1", "track": track }),
+        )]
+    };
+    let refused = io.channel(1, ChannelKind::Exec, &start, opened).await;
+    assert!(refused.is_err(), "the second channel must be refused");
+    drop(
+        first
+            .from_target(Bytes::from_static(b"still recorded"))
+            .await
+            .unwrap(),
+    );
+    drop((io, first));
+    live.close(EndReason::OperatorExit).await;
+    let events = hub.store().session_events(&id.0).await.unwrap();
+    assert!(
+        !events.iter().any(|e| e.kind == "channel_opened"),
+        "{events:?}"
+    );
+    assert_eq!(
+        recording_of(&hub, &id).await.output_bytes(),
+        b"still recorded"
+    );
+    assert_eq!(hub.store().recording_tracks(&id.0).await.unwrap().len(), 1);
+}
