@@ -68,28 +68,16 @@ async fn forward_backlog(
             // The passage is held until its actions are carried out, so a lock that comes
             // meanwhile waits for them. No actions: the lock gate dropped the bytes.
             ChannelMsg::Data { data } => {
-                let outlet = Sides {
-                    shared: &shared,
-                    operator: id,
-                    to_operator: None,
-                    target: &to,
-                    ext: None,
-                };
+                let sides = Sides::input(&shared, id, &to, None);
                 carried(
-                    from_operator(&io, data, &outlet).await,
+                    from_operator(&io, data, &sides).await,
                     &mut recording_failed,
                 )
             }
             ChannelMsg::ExtendedData { data, ext } => {
-                let outlet = Sides {
-                    shared: &shared,
-                    operator: id,
-                    to_operator: None,
-                    target: &to,
-                    ext: Some(ext),
-                };
+                let sides = Sides::input(&shared, id, &to, Some(ext));
                 carried(
-                    from_operator(&io, data, &outlet).await,
+                    from_operator(&io, data, &sides).await,
                     &mut recording_failed,
                 )
             }
@@ -169,37 +157,20 @@ pub(crate) async fn target_to_operator(
             // A failed recorder: stop forwarding and leave the ending to the session's control
             // path (see forward_backlog); closing here would race its notice and reason.
             ChannelMsg::Data { data } => {
-                let outlet = Sides {
-                    shared: &shared,
-                    operator: operator_id,
-                    to_operator: Some(&to),
-                    target: &target,
-                    ext: None,
-                };
-                match from_target(&io, data, &outlet).await {
-                    Ok(()) => Ok(()),
-                    Err(CarryError::Closed) => Err(russh::Error::SendError),
+                let sides = Sides::output(&shared, operator_id, &to, &target, None);
+                match from_target(&io, data, &sides).await {
                     Err(CarryError::Recording(e)) => {
                         tracing::error!(error = %e, "recording failed; the session ends");
                         return;
                     }
+                    other => carried(other, &mut false),
                 }
             }
             ChannelMsg::ExtendedData { data, ext } => {
-                let outlet = Sides {
-                    shared: &shared,
-                    operator: operator_id,
-                    to_operator: Some(&to),
-                    target: &target,
-                    ext: Some(ext),
-                };
-                match from_target(&io, data, &outlet).await {
-                    Ok(()) => Ok(()),
-                    Err(CarryError::Closed) => Err(russh::Error::SendError),
-                    Err(CarryError::Recording(e)) => {
-                        tracing::error!(error = %e, "recording failed; the session ends");
-                        return;
-                    }
+                let sides = Sides::output(&shared, operator_id, &to, &target, Some(ext));
+                match from_target(&io, data, &sides).await {
+                    Err(CarryError::Recording(_)) => return,
+                    other => carried(other, &mut false),
                 }
             }
             ChannelMsg::Eof => to.eof().await,
@@ -256,6 +227,41 @@ struct Sides<'a> {
     target: &'a TargetWrite,
     /// Extended data (stderr) stays extended data.
     ext: Option<u32>,
+}
+
+impl<'a> Sides<'a> {
+    /// For operator input: bytes go to the target only.
+    fn input(
+        shared: &'a Shared,
+        operator: russh::ChannelId,
+        target: &'a TargetWrite,
+        ext: Option<u32>,
+    ) -> Self {
+        Sides {
+            shared,
+            operator,
+            to_operator: None,
+            target,
+            ext,
+        }
+    }
+
+    /// For target output: shown to the operator; injected bytes go back to the target.
+    fn output(
+        shared: &'a Shared,
+        operator: russh::ChannelId,
+        to_operator: &'a OperatorWrite,
+        target: &'a TargetWrite,
+        ext: Option<u32>,
+    ) -> Self {
+        Sides {
+            shared,
+            operator,
+            to_operator: Some(to_operator),
+            target,
+            ext,
+        }
+    }
 }
 
 impl vigil_session::Outlet for Sides<'_> {
