@@ -65,6 +65,7 @@ impl From<vigil_session::AdminError> for ApiError {
             A::Store(e) => e.into(),
             A::Control(e) => e.into(),
             A::Refused(why) => ApiError::Conflict(why),
+            A::Invalid(why) => ApiError::BadRequest(why),
         }
     }
 }

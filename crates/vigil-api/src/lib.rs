@@ -16,6 +16,7 @@ mod error;
 mod limiter;
 mod live;
 mod routes;
+mod rules;
 mod server;
 mod sessions;
 mod state;

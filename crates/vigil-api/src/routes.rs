@@ -8,7 +8,7 @@ use vigil_core::Permission;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{auth, control, live, sessions, targets, users};
+use crate::{auth, control, live, rules, sessions, targets, users};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,6 +273,34 @@ pub const ROUTES: &[Route] = &[
         "Revoke one of the caller's API tokens",
         SignedIn,
         |m| on(m, users::delete_token),
+    ),
+    r(
+        "GET",
+        "/api/v1/rules",
+        "Audited-command rules",
+        Permission(P::ManageRules),
+        |m| on(m, rules::list),
+    ),
+    r(
+        "POST",
+        "/api/v1/rules",
+        "Add a rule: {name, kind: regex|command|class, pattern, score, action: alert|prohibit|interrupt|deactivate, enabled, targets, logins, users}; it applies to sessions that start from now on",
+        Permission(P::ManageRules),
+        |m| on(m, rules::create),
+    ),
+    r(
+        "PATCH",
+        "/api/v1/rules/{name}",
+        "Change a rule (any field of the add body but its name; enabled: false disables it); running sessions keep the rules they started with",
+        Permission(P::ManageRules),
+        |m| on(m, rules::edit),
+    ),
+    r(
+        "DELETE",
+        "/api/v1/rules/{name}",
+        "Remove a rule",
+        Permission(P::ManageRules),
+        |m| on(m, rules::remove),
     ),
     r(
         "GET",

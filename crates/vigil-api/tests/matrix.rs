@@ -28,6 +28,10 @@ fn body_for(method: &str, path: &str, who: &str) -> Option<serde_json::Value> {
             json!({ "name": format!("t-{who}"), "host": "127.0.0.1", "port": 22 })
         }
         ("PATCH", "/api/v1/targets/{name}") => json!({}),
+        ("POST", "/api/v1/rules") => {
+            json!({ "name": format!("r-{who}"), "kind": "command", "pattern": "shutdown" })
+        }
+        ("PATCH", "/api/v1/rules/{name}") => json!({}),
         ("POST", "/api/v1/targets/{name}/logins") => {
             json!({ "login": format!("l-{who}"), "password": "pw" })
         }

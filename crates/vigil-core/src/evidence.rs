@@ -181,6 +181,19 @@ kinds! {
     RecordingExported = "recording_exported", Admin, ["track"];
     /// A session's recording and log were purged, by the retention job or a person.
     SessionPurged = "session_purged", Admin, ["retention_days", "user", "target"];
+    /// An audited-command rule was added: its pattern (`kind`: regex, command or class),
+    /// score, action and scope. It applies to sessions that start from now on.
+    RuleAdded = "rule_added", Admin, ["kind", "pattern", "score", "action", "scope"];
+    /// An audited-command rule was edited, enabled or disabled: the rule `before` and
+    /// `after`. Running sessions keep the rules they started with.
+    RuleChanged = "rule_changed", Admin, ["before", "after"];
+    /// An audited-command rule was removed (`rule`: what it was).
+    RuleRemoved = "rule_removed", Admin, ["rule"];
+    /// A command the operator ran (or tried to): `command` as lexed, `source` (exec request,
+    /// shell buffer, typed line, screen), the rules it matched with their scores, the `score`
+    /// it added to the session, and the `action` taken (none, alert, prohibit, interrupt,
+    /// deactivate).
+    CommandDetected = "command_detected", Session, ["command", "source", "rules", "score", "action"];
 }
 
 /// The actor of what a node does by itself (the retention job).

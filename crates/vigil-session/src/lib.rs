@@ -21,7 +21,7 @@ mod retention;
 mod stage;
 mod tracks;
 
-pub use admin::{Actor, Admin, AdminError, Purpose, Via};
+pub use admin::{Actor, Admin, AdminError, MAX_SCORE, Purpose, Via, rule_of};
 pub use carry::{CarryError, Closed, Outlet};
 pub use echo::{ECHO_WAIT, EchoJudge, Verdict};
 pub use error::HubError;

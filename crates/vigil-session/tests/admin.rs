@@ -267,3 +267,83 @@ async fn a_refused_action_changes_nothing_and_records_nothing() {
             .disabled
     );
 }
+
+/// Rules (issue 10): a broken pattern is refused with where and why and changes nothing;
+/// every change is in the administration log with the rule before and after.
+#[tokio::test]
+async fn rules_are_checked_and_every_change_is_evidence() {
+    use vigil_audit::rules::{Action, Pattern, Rule, Scope};
+    let n = node().await;
+    let admin = Admin::new(n.hub.store().clone());
+    let by = Actor::cli("cli:carol");
+    let mut rule = Rule {
+        name: "no-rm-root".into(),
+        pattern: Pattern::Regex("rm (-rf".into()),
+        score: 50,
+        action: Action::Prohibit,
+        enabled: true,
+        scope: Scope::default(),
+    };
+    let refused = admin.add_rule(&by, &rule).await.unwrap_err().to_string();
+    assert!(
+        refused.contains("unclosed group") && refused.contains('^'),
+        "{refused}"
+    );
+    assert!(n.hub.store().audit_rules().await.unwrap().is_empty());
+    rule.pattern = Pattern::Regex(r"^rm\s+-rf\s+/$".into());
+    admin.add_rule(&by, &rule).await.unwrap();
+    let row = admin
+        .edit_rule(&by, "no-rm-root", |r| {
+            r.score = 70;
+            r.scope.targets = vec!["web01".into()];
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (row.score, row.targets.as_slice()),
+        (70, &["web01".to_owned()][..])
+    );
+    let bad_edit = admin
+        .edit_rule(&by, "no-rm-root", |r| {
+            r.pattern = Pattern::Regex("(".into())
+        })
+        .await;
+    assert!(bad_edit.is_err());
+    assert_eq!(
+        n.hub
+            .store()
+            .audit_rule("no-rm-root")
+            .await
+            .unwrap()
+            .pattern,
+        r"^rm\s+-rf\s+/$"
+    );
+    admin
+        .edit_rule(&by, "no-rm-root", |r| r.enabled = false)
+        .await
+        .unwrap();
+    admin.remove_rule(&by, "no-rm-root").await.unwrap();
+    let log = n.hub.store().audit_entries(50).await.unwrap();
+    let kinds: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert_eq!(
+        kinds
+            .iter()
+            .filter(|k| k.starts_with("rule_"))
+            .copied()
+            .collect::<Vec<_>>(),
+        ["rule_removed", "rule_changed", "rule_changed", "rule_added"]
+    );
+    let changed = log.iter().find(|e| e.action == "rule_changed").unwrap();
+    let detail: serde_json::Value = serde_json::from_str(&changed.detail).unwrap();
+    assert_eq!(
+        (
+            detail["before"]["enabled"].as_bool(),
+            detail["after"]["enabled"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+    assert!(
+        log.iter()
+            .all(|e| !e.action.starts_with("rule_") || e.actor == "cli:carol")
+    );
+}

@@ -59,6 +59,9 @@ enum Command {
     /// Who may reach which target.
     #[command(subcommand)]
     Access(cli::AccessCommand),
+    /// Audited-command rules: what operators' commands are scored and acted on.
+    #[command(subcommand)]
+    Rule(cli::RuleCommand),
     /// Recorded sessions.
     #[command(subcommand)]
     Session(cli::SessionCommand),

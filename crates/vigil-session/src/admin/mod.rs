@@ -8,6 +8,7 @@
 //! another node (or any session, from a CLI process, which has no hub) through the command
 //! queue; the queued command and its evidence are one transaction.
 
+mod rules;
 mod sessions;
 mod targets;
 mod users;
@@ -19,6 +20,7 @@ use vigil_store::{Store, StoreError};
 
 use crate::{ControlError, Hub};
 
+pub use rules::{MAX_SCORE, rule_of};
 pub use sessions::Purpose;
 
 /// How a request reached Vigil; the evidence says it (`via`, and the client's address).
@@ -94,6 +96,10 @@ pub enum AdminError {
     /// A rule of the action said no; the message says which and what to do.
     #[error("{0}")]
     Refused(String),
+    /// What was asked for cannot be used as it is (a pattern that does not compile); the
+    /// message says where and why.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// The administrative actions, over the store and (in `serve`) this node's hub.

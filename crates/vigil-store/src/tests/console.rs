@@ -406,3 +406,50 @@ store_test!(
         assert!(store.recording_tracks(&id.0).await.unwrap().is_empty());
     }
 );
+
+store_test!(audit_rules_round_trip, |store: Store| async move {
+    let rule = crate::RuleRow {
+        name: "no-shutdown".into(),
+        pattern_kind: "command".into(),
+        pattern: "shutdown".into(),
+        score: 30,
+        action: "interrupt".into(),
+        enabled: true,
+        targets: vec!["web01".into(), "db01".into()],
+        logins: vec![],
+        users: vec!["alice".into()],
+        created_at: 0,
+        updated_at: 0,
+    };
+    let mut tx = store.begin().await.unwrap();
+    let created = tx.create_audit_rule(&rule).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        (created.targets.clone(), created.users.clone()),
+        (rule.targets.clone(), rule.users.clone())
+    );
+    assert!(created.created_at > 0);
+    let mut tx = store.begin().await.unwrap();
+    assert!(matches!(
+        tx.create_audit_rule(&rule).await,
+        Err(StoreError::Conflict(_))
+    ));
+    drop(tx);
+    let mut changed = created.clone();
+    changed.enabled = false;
+    changed.score = 5;
+    let mut tx = store.begin().await.unwrap();
+    tx.update_audit_rule(&changed).await.unwrap();
+    tx.commit().await.unwrap();
+    let listed = store.audit_rules().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].enabled, listed[0].score), (false, 5));
+    let mut tx = store.begin().await.unwrap();
+    tx.delete_audit_rule("no-shutdown").await.unwrap();
+    assert!(matches!(
+        tx.delete_audit_rule("no-shutdown").await,
+        Err(StoreError::NotFound(_))
+    ));
+    tx.commit().await.unwrap();
+    assert!(store.audit_rules().await.unwrap().is_empty());
+});

@@ -4,6 +4,7 @@
 //! through the store's command queue.
 
 mod events;
+mod rules;
 mod sessions;
 mod targets;
 mod users;
@@ -21,6 +22,7 @@ use crate::Command;
 use crate::config::Settings;
 
 pub(crate) use events::EventsArgs;
+pub(crate) use rules::RuleCommand;
 pub(crate) use sessions::{AuditCommand, RecordingCommand, SessionCommand};
 pub(crate) use targets::{AccessCommand, AccountCommand, TargetCommand};
 pub(crate) use users::UserCommand;
@@ -37,6 +39,7 @@ pub(crate) async fn run(
         Command::Target(c) => targets::target(&admin, &by, c).await,
         Command::Account(c) => targets::account(&admin, &by, c).await,
         Command::Access(c) => targets::access(&admin, &by, c).await,
+        Command::Rule(c) => rules::run(&admin, &by, c).await,
         Command::Session(c) => sessions::session(&admin, &by, c).await,
         Command::Recording(c) => sessions::recording(settings, &admin, &by, c).await,
         Command::Audit(c) => sessions::audit(store, c).await,
