@@ -68,8 +68,10 @@ pub enum EndReason {
     NodeShutdown,
     /// Found open by a node that restarted: the process that owned it died.
     Interrupted,
-    /// A stage of the session's policy ended it (a blocked command, a refused transfer).
+    /// A stage of the session's policy ended it (a refused transfer, ...).
     Policy(String),
+    /// An audited command whose rule interrupts (or deactivates): the rule's name.
+    CommandAction(String),
     Error(String),
 }
 
@@ -83,6 +85,7 @@ impl fmt::Display for EndReason {
             EndReason::NodeShutdown => f.write_str("node_shutdown"),
             EndReason::Interrupted => f.write_str("interrupted"),
             EndReason::Policy(why) => write!(f, "policy({why})"),
+            EndReason::CommandAction(rule) => write!(f, "command_action({rule})"),
             EndReason::Error(e) => write!(f, "error({e})"),
         }
     }

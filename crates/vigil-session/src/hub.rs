@@ -10,6 +10,7 @@ use vigil_record::RecordingStore;
 use vigil_store::{ControlCommand, EvidenceConsumer, EvidenceRow, NewSession, Store};
 
 use crate::SessionIo;
+use crate::audit::CommandRules;
 use crate::error::HubError;
 use crate::recorder::LiveView;
 use crate::recorder::RecordingFailed;
@@ -30,8 +31,9 @@ pub enum Control {
     Lock { by: String },
     /// Input flows again; the adapter tells the operator.
     Unlock { by: String },
-    /// A stage of the session's policy ended it (`Action::End`); the operator is told why.
-    PolicyEnd(String),
+    /// The session's policy ended it (a stage's `Action::End`, an audited command's
+    /// interrupt): the end reason, and what the operator is told.
+    End { reason: EndReason, notice: String },
 }
 
 /// Why a live view or a live-control request cannot be had from this node.
@@ -65,6 +67,18 @@ pub struct Hub {
     feeding: tokio::sync::Mutex<bool>,
     /// The stages every session's policy is built with (see [`Hub::policy`]).
     stages: Vec<Arc<dyn StageFactory>>,
+    /// The rules last compiled, with the rows they came from.
+    rules:
+        tokio::sync::Mutex<Option<(Vec<vigil_store::RuleRow>, Arc<vigil_audit::rules::RuleSet>)>>,
+}
+
+/// Why a session cannot have its policy (and must be refused).
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("cannot read the audited-command rules: {0}")]
+    Store(#[from] vigil_store::StoreError),
+    #[error("the audited-command rules cannot be used ({0}): fix or disable that rule")]
+    Rules(String),
 }
 
 /// One live session as the registry knows it.
@@ -98,17 +112,48 @@ impl Hub {
             bus: tokio::sync::broadcast::channel(4096).0,
             feeding: tokio::sync::Mutex::new(false),
             stages,
+            rules: tokio::sync::Mutex::new(None),
         })
     }
 
-    /// The policy snapshot of a session that starts now: the grant's decision and the stages
-    /// this node runs.
-    pub fn policy(&self, allow_port_forwarding: bool) -> Policy {
-        self.stages
+    /// The policy snapshot of a session that starts now: the grant's decision, the audited-
+    /// command rules as they are now (compiled once per change of the rules, shared by the
+    /// sessions that start under them) and the stages this node runs. An error refuses the
+    /// session: it would run without its rules.
+    pub async fn policy(
+        &self,
+        allow_port_forwarding: bool,
+        at: vigil_audit::rules::Where,
+    ) -> Result<Policy, PolicyError> {
+        let rules = self.compiled_rules().await?;
+        let policy = Policy::new(allow_port_forwarding, CommandRules::new(rules, at));
+        Ok(self
+            .stages
             .iter()
-            .fold(Policy::new(allow_port_forwarding), |p, s| {
-                p.with_stage(Arc::clone(s))
-            })
+            .fold(policy, |p, s| p.with_stage(Arc::clone(s))))
+    }
+
+    async fn compiled_rules(&self) -> Result<Arc<vigil_audit::rules::RuleSet>, PolicyError> {
+        let rows = self.store.audit_rules().await?;
+        let mut cache = self.rules.lock().await;
+        if let Some((cached, set)) = cache.as_ref()
+            && *cached == rows
+        {
+            return Ok(Arc::clone(set));
+        }
+        let rules = rows
+            .iter()
+            .map(crate::admin::rule_of)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| PolicyError::Rules(e.to_string()))?;
+        // Compiling thousands of expressions is CPU work: off the async runtime.
+        let set = tokio::task::spawn_blocking(move || vigil_audit::rules::RuleSet::compile(rules))
+            .await
+            .map_err(|e| PolicyError::Rules(e.to_string()))?
+            .map_err(|e| PolicyError::Rules(e.to_string()))?;
+        let set = Arc::new(set);
+        *cache = Some((rows, Arc::clone(&set)));
+        Ok(set)
     }
 
     pub fn node(&self) -> &str {

@@ -20,6 +20,7 @@ use bytes::Bytes;
 use tokio::sync::{OwnedRwLockReadGuard, RwLock};
 use vigil_core::Evidence;
 
+use crate::audit::{CommandVerdict, Source};
 use crate::error::HubError;
 use crate::recorder::{LiveView, RecEvent, Recorder, RecorderError, RecorderTask};
 use crate::stage::{self, Action, ChannelKind, Direction, Held, Policy, Stage};
@@ -183,6 +184,36 @@ impl SessionIo {
 
     pub fn is_locked(&self) -> bool {
         self.inner.locked.load(Ordering::SeqCst)
+    }
+
+    /// Decides a command line with the session's rules and writes what it means (the
+    /// session log, the risk score, a deactivated account) and a marker in every track. An
+    /// error means its evidence could not be written: the command must not run.
+    pub async fn audit_command(
+        &self,
+        line: &str,
+        source: Source,
+    ) -> Result<CommandVerdict, vigil_store::StoreError> {
+        let tracks = &self.inner.tracks;
+        let verdict = crate::audit::take_effect(
+            tracks.store(),
+            tracks.session(),
+            &self.inner.policy.commands,
+            line,
+            source,
+        )
+        .await?;
+        let d = &verdict.decision;
+        let label = match (&d.rule, d.action) {
+            (Some(rule), Some(action)) => format!(
+                "command: {line} (rule {rule}, +{}, {})",
+                d.score,
+                action.as_str()
+            ),
+            _ => format!("command: {line}"),
+        };
+        let _ = self.marker(label).await;
+        Ok(verdict)
     }
 
     /// Marks the moment in every track.

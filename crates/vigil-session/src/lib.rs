@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod audit;
 mod carry;
 mod echo;
 mod error;
@@ -22,10 +23,11 @@ mod stage;
 mod tracks;
 
 pub use admin::{Actor, Admin, AdminError, MAX_SCORE, Purpose, Via, rule_of};
+pub use audit::{CommandRules, CommandVerdict, Source};
 pub use carry::{CarryError, Closed, Outlet};
 pub use echo::{ECHO_WAIT, EchoJudge, Verdict};
 pub use error::HubError;
-pub use hub::{Control, ControlError, ControlInbox, Hub, LiveSession};
+pub use hub::{Control, ControlError, ControlInbox, Hub, LiveSession, PolicyError};
 pub use io::{ChannelIo, Passage, SessionIo};
 pub use recorder::{LiveFrame, LiveView, RecorderError, RecordingFailed};
 pub use retention::{PurgeReport, run_retention};

@@ -79,6 +79,8 @@ pub struct RecordingFailed(pub String);
 const QUEUE: usize = 16;
 const FLUSH_BYTES: usize = 256 * 1024;
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Markers kept for a track whose channel has not opened yet; more take a default header.
+const EARLY_MARKERS: usize = 64;
 
 #[derive(Clone)]
 pub(crate) struct Recorder {
@@ -168,6 +170,7 @@ async fn write_loop(
     let mut writer: Option<CastWriter<Vec<u8>>> = None;
     let mut live = Live::default();
     let mut judges: HashMap<u32, EchoJudge> = HashMap::new();
+    let mut early_markers: Vec<(Duration, String)> = Vec::new();
     let io = |e: std::io::Error| e.to_string();
     let mut compressor = LiveCompressor::default();
     let mut written: u64 = 0;
@@ -180,7 +183,16 @@ async fn write_loop(
                 let w = match (&mut writer, event) {
                     (None, RecEvent::Start(header)) => {
                         live.size = (header.cols, header.rows);
-                        writer = Some(CastWriter::new(Vec::with_capacity(FLUSH_BYTES), &header).map_err(io)?);
+                        let w = writer.insert(CastWriter::new(Vec::with_capacity(FLUSH_BYTES), &header).map_err(io)?);
+                        for (at, label) in early_markers.drain(..) {
+                            w.marker(at, &label).map_err(io)?;
+                        }
+                        continue;
+                    }
+                    // A marker before the track has its channel (a lock, a refused command)
+                    // waits for the channel's header rather than taking a default one.
+                    (None, RecEvent::Marker(at, label)) if early_markers.len() < EARLY_MARKERS => {
+                        early_markers.push((at, label));
                         continue;
                     }
                     (Some(_), RecEvent::Start(_)) => continue,
@@ -191,7 +203,13 @@ async fn write_loop(
                     (slot, event) => {
                         let w = match slot {
                             Some(w) => w,
-                            None => slot.insert(CastWriter::new(Vec::with_capacity(FLUSH_BYTES), &default_header(started)).map_err(io)?),
+                            None => {
+                                let w = slot.insert(CastWriter::new(Vec::with_capacity(FLUSH_BYTES), &default_header(started)).map_err(io)?);
+                                for (at, label) in early_markers.drain(..) {
+                                    w.marker(at, &label).map_err(io)?;
+                                }
+                                w
+                            }
                         };
                         match event {
                             RecEvent::Output { at, channel, bytes, terminal } => {
@@ -249,6 +267,9 @@ async fn write_loop(
         Some(w) => w,
         None => writer.insert(CastWriter::new(Vec::new(), &default_header(started)).map_err(io)?),
     };
+    for (at, label) in early_markers.drain(..) {
+        w.marker(at, &label).map_err(io)?;
+    }
     for judge in judges.values_mut() {
         write_verdicts(w, judge.finish()).map_err(io)?;
     }

@@ -23,6 +23,8 @@ use tokio::sync::oneshot;
 
 use vigil_core::TransferTool;
 
+use crate::audit::CommandRules;
+
 /// What a channel carries, decided when it opens: only terminal and exec streams go into the
 /// terminal recording; file transfers (scp, rsync, SFTP) and port forwards are counted and
 /// logged.
@@ -150,13 +152,16 @@ pub trait StageFactory: Send + Sync {
 pub struct Policy {
     /// Whether the grant that let the session in allows `-L` port forwards.
     pub allow_port_forwarding: bool,
+    /// The audited-command rules, compiled when the session started.
+    pub commands: CommandRules,
     stages: Vec<Arc<dyn StageFactory>>,
 }
 
 impl Policy {
-    pub fn new(allow_port_forwarding: bool) -> Policy {
+    pub fn new(allow_port_forwarding: bool, commands: CommandRules) -> Policy {
         Policy {
             allow_port_forwarding,
+            commands,
             stages: Vec::new(),
         }
     }

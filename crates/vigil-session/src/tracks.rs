@@ -131,6 +131,14 @@ impl Tracks {
         Ok(())
     }
 
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub(crate) fn session(&self) -> &SessionId {
+        &self.session
+    }
+
     /// Every track's recorder (a marker goes into all of them).
     pub(crate) async fn recorders(&self) -> Vec<Recorder> {
         let state = self.state.lock().await;

@@ -131,7 +131,11 @@ async fn stages_forward_inject_hold_tell_and_end_through_the_pipeline() {
         .unwrap();
     let id = live.id().clone();
     // The policy is the snapshot taken when the session starts.
-    let io = live.start_recording(hub.policy(false)).await.unwrap();
+    let policy = hub
+        .policy(false, vigil_audit::rules::Where::default())
+        .await
+        .unwrap();
+    let io = live.start_recording(policy).await.unwrap();
     let start = TrackStart {
         pty: Some((80, 24, "xterm".into())),
         command: None,

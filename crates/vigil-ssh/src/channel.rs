@@ -168,6 +168,14 @@ pub(crate) async fn run(
         (_, Some(_), None) => ChannelKind::Terminal,
         (_, None, None) => ChannelKind::Exec,
     };
+    // An exec request's command is known exactly: decided before the target sees it.
+    if let Start::Exec(_) = &start
+        && let Some(line) = &command
+        && !command_allowed(&shared, &io, id, &tx, want_reply && !replied, line).await
+    {
+        return;
+    }
+
     let opened = open_on_target(&link, &pty, &env, &start).await;
     let (target_rx, target_tx, pending) = match opened {
         Ok(t) => t,
@@ -339,4 +347,59 @@ async fn wait_reply(rx: &mut ChannelReadHalf, pending: &mut Vec<ChannelMsg>) -> 
         }
     }
     false
+}
+
+/// Decides an exec request's command with the session's rules. A command that may not run
+/// never reaches the target: the client gets the notice on stderr and exit status 126, and
+/// an interrupting rule ends the session.
+async fn command_allowed(
+    shared: &Shared,
+    io: &vigil_session::SessionIo,
+    id: ChannelId,
+    tx: &OperatorWrite,
+    reply_pending: bool,
+    line: &str,
+) -> bool {
+    let verdict = match io.audit_command(line, vigil_session::Source::Exec).await {
+        Ok(v) => v,
+        Err(e) => {
+            let text = format!("vigil: the command cannot be recorded, so it does not run: {e}");
+            refuse_command(shared, id, tx, reply_pending, &text).await;
+            return false;
+        }
+    };
+    if verdict.run {
+        return true;
+    }
+    let notice = verdict
+        .notice
+        .unwrap_or_else(|| "vigil: command refused".into());
+    refuse_command(shared, id, tx, reply_pending, &notice).await;
+    if let (Some(reason), Some(session)) = (verdict.end, shared.session.get()) {
+        session.hub().control(
+            session.id(),
+            vigil_session::Control::End {
+                reason,
+                notice: notice.clone(),
+            },
+        );
+    }
+    false
+}
+
+async fn refuse_command(
+    shared: &Shared,
+    id: ChannelId,
+    tx: &OperatorWrite,
+    reply_pending: bool,
+    text: &str,
+) {
+    if reply_pending {
+        shared.reply(id, true).await;
+    }
+    let _ = tx
+        .extended_data_bytes(1, bytes::Bytes::from(format!("{text}\n")))
+        .await;
+    let _ = tx.exit_status(126).await;
+    finish(shared, id, tx).await;
 }

@@ -27,10 +27,9 @@ pub(crate) async fn obey(shared: Arc<Shared>, mut inbox: ControlInbox) {
                     "vigil: the session has ended because it can no longer be recorded ({why})"
                 );
             }
-            Control::PolicyEnd(why) => {
-                let text = format!("vigil: the session was ended by policy: {why}");
-                shared.set_end(EndReason::Policy(why));
-                break text;
+            Control::End { reason, notice } => {
+                shared.set_end(reason);
+                break notice;
             }
             // The gate is already closed or open when these arrive: only the notice is left.
             Control::Lock { by } => {

@@ -72,7 +72,15 @@ pub(crate) async fn ensure_target(
         };
     session.set_target(&target.name, &account.login).await;
     // The rules are fixed now, for the whole session.
-    let policy = shared.hub.policy(allow_port_forwarding);
+    let at = vigil_audit::rules::Where {
+        target: target.name.clone(),
+        login: account.login.clone(),
+        user: user.name.clone(),
+    };
+    let policy = match shared.hub.policy(allow_port_forwarding, at).await {
+        Ok(p) => p,
+        Err(e) => return deny(e.to_string()).await,
+    };
     let io = match session.start_recording(policy).await {
         Ok(io) => io,
         Err(e) => {

@@ -144,6 +144,7 @@ pub(crate) async fn target_to_operator(
     _alive: tokio::sync::mpsc::Sender<()>,
 ) {
     let mut closed_by_target = false;
+    let mut eof_held = false;
     let mut pending = pending.into_iter();
     loop {
         let msg = match pending.next() {
@@ -173,13 +174,25 @@ pub(crate) async fn target_to_operator(
                     other => carried(other, &mut false),
                 }
             }
+            // sshd may send EOF before the exit status (a command that prints nothing). A
+            // client whose input has ended closes the channel on EOF, and an exit status
+            // that comes after can no longer reach it (ssh exits 255). So the EOF of a
+            // session channel waits for the exit status (or the close).
+            ChannelMsg::Eof if io.kind() != ChannelKind::Forward => {
+                eof_held = true;
+                Ok(())
+            }
             ChannelMsg::Eof => to.eof().await,
             ChannelMsg::ExitStatus { exit_status } => {
+                let sent = to.exit_status(exit_status).await;
+                if std::mem::take(&mut eof_held) {
+                    let _ = to.eof().await;
+                }
                 if io.kind() != ChannelKind::Forward {
                     let _ = io.exit(exit_status).await;
                     shared.event(EventKind::ExitStatus, serde_json::json!({ "channel": operator_id.to_string(), "status": exit_status })).await;
                 }
-                to.exit_status(exit_status).await
+                sent
             }
             ChannelMsg::ExitSignal {
                 signal_name,
@@ -188,7 +201,7 @@ pub(crate) async fn target_to_operator(
                 lang_tag,
             } => {
                 shared.event(EventKind::ExitStatus, serde_json::json!({ "channel": operator_id.to_string(), "signal": format!("{signal_name:?}") })).await;
-                match shared.handle() {
+                let sent = match shared.handle() {
                     Some(h) => h
                         .exit_signal_request(
                             operator_id,
@@ -200,7 +213,11 @@ pub(crate) async fn target_to_operator(
                         .await
                         .map_err(|_| russh::Error::SendError),
                     None => Ok(()),
+                };
+                if std::mem::take(&mut eof_held) {
+                    let _ = to.eof().await;
                 }
+                sent
             }
             ChannelMsg::Close => {
                 closed_by_target = true;
@@ -214,6 +231,9 @@ pub(crate) async fn target_to_operator(
     }
     if !closed_by_target {
         shared.target_lost();
+    }
+    if eof_held {
+        let _ = to.eof().await;
     }
     let _ = to.close().await;
 }

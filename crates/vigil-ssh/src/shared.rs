@@ -97,9 +97,14 @@ impl Shared {
     /// operator is told why and every channel closes.
     pub(crate) fn end_by_policy(&self, reason: String) {
         if let Some(session) = self.session.get() {
-            session
-                .hub()
-                .control(session.id(), vigil_session::Control::PolicyEnd(reason));
+            let notice = format!("vigil: the session was ended by policy: {reason}");
+            session.hub().control(
+                session.id(),
+                vigil_session::Control::End {
+                    reason: EndReason::Policy(reason),
+                    notice,
+                },
+            );
         }
     }
 

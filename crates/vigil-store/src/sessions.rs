@@ -271,6 +271,25 @@ impl Tx {
         self.record_track(id, &first).await
     }
 
+    /// Adds to the session's risk score (the sum of the scores of the audited commands it
+    /// ran); returns the new score.
+    pub async fn add_session_risk(
+        &mut self,
+        id: &SessionId,
+        score: i64,
+    ) -> Result<i64, StoreError> {
+        sqlx::query("UPDATE sessions SET risk = risk + $1 WHERE id = $2")
+            .bind(score)
+            .bind(&id.0)
+            .execute(&mut *self.conn)
+            .await?;
+        let row = sqlx::query("SELECT risk FROM sessions WHERE id = $1")
+            .bind(&id.0)
+            .fetch_one(&mut *self.conn)
+            .await?;
+        Ok(row.try_get("risk")?)
+    }
+
     pub async fn set_session_status(
         &mut self,
         id: &SessionId,

@@ -5,6 +5,7 @@
 mod harness;
 
 mod admin_cli;
+mod commands;
 mod console;
 mod control;
 mod lock;

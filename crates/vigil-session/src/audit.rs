@@ -1,0 +1,155 @@
+//! Audited commands in a session: the rules it started with, and what a decided command does
+//! to the session (its log, its risk score, its recording, the user's account, its end).
+//! The decision itself is `vigil-audit`'s, I/O-free; this is where it takes effect.
+
+use std::sync::Arc;
+
+use vigil_audit::rules::{Action, Decision, RuleSet, Where};
+use vigil_core::{EndReason, EventKind, Evidence, SYSTEM_ACTOR, SessionId};
+use vigil_store::{Store, StoreError};
+
+/// The audited-command rules of one session: the compiled set as it was when the session
+/// started (later changes reach the next session only), and who runs it where.
+#[derive(Clone, Default)]
+pub struct CommandRules {
+    rules: Arc<RuleSet>,
+    at: Where,
+}
+
+impl CommandRules {
+    pub fn new(rules: Arc<RuleSet>, at: Where) -> CommandRules {
+        CommandRules { rules, at }
+    }
+
+    pub fn decide(&self, line: &str) -> Decision {
+        self.rules.decide(line, &self.at)
+    }
+
+    pub fn user(&self) -> &str {
+        &self.at.user
+    }
+}
+
+/// Where a command line was read from (`detection_source` in the session log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// The command of an exec request: exact.
+    Exec,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Exec => "exec",
+        }
+    }
+}
+
+/// What the adapter does with a decided command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandVerdict {
+    /// Whether the command may run.
+    pub run: bool,
+    /// What the operator is told (none when the command runs unnoticed).
+    pub notice: Option<String>,
+    /// The session ends with this reason.
+    pub end: Option<EndReason>,
+    pub decision: Decision,
+}
+
+/// Writes what a decided command means, in one transaction: the `command_detected` event,
+/// the session's new risk score and, for `deactivate`, the user's disabled account with its
+/// administration-log entry. Returns what the adapter must do. A store failure is returned:
+/// a command whose evidence cannot be written does not run.
+pub(crate) async fn take_effect(
+    store: &Store,
+    session: &SessionId,
+    rules: &CommandRules,
+    line: &str,
+    source: Source,
+) -> Result<CommandVerdict, StoreError> {
+    let decision = rules.decide(line);
+    let hits: Vec<serde_json::Value> = decision
+        .commands
+        .iter()
+        .flat_map(|c| {
+            c.hits.iter().map(move |h| {
+                serde_json::json!({ "command": c.command, "rule": h.rule, "score": h.score, "action": h.action.as_str() })
+            })
+        })
+        .collect();
+    let commands: Vec<&str> = decision
+        .commands
+        .iter()
+        .map(|c| c.command.as_str())
+        .collect();
+    let classes: Vec<&str> = decision
+        .commands
+        .iter()
+        .flat_map(|c| c.classes.iter().map(|k| k.as_str()))
+        .collect();
+    let action = decision.action;
+    let rule = decision.rule.clone().unwrap_or_default();
+    let mut tx = store.begin().await?;
+    let risk = if decision.score > 0 {
+        Some(
+            tx.add_session_risk(session, i64::from(decision.score))
+                .await?,
+        )
+    } else {
+        None
+    };
+    tx.record(Evidence::session(
+        EventKind::CommandDetected,
+        session,
+        None,
+        serde_json::json!({
+            "command": line,
+            "commands": commands,
+            "classes": classes,
+            "source": source.as_str(),
+            "rules": hits,
+            "score": decision.score,
+            "risk": risk,
+            "action": action.map_or("none", Action::as_str),
+        }),
+    ));
+    if action == Some(Action::Deactivate) {
+        tx.set_user_disabled(rules.user(), true).await?;
+        tx.record(Evidence::admin(
+            EventKind::UserDisabled,
+            SYSTEM_ACTOR,
+            rules.user(),
+            serde_json::json!({ "reason": format!("command_action({rule})"), "rule": rule, "session": session.0, "command": line, "via": "node" }),
+        ));
+    }
+    tx.commit().await?;
+    let (run, notice, end) = match action {
+        None | Some(Action::Alert) => (true, None, None),
+        Some(Action::Prohibit) => (
+            false,
+            Some(format!("vigil: command refused by rule {rule}: {line}")),
+            None,
+        ),
+        Some(Action::Interrupt) => (
+            false,
+            Some(format!(
+                "vigil: the session was ended: rule {rule} does not allow {line}"
+            )),
+            Some(EndReason::CommandAction(rule.clone())),
+        ),
+        Some(Action::Deactivate) => (
+            false,
+            Some(format!(
+                "vigil: the session was ended and your account disabled: rule {rule} does not allow {line}; ask an administrator"
+            )),
+            Some(EndReason::CommandAction(rule.clone())),
+        ),
+    };
+    Ok(CommandVerdict {
+        run,
+        notice,
+        end,
+        decision,
+    })
+}

@@ -1,0 +1,247 @@
+//! Audited commands on exec requests (issue 10), through real OpenSSH: the command is known
+//! exactly, so a refused one never reaches the target (the target's own evidence, a file the
+//! command would have made, proves it).
+
+use std::path::PathBuf;
+
+use crate::harness::{Gateway, Target, text};
+
+/// A file on the target host that a command would create (the target is this machine).
+fn proof(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("vigil-proof-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+fn command_events(gw: &Gateway, id: &str) -> Vec<serde_json::Value> {
+    gw.session(id)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "command_detected")
+        .map(|e| serde_json::from_str(e["detail"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn exec_commands_are_decided_before_the_target_sees_them() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    gw.ok(&[
+        "rule",
+        "add",
+        "no-touch",
+        "--command",
+        "touch",
+        "--score",
+        "40",
+        "--action",
+        "prohibit",
+    ]);
+    gw.ok(&[
+        "rule",
+        "add",
+        "whoami",
+        "--pattern",
+        r"^id(\s|$)",
+        "--score",
+        "5",
+        "--action",
+        "alert",
+    ]);
+
+    // Prohibited, hidden behind a wrapper and a harmless first command: nothing runs.
+    let made = proof("prohibited");
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg(format!(
+            "echo first; sudo -n /usr/bin/../bin/touch {}",
+            made.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out));
+    assert!(
+        text(&out).contains("refused by rule no-touch"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        !text(&out).lines().any(|l| l.trim() == "first"),
+        "no part of the line ran: {:?}",
+        text(&out)
+    );
+    assert!(!made.exists(), "the prohibited command ran on the target");
+    let s = gw.last_closed_session();
+    let id = s["session"]["id"].as_str().unwrap();
+    let events = command_events(&gw, id);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["action"], "prohibit");
+    assert_eq!(events[0]["source"], "exec");
+    assert_eq!(events[0]["rules"][0]["rule"], "no-touch");
+    assert_eq!(s["session"]["risk"], 40);
+
+    // Alert: it runs, and is scored and logged; a command no rule names is logged too.
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("id -u")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let s = gw.last_closed_session();
+    let id = s["session"]["id"].as_str().unwrap();
+    assert_eq!(command_events(&gw, id)[0]["action"], "alert");
+    assert_eq!(s["session"]["risk"], 5);
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("uptime")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let s = gw.last_closed_session();
+    let id = s["session"]["id"].as_str().unwrap();
+    assert_eq!(command_events(&gw, id)[0]["action"], "none");
+    // The recording marks the command.
+    let cast = vigil_record::read_cast(&gw.export(id)[..]).unwrap();
+    assert!(
+        cast.events.iter().any(
+            |e| matches!(&e.data, vigil_record::EventData::Marker(m) if m == "command: uptime")
+        )
+    );
+}
+
+#[test]
+fn interrupt_ends_the_session_and_deactivate_disables_the_user() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    gw.ok(&[
+        "rule",
+        "add",
+        "no-shutdown",
+        "--command",
+        "shutdown",
+        "--action",
+        "interrupt",
+    ]);
+    gw.ok(&[
+        "rule",
+        "add",
+        "no-useradd",
+        "--command",
+        "useradd",
+        "--action",
+        "deactivate",
+    ]);
+
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("shutdown -h now")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("rule no-shutdown"), "{}", text(&out));
+    let s = gw.last_closed_session();
+    assert_eq!(s["session"]["end_reason"], "command_action(no-shutdown)");
+
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("useradd eve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("account disabled"), "{}", text(&out));
+    let s = gw.last_closed_session();
+    assert_eq!(s["session"]["end_reason"], "command_action(no-useradd)");
+    let audit = gw.audit();
+    assert!(
+        audit.iter().any(|e| e["action"] == "user_disabled"
+            && e["subject"] == "alice"
+            && e["actor"] == "system"),
+        "the deactivation is in the administration log"
+    );
+    let refused = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("true")
+        .output()
+        .unwrap();
+    assert!(
+        !refused.status.success(),
+        "a deactivated user cannot sign in"
+    );
+    gw.ok(&["user", "enable", "alice"]);
+    let again = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("true")
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", text(&again));
+}
+
+/// The seed: rules are fixed when a session starts. A rule added while a session runs does
+/// not reach it (over a multiplexed connection, the same session), but reaches the next one.
+/// Also the regression of a multiplexed command that printed nothing: sshd may send EOF
+/// before the exit status, OpenSSH then closes the channel, and the exit status written
+/// after a store write was lost (ssh exited 255).
+#[test]
+fn a_rule_added_during_a_session_applies_to_the_next_one_only() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    let socket = gw.dir.path().join("rules.sock");
+    let control = format!("ControlPath={}", socket.display());
+    let mut master = gw
+        .ssh("alice:web01", "alice-pw")
+        .args(["-M", "-N", "-o", "ControlPersist=60", "-o", &control])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _ = master.wait();
+    crate::harness::eventually(
+        std::time::Duration::from_secs(15),
+        "the master connection",
+        || socket.exists().then_some(()),
+    );
+    let over_master = |command: &str| {
+        gw.ssh("alice:web01", "alice-pw")
+            .args(["-S", socket.to_str().unwrap(), command])
+            .output()
+            .unwrap()
+    };
+    // The session reaches its target (and takes its rules) with its first channel.
+    for (command, status) in [("true", 0), ("exit 3", 3)] {
+        let out = over_master(command);
+        assert_eq!(out.status.code(), Some(status), "{command}: {}", text(&out));
+    }
+    gw.ok(&[
+        "rule",
+        "add",
+        "no-touch",
+        "--command",
+        "touch",
+        "--action",
+        "prohibit",
+    ]);
+    let during = proof("during");
+    let out = over_master(&format!("touch {}", during.display()));
+    assert!(out.status.success(), "{:?} {}", out.status, text(&out));
+    assert!(
+        during.exists(),
+        "the running session keeps the rules it started with"
+    );
+    let _ = gw
+        .ssh("alice:web01", "alice-pw")
+        .args(["-S", socket.to_str().unwrap(), "-O", "exit"])
+        .output();
+    let next = proof("next");
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg(format!("touch {}", next.display()))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out));
+    assert!(!next.exists(), "the next session has the new rule");
+    let _ = std::fs::remove_file(&during);
+}
