@@ -6,4 +6,5 @@
 
 pub mod command;
 pub mod lex;
+pub mod line;
 pub mod rules;

@@ -30,17 +30,25 @@ impl CommandRules {
     }
 }
 
-/// Where a command line was read from (`detection_source` in the session log).
+/// Where a command line was read from (`source` in the session log).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
     /// The command of an exec request: exact.
     Exec,
+    /// An interactive line rebuilt from the keys typed, with only erase/kill editing: what
+    /// a shell without a line editor runs.
+    TypedLine,
+    /// An interactive line in which cursor keys, recall or completion were used: what the
+    /// shell runs may differ.
+    TypedLineInexact,
 }
 
 impl Source {
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Exec => "exec",
+            Source::TypedLine => "typed-line",
+            Source::TypedLineInexact => "typed-line-inexact",
         }
     }
 }
@@ -69,6 +77,64 @@ pub(crate) async fn take_effect(
     source: Source,
 ) -> Result<CommandVerdict, StoreError> {
     let decision = rules.decide(line);
+    record(store, session, rules.user(), line, source, &decision).await?;
+    Ok(verdict(line, decision))
+}
+
+/// What the adapter does with a decided line.
+pub(crate) fn verdict(line: &str, decision: Decision) -> CommandVerdict {
+    let rule = decision.rule.clone().unwrap_or_default();
+    let (run, notice, end) = match decision.action {
+        None | Some(Action::Alert) => (true, None, None),
+        Some(Action::Prohibit) => (
+            false,
+            Some(format!("vigil: command refused by rule {rule}: {line}")),
+            None,
+        ),
+        Some(Action::Interrupt) => (
+            false,
+            Some(format!(
+                "vigil: the session was ended: rule {rule} does not allow {line}"
+            )),
+            Some(EndReason::CommandAction(rule.clone())),
+        ),
+        Some(Action::Deactivate) => (
+            false,
+            Some(format!(
+                "vigil: the session was ended and your account disabled: rule {rule} does not allow {line}; ask an administrator"
+            )),
+            Some(EndReason::CommandAction(rule.clone())),
+        ),
+    };
+    CommandVerdict {
+        run,
+        notice,
+        end,
+        decision,
+    }
+}
+
+/// The marker that names a decided line in the recording.
+pub(crate) fn marker(line: &str, d: &Decision) -> String {
+    match (&d.rule, d.action) {
+        (Some(rule), Some(action)) => format!(
+            "command: {line} (rule {rule}, +{}, {})",
+            d.score,
+            action.as_str()
+        ),
+        _ => format!("command: {line}"),
+    }
+}
+
+/// Writes a decided line's evidence (see [`take_effect`]).
+pub(crate) async fn record(
+    store: &Store,
+    session: &SessionId,
+    user: &str,
+    line: &str,
+    source: Source,
+    decision: &Decision,
+) -> Result<(), StoreError> {
     let hits: Vec<serde_json::Value> = decision
         .commands
         .iter()
@@ -115,41 +181,13 @@ pub(crate) async fn take_effect(
         }),
     ));
     if action == Some(Action::Deactivate) {
-        tx.set_user_disabled(rules.user(), true).await?;
+        tx.set_user_disabled(user, true).await?;
         tx.record(Evidence::admin(
             EventKind::UserDisabled,
             SYSTEM_ACTOR,
-            rules.user(),
+            user,
             serde_json::json!({ "reason": format!("command_action({rule})"), "rule": rule, "session": session.0, "command": line, "via": "node" }),
         ));
     }
-    tx.commit().await?;
-    let (run, notice, end) = match action {
-        None | Some(Action::Alert) => (true, None, None),
-        Some(Action::Prohibit) => (
-            false,
-            Some(format!("vigil: command refused by rule {rule}: {line}")),
-            None,
-        ),
-        Some(Action::Interrupt) => (
-            false,
-            Some(format!(
-                "vigil: the session was ended: rule {rule} does not allow {line}"
-            )),
-            Some(EndReason::CommandAction(rule.clone())),
-        ),
-        Some(Action::Deactivate) => (
-            false,
-            Some(format!(
-                "vigil: the session was ended and your account disabled: rule {rule} does not allow {line}; ask an administrator"
-            )),
-            Some(EndReason::CommandAction(rule.clone())),
-        ),
-    };
-    Ok(CommandVerdict {
-        run,
-        notice,
-        end,
-        decision,
-    })
+    tx.commit().await.map(|_| ())
 }

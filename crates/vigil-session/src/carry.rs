@@ -18,8 +18,8 @@ pub trait Outlet: Sync {
     fn to_operator(&self, data: Bytes) -> impl Future<Output = Result<(), Closed>> + Send;
     /// A gateway notice for the operator.
     fn tell(&self, text: String) -> impl Future<Output = ()> + Send;
-    /// Ends the session with reason `policy(reason)`.
-    fn end(&self, reason: String);
+    /// Ends the session with `reason`, telling the operator `notice`.
+    fn end(&self, reason: vigil_core::EndReason, notice: String);
 }
 
 /// The other side is gone: stop relaying this channel.
@@ -58,7 +58,9 @@ impl ChannelIo {
                     Action::Forward(data) => outlet.to_operator(data).await?,
                     Action::Inject(data) => outlet.to_target(data).await?,
                     Action::Tell(text) => outlet.tell(text).await,
-                    Action::End { reason } => outlet.end(reason),
+                    Action::End { reason, notice } => outlet.end(reason, notice),
+                    // Recorded by the pipeline; nothing to send.
+                    Action::Mark(_) => {}
                     // The runner stops at a hold; it is never among the ready actions.
                     Action::Hold(_) => {}
                 }

@@ -23,6 +23,7 @@ use vigil_core::Evidence;
 use crate::audit::{CommandVerdict, Source};
 use crate::error::HubError;
 use crate::recorder::{LiveView, RecEvent, Recorder, RecorderError, RecorderTask};
+use crate::shell::ShellStage;
 use crate::stage::{self, Action, ChannelKind, Direction, Held, Policy, Stage};
 use crate::tracks::{TrackStart, Tracks};
 
@@ -34,6 +35,8 @@ struct IoInner {
     /// The rules the session runs under, taken when it started; every channel's stages come
     /// from it.
     policy: Policy,
+    /// Where terminal channels send their decided lines' evidence (one task, in order).
+    evidence: tokio::sync::mpsc::UnboundedSender<crate::shell::Decided>,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     /// The lock gate: while set, operator input is dropped (never queued for later).
@@ -118,10 +121,16 @@ impl Passage {
 
 impl SessionIo {
     pub(crate) fn new(tracks: Tracks, policy: Policy) -> Self {
+        let evidence = crate::shell::evidence_task(
+            tracks.store().clone(),
+            tracks.session().clone(),
+            policy.commands.user().to_owned(),
+        );
         SessionIo {
             inner: Arc::new(IoInner {
                 tracks,
                 policy,
+                evidence,
                 bytes_in: AtomicU64::new(0),
                 bytes_out: AtomicU64::new(0),
                 locked: AtomicBool::new(false),
@@ -150,7 +159,15 @@ impl SessionIo {
                 None
             }
         };
-        let stages = self.inner.policy.stages_for(kind);
+        // A terminal's lines are audited first, right after the lock gate.
+        let mut stages: Vec<Box<dyn Stage>> = Vec::new();
+        if kind == ChannelKind::Terminal {
+            stages.push(Box::new(ShellStage::new(
+                self.inner.policy.commands.clone(),
+                self.inner.evidence.clone(),
+            )));
+        }
+        stages.extend(self.inner.policy.stages_for(kind));
         Ok(ChannelIo {
             session: self.clone(),
             channel,
@@ -203,16 +220,9 @@ impl SessionIo {
             source,
         )
         .await?;
-        let d = &verdict.decision;
-        let label = match (&d.rule, d.action) {
-            (Some(rule), Some(action)) => format!(
-                "command: {line} (rule {rule}, +{}, {})",
-                d.score,
-                action.as_str()
-            ),
-            _ => format!("command: {line}"),
-        };
-        let _ = self.marker(label).await;
+        let _ = self
+            .marker(crate::audit::marker(line, &verdict.decision))
+            .await;
         Ok(verdict)
     }
 
@@ -371,6 +381,7 @@ impl ChannelIo {
                     (Action::Tell(text), _) => {
                         RecEvent::Marker(at, format!("vigil told the operator: {text}"))
                     }
+                    (Action::Mark(label), _) => RecEvent::Marker(at, label.clone()),
                     _ => continue,
                 };
                 recorder.send(event).await?;

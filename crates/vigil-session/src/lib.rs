@@ -19,6 +19,7 @@ mod hub;
 mod io;
 mod recorder;
 mod retention;
+mod shell;
 mod stage;
 mod tracks;
 

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use vigil_core::TransferTool;
+use vigil_core::{EndReason, TransferTool};
 
 use crate::audit::CommandRules;
 
@@ -65,8 +65,10 @@ pub enum Action {
     Tell(String),
     /// Wait for a decision (an approval, a scan): the bytes held are not forwarded meanwhile.
     Hold(Hold),
-    /// End the session; its end reason is `policy(reason)` and the operator is told why.
-    End { reason: String },
+    /// Record a marker in the channel's track; nothing is sent.
+    Mark(String),
+    /// End the session with `reason`; the operator is told `notice`.
+    End { reason: EndReason, notice: String },
 }
 
 impl std::fmt::Debug for Action {
@@ -76,7 +78,8 @@ impl std::fmt::Debug for Action {
             Action::Inject(b) => write!(f, "Inject({} bytes)", b.len()),
             Action::Tell(t) => f.debug_tuple("Tell").field(t).finish(),
             Action::Hold(h) => f.debug_tuple("Hold").field(&h.what).finish(),
-            Action::End { reason } => f.debug_struct("End").field("reason", reason).finish(),
+            Action::Mark(m) => f.debug_tuple("Mark").field(m).finish(),
+            Action::End { reason, .. } => write!(f, "End({reason})"),
         }
     }
 }

@@ -29,7 +29,8 @@ impl Stage for Demo {
             vec![Action::Hold(hold)]
         } else if text.contains("halt") {
             vec![Action::End {
-                reason: "halt is not allowed".into(),
+                reason: EndReason::Policy("halt is not allowed".into()),
+                notice: "halt is not allowed".into(),
             }]
         } else if text.contains("hi") {
             vec![
@@ -87,8 +88,8 @@ impl Outlet for Memory {
     async fn tell(&self, text: String) {
         self.told.lock().unwrap().push(text);
     }
-    fn end(&self, reason: String) {
-        self.ended.lock().unwrap().push(reason);
+    fn end(&self, reason: EndReason, _notice: String) {
+        self.ended.lock().unwrap().push(reason.to_string());
     }
 }
 

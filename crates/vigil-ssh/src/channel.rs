@@ -375,14 +375,8 @@ async fn command_allowed(
         .notice
         .unwrap_or_else(|| "vigil: command refused".into());
     refuse_command(shared, id, tx, reply_pending, &notice).await;
-    if let (Some(reason), Some(session)) = (verdict.end, shared.session.get()) {
-        session.hub().control(
-            session.id(),
-            vigil_session::Control::End {
-                reason,
-                notice: notice.clone(),
-            },
-        );
+    if let Some(reason) = verdict.end {
+        shared.end_with(reason, notice.clone());
     }
     false
 }

@@ -308,8 +308,8 @@ impl vigil_session::Outlet for Sides<'_> {
         self.shared.say(self.operator, &text).await;
     }
 
-    fn end(&self, reason: String) {
-        self.shared.end_by_policy(reason);
+    fn end(&self, reason: vigil_core::EndReason, notice: String) {
+        self.shared.end_with(reason, notice);
     }
 }
 

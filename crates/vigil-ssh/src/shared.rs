@@ -93,18 +93,13 @@ impl Shared {
     }
 
     /// The first reason wins: a kill that causes the target to close is still a kill.
-    /// A stage of the session's policy ends it: through the control path, like a kill, so the
-    /// operator is told why and every channel closes.
-    pub(crate) fn end_by_policy(&self, reason: String) {
+    /// The session's policy ends it (a stage, an audited command): through the control
+    /// path, like a kill, so the operator is told why and every channel closes.
+    pub(crate) fn end_with(&self, reason: EndReason, notice: String) {
         if let Some(session) = self.session.get() {
-            let notice = format!("vigil: the session was ended by policy: {reason}");
-            session.hub().control(
-                session.id(),
-                vigil_session::Control::End {
-                    reason: EndReason::Policy(reason),
-                    notice,
-                },
-            );
+            session
+                .hub()
+                .control(session.id(), vigil_session::Control::End { reason, notice });
         }
     }
 

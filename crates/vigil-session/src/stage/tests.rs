@@ -52,7 +52,8 @@ fn answer(b: &[u8]) -> Vec<Action> {
 fn ended(b: &[u8]) -> Vec<Action> {
     if b == b"halt" {
         vec![Action::End {
-            reason: "halt typed".into(),
+            reason: EndReason::Policy("halt typed".into()),
+            notice: "halted".into(),
         }]
     } else {
         vec![Action::Forward(Bytes::copy_from_slice(b))]
@@ -107,7 +108,7 @@ fn stages_run_in_order_and_keep_order() {
             b"a;halt;b",
             vec![
                 r#"Forward(b"a")"#,
-                r#"End { reason: "halt typed" }"#,
+                "End(policy(halt typed))",
                 r#"Forward(b"b")"#,
             ],
         ),

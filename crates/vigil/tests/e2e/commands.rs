@@ -245,3 +245,67 @@ fn a_rule_added_during_a_session_applies_to_the_next_one_only() {
     assert!(!next.exists(), "the next session has the new rule");
     let _ = std::fs::remove_file(&during);
 }
+
+/// Interactive shells (bash, then dash): Enter is held until the typed line is decided; a
+/// prohibited line never runs (the target's own evidence: the file it would make is not
+/// there), the shell returns to a prompt, and the session goes on.
+#[test]
+fn prohibited_lines_typed_at_bash_and_dash_never_run() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    gw.ok(&[
+        "rule",
+        "add",
+        "no-touch",
+        "--command",
+        "touch",
+        "--score",
+        "7",
+        "--action",
+        "prohibit",
+    ]);
+    for shell in ["bash", "dash"] {
+        let proofs: Vec<PathBuf> = (0..4).map(|i| proof(&format!("{shell}-{i}"))).collect();
+        let p = |i: usize| proofs[i].display().to_string();
+        let lines: Vec<Vec<u8>> = vec![
+            format!("exec {shell}\r").into_bytes(),
+            format!("touch {}\r", p(0)).into_bytes(),
+            // Edited with backspace: still touch.
+            format!("tou\x7f\x7fouch {}\r", p(1)).into_bytes(),
+            // Hidden behind a harmless command.
+            format!("echo ok; \\touch {}\r", p(2)).into_bytes(),
+            // Ctrl-C abandons a line; the next one is decided on its own.
+            format!("rm -rf /nonexistent\x03touch {}\r", p(3)).into_bytes(),
+            b"echo alive-$((6*7))\r".to_vec(),
+            b"exit\r".to_vec(),
+        ];
+        let typed: Vec<(u64, &[u8])> = lines.iter().map(|l| (700, l.as_slice())).collect();
+        let out = gw.typed_session("alice:web01", "alice-pw", &typed);
+        let seen = text(&out);
+        for (i, proof) in proofs.iter().enumerate() {
+            assert!(!proof.exists(), "{shell}: prohibited line {i} ran: {seen}");
+        }
+        assert!(
+            seen.contains("alive-42"),
+            "{shell}: the shell is usable after: {seen}"
+        );
+        assert!(seen.contains("refused by rule no-touch"), "{shell}: {seen}");
+        let s = gw.last_closed_session();
+        let id = s["session"]["id"].as_str().unwrap();
+        let events = command_events(&gw, id);
+        let refused = events.iter().filter(|e| e["action"] == "prohibit").count();
+        assert_eq!(refused, 4, "{shell}: {events:#?}");
+        assert!(
+            events
+                .iter()
+                .any(|e| e["command"] == "echo alive-$((6*7))" && e["action"] == "none")
+        );
+        assert!(
+            events
+                .iter()
+                .all(|e| e["source"].as_str().unwrap().starts_with("typed-line"))
+        );
+        assert_eq!(s["session"]["risk"], 28, "{shell}");
+    }
+}

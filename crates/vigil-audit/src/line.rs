@@ -1,0 +1,267 @@
+//! The line an operator is typing at an interactive shell, rebuilt from the keys they send
+//! and what the terminal shows back, so that the gateway can decide it when a key submits it.
+//!
+//! It follows the terminal's own editing rules for a shell without a line editor (dash, sh):
+//! erase (DEL, ^H) removes a character, kill (^U) the line, ^W a word, ^C abandons it; Enter
+//! (CR or LF) submits it. Text pasted in bracketed-paste mode is part of the line, newlines
+//! included (the shell runs it at the next Enter). It stops while a full-screen program holds
+//! the alternate screen, and starts again on a fresh line after.
+//!
+//! What it is not: a line editor. Cursor keys, history recall, tab completion and any other
+//! escape sequence make the line `exact: false` (what the shell runs may differ from what it
+//! saw typed); the adapter should then ask a better source (the shell's own buffer, the
+//! screen). A line whose earlier keys the terminal did not echo (a password at a prompt) is
+//! not handed out as a command: it is reported as `Unechoed` with its length only. A line
+//! typed and submitted in one chunk had no time to be echoed and counts as echoed: deciding
+//! it matters more than hiding it (a password pasted with its Enter is decided, and logged,
+//! as a line). A program's own prompt (`mysql>`, `python`) looks like a shell to it.
+
+/// What a submit key ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// A line the terminal showed as it was typed.
+    Line {
+        text: String,
+        /// No cursor movement, recall or completion was used: the text is what was typed.
+        exact: bool,
+    },
+    /// A line the terminal did not echo (a password); only its length is known here.
+    Unechoed { chars: usize },
+    /// Enter on an empty line.
+    Empty,
+}
+
+/// One submit key in a chunk of input: the byte offset of the key, and what it submitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submit {
+    pub at: usize,
+    pub what: Submitted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Esc {
+    #[default]
+    None,
+    /// After ESC.
+    Start,
+    /// In a CSI sequence (`ESC [ ...`), collecting its parameters.
+    Csi,
+    /// After `ESC O` (an SS3 key).
+    Ss3,
+}
+
+/// The state of one terminal channel's line.
+#[derive(Debug, Default, Clone)]
+pub struct LineTracker {
+    line: String,
+    exact: bool,
+    /// Inside a bracketed paste (`ESC [200~` .. `ESC [201~`).
+    pasting: bool,
+    input_esc: Esc,
+    csi: String,
+    /// Bytes of an unfinished UTF-8 character typed so far.
+    utf8: Vec<u8>,
+    /// A full-screen program holds the alternate screen: no line is tracked.
+    alternate: bool,
+    /// What the terminal showed since the line began (escape sequences removed), to tell an
+    /// echoed line from an unechoed one.
+    shown: String,
+    output_esc: Esc,
+    output_csi: String,
+    /// Characters of the line typed before the chunk being read: only those had time to be
+    /// echoed.
+    before_chunk: usize,
+}
+
+/// How much of the screen output is kept to look for a line's echo.
+const SHOWN_LIMIT: usize = 16 * 1024;
+
+impl LineTracker {
+    pub fn new() -> LineTracker {
+        LineTracker {
+            exact: true,
+            ..Default::default()
+        }
+    }
+
+    /// Whether a full-screen program holds the screen (detection pauses).
+    pub fn paused(&self) -> bool {
+        self.alternate
+    }
+
+    /// The line as typed so far.
+    pub fn current(&self) -> &str {
+        &self.line
+    }
+
+    /// Operator input; returns the submit keys it holds, in order.
+    pub fn input(&mut self, bytes: &[u8]) -> Vec<Submit> {
+        self.before_chunk = self.line.chars().count();
+        let mut out = Vec::new();
+        for (i, &b) in bytes.iter().enumerate() {
+            if let Some(what) = self.key(b) {
+                out.push(Submit { at: i, what });
+            }
+        }
+        out
+    }
+
+    /// Terminal output: follows the alternate screen and keeps what was shown.
+    pub fn output(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            match self.output_esc {
+                Esc::None => match b {
+                    0x1b => self.output_esc = Esc::Start,
+                    b'\r' | b'\n' | 0x08 | 0x07 => {}
+                    _ => {
+                        if self.shown.len() < SHOWN_LIMIT {
+                            self.shown.push(b as char);
+                        }
+                    }
+                },
+                Esc::Start => {
+                    self.output_esc = if b == b'[' {
+                        self.output_csi.clear();
+                        Esc::Csi
+                    } else {
+                        Esc::None
+                    };
+                }
+                Esc::Csi | Esc::Ss3 => {
+                    if (0x40..=0x7e).contains(&b) {
+                        self.output_esc = Esc::None;
+                        let alt = matches!(self.output_csi.as_str(), "?1049" | "?1047" | "?47");
+                        if alt && b == b'h' {
+                            self.alternate = true;
+                        } else if alt && b == b'l' {
+                            self.alternate = false;
+                            self.reset();
+                        }
+                    } else if self.output_csi.len() < 32 {
+                        self.output_csi.push(b as char);
+                    }
+                }
+            }
+        }
+    }
+
+    fn reset(&mut self) {
+        self.line.clear();
+        self.exact = true;
+        self.shown.clear();
+        self.utf8.clear();
+    }
+
+    fn key(&mut self, b: u8) -> Option<Submitted> {
+        if self.alternate {
+            return None;
+        }
+        match self.input_esc {
+            Esc::Start => {
+                self.input_esc = match b {
+                    b'[' => {
+                        self.csi.clear();
+                        Esc::Csi
+                    }
+                    b'O' => Esc::Ss3,
+                    _ => {
+                        // ESC + key: a readline command (M-b, M-d ...).
+                        self.exact = false;
+                        Esc::None
+                    }
+                };
+                return None;
+            }
+            Esc::Csi => {
+                if (0x40..=0x7e).contains(&b) {
+                    self.input_esc = Esc::None;
+                    match (self.csi.as_str(), b) {
+                        ("200", b'~') => self.pasting = true,
+                        ("201", b'~') => self.pasting = false,
+                        // Any other key sequence: a cursor key, recall, a function key.
+                        _ => self.exact = false,
+                    }
+                } else if self.csi.len() < 16 {
+                    self.csi.push(b as char);
+                }
+                return None;
+            }
+            Esc::Ss3 => {
+                self.input_esc = Esc::None;
+                self.exact = false;
+                return None;
+            }
+            Esc::None => {}
+        }
+        match b {
+            0x1b => self.input_esc = Esc::Start,
+            b'\r' | b'\n' if self.pasting => self.line.push('\n'),
+            b'\r' | b'\n' => return Some(self.submit()),
+            0x7f | 0x08 => {
+                self.line.pop();
+            }
+            0x15 => self.line.clear(),
+            0x17 => {
+                let trimmed = self.line.trim_end_matches([' ', '\t']).len();
+                self.line.truncate(trimmed);
+                let word_start = self.line.rfind([' ', '\t']).map_or(0, |i| i + 1);
+                self.line.truncate(word_start);
+            }
+            0x03 => self.reset(),
+            b'\t' => {
+                // Completion: the shell adds what it completes.
+                self.exact = false;
+            }
+            0x00..=0x1f => {
+                // Another control key (a readline command such as ^A, ^E, ^R, ^K).
+                self.exact = false;
+            }
+            _ => self.printable(b),
+        }
+        None
+    }
+
+    fn printable(&mut self, b: u8) {
+        if b < 0x80 {
+            self.utf8.clear();
+            self.line.push(b as char);
+            return;
+        }
+        self.utf8.push(b);
+        match std::str::from_utf8(&self.utf8) {
+            Ok(s) => {
+                self.line.push_str(s);
+                self.utf8.clear();
+            }
+            Err(e) if e.error_len().is_some() || self.utf8.len() >= 4 => {
+                self.line.push(char::REPLACEMENT_CHARACTER);
+                self.utf8.clear();
+            }
+            Err(_) => {}
+        }
+    }
+
+    fn submit(&mut self) -> Submitted {
+        let line = std::mem::take(&mut self.line);
+        let exact = self.exact;
+        // Only what was typed in earlier chunks had time to come back; a line typed and
+        // submitted in one chunk counts as echoed (deciding it matters more than hiding it).
+        let earlier: String = line.chars().take(self.before_chunk).collect();
+        let earlier = earlier.trim_end();
+        let echoed = earlier.lines().all(|l| self.shown.contains(l.trim_end()));
+        self.before_chunk = 0;
+        self.reset();
+        if line.trim().is_empty() {
+            return Submitted::Empty;
+        }
+        if !echoed && exact {
+            return Submitted::Unechoed {
+                chars: line.chars().count(),
+            };
+        }
+        Submitted::Line { text: line, exact }
+    }
+}
+
+#[cfg(test)]
+mod tests;

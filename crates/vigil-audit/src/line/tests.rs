@@ -1,0 +1,104 @@
+use super::*;
+
+/// Types `keys` chunk by chunk, echoing each chunk's printable keys as a terminal would,
+/// and returns what was submitted.
+fn typed(chunks: &[&[u8]], echo: bool) -> Vec<Submitted> {
+    let mut t = LineTracker::new();
+    t.output(b"$ ");
+    let mut out = Vec::new();
+    for chunk in chunks {
+        out.extend(t.input(chunk).into_iter().map(|s| s.what));
+        if echo {
+            let shown: Vec<u8> = chunk
+                .iter()
+                .copied()
+                .filter(|b| *b >= 0x20 && *b != 0x7f)
+                .collect();
+            t.output(&shown);
+        }
+    }
+    out
+}
+
+fn line(text: &str, exact: bool) -> Submitted {
+    Submitted::Line {
+        text: text.into(),
+        exact,
+    }
+}
+
+#[test]
+fn rebuilds_the_line_with_the_terminal_editing_keys() {
+    let cases: &[(&[&[u8]], Submitted)] = &[
+        (&[b"ls -la", b"\r"], line("ls -la", true)),
+        (&[b"ls -la\r"], line("ls -la", true)),
+        (
+            &[b"rm -rf /tmpx", b"\x7f", b"\r"],
+            line("rm -rf /tmp", true),
+        ),
+        (&[b"echo hi", b"\x08\x08", b"yo\r"], line("echo yo", true)),
+        (&[b"whoami", b"\x15", b"id\r"], line("id", true)),
+        (&[b"rm -rf /tmp", b"\x17", b"/\r"], line("rm -rf /", true)),
+        (&[b"rm -rf /", b"\x03", b"ls\r"], line("ls", true)),
+        (&[b"ls\x1b[D\x1b[Dx\r"], line("lsx", false)),
+        (&[b"\x1b[A\r"], Submitted::Empty),
+        (&[b"rm -rf /tm\t\r"], line("rm -rf /tm", false)),
+        (&[b"caf\xc3", b"\xa9\r"], line("café", true)),
+        (&[b"\r"], Submitted::Empty),
+    ];
+    for (chunks, want) in cases {
+        let got = typed(chunks, true);
+        assert_eq!(got.last(), Some(want), "{chunks:?}: {got:?}");
+    }
+}
+
+#[test]
+fn a_bracketed_paste_is_one_line_until_enter() {
+    let got = typed(&[b"\x1b[200~ls\nrm -rf /\nid\x1b[201~", b"\r"], true);
+    assert_eq!(got, [line("ls\nrm -rf /\nid", true)]);
+    // Without bracketed paste each newline submits.
+    let got = typed(&[b"ls\nrm -rf /\nid\n"], true);
+    assert_eq!(
+        got,
+        [line("ls", true), line("rm -rf /", true), line("id", true)]
+    );
+}
+
+#[test]
+fn an_unechoed_line_is_not_a_command() {
+    let got = typed(&[b"s3cr3t-pa", b"ss", b"\r"], false);
+    assert_eq!(got, [Submitted::Unechoed { chars: 11 }]);
+    // Typed and submitted at once: no time to be echoed, so it is decided.
+    let got = typed(&[b"rm -rf /\r"], false);
+    assert_eq!(got, [line("rm -rf /", true)]);
+}
+
+#[test]
+fn detection_pauses_on_the_alternate_screen() {
+    let mut t = LineTracker::new();
+    t.output(b"\x1b[?1049h");
+    assert!(t.paused());
+    assert!(t.input(b":wq\r").is_empty());
+    t.output(b"\x1b[?1049l$ ");
+    assert!(!t.paused());
+    let got: Vec<_> = t.input(b"ls\r").into_iter().map(|s| s.what).collect();
+    assert_eq!(got, [line("ls", true)]);
+}
+
+#[test]
+fn the_offset_of_each_submit_key_is_given() {
+    let mut t = LineTracker::new();
+    let got = t.input(b"ls\rid\r");
+    assert_eq!(got.iter().map(|s| s.at).collect::<Vec<_>>(), [2, 5]);
+}
+
+proptest::proptest! {
+    #[test]
+    fn never_panics(chunks in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), 0..8)) {
+        let mut t = LineTracker::new();
+        for c in &chunks {
+            let _ = t.input(c);
+            t.output(c);
+        }
+    }
+}
