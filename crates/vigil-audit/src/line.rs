@@ -10,25 +10,89 @@
 //! What it is not: a line editor. Cursor keys, history recall, tab completion and any other
 //! escape sequence make the line `exact: false` (what the shell runs may differ from what it
 //! saw typed); the adapter should then ask a better source (the shell's own buffer, the
-//! screen). A line whose earlier keys the terminal did not echo (a password at a prompt) is
-//! not handed out as a command: it is reported as `Unechoed` with its length only. A line
-//! typed and submitted in one chunk had no time to be echoed and counts as echoed: deciding
-//! it matters more than hiding it (a password pasted with its Enter is decided, and logged,
-//! as a line). A program's own prompt (`mysql>`, `python`) looks like a shell to it.
+//! screen). Every line is handed out to be decided (a terminal with echo turned off, `stty
+//! -echo`, does not hide commands from the rules); whether its text may be logged is its
+//! [`Echo`]: a line whose keys were not shown is a secret typed at a prompt. A program's own
+//! prompt (`mysql>`, `python`) looks like a shell to it.
 
 /// What a submit key ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Submitted {
-    /// A line the terminal showed as it was typed.
+    /// A line: decide it. Whether it is a command or a secret typed at a prompt that does
+    /// not echo is `echo`'s to say; see [`Echo`].
     Line {
         text: String,
         /// No cursor movement, recall or completion was used: the text is what was typed.
         exact: bool,
+        echo: Echo,
     },
-    /// A line the terminal did not echo (a password); only its length is known here.
-    Unechoed { chars: usize },
     /// Enter on an empty line.
     Empty,
+}
+
+/// Whether the terminal showed a line as it was typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Echo {
+    /// Its earlier keys came back on the screen: a command line.
+    Shown,
+    /// Its earlier keys did not: a secret at a prompt (a password); never log its text.
+    NotShown,
+    /// It was typed and submitted in one chunk: the echo, if any, comes after. Look at the
+    /// output that follows ([`echoed`]) before logging its text.
+    Unknown,
+}
+
+/// Whether `output` (what the terminal showed after a line of unknown echo was submitted)
+/// shows it: `Some(true)` when it holds the line's first line, `Some(false)` when it shows
+/// something else, `None` when it is only the start of the line so far (wait for more).
+pub fn echoed(line: &str, output: &str) -> Option<bool> {
+    let first = line.lines().next().unwrap_or("").trim_end();
+    if first.is_empty() {
+        return Some(true);
+    }
+    let shown = strip_escapes(output);
+    let shown = shown.trim_start_matches(['\r', '\n']);
+    if shown.contains(first) {
+        Some(true)
+    } else if first.starts_with(shown.trim_end_matches(['\r', '\n'])) && !shown.contains('\n') {
+        None
+    } else {
+        Some(false)
+    }
+}
+
+/// Text with ANSI escape sequences removed (CSI and OSC sequences, two-byte escapes).
+fn strip_escapes(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\u{1b}' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('[') => {
+                for c in chars.by_ref() {
+                    if ('\u{40}'..='\u{7e}').contains(&c) {
+                        break;
+                    }
+                }
+            }
+            Some(']') => {
+                while let Some(c) = chars.next() {
+                    if c == '\u{7}' {
+                        break;
+                    }
+                    if c == '\u{1b}' && chars.peek() == Some(&'\\') {
+                        chars.next();
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// One submit key in a chunk of input: the byte offset of the key, and what it submitted.
@@ -248,18 +312,23 @@ impl LineTracker {
         // submitted in one chunk counts as echoed (deciding it matters more than hiding it).
         let earlier: String = line.chars().take(self.before_chunk).collect();
         let earlier = earlier.trim_end();
-        let echoed = earlier.lines().all(|l| self.shown.contains(l.trim_end()));
+        let echo = if earlier.is_empty() {
+            Echo::Unknown
+        } else if earlier.lines().all(|l| self.shown.contains(l.trim_end())) {
+            Echo::Shown
+        } else {
+            Echo::NotShown
+        };
         self.before_chunk = 0;
         self.reset();
-        if line.trim().is_empty() {
+        if line.trim().is_empty() && exact {
             return Submitted::Empty;
         }
-        if !echoed && exact {
-            return Submitted::Unechoed {
-                chars: line.chars().count(),
-            };
+        Submitted::Line {
+            text: line,
+            exact,
+            echo,
         }
-        Submitted::Line { text: line, exact }
     }
 }
 

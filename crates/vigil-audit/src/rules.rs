@@ -245,6 +245,14 @@ impl RuleSet {
         self.rules.len()
     }
 
+    /// Whether some rule that keeps a command from running applies at `at` (then a line the
+    /// gateway cannot read exactly must not run unread).
+    pub fn can_stop(&self, at: &Where) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.action.stops() && r.scope.covers(at))
+    }
+
     /// Decides `line` for a session at `at`.
     pub fn decide(&self, line: &str, at: &Where) -> Decision {
         let mut decision = Decision::default();

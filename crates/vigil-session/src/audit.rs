@@ -25,6 +25,11 @@ impl CommandRules {
         self.rules.decide(line, &self.at)
     }
 
+    /// Whether a rule of this session can keep a command from running.
+    pub fn can_stop(&self) -> bool {
+        self.rules.can_stop(&self.at)
+    }
+
     pub fn user(&self) -> &str {
         &self.at.user
     }
@@ -41,6 +46,9 @@ pub enum Source {
     /// An interactive line in which cursor keys, recall or completion were used: what the
     /// shell runs may differ.
     TypedLineInexact,
+    /// Such a line while a rule could stop it: it did not run (fail closed); the command
+    /// logged is what was typed, not necessarily what the shell had.
+    Unreadable,
 }
 
 impl Source {
@@ -49,6 +57,7 @@ impl Source {
             Source::Exec => "exec",
             Source::TypedLine => "typed-line",
             Source::TypedLineInexact => "typed-line-inexact",
+            Source::Unreadable => "unreadable",
         }
     }
 }

@@ -199,7 +199,9 @@ async fn stages_forward_inject_hold_tell_and_end_through_the_pipeline() {
         .unwrap()
         .pop()
         .unwrap()
-        .decide(vec![Action::Forward(Bytes::from_static(b"deploy\r"))]);
+        // The terminal's audited-command stage comes first and hands the line and its
+        // Enter on separately: the Enter waits behind the hold.
+        .decide(vec![Action::Forward(Bytes::from_static(b"deploy"))]);
     carrying.await.unwrap().unwrap();
     assert_eq!(target_got(&out), "vaulted-s3cret\nhi\rdeploy\r");
     echo(b"deploy\r\n").await;
@@ -244,7 +246,7 @@ async fn stages_forward_inject_hold_tell_and_end_through_the_pipeline() {
     shell.carry(p, out.as_ref()).await.unwrap();
     assert_eq!(
         out.ended.lock().unwrap().as_slice(),
-        ["halt is not allowed"]
+        ["policy(halt is not allowed)"]
     );
 
     drop((io, shell));
@@ -265,8 +267,10 @@ async fn stages_forward_inject_hold_tell_and_end_through_the_pipeline() {
         !input.contains("s3cret"),
         "injected bytes are not operator input: {input:?}"
     );
+    // The last Enter is the one after "halt": the demo stage ends the session but lets the
+    // key pass (the terminal's audited-command stage handed it on separately).
     assert_eq!(
-        input, "hi\rdeploy\r",
+        input, "hi\rdeploy\r\r",
         "what reached the target, as the operator typed it"
     );
     assert!(cast.events.iter().any(|e| matches!(&e.data, EventData::Marker(m) if m == "vigil told the operator: hello from the gateway")));

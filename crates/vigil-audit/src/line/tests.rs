@@ -24,6 +24,15 @@ fn line(text: &str, exact: bool) -> Submitted {
     Submitted::Line {
         text: text.into(),
         exact,
+        echo: Echo::Shown,
+    }
+}
+
+fn at_once(text: &str, exact: bool) -> Submitted {
+    Submitted::Line {
+        text: text.into(),
+        exact,
+        echo: Echo::Unknown,
     }
 }
 
@@ -31,18 +40,19 @@ fn line(text: &str, exact: bool) -> Submitted {
 fn rebuilds_the_line_with_the_terminal_editing_keys() {
     let cases: &[(&[&[u8]], Submitted)] = &[
         (&[b"ls -la", b"\r"], line("ls -la", true)),
-        (&[b"ls -la\r"], line("ls -la", true)),
+        (&[b"ls -la\r"], at_once("ls -la", true)),
         (
             &[b"rm -rf /tmpx", b"\x7f", b"\r"],
             line("rm -rf /tmp", true),
         ),
         (&[b"echo hi", b"\x08\x08", b"yo\r"], line("echo yo", true)),
-        (&[b"whoami", b"\x15", b"id\r"], line("id", true)),
+        (&[b"whoami", b"\x15", b"id\r"], at_once("id", true)),
         (&[b"rm -rf /tmp", b"\x17", b"/\r"], line("rm -rf /", true)),
-        (&[b"rm -rf /", b"\x03", b"ls\r"], line("ls", true)),
-        (&[b"ls\x1b[D\x1b[Dx\r"], line("lsx", false)),
-        (&[b"\x1b[A\r"], Submitted::Empty),
-        (&[b"rm -rf /tm\t\r"], line("rm -rf /tm", false)),
+        (&[b"rm -rf /", b"\x03", b"ls\r"], at_once("ls", true)),
+        (&[b"ls\x1b[D\x1b[Dx\r"], at_once("lsx", false)),
+        // History recall: what runs is not what was typed.
+        (&[b"\x1b[A\r"], at_once("", false)),
+        (&[b"rm -rf /tm\t\r"], at_once("rm -rf /tm", false)),
         (&[b"caf\xc3", b"\xa9\r"], line("café", true)),
         (&[b"\r"], Submitted::Empty),
     ];
@@ -60,17 +70,31 @@ fn a_bracketed_paste_is_one_line_until_enter() {
     let got = typed(&[b"ls\nrm -rf /\nid\n"], true);
     assert_eq!(
         got,
-        [line("ls", true), line("rm -rf /", true), line("id", true)]
+        [
+            at_once("ls", true),
+            at_once("rm -rf /", true),
+            at_once("id", true)
+        ]
     );
 }
 
 #[test]
 fn an_unechoed_line_is_not_a_command() {
     let got = typed(&[b"s3cr3t-pa", b"ss", b"\r"], false);
-    assert_eq!(got, [Submitted::Unechoed { chars: 11 }]);
-    // Typed and submitted at once: no time to be echoed, so it is decided.
-    let got = typed(&[b"rm -rf /\r"], false);
-    assert_eq!(got, [line("rm -rf /", true)]);
+    assert_eq!(
+        got,
+        [Submitted::Line {
+            text: "s3cr3t-pass".into(),
+            exact: true,
+            echo: Echo::NotShown
+        }]
+    );
+    // Typed and submitted at once: the output after it says.
+    assert_eq!(typed(&[b"rm -rf /\r"], false), [at_once("rm -rf /", true)]);
+    assert_eq!(echoed("rm -rf /", "rm -rf /\r\n"), Some(true));
+    assert_eq!(echoed("rm -rf /", "\x1b[?2004lrm -rf /\r\n"), Some(true));
+    assert_eq!(echoed("s3cr3t", "\r\ngot 6 chars\r\n$ "), Some(false));
+    assert_eq!(echoed("s3cr3t", "s3c"), None);
 }
 
 #[test]
@@ -82,7 +106,7 @@ fn detection_pauses_on_the_alternate_screen() {
     t.output(b"\x1b[?1049l$ ");
     assert!(!t.paused());
     let got: Vec<_> = t.input(b"ls\r").into_iter().map(|s| s.what).collect();
-    assert_eq!(got, [line("ls", true)]);
+    assert_eq!(got, [at_once("ls", true)]);
 }
 
 #[test]
