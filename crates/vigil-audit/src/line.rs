@@ -177,11 +177,7 @@ impl LineTracker {
                 Esc::None => match b {
                     0x1b => self.output_esc = Esc::Start,
                     b'\r' | b'\n' | 0x08 | 0x07 => {}
-                    _ => {
-                        if self.shown.len() < SHOWN_LIMIT {
-                            self.shown.push(b as char);
-                        }
-                    }
+                    _ => self.show(b),
                 },
                 Esc::Start => {
                     self.output_esc = if b == b'[' {
@@ -207,6 +203,19 @@ impl LineTracker {
                 }
             }
         }
+    }
+
+    /// Keeps the last part of what was shown (a long output before the line must not push
+    /// the line's own echo out).
+    fn show(&mut self, b: u8) {
+        if self.shown.len() >= SHOWN_LIMIT {
+            let cut = self.shown.len() - SHOWN_LIMIT / 2;
+            let cut = (cut..self.shown.len())
+                .find(|i| self.shown.is_char_boundary(*i))
+                .unwrap_or(self.shown.len());
+            self.shown.drain(..cut);
+        }
+        self.shown.push(b as char);
     }
 
     fn reset(&mut self) {

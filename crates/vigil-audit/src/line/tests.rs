@@ -98,6 +98,17 @@ fn an_unechoed_line_is_not_a_command() {
 }
 
 #[test]
+fn a_long_output_does_not_hide_the_next_lines_echo() {
+    let mut t = LineTracker::new();
+    t.output(&vec![b'x'; 100_000]);
+    t.output(b"\r\n$ ");
+    t.input(b"ls -l");
+    t.output(b"ls -l");
+    let got: Vec<_> = t.input(b"a\r").into_iter().map(|s| s.what).collect();
+    assert_eq!(got, [line("ls -la", true)]);
+}
+
+#[test]
 fn detection_pauses_on_the_alternate_screen() {
     let mut t = LineTracker::new();
     t.output(b"\x1b[?1049h");
