@@ -228,7 +228,14 @@ impl RuleSet {
             }
         }
         if !regexes.is_empty() {
-            set.regexes = Some(RegexSet::new(&regexes).map_err(|e| RuleError {
+            // The lazy DFA of thousands of patterns needs room for its states: with the
+            // default cache (2 MiB) it kept giving up and falling back to a slower engine.
+            // Measured with the `decide` example, 10,000 rules: p99 1.2 ms -> 25-32 us per
+            // line; 8 MiB did as well as 256 MiB.
+            let built = regex::RegexSetBuilder::new(&regexes)
+                .dfa_size_limit(8 << 20)
+                .build();
+            set.regexes = Some(built.map_err(|e| RuleError {
                 rule: String::new(),
                 reason: format!("the rules together are too large to compile: {e}"),
             })?);
