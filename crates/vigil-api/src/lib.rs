@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod auth;
+mod commands;
 mod console;
 mod control;
 mod error;

@@ -8,7 +8,7 @@ use vigil_core::Permission;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{auth, control, live, rules, sessions, targets, users};
+use crate::{auth, commands, control, live, rules, sessions, targets, users};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -273,6 +273,13 @@ pub const ROUTES: &[Route] = &[
         "Revoke one of the caller's API tokens",
         SignedIn,
         |m| on(m, users::delete_token),
+    ),
+    r(
+        "GET",
+        "/api/v1/commands",
+        "Commands operators ran, across sessions, newest first: q (part of the command, case-insensitive), limit (1-1000, default 50)",
+        Permission(P::SessionLogs),
+        |m| on(m, commands::search),
     ),
     r(
         "GET",

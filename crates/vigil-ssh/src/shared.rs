@@ -96,6 +96,9 @@ impl Shared {
     /// The session's policy ends it (a stage, an audited command): through the control
     /// path, like a kill, so the operator is told why and every channel closes.
     pub(crate) fn end_with(&self, reason: EndReason, notice: String) {
+        // The reason is the session's from now on: the operator's client may hang up before
+        // the control task gets to it (first reason wins).
+        self.set_end(reason.clone());
         if let Some(session) = self.session.get() {
             session
                 .hub()

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod alone;
+mod command_search;
 mod commands;
 mod consumer;
 mod evidence;
@@ -28,6 +29,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use vigil_vault::MasterKey;
 
+pub use command_search::CommandHit;
 pub use commands::{ControlCommand, PendingCommand};
 pub use consumer::{EvidenceConsumer, Start};
 pub use evidence::{AuditEntry, EvidenceRow, Tx};

@@ -62,6 +62,9 @@ enum Command {
     /// Audited-command rules: what operators' commands are scored and acted on.
     #[command(subcommand)]
     Rule(cli::RuleCommand),
+    /// Commands operators ran, across sessions (`vigil command search TEXT`).
+    #[command(subcommand, name = "command")]
+    Commands(cli::CommandCommand),
     /// Recorded sessions.
     #[command(subcommand)]
     Session(cli::SessionCommand),

@@ -453,3 +453,49 @@ store_test!(audit_rules_round_trip, |store: Store| async move {
     tx.commit().await.unwrap();
     assert!(store.audit_rules().await.unwrap().is_empty());
 });
+
+store_test!(
+    commands_are_found_across_sessions,
+    |store: Store| async move {
+        let a = sample_session(&store, "n1").await;
+        let b = sample_session(&store, "n1").await;
+        for (id, command, action) in [
+            (&a, "ls -la", "none"),
+            (&a, "rm -rf /tmp/100%_\"x\"", "prohibit"),
+            (&b, "sudo RM -rf /srv", "alert"),
+        ] {
+            store
+            .record(Evidence::session(
+                EventKind::CommandDetected,
+                id,
+                None,
+                serde_json::json!({ "command": command, "source": "exec", "rules": [], "score": 0, "action": action }),
+            ))
+            .await
+            .unwrap();
+        }
+        let hits = store.search_commands("rm -rf", 10).await.unwrap();
+        let found: Vec<(&str, &str)> = hits
+            .iter()
+            .map(|h| (h.command.as_str(), h.action.as_str()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("sudo RM -rf /srv", "alert"),
+                ("rm -rf /tmp/100%_\"x\"", "prohibit")
+            ]
+        );
+        // LIKE's wildcards and JSON's escapes are text here.
+        assert_eq!(
+            store.search_commands("100%_\"x", 10).await.unwrap().len(),
+            1
+        );
+        assert_eq!(
+            store.search_commands("exec", 10).await.unwrap().len(),
+            0,
+            "only the command is searched"
+        );
+        assert_eq!(store.search_commands("rm", 1).await.unwrap().len(), 1);
+    }
+);

@@ -3,6 +3,7 @@
 //! `serve` runs: they share the store, and live control reaches the node that runs a session
 //! through the store's command queue.
 
+mod commands;
 mod events;
 mod rules;
 mod sessions;
@@ -21,6 +22,7 @@ use vigil_vault::{Secret, random_password};
 use crate::Command;
 use crate::config::Settings;
 
+pub(crate) use commands::CommandCommand;
 pub(crate) use events::EventsArgs;
 pub(crate) use rules::RuleCommand;
 pub(crate) use sessions::{AuditCommand, RecordingCommand, SessionCommand};
@@ -40,6 +42,7 @@ pub(crate) async fn run(
         Command::Account(c) => targets::account(&admin, &by, c).await,
         Command::Access(c) => targets::access(&admin, &by, c).await,
         Command::Rule(c) => rules::run(&admin, &by, c).await,
+        Command::Commands(c) => commands::run(store, c).await,
         Command::Session(c) => sessions::session(&admin, &by, c).await,
         Command::Recording(c) => sessions::recording(settings, &admin, &by, c).await,
         Command::Audit(c) => sessions::audit(store, c).await,

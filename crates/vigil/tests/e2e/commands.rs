@@ -102,6 +102,19 @@ fn exec_commands_are_decided_before_the_target_sees_them() {
     let s = gw.last_closed_session();
     let id = s["session"]["id"].as_str().unwrap();
     assert_eq!(command_events(&gw, id)[0]["action"], "none");
+    // Who ran what, where: across sessions, newest first, case-insensitive.
+    let hits: Vec<serde_json::Value> =
+        serde_json::from_str(&gw.ok(&["command", "search", "TOUCH", "--json"])).unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(
+        (
+            hits[0]["user"].as_str(),
+            hits[0]["target"].as_str(),
+            hits[0]["action"].as_str()
+        ),
+        (Some("alice"), Some("web01"), Some("prohibit"))
+    );
+    assert!(hits[0]["command"].as_str().unwrap().contains("touch"));
     // The recording marks the command.
     let cast = vigil_record::read_cast(&gw.export(id)[..]).unwrap();
     assert!(
