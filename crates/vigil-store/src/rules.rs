@@ -69,14 +69,7 @@ impl Store {
     }
 
     pub async fn audit_rule(&self, name: &str) -> Result<RuleRow, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM audit_rules WHERE name = $1"
-        )))
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("rule {name}")))?;
-        row_from(&row)
+        find_rule(&self.pool, name).await
     }
 }
 
@@ -135,13 +128,21 @@ impl Tx {
 
     /// Reads a rule through this transaction's connection.
     pub async fn audit_rule(&mut self, name: &str) -> Result<RuleRow, StoreError> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {COLUMNS} FROM audit_rules WHERE name = $1"
-        )))
-        .bind(name)
-        .fetch_optional(&mut *self.conn)
-        .await?
-        .ok_or_else(|| StoreError::NotFound(format!("rule {name}")))?;
-        row_from(&row)
+        find_rule(&mut *self.conn, name).await
     }
+}
+
+/// One rule, on the pool or inside a transaction.
+async fn find_rule<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    name: &str,
+) -> Result<RuleRow, StoreError> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM audit_rules WHERE name = $1"
+    )))
+    .bind(name)
+    .fetch_optional(db)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("rule {name}")))?;
+    row_from(&row)
 }
