@@ -207,6 +207,31 @@ async fn show(store: &Store, id: &str, json: bool) -> anyhow::Result<()> {
             t.command.as_deref().unwrap_or_default()
         );
     }
+    // The session's command history first: what ran, and what the rules did.
+    let commands: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == vigil_core::EventKind::CommandDetected.as_str())
+        .filter_map(|e| {
+            Some((
+                e.at,
+                serde_json::from_str::<serde_json::Value>(&e.detail).ok()?,
+            ))
+        })
+        .collect();
+    if !commands.is_empty() {
+        println!("commands (risk {}):", row.risk);
+        for (at, d) in &commands {
+            let rule = d["rules"][0]["rule"].as_str().unwrap_or("");
+            println!(
+                "  {}  {:<10} {:<16} {}",
+                when(Some(*at)),
+                d["action"].as_str().unwrap_or("none"),
+                rule,
+                d["command"].as_str().unwrap_or("")
+            );
+        }
+        println!("log:");
+    }
     for e in events {
         println!(
             "{}  {:<18} {:<14} {}",

@@ -81,6 +81,11 @@ fn exec_commands_are_decided_before_the_target_sees_them() {
     assert_eq!(events[0]["source"], "exec");
     assert_eq!(events[0]["rules"][0]["rule"], "no-touch");
     assert_eq!(s["session"]["risk"], 40);
+    let shown = gw.ok(&["session", "show", id]);
+    assert!(
+        shown.contains("commands (risk 40):") && shown.contains("prohibit   no-touch"),
+        "{shown}"
+    );
 
     // Alert: it runs, and is scored and logged; a command no rule names is logged too.
     let out = gw
