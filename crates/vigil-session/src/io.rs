@@ -55,6 +55,9 @@ pub struct SessionIo {
     inner: Arc<IoInner>,
 }
 
+/// A channel's stages, used by both of its relay tasks.
+type SharedStages = Arc<Mutex<Vec<Box<dyn Stage>>>>;
+
 /// One channel's pipeline. Cheap to clone: one per relay task.
 #[derive(Clone)]
 pub struct ChannelIo {
@@ -63,8 +66,9 @@ pub struct ChannelIo {
     kind: ChannelKind,
     /// The channel's own recording track (terminal and exec channels).
     track: Option<(u32, Recorder)>,
-    /// The stages the policy gives this kind of channel, shared by both directions.
-    stages: Arc<Mutex<Vec<Box<dyn Stage>>>>,
+    /// The stages the policy gives this kind of channel, shared by both directions; none
+    /// for a channel without stages (its chunks skip the runner and the lock).
+    stages: Option<SharedStages>,
 }
 
 /// What the pipeline made of one chunk: actions to carry out in order (see
@@ -173,7 +177,7 @@ impl SessionIo {
             channel,
             kind,
             track,
-            stages: Arc::new(Mutex::new(stages)),
+            stages: (!stages.is_empty()).then(|| Arc::new(Mutex::new(stages))),
         })
     }
 
@@ -289,7 +293,7 @@ impl ChannelIo {
             return Ok(Passage::dropped());
         };
         io.bytes_in.fetch_add(data.len() as u64, Ordering::Relaxed);
-        self.staged(Direction::FromOperator, stage::chunk(data), Some(permit))
+        self.staged_chunk(Direction::FromOperator, data, Some(permit))
             .await
     }
 
@@ -309,8 +313,7 @@ impl ChannelIo {
     pub async fn from_target(&self, data: Bytes) -> Result<Passage, RecorderError> {
         let io = &self.session.inner;
         io.bytes_out.fetch_add(data.len() as u64, Ordering::Relaxed);
-        self.staged(Direction::FromTarget, stage::chunk(data), None)
-            .await
+        self.staged_chunk(Direction::FromTarget, data, None).await
     }
 
     /// After the ready actions of `passage` were carried out: waits for its hold, if any, and
@@ -349,18 +352,52 @@ impl ChannelIo {
         self.staged(direction, work, permit).await.map(Some)
     }
 
-    /// Runs `work` through the stages, then records what is ready: forwarded bytes as input
-    /// or output, notices to the operator as markers. Injected bytes are not recorded.
+    /// One chunk through the pipeline. Without stages (the relay's common case: exec,
+    /// transfer and forward channels) it goes straight to the recorder.
+    async fn staged_chunk(
+        &self,
+        direction: Direction,
+        data: Bytes,
+        permit: Option<OwnedRwLockReadGuard<()>>,
+    ) -> Result<Passage, RecorderError> {
+        match &self.stages {
+            Some(_) => self.staged(direction, stage::chunk(data), permit).await,
+            None => {
+                let outcome = stage::Outcome {
+                    ready: vec![Action::Forward(data)],
+                    held: None,
+                };
+                self.recorded(direction, outcome, permit).await
+            }
+        }
+    }
+
+    /// Runs `work` through the stages, then records what is ready.
     async fn staged(
         &self,
         direction: Direction,
         work: std::collections::VecDeque<(usize, Action)>,
         permit: Option<OwnedRwLockReadGuard<()>>,
     ) -> Result<Passage, RecorderError> {
-        let outcome = {
-            let mut stages = self.stages.lock().unwrap_or_else(|p| p.into_inner());
-            stage::run(&mut stages, direction, work)
+        let outcome = match &self.stages {
+            Some(stages) => {
+                let mut stages = stages.lock().unwrap_or_else(|p| p.into_inner());
+                stage::run(&mut stages, direction, work)
+            }
+            // No stage: what was decided leaves as it is.
+            None => stage::run(&mut [], direction, work),
         };
+        self.recorded(direction, outcome, permit).await
+    }
+
+    /// Records what is ready: forwarded bytes as input or output, notices and marks as
+    /// markers (injected bytes are not operator input), and makes the passage.
+    async fn recorded(
+        &self,
+        direction: Direction,
+        outcome: stage::Outcome,
+        permit: Option<OwnedRwLockReadGuard<()>>,
+    ) -> Result<Passage, RecorderError> {
         if let Some(recorder) = self.recorder() {
             for action in &outcome.ready {
                 let at = recorder.elapsed();

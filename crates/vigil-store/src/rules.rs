@@ -53,6 +53,22 @@ fn row_from(r: &AnyRow) -> Result<RuleRow, StoreError> {
     })
 }
 
+/// Binds every column but the name and the times, in `COLUMNS` order.
+fn bind_fields<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    rule: &'q RuleRow,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments> {
+    query
+        .bind(&rule.pattern_kind)
+        .bind(&rule.pattern)
+        .bind(rule.score)
+        .bind(&rule.action)
+        .bind(i64::from(rule.enabled))
+        .bind(json(&rule.targets))
+        .bind(json(&rule.logins))
+        .bind(json(&rule.users))
+}
+
 fn json(list: &[String]) -> String {
     serde_json::Value::from(list.to_vec()).to_string()
 }
@@ -77,43 +93,29 @@ impl Tx {
     pub async fn create_audit_rule(&mut self, rule: &RuleRow) -> Result<RuleRow, StoreError> {
         check_name("rule name", &rule.name)?;
         let now = now_millis();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "INSERT INTO audit_rules ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         )))
-        .bind(&rule.name)
-        .bind(&rule.pattern_kind)
-        .bind(&rule.pattern)
-        .bind(rule.score)
-        .bind(&rule.action)
-        .bind(i64::from(rule.enabled))
-        .bind(json(&rule.targets))
-        .bind(json(&rule.logins))
-        .bind(json(&rule.users))
-        .bind(now)
-        .bind(now)
-        .execute(&mut *self.conn)
-        .await
-        .map_err(conflict(format!("rule {}", rule.name)))?;
+        .bind(&rule.name);
+        bind_fields(query, rule)
+            .bind(now)
+            .bind(now)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(conflict(format!("rule {}", rule.name)))?;
         self.audit_rule(&rule.name).await
     }
 
     /// Replaces everything but the name and the creation time.
     pub async fn update_audit_rule(&mut self, rule: &RuleRow) -> Result<RuleRow, StoreError> {
-        let done = sqlx::query(
+        let query = sqlx::query(
             "UPDATE audit_rules SET pattern_kind = $1, pattern = $2, score = $3, action = $4, enabled = $5, targets = $6, logins = $7, users = $8, updated_at = $9 WHERE name = $10",
-        )
-        .bind(&rule.pattern_kind)
-        .bind(&rule.pattern)
-        .bind(rule.score)
-        .bind(&rule.action)
-        .bind(i64::from(rule.enabled))
-        .bind(json(&rule.targets))
-        .bind(json(&rule.logins))
-        .bind(json(&rule.users))
-        .bind(now_millis())
-        .bind(&rule.name)
-        .execute(&mut *self.conn)
-        .await?;
+        );
+        let done = bind_fields(query, rule)
+            .bind(now_millis())
+            .bind(&rule.name)
+            .execute(&mut *self.conn)
+            .await?;
         found(done, || format!("rule {}", rule.name))?;
         self.audit_rule(&rule.name).await
     }
