@@ -100,4 +100,5 @@ export const P = {
   users: 'PAM.Administration.Users',
   targets: 'PAM.Administration.Targets',
   auditLog: 'PAM.Audit.AdministrationLog',
+  rules: 'PAM.Administration.Rules',
 } as const;

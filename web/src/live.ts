@@ -3,10 +3,10 @@
 // the viewing is in the session log.
 
 import { Terminal } from '@xterm/xterm';
-import { call, P, type SessionDetail } from './api';
+import { call, P, type SessionDetail, type SessionEvent } from './api';
 import { clear, errorText, h, notice } from './ui';
 import { may, onLeave } from './state';
-import { terminate } from './sessions';
+import { commandsTable, terminate } from './sessions';
 import { trackFrom, trackPicker } from './tracks';
 
 export async function livePage(main: HTMLElement, id: string, trackParam?: string): Promise<void> {
@@ -37,6 +37,7 @@ export async function livePage(main: HTMLElement, id: string, trackParam?: strin
   });
   drawLock();
   const screen = h('div', { class: 'terminal', 'data-testid': 'live-terminal' });
+  const commands = h('div', { 'data-testid': 'live-commands-box' });
   clear(main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/sessions' }, 'Remote sessions'), ' › Live Stream'),
     h('h1', {}, `Live: ${s.user_name} → ${s.login ?? '?'}@${s.target_name ?? '?'}`),
@@ -47,7 +48,24 @@ export async function livePage(main: HTMLElement, id: string, trackParam?: strin
       may(P.lock) ? lockState : null,
       may(P.lock) ? lockButton : null,
       may(P.terminate) ? h('button', { class: 'danger', 'data-testid': 'live-terminate', onclick: () => void terminate(id) }, 'Terminate session') : null),
-    screen);
+    h('div', { class: 'video' }, screen, h('aside', { class: 'live-side' },
+      h('p', {}, 'Risk ', h('strong', { 'data-testid': 'live-risk' }, String(s.risk))),
+      h('h3', {}, 'Commands'), commands)));
+
+  // The lock state, the risk and the commands change while the session runs, whoever
+  // changed them: they are read again every two seconds.
+  const refresh = async () => {
+    try {
+      const now = await call<SessionDetail>('GET', `/sessions/${id}`);
+      if (!lockButton.hasAttribute('disabled')) { locked = now.status === 'locked'; drawLock(); }
+      (main.querySelector('[data-testid=live-risk]') as HTMLElement).textContent = String(now.risk);
+      const events = await call<SessionEvent[]>('GET', `/sessions/${id}/events`);
+      clear(commands, commandsTable(events, 'live-commands'));
+    } catch { /* the stream's own status says when the session is gone */ }
+  };
+  await refresh();
+  const poll = setInterval(() => void refresh(), 2000);
+  onLeave(() => clearInterval(poll));
 
   const term = new Terminal({ disableStdin: true, cursorBlink: false, convertEol: false, scrollback: 5000, fontSize: 14 });
   term.open(screen);

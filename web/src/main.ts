@@ -10,6 +10,7 @@ import { sessionsPage } from './sessions';
 import { livePage } from './live';
 import { videoPage } from './player';
 import { auditPage, grantsPage, targetsPage, usersPage } from './admin';
+import { commandsPage, rulesPage } from './rules';
 
 const app = document.getElementById('app')!;
 let me: Me | null = null;
@@ -76,6 +77,8 @@ function nav(): HTMLElement {
   const groups: [string, NavItem[]][] = [
     ['Audit', [
       { hash: '#/sessions', label: 'Sessions › Remote sessions', allowed: () => true },
+      { hash: '#/commands', label: 'Commands', allowed: () => may(P.logs) },
+      { hash: '#/rules', label: 'Audited commands', allowed: () => may(P.rules) },
       { hash: '#/audit', label: 'Administration log', allowed: () => may(P.auditLog) },
     ]],
     ['Access control', [
@@ -125,6 +128,8 @@ function render(): void {
       case 'targets': return targetsPage(main);
       case 'grants': return grantsPage(main);
       case 'audit': return auditPage(main);
+      case 'rules': return rulesPage(main);
+      case 'commands': return commandsPage(main);
       default:
         location.hash = '#/sessions';
         return Promise.resolve();

@@ -8,20 +8,24 @@ import { onLeave } from './state';
 import { trackFrom, trackPicker } from './tracks';
 
 interface Frame { t: number; kind: 'o' | 'r'; data: string }
+interface Marker { t: number; label: string }
 
-/** Output and resize events with absolute times in ms; idle gaps capped at `idleCap` ms. */
-export function parseCast(text: string, idleCap: number): { cols: number; rows: number; frames: Frame[] } {
+/** Output and resize events with absolute times in ms, and the markers (commands, notices,
+ * locks); idle gaps capped at `idleCap` ms. */
+export function parseCast(text: string, idleCap: number): { cols: number; rows: number; frames: Frame[]; markers: Marker[] } {
   const lines = text.split('\n').filter((l) => l.trim());
   const header = JSON.parse(lines[0] ?? '{}') as { term?: { cols?: number; rows?: number } };
   const frames: Frame[] = [];
+  const markers: Marker[] = [];
   let t = 0;
   for (const line of lines.slice(1)) {
     let ev: [number, string, string];
     try { ev = JSON.parse(line) as [number, string, string]; } catch { continue; }
     t += Math.min(ev[0] * 1000, idleCap);
     if (ev[1] === 'o' || ev[1] === 'r') frames.push({ t, kind: ev[1], data: ev[2] });
+    else if (ev[1] === 'm') markers.push({ t, label: ev[2] });
   }
-  return { cols: header.term?.cols ?? 80, rows: header.term?.rows ?? 24, frames };
+  return { cols: header.term?.cols ?? 80, rows: header.term?.rows ?? 24, frames, markers };
 }
 
 export async function videoPage(main: HTMLElement, id: string, trackParam?: string): Promise<void> {
@@ -51,9 +55,10 @@ export async function videoPage(main: HTMLElement, id: string, trackParam?: stri
   const speed = h('select', { 'data-testid': 'video-speed', 'aria-label': 'Speed' }, ...[0.5, 1, 2, 4, 8].map((x) => h('option', { value: String(x), selected: x === 1 }, `${x}×`)));
   const idle = h('input', { type: 'checkbox', checked: true, 'data-testid': 'video-idle' });
   const download = h('a', { class: 'button', href: `/api/v1/sessions/${encodeURIComponent(id)}/recording?purpose=download&track=${track}`, download: track ? `${id}.${track}.cast` : `${id}.cast`, 'data-testid': 'video-download' }, 'Download recording');
+  const markerList = h('ol', { class: 'markers', 'data-testid': 'video-markers', 'aria-label': 'Markers' });
   main.append(
     h('div', { class: 'toolbar' }, trackPicker(s, track, 'video'), play, seek, clock, h('label', { class: 'inline' }, 'Speed ', speed), h('label', { class: 'inline' }, idle, ' Compress idle time (> 2 s)'), download),
-    screen);
+    h('div', { class: 'video' }, screen, h('aside', {}, h('h3', {}, 'Markers'), markerList)));
   status.remove();
   term.open(screen);
   term.resize(cast.cols, cast.rows);
@@ -87,12 +92,20 @@ export async function videoPage(main: HTMLElement, id: string, trackParam?: stri
     now = t;
   };
   const seekTo = (t: number) => {
-    term.reset();
-    term.resize(cast.cols, cast.rows);
-    next = 0;
-    advanceTo(Math.max(0, Math.min(t, total())));
+    const target = Math.max(0, Math.min(t, total()));
+    // Forward: go on from here. Back: the screen is rebuilt from the start.
+    if (target < now || next === 0) {
+      term.reset();
+      term.resize(cast.cols, cast.rows);
+      next = 0;
+    }
+    advanceTo(target);
     show();
   };
+  const drawMarkers = () => clear(markerList, ...(cast.markers.length ? cast.markers.map((m) =>
+    h('li', {}, h('button', { class: 'link', 'data-testid': 'video-marker', onclick: () => { playing = false; seekTo(m.t); } },
+      h('time', {}, duration(m.t)), ' ', m.label.replace(/^command: /, '$ ')))) : [h('li', { class: 'muted' }, 'No marker in this recording.')]));
+  drawMarkers();
   let raf = 0;
   const tick = (ts: number) => {
     if (!playing) return;
@@ -116,7 +129,9 @@ export async function videoPage(main: HTMLElement, id: string, trackParam?: stri
     const fraction = total() ? now / total() : 0;
     cap = idle.checked ? 2000 : Number.MAX_SAFE_INTEGER;
     cast = parseCast(text, cap);
+    next = 0;
     seekTo(fraction * total());
+    drawMarkers();
   });
   show();
   onLeave(() => { playing = false; cancelAnimationFrame(raf); term.dispose(); });

@@ -146,13 +146,64 @@ export async function terminate(id: string, after?: () => Promise<void>): Promis
   return true;
 }
 
-function describe(e: SessionEvent): string {
-  try {
-    const d = JSON.parse(e.detail) as Record<string, unknown>;
-    return Object.entries(d).map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' · ');
-  } catch {
-    return e.detail;
-  }
+type Detail = Record<string, unknown>;
+const str = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+
+/** What a session event says, as a sentence (the raw keys stay available in the title). */
+const SENTENCES: Record<string, (d: Detail, e: SessionEvent) => string> = {
+  authenticated: (d) => `Signed in to the gateway by ${str(d.method)} from ${str(d.client)}, asking for ${str(d.requested)}.`,
+  connected: (d) => `The gateway logged in to ${str(d.target)} (${str(d.host)}:${str(d.port)}) as ${str(d.login)} with the vaulted credential.`,
+  connect_failed: (d) => `The target ${str(d.target)} could not be reached or refused the credential: ${str(d.reason)}.`,
+  host_key_mismatch: (d) => `${str(d.target)} presented another host key than the pinned one; nothing was sent: ${str(d.reason)}.`,
+  channel_opened: (d) => `A ${str(d.kind)} channel opened${d.track !== null && d.track !== undefined ? `, recorded on track ${str(d.track)}` : ''}.`,
+  channel_refused: (d) => `A ${str(d.kind)} request was refused: ${str(d.reason)}.`,
+  forward_opened: (d) => `A port forward to ${str(d.to)} opened.`,
+  transfer_opened: (d) => `A file transfer with ${str(d.tool)} opened (${str(d.direction)}).`,
+  exit_status: (d) => `The target's command ended with ${d.signal ? `signal ${str(d.signal)}` : `status ${str(d.status)}`}.`,
+  recording_failed: (d) => `The recording could not be written, so the session ended: ${str(d.error)}.`,
+  live_view_started: (d, e) => `${e.actor ?? 'Someone'} started watching live from ${str(d.addr)}.`,
+  live_view_ended: (d, e) => `${e.actor ?? 'A viewer'} stopped watching (${str(d.addr)}).`,
+  terminate_requested: (d, e) => `${e.actor ?? 'Someone'} asked for the session to end (${str(d.via)}).`,
+  locked: (_d, e) => `${e.actor ?? 'Someone'} locked the operator's input.`,
+  unlocked: (d, e) => `${e.actor ?? 'Someone'} unlocked the operator's input; ${str(d.input_dropped_bytes)} bytes typed meanwhile were dropped.`,
+  ended: (d) => `The session ended: ${str(d.reason)}.`,
+  command_detected: (d) => {
+    const action = str(d.action);
+    const rules = Array.isArray(d.rules) ? (d.rules as Detail[]).map((r) => `${str(r.rule)} (+${str(r.score)})`).join(', ') : '';
+    const verdict = action === 'none' ? 'ran' : action === 'alert' ? 'ran and raised an alert' : action === 'prohibit' ? 'was refused' : action === 'interrupt' ? 'ended the session' : 'ended the session and disabled the account';
+    return `Command ${str(d.command)} ${verdict}${rules ? ` (rule ${rules})` : ''}; read from ${str(d.source)}.`;
+  },
+};
+
+export function describe(e: SessionEvent): string {
+  let d: Detail;
+  try { d = JSON.parse(e.detail) as Detail; } catch { return e.detail; }
+  const say = SENTENCES[e.kind];
+  if (say) return say(d, e);
+  return Object.entries(d).map(([k, v]) => `${k.replace(/_/g, ' ')}: ${str(v)}`).join(' · ');
+}
+
+interface CommandEvent { at: number; command: string; rules: { rule: string; score: number }[]; score: number; action: string; source: string }
+
+function commandsOf(events: SessionEvent[]): CommandEvent[] {
+  return events.filter((e) => e.kind === 'command_detected').map((e) => {
+    const d = JSON.parse(e.detail) as Omit<CommandEvent, 'at'>;
+    return { ...d, rules: Array.isArray(d.rules) ? d.rules : [], at: e.at };
+  });
+}
+
+/** The commands of a session: time, command, rule, score, action. */
+export function commandsTable(events: SessionEvent[], testid = 'session-commands'): HTMLElement {
+  const commands = commandsOf(events);
+  if (!commands.length) return h('p', { class: 'muted', 'data-testid': testid }, 'No command was detected in this session.');
+  return h('table', { class: 'grid compact', 'data-testid': testid },
+    h('thead', {}, h('tr', {}, ...['Time', 'Command', 'Rule', 'Score', 'Action'].map((c) => h('th', {}, c)))),
+    h('tbody', {}, ...commands.map((c) => h('tr', { 'data-action': c.action },
+      h('td', {}, new Date(c.at).toLocaleTimeString()),
+      h('td', {}, h('code', {}, c.command), h('span', { class: 'muted small' }, ` ${c.source}`)),
+      h('td', {}, c.rules.map((r) => r.rule).join(', ') || '—'),
+      h('td', {}, c.score ? `+${c.score}` : '—'),
+      h('td', {}, c.action === 'none' ? '—' : h('span', { class: `badge action-${c.action}` }, c.action))))));
 }
 
 export async function sessionLogs(id: string): Promise<void> {
@@ -173,13 +224,17 @@ export async function sessionLogs(id: string): Promise<void> {
       h('dt', {}, 'Session'), h('dd', {}, id),
       h('dt', {}, 'Operator'), h('dd', {}, `${d.user_name} from ${d.client_addr}`),
       h('dt', {}, 'Target'), h('dd', {}, `${d.login ?? '?'}@${d.target_name ?? '?'} (${d.protocol}, node ${d.node})`),
-      h('dt', {}, 'Ended'), h('dd', {}, d.end_reason ? `${when(d.ended_at)} — ${d.end_reason}` : 'still active')),
+      h('dt', {}, 'Ended'), h('dd', {}, d.end_reason ? `${when(d.ended_at)} — ${d.end_reason}` : 'still active'),
+      h('dt', {}, 'Risk'), h('dd', { 'data-testid': 'log-risk' }, String(d.risk))),
+    h('h3', {}, 'Commands'),
+    commandsTable(events),
+    h('h3', {}, 'Events'),
     h('ol', { class: 'timeline', 'data-testid': 'session-log' },
       ...events.map((e) => h('li', { 'data-kind': e.kind },
         h('time', {}, new Date(e.at).toLocaleTimeString()), ' ',
         h('strong', {}, e.kind.replace(/_/g, ' ')),
         e.actor ? h('span', { class: 'actor' }, ` by ${e.actor}`) : null,
-        h('div', { class: 'muted' }, describe(e))))),
+        h('div', { class: 'muted', title: e.detail }, describe(e))))),
     h('footer', {}, h('button', { class: 'primary', onclick: close }, 'Close')),
   ], 'logs');
 }

@@ -30,19 +30,43 @@ export function notice(text: string, kind: 'ok' | 'error' = 'ok'): void {
   setTimeout(() => n.remove(), 6000);
 }
 
+/** The open dialogs, innermost last: keys go to the innermost one. */
+const dialogs: HTMLElement[] = [];
+
 /** A modal window; resolves when closed. `build` gets a close function. */
 export function modal(title: string, build: (close: () => void) => Node[], testid = 'modal'): Promise<void> {
   return new Promise((resolve) => {
+    // The WAI-ARIA dialog pattern: Escape closes, Tab stays inside, focus returns to what
+    // opened the dialog.
+    const opener = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     const close = () => {
+      document.removeEventListener('keydown', keys, true);
+      dialogs.splice(dialogs.indexOf(backdrop), 1);
       backdrop.remove();
+      if (opener?.isConnected) opener.focus();
       resolve();
+    };
+    const keys = (e: KeyboardEvent) => {
+      if (dialogs[dialogs.length - 1] !== backdrop) return; // a dialog above this one
+      if (e.key === 'Escape') { e.preventDefault(); close(); return; }
+      if (e.key !== 'Tab') return;
+      const focusable = [...box.querySelectorAll<HTMLElement>('a[href], button:not([disabled]), input:not([disabled]):not([type=hidden]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])')]
+        .filter((el) => !el.hidden && el.offsetParent !== null);
+      if (!focusable.length) { e.preventDefault(); return; }
+      const first = focusable[0];
+      const last = focusable[focusable.length - 1];
+      const inside = box.contains(document.activeElement);
+      if (e.shiftKey && (document.activeElement === first || !inside)) { e.preventDefault(); last.focus(); }
+      else if (!e.shiftKey && (document.activeElement === last || !inside)) { e.preventDefault(); first.focus(); }
     };
     const box = h('div', { class: 'modal', role: 'dialog', 'aria-modal': 'true', 'aria-label': title, 'data-testid': testid },
       h('header', {}, h('h2', {}, title), h('button', { class: 'icon', 'aria-label': 'Close', onclick: close }, '×')),
       ...build(close));
     const backdrop = h('div', { class: 'backdrop', onclick: (e: Event) => { if (e.target === backdrop) close(); } }, box);
     document.body.append(backdrop);
-    const first = box.querySelector<HTMLElement>('textarea, input, select, button.primary');
+    dialogs.push(backdrop);
+    document.addEventListener('keydown', keys, true);
+    const first = box.querySelector<HTMLElement>('textarea, input, select, button.primary') ?? box.querySelector<HTMLElement>('button');
     first?.focus();
   });
 }

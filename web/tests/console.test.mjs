@@ -361,3 +361,94 @@ test('a session with two terminals: the live stream and the video each pick a ch
   await shot(page, '19-video-second-channel');
   await page.context().close();
 });
+
+test('audited commands: a rule made in the console stops a command; the logs, the video markers, the live view and the command search show it', async () => {
+  const page = await newPage();
+  await login(page, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
+  await page.getByTestId('nav-rules').click();
+  await page.getByTestId('rule-add').click();
+  // A pattern that does not compile is refused with where and why; Escape closes the dialog.
+  await page.getByTestId('rule-name').fill('broken');
+  await page.getByTestId('rule-kind').selectOption('regex');
+  await page.getByTestId('rule-pattern').fill('rm (-rf');
+  await page.getByTestId('rule-submit').click();
+  await until('a bad regex is refused with the reason', async () => /unclosed|parse|regex/i.test(await page.getByTestId('rule-error').innerText()));
+  await shot(page, '20-rule-bad-regex');
+  await page.keyboard.press('Escape');
+  await until('Escape closes the dialog', async () => (await page.locator('.backdrop').count()) === 0);
+  await page.getByTestId('rule-add').click();
+  // Tab stays inside the dialog.
+  for (let i = 0; i < 15; i++) await page.keyboard.press('Tab');
+  assert.ok(await page.evaluate(() => !!document.activeElement?.closest('.modal')), 'focus stays in the dialog');
+  await page.getByTestId('rule-name').fill('no-touch-web');
+  await page.getByTestId('rule-kind').selectOption('command');
+  await page.getByTestId('rule-pattern').fill('touch');
+  await page.getByTestId('rule-score').fill('9');
+  await page.getByTestId('rule-action').selectOption('prohibit');
+  await page.getByTestId('rule-submit').click();
+  await page.getByTestId('rule-no-touch-web').waitFor();
+  await shot(page, '21-rules');
+
+  const proof = `${process.env.VIGIL_TARGET_HOME}/web-rule-proof`;
+  const op = operator();
+  await until('the operator gets a shell', () => op.out.includes('$') || op.out.includes('#'), 20000);
+  op.child.stdin.write('echo first-$((1+1))\r');
+  await until('the first command runs', () => op.out.includes('first-2'), 10000);
+  const row = page.locator('tr[data-status="active"][data-user="alice"]');
+  await findSession(page, { user: 'alice', status: 'active' });
+  await row.first().waitFor({ timeout: 10000 });
+  const id = (await row.first().getAttribute('data-testid')).replace('session-', '');
+  await page.goto(`${URL}/#/sessions/${id}/live`);
+  await until('the live stream opens', async () => (await page.getByTestId('live-status').getAttribute('data-state')) === 'live');
+  op.child.stdin.write(`touch ${proof}\r`);
+  await until('the operator is told', () => op.out.includes('refused by rule no-touch-web'), 10000);
+  await until('the live view lists the refused command', async () => (await page.getByTestId('live-commands').innerText()).includes('touch'), 6000);
+  await until('the live view shows the risk', async () => (await page.getByTestId('live-risk').innerText()) === '9', 6000);
+  await shot(page, '22-live-commands');
+  op.child.stdin.write('exit\r');
+  await until('the operator\'s ssh ends', () => op.exited !== null, 10000);
+  assert.ok(!existsSync(proof), 'the refused command did not run on the target');
+
+  await findSession(page, { user: 'alice', status: 'finished' });
+  await page.getByTestId(`session-${id}`).waitFor();
+  await action(page, id, 'logs');
+  const commands = await page.getByTestId('session-commands').innerText();
+  assert.ok(commands.includes(`touch ${proof}`) && commands.includes('prohibit') && commands.includes('no-touch-web'), commands);
+  assert.ok(commands.includes('echo first-$((1+1))'), 'commands that matched no rule are listed too');
+  const log = await page.getByTestId('session-log').innerText();
+  assert.ok(log.includes('was refused (rule no-touch-web (+9))'), `event details read as sentences:\n${log}`);
+  await shot(page, '23-session-log-commands');
+  await page.keyboard.press('Escape');
+  await until('Escape closes the log', async () => (await page.locator('.backdrop').count()) === 0);
+
+  await action(page, id, 'video');
+  const markers = page.getByTestId('video-marker');
+  await until('the video lists the command markers', async () => (await markers.count()) >= 2);
+  const refused = markers.filter({ hasText: 'no-touch-web' });
+  await refused.first().click();
+  // The refused line never reached the shell's screen; the screen at its marker is what
+  // came before it, and not the end.
+  await until('a marker jumps to its command', async () => {
+    const screen = await terminalText(page, 'video-terminal');
+    return screen.includes('first-2') && !screen.includes('logout');
+  });
+  assert.notEqual(await page.getByTestId('video-seek').inputValue(), '0', 'the position moved to the marker');
+  await shot(page, '24-video-markers');
+
+  await page.getByTestId('nav-commands').click();
+  await page.getByTestId('command-query').fill('web-rule-proof');
+  await page.getByTestId('command-search').click();
+  await page.getByTestId('commands-table').waitFor();
+  const found = await page.getByTestId('commands-table').innerText();
+  assert.ok(found.includes('alice') && found.includes('web01') && found.includes('prohibit'), found);
+  await shot(page, '25-command-search');
+
+  await page.getByTestId('nav-rules').click();
+  const rule = page.getByTestId('rule-no-touch-web');
+  await rule.getByTestId('rule-toggle').click();
+  await until('the rule is disabled', async () => (await page.getByTestId('rule-no-touch-web').getAttribute('data-enabled')) === 'false');
+  await page.getByTestId('rule-no-touch-web').getByTestId('rule-remove').click();
+  await page.getByTestId('confirm-yes').click();
+  await until('the rule is gone', async () => (await page.getByTestId('rule-no-touch-web').count()) === 0);
+  await page.context().close();
+});

@@ -21,7 +21,8 @@ pub enum Class {
     PipeToShell,
     /// The command name, or a shell's `-c` string, holds a variable or a substitution.
     DynamicCommand,
-    /// An alias or a function is defined: later lines may mean something else.
+    /// An alias, a function, a key binding (`bind`) or a trap is defined, or history
+    /// expansion turned on (`set -H`): later lines may mean something else.
     Definition,
 }
 
@@ -96,7 +97,20 @@ fn command_of(simple: &Simple) -> Command {
     if program == "eval" {
         classes.push(Class::Eval);
     }
-    if program == "alias" || words.iter().any(|w| w.ends_with("()")) || program == "function" {
+    let history_on = program == "set"
+        && (words
+            .windows(2)
+            .any(|w| w[0] == "-o" && w[1] == "histexpand")
+            || words
+                .iter()
+                .skip(1)
+                .any(|w| w.starts_with('-') && !w.starts_with("--") && w.contains('H')));
+    // `bind` and `trap` change what a key or an event runs; `set -H` turns history
+    // expansion back on (`!!` then runs something the line does not say).
+    if matches!(program.as_str(), "alias" | "function" | "bind" | "trap")
+        || words.iter().any(|w| w.ends_with("()"))
+        || history_on
+    {
         classes.push(Class::Definition);
     }
     let text = join(&normalised(&words));

@@ -347,6 +347,12 @@ impl Lexer {
                     match e {
                         'n' => word.text.push('\n'),
                         't' => word.text.push('\t'),
+                        'r' => word.text.push('\r'),
+                        'a' => word.text.push('\u{7}'),
+                        'b' => word.text.push('\u{8}'),
+                        'e' | 'E' => word.text.push('\u{1b}'),
+                        'f' => word.text.push('\u{c}'),
+                        'v' => word.text.push('\u{b}'),
                         'x' => {
                             let hex: String = (0..2)
                                 .map_while(|i| self.peek(i).filter(char::is_ascii_hexdigit))

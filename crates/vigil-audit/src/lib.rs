@@ -7,4 +7,5 @@
 pub mod command;
 pub mod lex;
 pub mod line;
+pub mod query;
 pub mod rules;

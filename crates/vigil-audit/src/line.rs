@@ -61,6 +61,17 @@ pub fn echoed(line: &str, output: &str) -> Option<bool> {
     }
 }
 
+/// Whether the end of `output` looks like a shell's prompt waiting for a line: its last
+/// visible line ends with `$`, `#`, `%` or `>` and at most a space or two (what sh, bash,
+/// zsh and their usual `PS1`s draw). A guess, used only to choose a moment for something a
+/// shell would accept: a program's own prompt (`mysql>`) passes it too.
+pub fn ends_with_prompt(output: &str) -> bool {
+    let shown = strip_escapes(output);
+    let last = shown.rsplit(['\n', '\r']).next().unwrap_or("");
+    let trimmed = last.trim_end_matches(' ');
+    last.len() - trimmed.len() <= 2 && trimmed.ends_with(['$', '#', '%', '>'])
+}
+
 /// Text with ANSI escape sequences removed (CSI and OSC sequences, two-byte escapes).
 fn strip_escapes(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -49,6 +49,9 @@ pub enum Source {
     /// Such a line while a rule could stop it: it did not run (fail closed); the command
     /// logged is what was typed, not necessarily what the shell had.
     Unreadable,
+    /// bash's own line buffer, answered through the query the gateway installed
+    /// (`vigil_audit::query`): exact after edits, recall, completion and pastes.
+    ShellQuery,
 }
 
 impl Source {
@@ -58,6 +61,7 @@ impl Source {
             Source::TypedLine => "typed-line",
             Source::TypedLineInexact => "typed-line-inexact",
             Source::Unreadable => "unreadable",
+            Source::ShellQuery => "shell-query",
         }
     }
 }

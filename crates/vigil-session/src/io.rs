@@ -169,6 +169,7 @@ impl SessionIo {
             stages.push(Box::new(ShellStage::new(
                 self.inner.policy.commands.clone(),
                 self.inner.evidence.clone(),
+                start.command.is_none(),
             )));
         }
         stages.extend(self.inner.policy.stages_for(kind));

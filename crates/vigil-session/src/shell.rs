@@ -1,22 +1,49 @@
-//! The audited-command stage of a terminal channel: it follows the line being typed
-//! (`vigil_audit::line`), holds each submit key until the line is decided (a synchronous
-//! decision against the session's compiled rules: microseconds, no round trip), and lets it
-//! through, or cancels the line in the target's shell (Ctrl-C: it returns to a fresh prompt)
-//! and tells the operator which rule stopped it. Evidence is written by the session's
-//! evidence task, after the decision and in order.
+//! The audited-command stage of a terminal channel: it holds each submit key until the line
+//! is decided, and lets it through, or cancels the line in the target's shell (Ctrl-C: it
+//! returns to a fresh prompt) and tells the operator which rule stopped it. Evidence is
+//! written by the session's evidence task, after the decision and in order.
 //!
-//! What it is not: exact for lines edited with cursor keys, recall or completion (their
-//! source says so: `typed-line-inexact`), and blind to what programs run by themselves;
-//! see `vigil_audit::line` and `vigil_audit::command`.
+//! The line comes from the strongest source that answers, named in its evidence (`source`):
+//! 1. bash's own buffer (`shell-query`): at the operator's first key the stage types the
+//!    query's setup into the shell (`vigil_audit::query`, hidden from the operator and the
+//!    recording); at each Enter on a prompt bash drew, it sends the query key and holds the
+//!    Enter until bash answers (a round trip inside the target host, well under a
+//!    millisecond) or [`QUERY_WAIT`] passes;
+//! 2. the typed keys with the terminal's erase and kill rules (`typed-line`): exact for sh
+//!    and dash, which have no line editor, and for lines typed without editing keys;
+//! 3. otherwise the typed keys are a guess (`typed-line-inexact`) and, while a rule could
+//!    stop the line, it does not run (`unreadable`: fail closed, the operator types it out).
+//!
+//! What it is not: see `vigil_audit::query` (the operator can subvert their own shell; when
+//! the typed line is exact it is decided too, and the stricter verdict wins),
+//! `vigil_audit::line` and `vigil_audit::command`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
-use vigil_audit::line::{Echo, LineTracker, Submitted, echoed};
+use vigil_audit::line::{Echo, LineTracker, Submitted, echoed, ends_with_prompt};
+use vigil_audit::query::{QUERY_KEY, Replies, Reply, setup_line};
 use vigil_core::SessionId;
 use vigil_store::Store;
 
 use crate::audit::{CommandRules, Source, marker, record, verdict};
-use crate::stage::{Action, Stage};
+use crate::stage::{Action, Decider, Hold, Stage};
+
+/// How long an Enter waits for bash's answer before the typed line decides.
+pub(crate) const QUERY_WAIT: Duration = Duration::from_millis(300);
+
+/// How long the output must have been quiet before the setup is typed (the shell is at its
+/// first prompt, not printing a banner).
+const QUIET_BEFORE_SETUP: Duration = Duration::from_millis(150);
+
+/// How long the setup's answer is waited for before the shell is taken for one without it.
+const SETUP_WAIT: Duration = Duration::from_secs(2);
+
+/// Queries in a row without an answer after which a channel stops asking.
+const MAX_MISSES: u32 = 3;
 
 /// What the evidence task writes for a decided line.
 pub(crate) struct Decided {
@@ -42,6 +69,25 @@ pub(crate) fn evidence_task(
     tx
 }
 
+/// The query's state on one channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Query {
+    /// Not typed yet: waiting for the first key after a quiet screen.
+    NotInstalled,
+    SettingUp(Instant),
+    Bash,
+    /// Not bash, or bash stopped answering: typed lines only.
+    Absent,
+}
+
+/// An Enter held while bash is asked for its buffer.
+struct Asked {
+    decider: Decider,
+    typed: String,
+    exact: bool,
+    key: Bytes,
+}
+
 pub(crate) struct ShellStage {
     tracker: LineTracker,
     rules: CommandRules,
@@ -49,7 +95,22 @@ pub(crate) struct ShellStage {
     /// A line typed and submitted in one chunk: logged once the output after it says
     /// whether the terminal echoed it (a command) or not (a secret at a prompt).
     unconfirmed: Option<(Decided, String)>,
+    replies: Replies,
+    nonce: String,
+    query: Query,
+    /// bash drew its prompt since the last line was let through: the query key may be sent
+    /// (a program in the foreground must never receive it).
+    at_prompt: bool,
+    asked: Option<Asked>,
+    /// Queries in a row that got no answer (shared with the holds' deadlines).
+    misses: Arc<AtomicU32>,
+    last_output: Option<Instant>,
+    /// The end of what the screen showed last (to see a prompt before typing the setup).
+    tail: String,
 }
+
+/// How much of the latest output is kept to look for a prompt.
+const TAIL: usize = 512;
 
 /// What cancels the line in the target's shell: interrupt (bash, dash, zsh all return to a
 /// fresh prompt).
@@ -59,20 +120,63 @@ const CANCEL: &[u8] = b"\x03";
 const UNREADABLE: &str = "vigil: this line was edited with keys the gateway cannot follow (history, completion or cursor keys) and audited-command rules apply: type it out in full";
 
 impl ShellStage {
-    pub(crate) fn new(rules: CommandRules, evidence: mpsc::UnboundedSender<Decided>) -> Self {
+    /// `shell`: the channel runs the login shell (a shell request). The query is typed only
+    /// there: a command run with a PTY (`ssh -t host vim x`) must never receive it.
+    pub(crate) fn new(
+        rules: CommandRules,
+        evidence: mpsc::UnboundedSender<Decided>,
+        shell: bool,
+    ) -> Self {
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
         ShellStage {
             tracker: LineTracker::new(),
             rules,
             evidence,
             unconfirmed: None,
+            replies: Replies::new(nonce.clone()),
+            nonce,
+            query: if shell {
+                Query::NotInstalled
+            } else {
+                Query::Absent
+            },
+            at_prompt: false,
+            asked: None,
+            misses: Arc::new(AtomicU32::new(0)),
+            last_output: None,
+            tail: String::new(),
         }
     }
 
-    /// The actions for one submit key: the key itself, or the cancel and the notice. Every
-    /// line is decided; only its logging depends on its echo.
-    fn decide(&mut self, text: String, exact: bool, echo: Echo, key: Bytes, out: &mut Vec<Action>) {
+    /// The actions for one submit key decided from the typed line: the key itself, or the
+    /// cancel and the notice. Every line is decided; only its logging depends on its echo.
+    fn decide_typed(
+        &mut self,
+        text: String,
+        exact: bool,
+        echo: Echo,
+        key: Bytes,
+        out: &mut Vec<Action>,
+    ) {
         self.settle_unconfirmed(false, out);
-        let decision = self.rules.decide(&text);
+        let (actions, decided) = self.judge(text, exact, key);
+        match echo {
+            Echo::Shown => self.log(decided, out),
+            Echo::NotShown => self.log_secret(decided, out),
+            Echo::Unknown if !actions.iter().any(|a| matches!(a, Action::Forward(_))) => {
+                // A line that does not run is never echoed (the cancel discards the keys the
+                // shell has not read yet) and the session may end now: its evidence cannot
+                // wait for an echo. A rule, not a prompt, stopped it.
+                self.log(decided, out)
+            }
+            Echo::Unknown => self.unconfirmed = Some((decided, String::new())),
+        }
+        out.extend(actions);
+    }
+
+    /// The verdict on a typed line, without logging it: what to do with the key, and the
+    /// evidence.
+    fn judge(&self, text: String, exact: bool, key: Bytes) -> (Vec<Action>, Decided) {
         // A line edited with keys the gateway cannot follow (history, completion, cursor)
         // may not be what the shell runs: while a rule could stop it, it does not run
         // unread (fail closed); the operator types it out.
@@ -82,35 +186,90 @@ impl ShellStage {
             (false, true) => Source::TypedLine,
             (false, false) => Source::TypedLineInexact,
         };
-        let v = verdict(&text, decision.clone());
-        let decided = Decided {
-            line: text,
-            source,
-            decision,
-        };
-        match echo {
-            Echo::Shown => self.log(decided, out),
-            Echo::NotShown => self.log_secret(decided, out),
-            Echo::Unknown => self.unconfirmed = Some((decided, String::new())),
-        }
         if unreadable {
-            out.push(Action::Inject(Bytes::from_static(CANCEL)));
-            out.push(Action::Tell(UNREADABLE.into()));
-            return;
+            let decided = self.decided(text, source);
+            let actions = vec![
+                Action::Inject(Bytes::from_static(CANCEL)),
+                Action::Tell(UNREADABLE.into()),
+            ];
+            return (actions, decided);
         }
+        self.verdict_on(text, source, key)
+    }
+
+    fn decided(&self, line: String, source: Source) -> Decided {
+        Decided {
+            decision: self.rules.decide(&line),
+            line,
+            source,
+        }
+    }
+
+    /// What the rules make of an exact line.
+    fn verdict_on(&self, text: String, source: Source, key: Bytes) -> (Vec<Action>, Decided) {
+        let decided = self.decided(text, source);
+        let v = verdict(&decided.line, decided.decision.clone());
         if v.run {
-            out.push(Action::Forward(key));
-            return;
+            return (vec![Action::Forward(key)], decided);
         }
-        out.push(Action::Inject(Bytes::from_static(CANCEL)));
+        let mut actions = vec![Action::Inject(Bytes::from_static(CANCEL))];
         let notice = v.notice.unwrap_or_else(|| "vigil: command refused".into());
-        match v.end {
-            Some(reason) => {
-                // The session ends now: its evidence cannot wait for an echo.
-                self.settle_unconfirmed(true, out);
-                out.push(Action::End { reason, notice })
+        actions.push(match v.end {
+            Some(reason) => Action::End { reason, notice },
+            None => Action::Tell(notice),
+        });
+        (actions, decided)
+    }
+
+    /// Holds the key and asks bash for its buffer; if bash does not answer in time, the
+    /// typed line decides.
+    fn ask(&mut self, text: String, exact: bool, key: Bytes, out: &mut Vec<Action>) {
+        self.settle_unconfirmed(false, out);
+        self.at_prompt = false;
+        let (mut default, decided) = self.judge(text.clone(), exact, key.clone());
+        default.insert(0, Action::Mark(marker(&decided.line, &decided.decision)));
+        let evidence = self.evidence.clone();
+        let misses = self.misses.clone();
+        let (hold, decider) = Hold::new("the line");
+        let hold = hold.with_deadline(QUERY_WAIT, default, move || {
+            misses.fetch_add(1, Ordering::Relaxed);
+            let _ = evidence.send(decided);
+        });
+        out.push(Action::Inject(Bytes::from_static(QUERY_KEY)));
+        out.push(Action::Hold(hold));
+        self.asked = Some(Asked {
+            decider,
+            typed: text,
+            exact,
+            key,
+        });
+    }
+
+    /// bash answered with its buffer: decide it (and the typed line, when that is exact and
+    /// differs: the stricter verdict wins).
+    fn answered(&mut self, line: Option<String>) {
+        let Some(asked) = self.asked.take() else {
+            return;
+        };
+        self.misses.store(0, Ordering::Relaxed);
+        let (actions, decided) = match line {
+            Some(line) if asked.exact && line != asked.typed => {
+                let (qa, qd) = self.verdict_on(line, Source::ShellQuery, asked.key.clone());
+                let (ta, td) = self.verdict_on(asked.typed, Source::TypedLine, asked.key);
+                if td.decision.action > qd.decision.action {
+                    (ta, td)
+                } else {
+                    (qa, qd)
+                }
             }
-            None => out.push(Action::Tell(notice)),
+            Some(line) => self.verdict_on(line, Source::ShellQuery, asked.key),
+            // An answer that cannot be read: as if none came.
+            None => self.judge(asked.typed, asked.exact, asked.key),
+        };
+        let mut all = vec![Action::Mark(marker(&decided.line, &decided.decision))];
+        all.extend(actions);
+        if asked.decider.decide(all) {
+            let _ = self.evidence.send(decided);
         }
     }
 
@@ -146,15 +305,68 @@ impl ShellStage {
             }
         }
     }
+
+    /// Whether the query is asked for this line.
+    fn can_ask(&self) -> bool {
+        self.query == Query::Bash
+            && self.at_prompt
+            && self.asked.is_none()
+            && self.misses.load(Ordering::Relaxed) < MAX_MISSES
+            && !self.tracker.paused()
+    }
+
+    /// Types the query's setup before the operator's first key, once the screen is quiet and
+    /// shows a prompt.
+    fn maybe_set_up(&mut self, data: &[u8], out: &mut Vec<Action>) {
+        let quiet = self
+            .last_output
+            .is_some_and(|t| t.elapsed() >= QUIET_BEFORE_SETUP);
+        let plain = !data
+            .iter()
+            .any(|b| matches!(b, b'\r' | b'\n' | 0x03 | 0x04));
+        if self.query == Query::NotInstalled
+            && quiet
+            && plain
+            && self.tracker.current().is_empty()
+            && !self.tracker.paused()
+            && ends_with_prompt(&self.tail)
+        {
+            self.query = Query::SettingUp(Instant::now());
+            self.replies.expect_setup();
+            out.push(Action::Inject(Bytes::from(setup_line(&self.nonce))));
+        }
+    }
+
+    fn on_reply(&mut self, reply: Reply, out: &mut Vec<Action>) {
+        match reply {
+            Reply::Hello { bash } if matches!(self.query, Query::SettingUp(_)) => {
+                self.query = if bash { Query::Bash } else { Query::Absent };
+                out.push(Action::Mark(
+                    if bash {
+                        "vigil: bash answers line queries (commands are read from its buffer)"
+                    } else {
+                        "vigil: the shell has no line query (commands are read from typed keys)"
+                    }
+                    .into(),
+                ));
+            }
+            Reply::Hello { .. } => {}
+            Reply::Prompt => self.at_prompt = true,
+            Reply::Line(line) => self.answered(line),
+        }
+    }
 }
 
 impl Stage for ShellStage {
     fn on_input(&mut self, data: Bytes) -> Vec<Action> {
-        let submits = self.tracker.input(&data);
-        if submits.is_empty() {
-            return vec![Action::Forward(data)];
-        }
         let mut out = Vec::new();
+        if let Query::SettingUp(since) = self.query
+            && since.elapsed() > SETUP_WAIT
+        {
+            self.query = Query::Absent;
+        }
+        self.maybe_set_up(&data, &mut out);
+        let submits = self.tracker.input(&data);
         let mut start = 0;
         for s in submits {
             if s.at > start {
@@ -163,10 +375,16 @@ impl Stage for ShellStage {
             let key = data.slice(s.at..s.at + 1);
             start = s.at + 1;
             match s.what {
-                Submitted::Line { text, exact, echo } => {
-                    self.decide(text, exact, echo, key, &mut out)
+                Submitted::Line { text, exact, .. } if self.can_ask() => {
+                    self.ask(text, exact, key, &mut out)
                 }
-                Submitted::Empty => out.push(Action::Forward(key)),
+                Submitted::Line { text, exact, echo } => {
+                    self.decide_typed(text, exact, echo, key, &mut out)
+                }
+                Submitted::Empty => {
+                    self.at_prompt = false;
+                    out.push(Action::Forward(key))
+                }
             }
         }
         if start < data.len() {
@@ -176,10 +394,32 @@ impl Stage for ShellStage {
     }
 
     fn on_output(&mut self, data: Bytes) -> Vec<Action> {
-        self.tracker.output(&data);
+        self.last_output = Some(Instant::now());
         let mut out = Vec::new();
+        let mut show = Vec::new();
+        if self.replies.setting_up() && !matches!(self.query, Query::SettingUp(_)) {
+            // The setup was never answered: what was held is shown after all.
+            show = self.replies.give_up_setup();
+        }
+        let scanned = self.replies.feed(&data);
+        for reply in scanned.replies {
+            self.on_reply(reply, &mut out);
+        }
+        show.extend(scanned.show);
+        if show.is_empty() {
+            return out;
+        }
+        self.tracker.output(&show);
+        self.tail.push_str(&String::from_utf8_lossy(&show));
+        if self.tail.len() > TAIL {
+            let cut = self.tail.len() - TAIL / 2;
+            let cut = (cut..self.tail.len())
+                .find(|i| self.tail.is_char_boundary(*i))
+                .unwrap_or(self.tail.len());
+            self.tail.drain(..cut);
+        }
         if let Some((d, seen)) = &mut self.unconfirmed {
-            seen.push_str(&String::from_utf8_lossy(&data));
+            seen.push_str(&String::from_utf8_lossy(&show));
             match echoed(&d.line, seen) {
                 Some(shown) => self.settle_unconfirmed(shown, &mut out),
                 None if seen.len() > 4096 => self.settle_unconfirmed(false, &mut out),
@@ -187,7 +427,15 @@ impl Stage for ShellStage {
             }
         }
         // The marker comes before the output that follows the line.
-        out.push(Action::Forward(data));
+        let show = if show[..] == data[..] {
+            data
+        } else {
+            Bytes::from(show)
+        };
+        out.push(Action::Forward(show));
         out
     }
 }
+
+#[cfg(test)]
+mod tests;

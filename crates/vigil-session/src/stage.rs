@@ -90,6 +90,15 @@ pub struct Hold {
     decision: oneshot::Receiver<Vec<Action>>,
     /// Set by the runner: the stage after the one that held.
     resume_at: usize,
+    deadline: Option<Deadline>,
+}
+
+/// What a hold becomes when nobody decides in time.
+struct Deadline {
+    after: std::time::Duration,
+    default: Vec<Action>,
+    /// Runs when the default is taken (the holder's bookkeeping: its evidence).
+    on_default: Box<dyn FnOnce() + Send + Sync>,
 }
 
 /// Decides a [`Hold`]. Dropping it undecided drops what was held (fail closed) and tells the
@@ -105,14 +114,42 @@ impl Hold {
                 what: what.into(),
                 decision: rx,
                 resume_at: 0,
+                deadline: None,
             },
             Decider(tx),
         )
     }
 
+    /// A hold that takes `default` when nobody decided within `after` (a question the
+    /// target may not answer); `on_default` runs then. A decision that comes later is
+    /// refused ([`Decider::decide`] says so).
+    pub fn with_deadline(
+        mut self,
+        after: std::time::Duration,
+        default: Vec<Action>,
+        on_default: impl FnOnce() + Send + Sync + 'static,
+    ) -> Hold {
+        self.deadline = Some(Deadline {
+            after,
+            default,
+            on_default: Box::new(on_default),
+        });
+        self
+    }
+
     /// Waits for the decision. Undecided: nothing is forwarded and the operator is told.
     pub(crate) async fn decided(self) -> Vec<Action> {
-        match self.decision.await {
+        let answer = match self.deadline {
+            None => self.decision.await,
+            Some(deadline) => match tokio::time::timeout(deadline.after, self.decision).await {
+                Ok(answer) => answer,
+                Err(_) => {
+                    (deadline.on_default)();
+                    return deadline.default;
+                }
+            },
+        };
+        match answer {
             Ok(actions) => actions,
             Err(_) => vec![Action::Tell(format!(
                 "vigil: {} was not let through (no decision was made)",
@@ -124,8 +161,10 @@ impl Hold {
 
 impl Decider {
     /// Lets the decision happen: `actions` continue through the stages after the holder.
-    pub fn decide(self, actions: Vec<Action>) {
-        let _ = self.0.send(actions);
+    /// Returns false when the hold is gone (its deadline took the default, or the channel
+    /// closed): the decision did nothing.
+    pub fn decide(self, actions: Vec<Action>) -> bool {
+        self.0.send(actions).is_ok()
     }
 }
 

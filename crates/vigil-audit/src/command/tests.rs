@@ -68,6 +68,13 @@ fn obfuscation_has_a_class() {
         ("sh -c \"$payload\"", &[Class::DynamicCommand]),
         ("alias ls='rm -rf'", &[Class::Definition]),
         ("f() { rm x; }", &[Class::Definition]),
+        ("bind -x '\"\\e[9999~\": echo ls'", &[Class::Definition]),
+        ("trap 'rm x' EXIT", &[Class::Definition]),
+        ("set -H", &[Class::Definition]),
+        ("set -eH", &[Class::Definition]),
+        ("set -o histexpand", &[Class::Definition]),
+        ("set +H", &[]),
+        ("set +o histexpand", &[]),
         ("cat x | grep y", &[]),
         ("bash script.sh", &[]),
     ];

@@ -137,3 +137,26 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn prompts_are_told_from_other_output() {
+    let table = [
+        ("user@host:~$ ", true),
+        (
+            "\x1b]0;user@host: ~\x07\x1b[01;32muser@host\x1b[00m:~# ",
+            true,
+        ),
+        ("motd\r\n$ ", true),
+        ("\x1b[32mroot\x1b[0m\r\r\n# ", true),
+        ("host% ", true),
+        ("> ", true),
+        ("Password: ", false),
+        ("Choose an option [1-3]: ", false),
+        ("$ ls\r\nfile\r\n", false),
+        ("", false),
+        ("echo $", true),
+    ];
+    for (output, want) in table {
+        assert_eq!(ends_with_prompt(output), want, "{output:?}");
+    }
+}

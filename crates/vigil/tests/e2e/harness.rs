@@ -523,8 +523,23 @@ impl Gateway {
     /// Opens `ssh -tt` as `user`, types each chunk after its pause, and returns what the
     /// operator saw once the session has ended.
     pub fn typed_session(&self, user: &str, password: &str, typed: &[(u64, &[u8])]) -> Output {
-        let mut child = self
-            .ssh(user, password)
+        self.typed_session_as(None, user, password, typed)
+    }
+
+    /// [`Gateway::typed_session`] from a terminal of type `term` (full-screen programs use
+    /// the alternate screen only on a terminal that has one).
+    pub fn typed_session_as(
+        &self,
+        term: Option<&str>,
+        user: &str,
+        password: &str,
+        typed: &[(u64, &[u8])],
+    ) -> Output {
+        let mut ssh = self.ssh(user, password);
+        if let Some(term) = term {
+            ssh.env("TERM", term);
+        }
+        let mut child = ssh
             .arg("-tt")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -12,5 +12,6 @@ mod lock;
 mod privacy;
 mod refusals;
 mod sessions;
+mod shell_lines;
 mod tracks;
 mod transfers;

@@ -1,0 +1,228 @@
+//! The stage against a simulated bash: what it types, holds, asks and decides. The real
+//! shells are in the e2e tests (`crates/vigil/tests/e2e/commands.rs`).
+
+use std::time::Instant;
+
+use vigil_audit::rules::{Action as RuleAction, Pattern, Rule, RuleSet, Scope, Where};
+
+use super::*;
+
+fn stage() -> (ShellStage, mpsc::UnboundedReceiver<Decided>) {
+    let rules = RuleSet::compile(vec![Rule {
+        name: "no-rm".into(),
+        pattern: Pattern::Command("rm".into()),
+        score: 10,
+        action: RuleAction::Prohibit,
+        enabled: true,
+        scope: Scope::default(),
+    }])
+    .unwrap();
+    let at = Where {
+        target: "web".into(),
+        login: "root".into(),
+        user: "alice".into(),
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let mut s = ShellStage::new(CommandRules::new(Arc::new(rules), at), tx, true);
+    s.on_output(Bytes::from_static(b"motd\r\n$ "));
+    s.last_output = Some(Instant::now() - Duration::from_secs(1));
+    (s, rx)
+}
+
+fn osc(stage: &ShellStage, kind: &str, payload: Option<&str>) -> Vec<u8> {
+    let body = match payload {
+        Some(p) => format!("\x1b]7767;{kind};{};{p}\x07", stage.nonce),
+        None => format!("\x1b]7767;{kind};{}\x07", stage.nonce),
+    };
+    body.into_bytes()
+}
+
+/// The stage after bash installed the query and drew a prompt.
+fn bash() -> (ShellStage, mpsc::UnboundedReceiver<Decided>) {
+    let (mut s, rx) = stage();
+    let out = s.on_input(Bytes::from_static(b"l"));
+    assert!(matches!(&out[0], Action::Inject(b) if b.starts_with(b" case ${BASH_VERSION-}")));
+    assert!(matches!(&out[1], Action::Forward(b) if b == "l"));
+    let mut answer = b" case ${BASH_VERSION-} in ...\r\n".to_vec();
+    answer.extend(osc(&s, "H", Some("bash")));
+    answer.extend(b"$ ");
+    answer.extend(osc(&s, "P", None));
+    answer.extend(b"l");
+    let out = s.on_output(Bytes::from(answer));
+    assert!(matches!(&out[0], Action::Mark(m) if m.contains("bash answers")));
+    assert!(
+        matches!(&out[1], Action::Forward(b) if b == "\r\x1b[K$ l"),
+        "{out:?}"
+    );
+    assert_eq!(s.query, Query::Bash);
+    assert!(s.at_prompt);
+    (s, rx)
+}
+
+fn held(out: Vec<Action>) -> Hold {
+    let mut it = out
+        .into_iter()
+        .skip_while(|a| matches!(a, Action::Forward(_)));
+    assert!(matches!(it.next(), Some(Action::Inject(b)) if b == QUERY_KEY));
+    match it.next() {
+        Some(Action::Hold(h)) => h,
+        other => panic!("no hold: {other:?}"),
+    }
+}
+
+fn summary(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .map(|a| match a {
+            Action::Forward(b) => format!("forward {}", String::from_utf8_lossy(b)),
+            Action::Inject(b) => format!("inject {:?}", String::from_utf8_lossy(b)),
+            Action::Tell(t) => format!("tell {t}"),
+            Action::Mark(m) => format!("mark {m}"),
+            Action::End { reason, .. } => format!("end {reason}"),
+            Action::Hold(_) => "hold".into(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_recalled_line_is_read_from_bash_and_refused() {
+    let (mut s, mut rx) = bash();
+    // Up arrow: the typed keys say nothing of the line.
+    let hold = held(s.on_input(Bytes::from_static(b"\x1b[A\r")));
+    let mut reply = b"\r\x1b[K\r".to_vec();
+    reply.extend(osc(&s, "L", Some("'rm -rf /tmp/x'")));
+    reply.extend(b"$ rm -rf /tmp/x");
+    let out = s.on_output(Bytes::from(reply));
+    assert_eq!(summary(&out), ["forward \r\x1b[K\r$ rm -rf /tmp/x"]);
+    let decided = summary(&hold.decided().await);
+    assert!(decided[0].starts_with("mark command: rm -rf /tmp/x (rule no-rm"));
+    assert_eq!(decided[1], "inject \"\\u{3}\"");
+    assert!(decided[2].starts_with("tell vigil: command refused by rule no-rm"));
+    let d = rx.recv().await.unwrap();
+    assert_eq!(
+        (d.line.as_str(), d.source),
+        ("rm -rf /tmp/x", Source::ShellQuery)
+    );
+    // Until bash draws its next prompt, nothing is asked.
+    assert!(!s.at_prompt);
+    s.on_output(Bytes::from(osc(&s, "P", None)));
+    assert!(s.at_prompt);
+}
+
+#[tokio::test]
+async fn a_completed_line_that_is_allowed_runs() {
+    let (mut s, mut rx) = bash();
+    let hold = held(s.on_input(Bytes::from_static(b"s /tm\t\r")));
+    s.on_output(Bytes::from(osc(&s, "L", Some("'ls /tmp/'"))));
+    assert_eq!(
+        summary(&hold.decided().await),
+        ["mark command: ls /tmp/", "forward \r"]
+    );
+    assert_eq!(rx.recv().await.unwrap().source, Source::ShellQuery);
+    // A program runs now: its lines are not queried.
+    let out = s.on_input(Bytes::from_static(b"yes\r"));
+    assert!(!out.iter().any(|a| matches!(a, Action::Hold(_))));
+}
+
+#[tokio::test]
+async fn when_the_answer_and_the_exact_typed_line_differ_the_stricter_wins() {
+    let (mut s, mut rx) = bash();
+    // The operator rebound the key to print a harmless line.
+    let hold = held(s.on_input(Bytes::from_static(b"\x15rm -rf /srv\r")));
+    s.on_output(Bytes::from(osc(&s, "L", Some("'ls'"))));
+    let decided = summary(&hold.decided().await);
+    assert!(
+        decided[0].contains("rm -rf /srv (rule no-rm"),
+        "{decided:?}"
+    );
+    assert!(decided[2].starts_with("tell vigil: command refused"));
+    assert_eq!(rx.recv().await.unwrap().source, Source::TypedLine);
+}
+
+#[tokio::test]
+async fn no_answer_falls_back_to_the_typed_line_and_fails_closed_when_unreadable() {
+    let (mut s, mut rx) = bash();
+    let hold = held(s.on_input(Bytes::from_static(b"\x1b[A\r")));
+    let decided = summary(&hold.decided().await);
+    assert!(
+        decided[2].starts_with("tell vigil: this line was edited"),
+        "{decided:?}"
+    );
+    assert_eq!(rx.recv().await.unwrap().source, Source::Unreadable);
+    assert_eq!(s.misses.load(Ordering::Relaxed), 1);
+    // A late answer decides nothing and is not shown.
+    let out = s.on_output(Bytes::from(osc(&s, "L", Some("'rm x'"))));
+    assert!(out.is_empty(), "{out:?}");
+}
+
+#[tokio::test]
+async fn dash_has_no_query_and_its_typed_lines_decide() {
+    let (mut s, _rx) = stage();
+    s.on_input(Bytes::from_static(b"r"));
+    let mut answer = b" case ...\r\n".to_vec();
+    answer.extend(osc(&s, "H", Some("")));
+    answer.extend(b"$ ");
+    s.on_output(Bytes::from(answer));
+    assert_eq!(s.query, Query::Absent);
+    let out = summary(&s.on_input(Bytes::from_static(b"m -rf /x\r")));
+    assert!(
+        out.iter()
+            .any(|a| a.starts_with("tell vigil: command refused"))
+    );
+}
+
+#[tokio::test]
+async fn the_setup_waits_for_a_quiet_screen_and_a_plain_key() {
+    let (mut s, _rx) = stage();
+    s.last_output = Some(Instant::now());
+    assert!(
+        !s.on_input(Bytes::from_static(b"l"))
+            .iter()
+            .any(|a| matches!(a, Action::Inject(_)))
+    );
+    s.last_output = Some(Instant::now() - Duration::from_secs(1));
+    let (mut s2, _rx2) = stage();
+    // Enter as the first key: the setup waits for a later key.
+    assert!(
+        !s2.on_input(Bytes::from_static(b"\r"))
+            .iter()
+            .any(|a| matches!(a, Action::Inject(_)))
+    );
+}
+
+#[tokio::test]
+async fn a_refused_line_typed_in_one_chunk_is_logged_with_its_text() {
+    // Its echo never comes (the cancel discards what the shell had not read), so it cannot
+    // wait for one; a rule, not a prompt, stopped it.
+    let (mut s, mut rx) = stage();
+    let out = summary(&s.on_input(Bytes::from_static(b"rm -rf /x\r")));
+    assert!(
+        out.iter().any(|a| a.starts_with("mark command: rm -rf /x")),
+        "{out:?}"
+    );
+    assert_eq!(rx.recv().await.unwrap().line, "rm -rf /x");
+}
+
+#[tokio::test]
+async fn the_setup_is_typed_only_at_a_shell_prompt_of_a_shell_channel() {
+    // A command run with a PTY (`ssh -t host vim x`) never gets it.
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let mut exec = ShellStage::new(CommandRules::default(), tx, false);
+    exec.on_output(Bytes::from_static(b"$ "));
+    exec.last_output = Some(Instant::now() - Duration::from_secs(1));
+    assert!(
+        !exec
+            .on_input(Bytes::from_static(b"l"))
+            .iter()
+            .any(|a| matches!(a, Action::Inject(_)))
+    );
+    // A shell channel whose screen shows a question, not a prompt.
+    let (mut s, _rx) = stage();
+    s.on_output(Bytes::from_static(b"\r\nPassword: "));
+    s.last_output = Some(Instant::now() - Duration::from_secs(1));
+    assert!(
+        !s.on_input(Bytes::from_static(b"l"))
+            .iter()
+            .any(|a| matches!(a, Action::Inject(_)))
+    );
+}

@@ -1,0 +1,156 @@
+//! Audited commands typed at a real bash through real OpenSSH (issue 10): the line is read
+//! from bash's own buffer (the query the gateway installs), so edits, history recall, tab
+//! completion and pastes are decided on what bash would run. For each refused line the
+//! target's own evidence (a file it would have made) proves it did not run.
+
+use std::path::{Path, PathBuf};
+
+use crate::harness::{Gateway, Target, text};
+
+fn proof(dir: &Path, name: &str) -> PathBuf {
+    dir.join(name)
+}
+
+fn command_events(gw: &Gateway, id: &str) -> Vec<serde_json::Value> {
+    gw.session(id)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "command_detected")
+        .map(|e| serde_json::from_str(e["detail"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn lines_are_read_from_bash_after_edits_recall_completion_and_pastes() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    gw.ok(&[
+        "rule",
+        "add",
+        "no-touch",
+        "--command",
+        "touch",
+        "--score",
+        "5",
+        "--action",
+        "prohibit",
+    ]);
+    // A directory the target login can write in, with one entry for tab completion.
+    let dir = std::env::temp_dir().join(format!("vigil-shell-lines-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("unique-entry-7q")).unwrap();
+    let _ = std::process::Command::new("chmod")
+        .args(["-R", "777"])
+        .arg(&dir)
+        .status();
+    let d = dir.display().to_string();
+    let p = |name: &str| proof(&dir, name).display().to_string();
+    let del5 = "\x1b[3~".repeat(5);
+    let lines: Vec<(u64, String)> = vec![
+        // The first key, after a quiet screen, installs the query.
+        (1500, "e".into()),
+        (700, "cho start-$((40+2))\r".into()),
+        (700, format!("touch {}\r", p("typed"))),
+        // History recall, then edited into a refused line: bash's buffer says touch.
+        (700, format!("echo touch {}\r", p("recalled"))),
+        (700, "\x1b[A".into()),
+        (300, format!("\x01{del5}")),
+        (700, "\r".into()),
+        // Tab completion: bash completes the directory.
+        (700, format!("touch {d}/uni")),
+        (300, "\t".into()),
+        (500, "proof\r".into()),
+        (700, format!("ls -d {d}/uni")),
+        (300, "\t".into()),
+        (500, "\r".into()),
+        // A pasted block of three lines: decided whole, so the first does not run either.
+        (
+            700,
+            format!(
+                "\x1b[200~echo one-$((500+1))\rtouch {}\recho three-$((500+3))\x1b[201~",
+                p("pasted")
+            ),
+        ),
+        (300, "\r".into()),
+        // A coloured two-line prompt set by the operator keeps the query working.
+        (
+            700,
+            "PS1='\\[\\e[32m\\]\\u@\\h\\[\\e[0m\\]\\n\\$ '\r".into(),
+        ),
+        (700, format!("touch {}\r", p("after-ps1"))),
+        // vim holds the alternate screen: what is typed in it is not a command line.
+        (700, format!("vi -u NONE -N {d}/notes.txt\r")),
+        (1000, format!("itouch {}\r", p("in-vim"))),
+        (300, "\x1b".into()),
+        (300, ":wq\r".into()),
+        (1000, "history | grep -c 'BASH_VERSIO[N]'\r".into()),
+        (700, "echo alive-$((6*7))\r".into()),
+        (700, "exit\r".into()),
+    ];
+    let typed: Vec<(u64, &[u8])> = lines.iter().map(|(t, l)| (*t, l.as_bytes())).collect();
+    let out = gw.typed_session_as(Some("xterm"), "alice:web01", "alice-pw", &typed);
+    let seen = text(&out);
+    for name in ["typed", "recalled", "pasted", "after-ps1", "in-vim"] {
+        assert!(!proof(&dir, name).exists(), "{name} ran: {seen}");
+    }
+    assert!(
+        !dir.join("unique-entry-7q/proof").exists(),
+        "completed touch ran: {seen}"
+    );
+    for shown in ["start-42", "alive-42", "refused by rule no-touch"] {
+        assert!(seen.contains(shown), "{shown:?} not seen: {seen}");
+    }
+    assert!(
+        !seen.contains("one-501") && !seen.contains("three-503"),
+        "{seen}"
+    );
+    // The setup is not shown, and bash's history does not keep it.
+    assert!(
+        !seen.contains("BASH_VERSION-") && !seen.contains("7767"),
+        "{seen}"
+    );
+    assert!(seen.contains("\r0\r\n"), "history kept the setup: {seen}");
+    // vim wrote the text it was given: it was not taken for a command.
+    let notes = std::fs::read_to_string(dir.join("notes.txt")).unwrap_or_default();
+    assert!(notes.contains("touch"), "vim got its text: {notes:?}");
+
+    let s = gw.last_closed_session();
+    let id = s["session"]["id"].as_str().unwrap();
+    let events = command_events(&gw, id);
+    let refused: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["action"] == "prohibit")
+        .collect();
+    assert_eq!(refused.len(), 5, "{events:#?}");
+    for e in &refused {
+        assert_eq!(e["source"], "shell-query", "{e:#}");
+    }
+    let commands: Vec<&str> = events
+        .iter()
+        .filter_map(|e| e["command"].as_str())
+        .collect();
+    assert!(
+        commands.contains(&format!("touch {}", p("recalled")).as_str()),
+        "{commands:#?}"
+    );
+    let completed = format!("ls -d {d}/unique-entry-7q/");
+    assert!(commands.contains(&completed.as_str()), "{commands:#?}");
+    assert!(
+        !commands.iter().any(|c| c.contains("in-vim")),
+        "a line typed in vim was taken for a command: {commands:#?}"
+    );
+    assert_eq!(s["session"]["risk"], 25);
+    // Neither the setup nor the query's answers are in the recording.
+    let cast = String::from_utf8_lossy(&gw.export(id)).to_string();
+    assert!(
+        !cast.contains("7767") && !cast.contains("BASH_VERSION-"),
+        "{cast}"
+    );
+    assert!(
+        cast.contains("bash answers line queries"),
+        "the recording says how lines were read"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
