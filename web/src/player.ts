@@ -1,52 +1,146 @@
 // Session video: plays the recording (asciicast v3) in a terminal with play/pause, seek, speed,
-// and a download of the file itself. Every play and download is audited by the server.
+// a list of its markers, and a download of the file itself. Every play and download is
+// audited by the server.
+//
+// The recording is streamed, never loaded whole: the player reads the response as it plays
+// and stops reading while it has enough ahead (the server then waits too), so a recording of
+// a gigabyte plays in the memory of a few screens. A seek asks the server for the screen at
+// that moment (it replays from its nearest keyframe) and streams on from there.
 
 import { Terminal } from '@xterm/xterm';
 import { call, type SessionDetail } from './api';
-import { clear, duration, h } from './ui';
+import { clear, duration, errorText, h } from './ui';
 import { onLeave } from './state';
 import { trackFrom, trackPicker } from './tracks';
 
 interface Frame { t: number; kind: 'o' | 'r'; data: string }
-interface Marker { t: number; label: string }
+interface Marker { at_ms: number; label: string }
 
-/** Output and resize events with absolute times in ms, and the markers (commands, notices,
- * locks); idle gaps capped at `idleCap` ms. */
-export function parseCast(text: string, idleCap: number): { cols: number; rows: number; frames: Frame[]; markers: Marker[] } {
-  const lines = text.split('\n').filter((l) => l.trim());
-  const header = JSON.parse(lines[0] ?? '{}') as { term?: { cols?: number; rows?: number } };
-  const frames: Frame[] = [];
-  const markers: Marker[] = [];
-  let t = 0;
-  for (const line of lines.slice(1)) {
-    let ev: [number, string, string];
-    try { ev = JSON.parse(line) as [number, string, string]; } catch { continue; }
-    t += Math.min(ev[0] * 1000, idleCap);
-    if (ev[1] === 'o' || ev[1] === 'r') frames.push({ t, kind: ev[1], data: ev[2] });
-    else if (ev[1] === 'm') markers.push({ t, label: ev[2] });
+/** Frames, and bytes of output, read ahead of the play position at most (the rest waits on
+ * the server). */
+const AHEAD = 4000;
+const AHEAD_BYTES = 2 << 20;
+/** Idle gaps longer than this are skipped when "Skip idle time" is on. */
+const IDLE_CAP = 2000;
+
+/** One streamed read of the recording from a moment on. */
+class CastStream {
+  frames: Frame[] = [];
+  /** Characters of output in `frames`. */
+  queued = 0;
+  done = false;
+  bytes = 0;
+  from = 0;
+  cols = 80;
+  rows = 24;
+  private reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  private decoder = new TextDecoder();
+  private partial = '';
+  private t = 0;
+  private header = false;
+  private reading: Promise<void> | null = null;
+
+  constructor(private url: string, private onError: (text: string) => void) {}
+
+  /** Opens the stream and reads until the header and the first screen are in. */
+  async open(): Promise<void> {
+    const res = await fetch(this.url, { credentials: 'same-origin' });
+    if (!res.ok || !res.body) {
+      const body = await res.json().catch(() => ({ error: res.statusText })) as { error?: string };
+      throw new Error(body.error ?? String(res.status));
+    }
+    this.reader = res.body.getReader();
+    while (!this.header && !this.done) await this.readChunk();
   }
-  return { cols: header.term?.cols ?? 80, rows: header.term?.rows ?? 24, frames, markers };
+
+  /** Reads ahead while fewer than AHEAD frames wait; one read at a time. */
+  fill(): Promise<void> {
+    if (this.done || this.full()) return Promise.resolve();
+    this.reading ??= (async () => {
+      try {
+        while (!this.done && !this.full()) await this.readChunk();
+      } finally {
+        this.reading = null;
+      }
+    })();
+    return this.reading;
+  }
+
+  /** Enough is read ahead. */
+  full(): boolean {
+    return this.frames.length >= AHEAD || this.queued >= AHEAD_BYTES;
+  }
+
+  /** The frames up to `t`, taken off the queue. */
+  take(t: number): Frame[] {
+    let i = 0;
+    while (i < this.frames.length && this.frames[i].t <= t) this.queued -= this.frames[i++].data.length;
+    return this.frames.splice(0, i);
+  }
+
+  cancel(): void {
+    this.done = true;
+    void this.reader?.cancel().catch(() => undefined);
+  }
+
+  private async readChunk(): Promise<void> {
+    if (!this.reader) { this.done = true; return; }
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await this.reader.read();
+    } catch (e) {
+      if (!this.done) this.onError(`the recording stopped loading: ${errorText(e)}`);
+      this.done = true;
+      return;
+    }
+    if (chunk.done) {
+      this.lines(this.partial + this.decoder.decode());
+      this.partial = '';
+      this.done = true;
+      return;
+    }
+    this.bytes += chunk.value.length;
+    const text = this.partial + this.decoder.decode(chunk.value, { stream: true });
+    const cut = text.lastIndexOf('\n');
+    this.partial = text.slice(cut + 1);
+    this.lines(text.slice(0, cut + 1));
+  }
+
+  private lines(text: string): void {
+    for (const line of text.split('\n')) {
+      if (!line.trim() || line.startsWith('#')) continue;
+      if (!this.header) {
+        try {
+          const head = JSON.parse(line) as { term?: { cols?: number; rows?: number }; vigil_from_ms?: number };
+          this.cols = head.term?.cols ?? 80;
+          this.rows = head.term?.rows ?? 24;
+          this.from = head.vigil_from_ms ?? 0;
+          this.t = this.from;
+        } catch { /* a player shows what it can */ }
+        this.header = true;
+        continue;
+      }
+      let ev: [number, string, string];
+      try { ev = JSON.parse(line) as [number, string, string]; } catch { continue; }
+      this.t += ev[0] * 1000;
+      if (ev[1] === 'o' || ev[1] === 'r') {
+        this.frames.push({ t: this.t, kind: ev[1], data: ev[2] });
+        this.queued += ev[2].length;
+      }
+    }
+  }
 }
 
 export async function videoPage(main: HTMLElement, id: string, trackParam?: string): Promise<void> {
   const s = await call<SessionDetail>('GET', `/sessions/${id}`);
   const track = trackFrom(s, trackParam);
-  const status = h('span', { class: 'status', 'data-testid': 'video-status' }, 'Loading the recording…');
+  const status = h('span', { class: 'status', 'data-testid': 'video-status', role: 'status' }, 'Loading the recording…');
   clear(main,
     h('p', { class: 'crumbs' }, h('a', { href: '#/sessions' }, 'Remote sessions'), ' › Session video'),
     h('h1', {}, `Session video: ${s.user_name} → ${s.login ?? '?'}@${s.target_name ?? '?'}`),
     h('p', { class: 'muted' }, `Session ${s.id} · ${new Date(s.started_at).toLocaleString()} · ${duration(s.duration_ms)} · ${s.end_reason ?? ''}`),
     status);
-  const res = await fetch(`/api/v1/sessions/${encodeURIComponent(id)}/recording?purpose=play&track=${track}`, { credentials: 'same-origin' });
-  if (!res.ok) {
-    const body = await res.json().catch(() => ({ error: res.statusText })) as { error?: string };
-    status.textContent = `Cannot play the recording: ${body.error ?? res.status}`;
-    status.className = 'error';
-    return;
-  }
-  const text = await res.text();
-  let cap = 2000;
-  let cast = parseCast(text, cap);
+  const base = `/api/v1/sessions/${encodeURIComponent(id)}/recording`;
   const screen = h('div', { class: 'terminal', 'data-testid': 'video-terminal' });
   const term = new Terminal({ disableStdin: true, scrollback: 5000, fontSize: 14 });
   const play = h('button', { class: 'primary', 'data-testid': 'video-play' }, 'Play');
@@ -54,33 +148,37 @@ export async function videoPage(main: HTMLElement, id: string, trackParam?: stri
   const clock = h('span', { class: 'clock', 'data-testid': 'video-clock' });
   const speed = h('select', { 'data-testid': 'video-speed', 'aria-label': 'Speed' }, ...[0.5, 1, 2, 4, 8].map((x) => h('option', { value: String(x), selected: x === 1 }, `${x}×`)));
   const idle = h('input', { type: 'checkbox', checked: true, 'data-testid': 'video-idle' });
-  const download = h('a', { class: 'button', href: `/api/v1/sessions/${encodeURIComponent(id)}/recording?purpose=download&track=${track}`, download: track ? `${id}.${track}.cast` : `${id}.cast`, 'data-testid': 'video-download' }, 'Download recording');
-  const markerList = h('ol', { class: 'markers', 'data-testid': 'video-markers', 'aria-label': 'Markers' });
+  const download = h('a', { class: 'button', href: `${base}?purpose=download&track=${track}`, download: track ? `${id}.${track}.cast` : `${id}.cast`, 'data-testid': 'video-download' }, 'Download recording');
+  const markerList = h('ol', { class: 'markers', 'data-testid': 'video-markers', 'aria-label': 'Markers' }, h('li', { class: 'muted' }, 'Loading the markers…'));
   main.append(
-    h('div', { class: 'toolbar' }, trackPicker(s, track, 'video'), play, seek, clock, h('label', { class: 'inline' }, 'Speed ', speed), h('label', { class: 'inline' }, idle, ' Compress idle time (> 2 s)'), download),
+    h('div', { class: 'toolbar' }, trackPicker(s, track, 'video'), play, seek, clock, h('label', { class: 'inline' }, 'Speed ', speed), h('label', { class: 'inline' }, idle, ' Skip idle time (> 2 s)'), download),
     h('div', { class: 'video' }, screen, h('aside', {}, h('h3', {}, 'Markers'), markerList)));
-  status.remove();
   term.open(screen);
-  term.resize(cast.cols, cast.rows);
 
-  let now = 0; // virtual ms
-  let next = 0; // index of the next frame to show
+  let stream: CastStream | null = null;
+  let total = s.duration_ms;
+  let now = 0; // ms from the start of the recording
   let playing = false;
   let last = 0;
-  const total = () => cast.frames.at(-1)?.t ?? 0;
+  let loading = false;
+  let failure = '';
+  const fail = (text: string) => { failure = `Cannot play the recording: ${text}`; show(); };
+  const ended = () => !!stream?.done && stream.frames.length === 0;
   const show = () => {
-    // The slider moves in steps of 10 ms: its end is rounded up so that it reaches the
-    // last frame (a short recording of 99 ms would otherwise stop at 90).
-    seek.max = String(Math.ceil(total() / 10) * 10);
-    seek.value = String(now >= total() ? Number(seek.max) : now);
-    clock.textContent = `${duration(now)} / ${duration(total())}`;
-    play.textContent = playing ? 'Pause' : now >= total() ? 'Replay' : 'Play';
-    screen.dataset.state = playing ? 'playing' : now >= total() ? 'ended' : 'paused';
+    seek.max = String(Math.ceil(total / 10) * 10);
+    seek.value = String(ended() && !playing ? Number(seek.max) : Math.min(now, total));
+    clock.textContent = `${duration(now)} / ${duration(total)}`;
+    play.textContent = playing ? 'Pause' : ended() ? 'Replay' : 'Play';
+    screen.dataset.state = playing ? 'playing' : ended() ? 'ended' : 'paused';
+    screen.dataset.loaded = String(stream?.bytes ?? 0);
+    status.textContent = failure || (loading ? 'Loading…' : '');
+    status.className = failure ? 'error' : 'status';
   };
-  const advanceTo = (t: number) => {
+  /** Writes the frames up to `t`; returns false when it had to stop for frames not yet read. */
+  const advanceTo = (t: number): boolean => {
+    if (!stream) return false;
     let out = '';
-    while (next < cast.frames.length && cast.frames[next].t <= t) {
-      const f = cast.frames[next++];
+    for (const f of stream.take(t)) {
       if (f.kind === 'o') out += f.data;
       else {
         if (out) { term.write(out); out = ''; }
@@ -89,50 +187,74 @@ export async function videoPage(main: HTMLElement, id: string, trackParam?: stri
       }
     }
     if (out) term.write(out);
+    const q = stream.frames;
+    if (!stream.full()) void stream.fill().then(show);
+    if (q.length === 0 && !stream.done) { now = Math.max(now, Math.min(t, total)); return false; }
     now = t;
+    if (stream.done && q.length === 0) total = Math.max(now, Math.min(total, now));
+    return true;
   };
-  const seekTo = (t: number) => {
-    const target = Math.max(0, Math.min(t, total()));
-    // Forward: go on from here. Back: the screen is rebuilt from the start.
-    if (target < now || next === 0) {
-      term.reset();
-      term.resize(cast.cols, cast.rows);
-      next = 0;
+  /** Starts a stream at `t` and shows the screen of that moment. */
+  const loadAt = async (t: number) => {
+    stream?.cancel();
+    failure = '';
+    loading = true;
+    show();
+    const next = new CastStream(`${base}?purpose=play&track=${track}&from=${Math.max(0, Math.round(t))}`, fail);
+    stream = next;
+    try {
+      await next.open();
+    } catch (e) {
+      if (stream === next) { loading = false; fail(errorText(e)); }
+      return;
     }
-    advanceTo(target);
+    if (stream !== next) return; // a later seek won
+    term.reset();
+    term.resize(next.cols, next.rows);
+    now = next.from;
+    advanceTo(now);
+    loading = false;
+    void next.fill().then(show);
     show();
   };
-  const drawMarkers = () => clear(markerList, ...(cast.markers.length ? cast.markers.map((m) =>
-    h('li', {}, h('button', { class: 'link', 'data-testid': 'video-marker', onclick: () => { playing = false; seekTo(m.t); } },
-      h('time', {}, duration(m.t)), ' ', m.label.replace(/^command: /, '$ ')))) : [h('li', { class: 'muted' }, 'No marker in this recording.')]));
-  drawMarkers();
+  let seekTimer = 0;
+  const seekTo = (t: number) => {
+    window.clearTimeout(seekTimer);
+    now = t;
+    show();
+    // While the slider is dragged, only the last position is fetched.
+    seekTimer = window.setTimeout(() => void loadAt(t), 120);
+  };
+
   let raf = 0;
   const tick = (ts: number) => {
     if (!playing) return;
-    const dt = last ? (ts - last) * Number(speed.value) : 0;
+    let dt = last ? (ts - last) * Number(speed.value) : 0;
     last = ts;
-    advanceTo(now + dt);
-    if (now >= total()) playing = false;
+    const next = stream?.frames[0];
+    if (idle.checked && next && next.t - now > IDLE_CAP) dt = Math.max(dt, next.t - now - IDLE_CAP);
+    if (!loading) advanceTo(now + dt);
+    if (ended()) playing = false;
     show();
     if (playing) raf = requestAnimationFrame(tick);
   };
-  play.addEventListener('click', () => {
+  play.addEventListener('click', async () => {
     if (playing) { playing = false; show(); return; }
-    if (now >= total()) seekTo(0);
+    if (ended()) await loadAt(0);
     playing = true;
     last = 0;
     raf = requestAnimationFrame(tick);
     show();
   });
-  seek.addEventListener('input', () => seekTo(Number(seek.value)));
-  idle.addEventListener('change', () => {
-    const fraction = total() ? now / total() : 0;
-    cap = idle.checked ? 2000 : Number.MAX_SAFE_INTEGER;
-    cast = parseCast(text, cap);
-    next = 0;
-    seekTo(fraction * total());
-    drawMarkers();
-  });
-  show();
-  onLeave(() => { playing = false; cancelAnimationFrame(raf); term.dispose(); });
+  seek.addEventListener('input', () => { playing = false; seekTo(Number(seek.value)); });
+  idle.addEventListener('change', show);
+
+  call<Marker[]>('GET', `/sessions/${id}/recording/markers?track=${track}`).then((markers) => {
+    clear(markerList, ...(markers.length ? markers.map((m) =>
+      h('li', {}, h('button', { class: 'link', 'data-testid': 'video-marker', onclick: () => { playing = false; seekTo(m.at_ms); } },
+        h('time', {}, duration(m.at_ms)), ' ', m.label.replace(/^command: /, '$ ')))) : [h('li', { class: 'muted' }, 'No marker in this recording.')]));
+  }).catch((e) => clear(markerList, h('li', { class: 'error' }, `Cannot list the markers: ${errorText(e)}`)));
+
+  await loadAt(0);
+  onLeave(() => { playing = false; cancelAnimationFrame(raf); window.clearTimeout(seekTimer); stream?.cancel(); term.dispose(); });
 }

@@ -452,3 +452,32 @@ test('audited commands: a rule made in the console stops a command; the logs, th
   await until('the rule is gone', async () => (await page.getByTestId('rule-no-touch-web').count()) === 0);
   await page.context().close();
 });
+
+test('a long recording streams: the player reads a little ahead, and a seek or a marker shows its moment at once', async () => {
+  // About 15 MB of output.
+  const op = operator('seq', '1', '2000000');
+  await until('the long session ends', () => op.exited !== null, 90000);
+  const page = await newPage();
+  await login(page, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
+  await findSession(page, { user: 'alice', status: 'finished' });
+  const row = page.locator('tr[data-status="finished"][data-user="alice"]').first();
+  await row.waitFor();
+  const id = (await row.getAttribute('data-testid')).replace('session-', '');
+  await page.goto(`${URL}/#/sessions/${id}/video`);
+  await page.getByTestId('video-play').waitFor();
+  const loaded = async () => Number(await page.getByTestId('video-terminal').getAttribute('data-loaded'));
+  await until('the start is loaded', async () => (await loaded()) > 0);
+  await new Promise((r) => setTimeout(r, 1000));
+  const ahead = await loaded();
+  assert.ok(ahead < 6_000_000, `the player read ${ahead} bytes ahead of a paused start, not the whole 15 MB`);
+  const max = await page.getByTestId('video-seek').getAttribute('max');
+  await page.getByTestId('video-seek').fill(max);
+  await until('a seek to the end shows the end', async () => (await terminalText(page, 'video-terminal')).includes('2000000'), 30000);
+  const tail = await loaded();
+  assert.ok(tail < 1_000_000, `the seek streamed from the end (${tail} bytes), not from the start`);
+  await shot(page, '26-long-recording-end');
+  // Back to the start: the screen of that moment, not what came after.
+  await page.getByTestId('video-seek').fill('0');
+  await until('a seek back shows the start', async () => !(await terminalText(page, 'video-terminal')).includes('2000000'));
+  await page.context().close();
+});

@@ -16,6 +16,7 @@ mod control;
 mod error;
 mod limiter;
 mod live;
+mod recording;
 mod routes;
 mod rules;
 mod server;

@@ -8,7 +8,7 @@ use vigil_core::Permission;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{auth, commands, control, live, rules, sessions, targets, users};
+use crate::{auth, commands, control, live, recording, rules, sessions, targets, users};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,9 +130,16 @@ pub const ROUTES: &[Route] = &[
     r(
         "GET",
         "/api/v1/sessions/{id}/recording",
-        "The recording (asciicast v3); purpose=play|download, both audited. The operator-input track (i events) only for holders of PAM.SessionManagement.RecordingInput; others get output only",
+        "The recording (asciicast v3), streamed; purpose=play|download, both audited (the seeks of one play are one entry); track=N; from=MS (play): the screen at that moment, then the events after it (the header gains vigil_from_ms). The operator-input track (i events) only for holders of PAM.SessionManagement.RecordingInput; others get output only",
         SessionOrAuditor(P::SessionRecording),
-        |m| on(m, sessions::recording),
+        |m| on(m, recording::recording),
+    ),
+    r(
+        "GET",
+        "/api/v1/sessions/{id}/recording/markers",
+        "The recording's markers (commands, gateway notices, locks): [{at_ms, label}]; track=N",
+        SessionOrAuditor(P::SessionRecording),
+        |m| on(m, recording::markers),
     ),
     r(
         "GET",

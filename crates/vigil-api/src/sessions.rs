@@ -3,16 +3,10 @@
 //! a session may view that session's log, recording and live stream; every other action needs
 //! its own permission.
 
-use std::io::Read;
-
 use axum::Json;
-use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use vigil_core::{Permission, SessionId};
-use vigil_session::Purpose;
 use vigil_store::{PreventPurge, SessionEvent, SessionFilter, SessionRow, TrackRow};
 
 use crate::auth::Caller;
@@ -159,106 +153,6 @@ pub(crate) async fn events(
 ) -> ApiResult<Json<Vec<SessionEvent>>> {
     visible(&state, &caller, &id, Permission::SessionLogs).await?;
     Ok(Json(state.store.session_events(&id).await?))
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct RecordingQuery {
-    /// `play` (the console's player) or `download` (the default): both are audited.
-    purpose: Option<String>,
-    /// Which recorded channel (see the session's `tracks`); 0, the first, by default.
-    track: Option<u32>,
-}
-
-/// The recording as plain asciicast v3, streamed (a recording can be larger than memory).
-pub(crate) async fn recording(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-    Query(q): Query<RecordingQuery>,
-) -> ApiResult<Response> {
-    let row = visible(&state, &caller, &id, Permission::SessionRecording).await?;
-    let Some(key) = row.recording_key else {
-        return Err(ApiError::NotFound(if row.purged_at.is_some() {
-            format!("the recording of session {id} was purged by the retention policy")
-        } else {
-            format!("session {id} has no recording")
-        }));
-    };
-    let track = q.track.unwrap_or(0);
-    let key = match track {
-        0 => key,
-        n => state.store.recording_track(&id, n).await?.recording_key,
-    };
-    let purpose = match q.purpose.as_deref() {
-        Some("play") => Purpose::Play,
-        _ => Purpose::Download,
-    };
-    let stored = state
-        .hub
-        .recordings()
-        .open(&key)
-        .await
-        .map_err(|e| match e {
-            vigil_record::RecordError::NotFound(_) => {
-                ApiError::NotFound(format!("the recording of session {id} is missing"))
-            }
-            other => ApiError::Internal(other.to_string()),
-        })?;
-    // The input track has its own permission: without it the recording carries output only.
-    let with_input = caller.may(Permission::SessionRecordingInput);
-    state
-        .admin
-        .recording_opened(&caller.actor(), &SessionId(id.clone()), purpose, track)
-        .await?;
-    // Decoding is CPU work on a stream of any size: a blocking task, reading the store's
-    // async stream through a bridge, sending 64 KiB chunks to the response.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(4);
-    let runtime = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || {
-        let bridge = tokio_util::io::SyncIoBridge::new_with_handle(stored, runtime);
-        let cast = match vigil_record::CastReader::new(bridge) {
-            Ok(cast) => cast,
-            Err(e) => {
-                let _ = tx.blocking_send(Err(e));
-                return;
-            }
-        };
-        let mut reader: Box<dyn Read> = if with_input {
-            Box::new(cast)
-        } else {
-            Box::new(vigil_record::OutputOnly::new(std::io::BufReader::new(cast)))
-        };
-        loop {
-            let mut buf = vec![0u8; 64 * 1024];
-            match reader.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    buf.truncate(n);
-                    if tx.blocking_send(Ok(buf.into())).is_err() {
-                        break;
-                    }
-                }
-                Err(e) => {
-                    let _ = tx.blocking_send(Err(e));
-                    break;
-                }
-            }
-        }
-    });
-    let stream =
-        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
-    let mut response = Body::from_stream(stream).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/x-asciicast"),
-    );
-    if purpose == Purpose::Download
-        && let Ok(v) = header::HeaderValue::from_str(&format!("attachment; filename=\"{id}.cast\""))
-    {
-        headers.insert(header::CONTENT_DISPOSITION, v);
-    }
-    Ok(response)
 }
 
 #[derive(Deserialize)]

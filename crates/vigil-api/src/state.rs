@@ -31,6 +31,8 @@ pub struct ApiState {
     /// Cookies carry `Secure` when the console is served over TLS.
     pub secure_cookies: bool,
     pub session_ttl: Duration,
+    /// Recording keyframes found by seeks, and the plays already audited.
+    pub seeks: crate::recording::SeekIndexes,
 }
 
 impl ApiState {
@@ -43,6 +45,7 @@ impl ApiState {
             limiter: LoginLimiter::new(5, Duration::from_secs(300)),
             secure_cookies,
             session_ttl: Duration::from_secs(8 * 3600),
+            seeks: Default::default(),
         })
     }
 }

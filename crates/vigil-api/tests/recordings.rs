@@ -101,3 +101,54 @@ async fn open(
         .await
         .unwrap()
 }
+
+/// The player's seek: the screen of the moment first, then what follows; the seeks of one
+/// play are one audit entry, a download always is one; markers are listed with their times.
+#[tokio::test]
+async fn a_seek_streams_from_the_screen_of_its_moment_and_is_part_of_the_play() {
+    let f = Fixture::new().await;
+    let id = recorded_session(&f).await;
+    let admin = Who::User {
+        name: "admin".into(),
+        role: Role::PamAdministrator,
+    };
+    let played = |entries: &[vigil_store::AuditEntry]| {
+        entries
+            .iter()
+            .filter(|e| e.action == "recording_played" && e.subject == id)
+            .count()
+    };
+    for from in [0, 5, 60_000] {
+        let path = format!("/api/v1/sessions/{id}/recording?purpose=play&from={from}");
+        let (status, body) = f.call(&admin, Method::GET, &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut lines = body.lines();
+        let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+        assert!(header["vigil_from_ms"].is_u64(), "{header}");
+        assert!(
+            lines.next().unwrap().contains("\"r\""),
+            "a resize first: {body}"
+        );
+        assert!(
+            lines.next().unwrap().contains("\"o\""),
+            "then the screen: {body}"
+        );
+        if from == 60_000 {
+            // Past the end: the screen holds the output, nothing follows.
+            assert!(body.contains("visible output"), "{body}");
+            assert_eq!(lines.next(), None, "{body}");
+        }
+    }
+    let entries = f.store.audit_entries(100).await.unwrap();
+    assert_eq!(played(&entries), 1, "three seeks of one play are one entry");
+    let (status, markers) = f
+        .call(
+            &admin,
+            Method::GET,
+            &format!("/api/v1/sessions/{id}/recording/markers"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{markers}");
+    assert!(markers.starts_with('['), "{markers}");
+}

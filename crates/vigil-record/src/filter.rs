@@ -72,7 +72,7 @@ impl<R: BufRead> OutputOnly<R> {
 
 /// `[interval, "code", ...`: the interval in microseconds, the code, and where the line goes
 /// on after the interval (at the comma).
-fn event_head(line: &[u8]) -> Option<(u128, &[u8], usize)> {
+pub(crate) fn event_head(line: &[u8]) -> Option<(u128, &[u8], usize)> {
     let open = line.iter().position(|b| !b.is_ascii_whitespace())?;
     if line[open] != b'[' {
         return None;

@@ -26,6 +26,7 @@ mod compress;
 mod filter;
 mod reader;
 mod screen;
+mod seek;
 mod utf8;
 mod writer;
 
@@ -36,6 +37,7 @@ pub use compress::LiveCompressor;
 pub use filter::OutputOnly;
 pub use reader::{Cast, CastEvent, CastHeader, EventData, read_cast};
 pub use screen::Screen;
+pub use seek::{KEYFRAME_EVERY, Keyframe, SeekIndex, Seeked, seek};
 pub use writer::{CastWriter, Header};
 
 #[derive(Debug, thiserror::Error)]

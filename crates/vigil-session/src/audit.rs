@@ -14,11 +14,48 @@ use vigil_store::{Store, StoreError};
 pub struct CommandRules {
     rules: Arc<RuleSet>,
     at: Where,
+    unreadable: Unreadable,
+}
+
+/// What happens to an interactive line no exact source could read (edited with keys the
+/// gateway cannot follow, at a shell without the line query) while a rule could stop it:
+/// `unreadable_lines` in `vigil.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unreadable {
+    /// It does not run; the operator is told to type it out (fail closed, the default).
+    #[default]
+    Refuse,
+    /// It runs, decided on what was typed, and is logged as `typed-line-inexact`.
+    Allow,
+}
+
+impl Unreadable {
+    pub fn parse(s: &str) -> Option<Unreadable> {
+        match s {
+            "refuse" => Some(Unreadable::Refuse),
+            "allow" => Some(Unreadable::Allow),
+            _ => None,
+        }
+    }
 }
 
 impl CommandRules {
     pub fn new(rules: Arc<RuleSet>, at: Where) -> CommandRules {
-        CommandRules { rules, at }
+        CommandRules {
+            rules,
+            at,
+            unreadable: Unreadable::default(),
+        }
+    }
+
+    pub fn with_unreadable(mut self, unreadable: Unreadable) -> CommandRules {
+        self.unreadable = unreadable;
+        self
+    }
+
+    /// Whether a line no exact source could read is refused (see [`Unreadable`]).
+    pub fn refuses_unreadable(&self) -> bool {
+        self.unreadable == Unreadable::Refuse && self.can_stop()
     }
 
     pub fn decide(&self, line: &str) -> Decision {

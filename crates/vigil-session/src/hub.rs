@@ -10,7 +10,7 @@ use vigil_record::RecordingStore;
 use vigil_store::{ControlCommand, EvidenceConsumer, EvidenceRow, NewSession, Store};
 
 use crate::SessionIo;
-use crate::audit::CommandRules;
+use crate::audit::{CommandRules, Unreadable};
 use crate::error::HubError;
 use crate::recorder::LiveView;
 use crate::recorder::RecordingFailed;
@@ -70,6 +70,8 @@ pub struct Hub {
     /// The rules last compiled, with the rows they came from.
     rules:
         tokio::sync::Mutex<Option<(Vec<vigil_store::RuleRow>, Arc<vigil_audit::rules::RuleSet>)>>,
+    /// The node's `unreadable_lines` setting, taken into each session's policy.
+    unreadable: std::sync::Mutex<Unreadable>,
 }
 
 /// Why a session cannot have its policy (and must be refused).
@@ -113,7 +115,14 @@ impl Hub {
             feeding: tokio::sync::Mutex::new(false),
             stages,
             rules: tokio::sync::Mutex::new(None),
+            unreadable: std::sync::Mutex::new(Unreadable::default()),
         })
+    }
+
+    /// What sessions that start from now on do with interactive lines no exact source could
+    /// read (the node's `unreadable_lines` setting).
+    pub fn set_unreadable_lines(&self, unreadable: Unreadable) {
+        *self.unreadable.lock().unwrap_or_else(|p| p.into_inner()) = unreadable;
     }
 
     /// The policy snapshot of a session that starts now: the grant's decision, the audited-
@@ -126,7 +135,9 @@ impl Hub {
         at: vigil_audit::rules::Where,
     ) -> Result<Policy, PolicyError> {
         let rules = self.compiled_rules().await?;
-        let policy = Policy::new(allow_port_forwarding, CommandRules::new(rules, at));
+        let unreadable = *self.unreadable.lock().unwrap_or_else(|p| p.into_inner());
+        let commands = CommandRules::new(rules, at).with_unreadable(unreadable);
+        let policy = Policy::new(allow_port_forwarding, commands);
         Ok(self
             .stages
             .iter()

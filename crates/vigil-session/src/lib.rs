@@ -24,7 +24,7 @@ mod stage;
 mod tracks;
 
 pub use admin::{Actor, Admin, AdminError, MAX_SCORE, Purpose, Via, rule_of};
-pub use audit::{CommandRules, CommandVerdict, Source};
+pub use audit::{CommandRules, CommandVerdict, Source, Unreadable};
 pub use carry::{CarryError, Closed, Outlet};
 pub use echo::{ECHO_WAIT, EchoJudge, Verdict};
 pub use error::HubError;

@@ -14,8 +14,11 @@
 //! 3. otherwise the typed keys are a guess (`typed-line-inexact`) and, while a rule could
 //!    stop the line, it does not run (`unreadable`: fail closed, the operator types it out).
 //!
-//! What it is not: see `vigil_audit::query` (the operator can subvert their own shell; when
-//! the typed line is exact it is decided too, and the stricter verdict wins),
+//! What it is not: see `vigil_audit::query` (the operator can subvert their own shell: when
+//! the typed line is exact it is decided too and the stricter verdict wins, and a line that
+//! could rebind the query (`bind`, `trap`, `eval`, `source`, a command built at run time, a
+//! change to `PROMPT_COMMAND`) ends the query on that channel; a shell prepared before the
+//! session, such as a `.bashrc` that rebinds the key at every prompt, is beyond it),
 //! `vigil_audit::line` and `vigil_audit::command`.
 
 use std::sync::Arc;
@@ -159,7 +162,8 @@ impl ShellStage {
         out: &mut Vec<Action>,
     ) {
         self.settle_unconfirmed(false, out);
-        let (actions, decided) = self.judge(text, exact, key);
+        let (mut actions, decided) = self.judge(text, exact, key);
+        self.distrust_after(&decided, &mut actions);
         match echo {
             Echo::Shown => self.log(decided, out),
             Echo::NotShown => self.log_secret(decided, out),
@@ -180,7 +184,7 @@ impl ShellStage {
         // A line edited with keys the gateway cannot follow (history, completion, cursor)
         // may not be what the shell runs: while a rule could stop it, it does not run
         // unread (fail closed); the operator types it out.
-        let unreadable = !exact && self.rules.can_stop();
+        let unreadable = !exact && self.rules.refuses_unreadable();
         let source = match (unreadable, exact) {
             (true, _) => Source::Unreadable,
             (false, true) => Source::TypedLine,
@@ -268,9 +272,26 @@ impl ShellStage {
         };
         let mut all = vec![Action::Mark(marker(&decided.line, &decided.decision))];
         all.extend(actions);
+        self.distrust_after(&decided, &mut all);
         if asked.decider.decide(all) {
             let _ = self.evidence.send(decided);
         }
+    }
+
+    /// A line that can change what the query answers (a key binding, a trap, a sourced
+    /// file, or one built at run time: `eval`, a command name from a variable) ends the
+    /// query for this channel when it runs: from then on the typed keys decide, and a line
+    /// they cannot read does not run while a rule could stop it.
+    fn distrust_after(&mut self, decided: &Decided, out: &mut Vec<Action>) {
+        let runs = out.iter().any(|a| matches!(a, Action::Forward(_)));
+        if self.query == Query::Absent || !runs || !subverts_query(&decided.decision) {
+            return;
+        }
+        self.query = Query::Absent;
+        out.push(Action::Mark(
+            "vigil: the shell's line query is no longer trusted on this channel (a line could have changed it); commands are read from typed keys"
+                .into(),
+        ));
     }
 
     fn log(&self, d: Decided, out: &mut Vec<Action>) {
@@ -357,6 +378,20 @@ impl ShellStage {
     }
 }
 
+/// Whether a line could rebind the query key, change the prompt hook or run code the
+/// gateway did not read.
+fn subverts_query(d: &vigil_audit::rules::Decision) -> bool {
+    use vigil_audit::command::Class;
+    d.commands.iter().any(|c| {
+        let program = c.command.split_whitespace().next().unwrap_or("");
+        c.classes
+            .iter()
+            .any(|k| matches!(k, Class::Definition | Class::Eval | Class::DynamicCommand))
+            || matches!(program, "source" | ".")
+            || c.command.contains("PROMPT_COMMAND")
+    })
+}
+
 impl Stage for ShellStage {
     fn on_input(&mut self, data: Bytes) -> Vec<Action> {
         let mut out = Vec::new();
@@ -375,7 +410,9 @@ impl Stage for ShellStage {
             let key = data.slice(s.at..s.at + 1);
             start = s.at + 1;
             match s.what {
-                Submitted::Line { text, exact, .. } if self.can_ask() => {
+                Submitted::Line { text, exact, .. }
+                    if self.can_ask() && !(exact && subverts_query(&self.rules.decide(&text))) =>
+                {
                     self.ask(text, exact, key, &mut out)
                 }
                 Submitted::Line { text, exact, echo } => {

@@ -37,6 +37,9 @@ pub(crate) struct FileConfig {
     pub(crate) retention_days: Option<u32>,
     /// Seconds between retention purges (default 3600).
     pub(crate) purge_interval_secs: Option<u64>,
+    /// What happens to an interactive line no exact source could read while a rule could
+    /// stop it: `refuse` (default: it does not run) or `allow` (it runs, logged as inexact).
+    pub(crate) unreadable_lines: Option<String>,
 }
 
 /// Values given on the command line or in the environment; they win over the file.
@@ -63,6 +66,7 @@ pub(crate) struct Settings {
     pub(crate) tls_files: Option<vigil_api::TlsFiles>,
     pub(crate) retention_days: u32,
     pub(crate) purge_interval: std::time::Duration,
+    pub(crate) unreadable_lines: vigil_session::Unreadable,
 }
 
 pub(crate) fn read_file_config(data_dir: &Path) -> anyhow::Result<FileConfig> {
@@ -77,7 +81,7 @@ pub(crate) fn read_file_config(data_dir: &Path) -> anyhow::Result<FileConfig> {
 fn parse(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
     toml::from_str(text).map_err(|e| {
         anyhow::anyhow!(
-            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file, target_ciphers, http_tls, tls_cert, tls_key, retention_days, purge_interval_secs",
+            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file, target_ciphers, http_tls, tls_cert, tls_key, retention_days, purge_interval_secs, unreadable_lines",
             path.display(),
             e.to_string().trim_end()
         )
@@ -153,7 +157,16 @@ impl Settings {
         if purge_interval == 0 {
             bail!("purge_interval_secs in {file_origin}: must be at least 1");
         }
+        let unreadable_lines = match file.unreadable_lines.as_deref() {
+            None => vigil_session::Unreadable::default(),
+            Some(v) => vigil_session::Unreadable::parse(v).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "unreadable_lines in {file_origin}: {v:?} is not refuse or allow (refuse: a line the gateway cannot read exactly does not run while a rule could stop it)"
+                )
+            })?,
+        };
         Ok(Settings {
+            unreadable_lines,
             http_tls: file.http_tls.unwrap_or(true),
             tls_files,
             retention_days: file.retention_days.unwrap_or(365),
@@ -195,6 +208,18 @@ mod tests {
             err.contains("ssh_listen in /data/vigil.toml") && err.contains("ADDRESS:PORT"),
             "{err}"
         );
+
+        let file = parse("unreadable_lines = \"maybe\"\n", path).unwrap();
+        let err = Settings::resolve(Path::new("/data"), file, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unreadable_lines in /data/vigil.toml") && err.contains("refuse or allow"),
+            "{err}"
+        );
+        let file = parse("unreadable_lines = \"allow\"\n", path).unwrap();
+        let s = Settings::resolve(Path::new("/data"), file, &Overrides::default()).unwrap();
+        assert_eq!(s.unreadable_lines, vigil_session::Unreadable::Allow);
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         store.clone(),
         Arc::clone(&recordings),
     );
+    hub.set_unreadable_lines(settings.unreadable_lines);
     let listener = SshGateway::bind(&settings.ssh_listen.to_string()).await?;
     let ssh_settings = SshSettings::new(vec![host_key])
         .with_target_ciphers(&settings.target_ciphers)

@@ -226,3 +226,53 @@ async fn the_setup_is_typed_only_at_a_shell_prompt_of_a_shell_channel() {
             .any(|a| matches!(a, Action::Inject(_)))
     );
 }
+
+#[tokio::test]
+async fn unreadable_lines_may_be_allowed_by_the_node() {
+    let (mut s, mut rx) = stage();
+    s.rules = s
+        .rules
+        .clone()
+        .with_unreadable(crate::audit::Unreadable::Allow);
+    s.query = Query::Absent;
+    let out = summary(&s.on_input(Bytes::from_static(b"\x1b[A\r")));
+    assert!(out.iter().any(|a| a == "forward \r"), "{out:?}");
+    // Its text is logged once its echo is known; the decision was made on what was typed.
+    s.on_output(Bytes::from_static(b"\r\n$ "));
+    assert_eq!(rx.recv().await.unwrap().source, Source::TypedLineInexact);
+}
+
+#[tokio::test]
+async fn a_line_that_could_rebind_the_query_ends_it() {
+    let (mut s, _rx) = bash();
+    // Typed plainly: decided on the keys, not asked.
+    let decided = summary(&s.on_input(Bytes::from_static(b"\x15bind -x x\r")));
+    assert!(decided.iter().any(|a| a == "forward \r"), "{decided:?}");
+    assert!(
+        decided.iter().any(|a| a.contains("no longer trusted")),
+        "{decided:?}"
+    );
+    assert_eq!(s.query, Query::Absent);
+    // From now on a recalled line is unreadable, whatever the shell would answer.
+    s.on_output(Bytes::from(osc(&s, "P", None)));
+    let out = summary(&s.on_input(Bytes::from_static(b"\x1b[A\r")));
+    assert!(
+        out.iter()
+            .any(|a| a.starts_with("tell vigil: this line was edited")),
+        "{out:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_answer_that_could_rebind_the_query_ends_it() {
+    let (mut s, _rx) = bash();
+    // Recalled from history: only bash's answer says what it is.
+    let hold = held(s.on_input(Bytes::from_static(b"\x1b[A\r")));
+    s.on_output(Bytes::from(osc(&s, "L", Some("'eval \"$x\"'"))));
+    let decided = summary(&hold.decided().await);
+    assert!(
+        decided.iter().any(|a| a.contains("no longer trusted")),
+        "{decided:?}"
+    );
+    assert_eq!(s.query, Query::Absent);
+}
