@@ -19,6 +19,7 @@ mod live;
 mod recording;
 mod routes;
 mod rules;
+mod seek_cache;
 mod server;
 mod sessions;
 mod state;

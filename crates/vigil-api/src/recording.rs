@@ -3,10 +3,8 @@
 //! keyframes, then the events after it), and its markers (commands, notices, locks) for the
 //! player's list. Plays and downloads are audited; seeks within one play are one entry.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::Body;
@@ -16,7 +14,6 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use vigil_core::{Permission, SessionId};
-use vigil_record::SeekIndex;
 use vigil_session::Purpose;
 
 use crate::auth::Caller;
@@ -33,51 +30,6 @@ pub(crate) struct RecordingQuery {
     /// Milliseconds from the start: the screen at that moment, then the events after it
     /// (for `play`).
     from: Option<u64>,
-}
-
-/// The keyframes found so far per recording (and whether its input track is included: the
-/// offsets are of the stream served), kept while the node runs.
-#[derive(Default)]
-pub struct SeekIndexes {
-    indexes: Mutex<HashMap<(String, bool), SeekIndex>>,
-    /// When each caller last had a play of a track audited.
-    plays: Mutex<HashMap<(String, String, u32), Instant>>,
-}
-
-/// Recordings whose keyframes are kept at once (beyond it, one goes to make room).
-const KEPT_INDEXES: usize = 16;
-
-/// Within this time, another fetch of the same track by the same person for `play` (a seek)
-/// is part of the play already audited.
-const ONE_PLAY: Duration = Duration::from_secs(600);
-
-impl SeekIndexes {
-    fn take(&self, key: &(String, bool)) -> SeekIndex {
-        let indexes = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
-        indexes.get(key).cloned().unwrap_or_default()
-    }
-
-    fn keep(&self, key: (String, bool), index: SeekIndex) {
-        let mut indexes = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
-        if indexes.len() >= KEPT_INDEXES
-            && !indexes.contains_key(&key)
-            && let Some(old) = indexes.keys().next().cloned()
-        {
-            indexes.remove(&old);
-        }
-        indexes.insert(key, index);
-    }
-
-    /// Whether this play must be audited (not a seek of a play audited a moment ago).
-    fn new_play(&self, who: &str, session: &str, track: u32) -> bool {
-        let mut plays = self.plays.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        plays.retain(|_, at| now.duration_since(*at) < ONE_PLAY);
-        let key = (who.to_owned(), session.to_owned(), track);
-        let fresh = !plays.contains_key(&key);
-        plays.insert(key, now);
-        fresh
-    }
 }
 
 /// The stored recording key of a session's track, or why there is none.

@@ -32,7 +32,7 @@ pub struct ApiState {
     pub secure_cookies: bool,
     pub session_ttl: Duration,
     /// Recording keyframes found by seeks, and the plays already audited.
-    pub seeks: crate::recording::SeekIndexes,
+    pub seeks: crate::seek_cache::SeekIndexes,
 }
 
 impl ApiState {

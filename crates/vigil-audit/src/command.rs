@@ -156,6 +156,43 @@ fn command_of(simple: &Simple) -> Command {
     }
 }
 
+/// Whether a channel running `command` (`None`: the login shell, a shell request) reads the
+/// commands it runs from its standard input: the login shell, or a shell (`bash`, `sh -s`,
+/// `bash -l`), `su` without `-c`, or `sudo -s` / `sudo -i` without a command, anywhere in the
+/// line (`cd /srv && bash`). Such a channel's input is a stream of command lines to decide.
+/// A script file (`bash x.sh`) or a `-c` string is not: the exec request itself was decided.
+pub fn reads_commands_from_stdin(command: Option<&str>) -> bool {
+    let Some(command) = command else {
+        return true;
+    };
+    lex(command).commands.iter().any(|simple| {
+        let mut rest: &[String] = &simple.words;
+        loop {
+            match unwrap(rest) {
+                // `sudo -i`, `sudo -u postgres -s`: a shell, with no command to run.
+                Some([]) => {
+                    let program = rest.first().map(|w| base_name(w)).unwrap_or_default();
+                    return matches!(program.as_str(), "sudo" | "doas")
+                        && rest[1..].iter().any(|a| {
+                            matches!(a.as_str(), "--login" | "--shell")
+                                || (a.starts_with('-')
+                                    && !a.starts_with("--")
+                                    && (a.contains('s') || a.contains('i')))
+                        });
+                }
+                Some(inner) if inner.len() < rest.len() => rest = inner,
+                _ => break,
+            }
+        }
+        let program = rest.first().map(|w| base_name(w)).unwrap_or_default();
+        (SHELLS.contains(&program.as_str()) || program == "su")
+            && !has_c_flag(rest)
+            && rest[1..]
+                .iter()
+                .all(|a| a.starts_with('-') || (program == "su" && !a.starts_with('-')))
+    })
+}
+
 /// The `-c` strings of a shell (or `su -c`) this command runs, after wrappers.
 fn shell_strings(simple: &Simple) -> Vec<String> {
     let mut rest: &[String] = &simple.words;

@@ -89,6 +89,8 @@ pub enum Source {
     /// bash's own line buffer, answered through the query the gateway installed
     /// (`vigil_audit::query`): exact after edits, recall, completion and pastes.
     ShellQuery,
+    /// A line of the input of a shell without a terminal (`ssh host bash`): exact.
+    StdinLine,
 }
 
 impl Source {
@@ -99,6 +101,7 @@ impl Source {
             Source::TypedLineInexact => "typed-line-inexact",
             Source::Unreadable => "unreadable",
             Source::ShellQuery => "shell-query",
+            Source::StdinLine => "stdin-line",
         }
     }
 }

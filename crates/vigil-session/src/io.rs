@@ -25,6 +25,7 @@ use crate::error::HubError;
 use crate::recorder::{LiveView, RecEvent, Recorder, RecorderError, RecorderTask};
 use crate::shell::ShellStage;
 use crate::stage::{self, Action, ChannelKind, Direction, Held, Policy, Stage};
+use crate::stdin::StdinStage;
 use crate::tracks::{TrackStart, Tracks};
 
 /// How long locking waits for chunks already past the gate to reach the target.
@@ -171,6 +172,14 @@ impl SessionIo {
                 self.inner.evidence.clone(),
                 start.command.is_none(),
             )));
+        } else if kind == ChannelKind::Exec
+            && vigil_audit::command::reads_commands_from_stdin(start.command.as_deref())
+        {
+            // A shell without a terminal reads its commands from the operator's input.
+            stages.push(Box::new(StdinStage::new(
+                self.inner.policy.commands.clone(),
+                self.inner.evidence.clone(),
+            )));
         }
         stages.extend(self.inner.policy.stages_for(kind));
         Ok(ChannelIo {
@@ -308,6 +317,28 @@ impl ChannelIo {
             held: None,
             _permit: Some(permit),
         })
+    }
+
+    /// The operator's input ended (EOF): what the stages held is decided and goes on (a last
+    /// line without its newline); `None` when nothing is left.
+    pub async fn input_ended(&self) -> Result<Option<Passage>, RecorderError> {
+        let Some(stages) = &self.stages else {
+            return Ok(None);
+        };
+        let outcome = {
+            let mut stages = stages.lock().unwrap_or_else(|p| p.into_inner());
+            stage::input_ended(&mut stages)
+        };
+        if outcome.ready.is_empty() && outcome.held.is_none() {
+            return Ok(None);
+        }
+        let permit = self.session.pass_gate(0).await;
+        if permit.is_none() {
+            return Ok(Some(Passage::dropped()));
+        }
+        self.recorded(Direction::FromOperator, outcome, permit)
+            .await
+            .map(Some)
     }
 
     /// Target to operator: the count, the stages, the recorder.

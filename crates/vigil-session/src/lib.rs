@@ -21,6 +21,7 @@ mod recorder;
 mod retention;
 mod shell;
 mod stage;
+mod stdin;
 mod tracks;
 
 pub use admin::{Actor, Admin, AdminError, MAX_SCORE, Purpose, Via, rule_of};

@@ -55,6 +55,41 @@ pub(crate) struct Decided {
     decision: vigil_audit::rules::Decision,
 }
 
+impl Decided {
+    pub(crate) fn new(
+        line: String,
+        source: Source,
+        decision: vigil_audit::rules::Decision,
+    ) -> Self {
+        Decided {
+            line,
+            source,
+            decision,
+        }
+    }
+
+    pub(crate) fn line(&self) -> &str {
+        &self.line
+    }
+
+    #[cfg(test)]
+    pub(crate) fn source(&self) -> Source {
+        self.source
+    }
+
+    pub(crate) fn decision(&self) -> &vigil_audit::rules::Decision {
+        &self.decision
+    }
+
+    /// Puts `what` and the line's length in place of its text (a secret).
+    pub(crate) fn redact(&mut self, what: &str) {
+        self.line = format!("[{what}, {} chars]", self.line.chars().count());
+        for c in &mut self.decision.commands {
+            c.command = self.line.clone();
+        }
+    }
+}
+
 /// Starts the task that writes decided lines' evidence for one session, in order.
 pub(crate) fn evidence_task(
     store: Store,
@@ -305,13 +340,7 @@ impl ShellStage {
         if d.decision.action.is_none() && d.source != Source::Unreadable {
             return;
         }
-        d.line = format!(
-            "[a line typed without echo, {} chars]",
-            d.line.chars().count()
-        );
-        for c in &mut d.decision.commands {
-            c.command = d.line.clone();
-        }
+        d.redact("a line typed without echo");
         self.log(d, out);
     }
 

@@ -179,6 +179,10 @@ pub trait Stage: Send {
     fn on_output(&mut self, data: Bytes) -> Vec<Action> {
         vec![Action::Forward(data)]
     }
+    /// The operator's input ended (EOF): what the stage still holds is decided now.
+    fn on_input_end(&mut self) -> Vec<Action> {
+        Vec::new()
+    }
 }
 
 /// Builds a channel's stage when it opens, from the policy of its session.
@@ -295,6 +299,25 @@ pub(crate) fn run(
                 };
             }
             other => ready.push(other),
+        }
+    }
+    Outcome { ready, held: None }
+}
+
+/// The operator's input ended: each stage, in order, gives what it held, which goes through
+/// the stages after it.
+pub(crate) fn input_ended(stages: &mut [Box<dyn Stage>]) -> Outcome {
+    let mut ready = Vec::new();
+    for i in 0..stages.len() {
+        let out = stages[i].on_input_end();
+        let work = out.into_iter().map(|a| (i + 1, a)).collect();
+        let outcome = run(stages, Direction::FromOperator, work);
+        ready.extend(outcome.ready);
+        if outcome.held.is_some() {
+            return Outcome {
+                ready,
+                held: outcome.held,
+            };
         }
     }
     Outcome { ready, held: None }

@@ -81,7 +81,13 @@ async fn forward_backlog(
                     &mut recording_failed,
                 )
             }
-            ChannelMsg::Eof => to.eof().await,
+            ChannelMsg::Eof => {
+                // What the stages still hold (a last line without its newline) is decided
+                // before the target sees the end of the input.
+                let sides = Sides::input(&shared, id, &to, None);
+                let _ = carried(input_ended(&io, &sides).await, &mut recording_failed);
+                to.eof().await
+            }
             ChannelMsg::Close => {
                 let _ = to.close().await;
                 break;
@@ -316,6 +322,13 @@ impl vigil_session::Outlet for Sides<'_> {
 async fn from_operator(io: &ChannelIo, data: Bytes, sides: &Sides<'_>) -> Result<(), CarryError> {
     let passage = io.from_operator(data).await?;
     io.carry(passage, sides).await
+}
+
+async fn input_ended(io: &ChannelIo, sides: &Sides<'_>) -> Result<(), CarryError> {
+    match io.input_ended().await? {
+        Some(passage) => io.carry(passage, sides).await,
+        None => Ok(()),
+    }
 }
 
 async fn from_target(io: &ChannelIo, data: Bytes, sides: &Sides<'_>) -> Result<(), CarryError> {

@@ -108,3 +108,34 @@ proptest::proptest! {
         let _ = commands(&line);
     }
 }
+
+#[test]
+fn channels_that_read_commands_from_stdin_are_known() {
+    let table: &[(Option<&str>, bool)] = &[
+        (None, true),
+        (Some("bash"), true),
+        (Some("/bin/sh -s"), true),
+        (Some("bash -l"), true),
+        (Some("cd /srv && exec bash -i"), true),
+        (Some("sudo -i"), true),
+        (Some("sudo -s"), true),
+        (Some("sudo -u postgres -s"), true),
+        (Some("sudo --login"), true),
+        (Some("sudo -u postgres"), false),
+        (Some("su"), true),
+        (Some("su - postgres"), true),
+        (Some("sudo bash"), true),
+        (Some("env FOO=1 dash"), true),
+        (Some("bash -c 'ls'"), false),
+        (Some("bash -lc ls"), false),
+        (Some("su -c id postgres"), false),
+        (Some("bash script.sh"), false),
+        (Some("sudo ls"), false),
+        (Some("cat > /tmp/x"), false),
+        (Some("ls -la"), false),
+        (Some("python3"), false),
+    ];
+    for (command, want) in table {
+        assert_eq!(reads_commands_from_stdin(*command), *want, "{command:?}");
+    }
+}

@@ -154,3 +154,96 @@ fn lines_are_read_from_bash_after_edits_recall_completion_and_pastes() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Runs `ssh` with `args` as alice, writing `input` to its standard input, and returns what
+/// it printed (stdout and stderr).
+fn piped(gw: &Gateway, args: &[&str], input: &str) -> String {
+    use std::io::Write;
+    let mut child = gw
+        .ssh("alice:web01", "alice-pw")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A shell without a terminal (`ssh host bash`, `ssh -T host`) reads its commands from the
+/// operator's input: each line is decided before the shell gets it, the last one too when it
+/// has no newline.
+#[test]
+fn lines_read_by_a_shell_without_a_terminal_are_decided() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    gw.ok(&[
+        "rule",
+        "add",
+        "no-touch",
+        "--command",
+        "touch",
+        "--score",
+        "3",
+        "--action",
+        "prohibit",
+    ]);
+    let dir = std::env::temp_dir().join(format!("vigil-stdin-lines-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let _ = std::process::Command::new("chmod")
+        .arg("777")
+        .arg(&dir)
+        .status();
+    let p = |name: &str| dir.join(name).display().to_string();
+
+    let seen = piped(
+        &gw,
+        &["bash"],
+        &format!(
+            "echo one-$((1+1))\ntouch {}\necho two-$((2+2))\n",
+            p("exec-bash")
+        ),
+    );
+    assert!(seen.contains("one-2") && seen.contains("two-4"), "{seen}");
+    assert!(seen.contains("refused by rule no-touch"), "{seen}");
+    let seen = piped(
+        &gw,
+        &["-T"],
+        &format!(
+            "touch {}\necho three-$((3+3))\ntouch {}",
+            p("login-shell"),
+            p("no-newline")
+        ),
+    );
+    assert!(seen.contains("three-6"), "{seen}");
+    let seen = piped(&gw, &["sh", "-s"], "echo tail-$((5+5))");
+    assert!(
+        seen.contains("tail-10"),
+        "a last line without newline still runs: {seen}"
+    );
+    for name in ["exec-bash", "login-shell", "no-newline"] {
+        assert!(!dir.join(name).exists(), "{name} ran");
+    }
+    let sessions = gw.sessions();
+    let refused: usize = sessions
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .flat_map(|id| command_events(&gw, id))
+        .filter(|e| e["action"] == "prohibit" && e["source"] == "stdin-line")
+        .count();
+    assert_eq!(refused, 3);
+    let _ = std::fs::remove_dir_all(&dir);
+}
