@@ -157,11 +157,50 @@ export async function grantsPage(main: HTMLElement): Promise<void> {
       h('td', {}, h('button', { onclick: async () => { try { await call('DELETE', `/grants/${g.id}`); await reload(); } catch (e) { notice(errorText(e), 'error'); } } }, 'Revoke')))), 'grants-table'));
 }
 
+type Detail = Record<string, unknown>;
+const val = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+const via = (d: Detail) => (d.via === 'cli' ? ' (from the CLI)' : d.via === 'node' ? ' (by the node)' : d.addr ? ` from ${val(d.addr)}` : '');
+const ruleText = (r: unknown) => {
+  const x = (r ?? {}) as Detail;
+  return `${val(x.kind ?? (x.pattern as Detail | undefined)?.kind)} ${val(typeof x.pattern === 'object' ? (x.pattern as Detail).value : x.pattern)}, score ${val(x.score)}, ${val(x.action)}${x.enabled === false ? ', disabled' : ''}`;
+};
+
+/** What an administration-log entry says, as a sentence (the raw detail stays in the title). */
+const ADMIN_SENTENCES: Record<string, (d: Detail, r: AuditRow) => string> = {
+  console_login: (d) => `Signed in to the console from ${val(d.addr)}.`,
+  console_logout: (d) => `Signed out of the console (${val(d.addr)}).`,
+  console_login_failed: (d) => `A console sign-in from ${val(d.addr)} failed: ${val(d.reason)}.`,
+  auth_failed: (d) => `A gateway sign-in failed: ${val(d.reason)}.`,
+  user_added: (d) => `Added with the role ${val(d.role)}${via(d)}.`,
+  user_role_changed: (d) => `Role changed from ${val(d.from)} to ${val(d.to)}${via(d)}.`,
+  user_disabled: (d) => d.reason ? `Disabled: ${val(d.reason)}${d.command ? `, after running ${val(d.command)}` : ''}${via(d)}.` : `Disabled${via(d)}.`,
+  user_enabled: (d) => `Enabled again${via(d)}.`,
+  recording_played: (d) => `Played the recording (track ${val(d.track)})${via(d)}.`,
+  recording_downloaded: (d) => `Downloaded the recording (track ${val(d.track)})${via(d)}.`,
+  rule_added: (d) => `Rule added: ${val(d.kind)} ${val(d.pattern)}, score ${val(d.score)}, action ${val(d.action)}${via(d)}.`,
+  rule_changed: (d) => `Rule changed from ${ruleText(d.before)} to ${ruleText(d.after)}${via(d)}.`,
+  rule_removed: (d) => `Rule removed (it was ${ruleText(d.rule)})${via(d)}.`,
+  session_terminated: (d) => `Ended the live session of ${val(d.user)}${via(d)}.`,
+  session_locked: (d) => `Locked the input of ${val(d.user)}${via(d)}.`,
+  session_unlocked: (d) => `Unlocked the input of ${val(d.user)}${via(d)}.`,
+  session_prevent_purge: (d) => `Kept from the retention purge: ${val(d.reason)}${via(d)}.`,
+};
+
+export function describeAdmin(r: AuditRow): string {
+  let d: Detail;
+  try { d = JSON.parse(r.detail) as Detail; } catch { return r.detail; }
+  if (typeof d !== 'object' || d === null) return r.detail;
+  const say = ADMIN_SENTENCES[r.action];
+  if (say) return say(d, r);
+  const parts = Object.entries(d).filter(([k]) => k !== 'via').map(([k, v]) => `${k.replace(/_/g, ' ')}: ${val(v)}`);
+  return `${parts.join(' · ')}${via(d)}`;
+}
+
 export async function auditPage(main: HTMLElement): Promise<void> {
   const rows = await call<AuditRow[]>('GET', '/audit?limit=500');
   clear(main,
     h('h1', {}, 'Administration log'),
     h('p', { class: 'muted' }, 'Sign-ins, live viewings, plays and downloads of recordings, terminations, purges and every change to users, targets, logins and grants.'),
     table(['When', 'Who', 'Action', 'Subject', 'Details'], rows.map((r) => h('tr', { 'data-action': r.action },
-      h('td', {}, when(r.at)), h('td', {}, r.actor), h('td', {}, r.action.replace(/_/g, ' ')), h('td', { class: 'mono' }, r.subject), h('td', { class: 'mono small' }, r.detail))), 'audit-table'));
+      h('td', {}, when(r.at)), h('td', {}, r.actor), h('td', {}, r.action.replace(/_/g, ' ')), h('td', { class: 'mono' }, r.subject), h('td', { class: 'small', title: r.detail }, describeAdmin(r)))), 'audit-table'));
 }

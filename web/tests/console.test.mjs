@@ -450,6 +450,10 @@ test('audited commands: a rule made in the console stops a command; the logs, th
   await page.getByTestId('rule-no-touch-web').getByTestId('rule-remove').click();
   await page.getByTestId('confirm-yes').click();
   await until('the rule is gone', async () => (await page.getByTestId('rule-no-touch-web').count()) === 0);
+  await page.getByTestId('nav-audit').click();
+  const adminLog = await page.getByTestId('audit-table').innerText();
+  assert.ok(adminLog.includes('Rule added: command touch, score 9, action prohibit'), `the administration log reads as sentences:\n${adminLog}`);
+  assert.ok(adminLog.includes('prohibit, disabled'), adminLog);
   await page.context().close();
 });
 

@@ -356,6 +356,53 @@ impl ShellStage {
         }
     }
 
+    /// Several lines in one chunk are a paste (or keys typed ahead faster than any person):
+    /// they are decided together before any of them runs. When one is refused, none is sent
+    /// (the line being typed before is cancelled too) and the operator is told which; only
+    /// the refused lines are evidence, since nothing ran.
+    fn refuse_pasted_lines(
+        &mut self,
+        submits: &[vigil_audit::line::Submit],
+    ) -> Option<Vec<Action>> {
+        let lines: Vec<&str> = submits
+            .iter()
+            .filter_map(|s| match &s.what {
+                Submitted::Line { text, .. } => Some(text.as_str()),
+                Submitted::Empty => None,
+            })
+            .collect();
+        if lines.len() < 2 {
+            return None;
+        }
+        let refused: Vec<(Vec<Action>, Decided)> = lines
+            .iter()
+            .map(|l| self.verdict_on((*l).to_owned(), Source::TypedLine, Bytes::new()))
+            .filter(|(actions, _)| !actions.iter().any(|a| matches!(a, Action::Forward(_))))
+            .collect();
+        if refused.is_empty() {
+            return None;
+        }
+        self.settle_unconfirmed(false, &mut Vec::new());
+        let mut out = vec![Action::Inject(Bytes::from_static(CANCEL))];
+        let total = lines.len();
+        let mut end = None;
+        for (actions, decided) in refused {
+            out.push(Action::Mark(marker(&decided.line, &decided.decision)));
+            let _ = self.evidence.send(decided);
+            for a in actions {
+                match a {
+                    Action::Tell(notice) => out.push(Action::Tell(format!(
+                        "{notice} (none of the {total} lines entered together ran)"
+                    ))),
+                    Action::End { .. } if end.is_none() => end = Some(a),
+                    _ => {}
+                }
+            }
+        }
+        out.extend(end);
+        Some(out)
+    }
+
     /// Whether the query is asked for this line.
     fn can_ask(&self) -> bool {
         self.query == Query::Bash
@@ -431,6 +478,10 @@ impl Stage for ShellStage {
         }
         self.maybe_set_up(&data, &mut out);
         let submits = self.tracker.input(&data);
+        if let Some(refused) = self.refuse_pasted_lines(&submits) {
+            out.extend(refused);
+            return out;
+        }
         let mut start = 0;
         for s in submits {
             if s.at > start {

@@ -324,7 +324,11 @@ async fn input_typed_without_echo_is_a_redaction_marker_not_bytes() {
         command: None,
     };
     let shell = open(&io, 0, ChannelKind::Terminal, &start).await;
-    let command = open(&io, 1, ChannelKind::Exec, &start).await;
+    let cat = vigil_session::TrackStart {
+        pty: None,
+        command: Some("cat".into()),
+    };
+    let command = open(&io, 1, ChannelKind::Exec, &cat).await;
     let say = |b: &'static [u8]| {
         let shell = shell.clone();
         async move { drop(shell.from_target(Bytes::from_static(b)).await.unwrap()) }
@@ -402,9 +406,10 @@ async fn lock_returns_only_after_chunks_past_the_gate_are_forwarded() {
         .start_recording(vigil_session::Policy::default())
         .await
         .unwrap();
+    // A command reading data (a shell without a terminal would hold a line to its newline).
     let start = vigil_session::TrackStart {
-        pty: Some((80, 24, "xterm".into())),
-        command: None,
+        pty: None,
+        command: Some("cat".into()),
     };
     let shell = open(&io, 0, ChannelKind::Exec, &start).await;
     // A chunk is past the gate and on its way: the relay holds its passage.

@@ -276,3 +276,33 @@ async fn an_answer_that_could_rebind_the_query_ends_it() {
     );
     assert_eq!(s.query, Query::Absent);
 }
+
+#[tokio::test]
+async fn lines_entered_together_are_decided_before_any_runs() {
+    // dash has no bracketed paste: a pasted block arrives as lines in one chunk.
+    let (mut s, mut rx) = stage();
+    s.query = Query::Absent;
+    let out = summary(&s.on_input(Bytes::from_static(b"echo one\rrm -rf /x\recho three\r")));
+    assert!(
+        !out.iter().any(|a| a.starts_with("forward")),
+        "nothing is sent: {out:?}"
+    );
+    assert_eq!(out[0], "inject \"\\u{3}\"");
+    assert!(
+        out.iter()
+            .any(|a| a.contains("none of the 3 lines entered together ran")),
+        "{out:?}"
+    );
+    assert_eq!(rx.recv().await.unwrap().line, "rm -rf /x");
+    assert!(
+        rx.try_recv().is_err(),
+        "lines that did not run are not evidence"
+    );
+    // Allowed lines entered together run as before.
+    let out = summary(&s.on_input(Bytes::from_static(b"echo a\recho b\r")));
+    assert_eq!(
+        out.iter().filter(|a| a.as_str() == "forward \r").count(),
+        2,
+        "{out:?}"
+    );
+}
