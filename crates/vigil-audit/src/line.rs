@@ -111,6 +111,9 @@ fn strip_escapes(s: &str) -> String {
 pub struct Submit {
     pub at: usize,
     pub what: Submitted,
+    /// What was typed since the last key the tracker cannot follow, up to the submit key
+    /// (see [`LineTracker::typed_tail`]).
+    pub tail: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -146,6 +149,11 @@ pub struct LineTracker {
     /// Characters of the line typed before the chunk being read: only those had time to be
     /// echoed.
     before_chunk: usize,
+    /// What was typed since the last key the tracker cannot follow (all of the line when it
+    /// is exact): text the screen must show before it can be read from it.
+    tail: String,
+    /// Keys the tracker could not follow, ever (see [`LineTracker::edits`]).
+    edits: u64,
 }
 
 /// How much of the screen output is kept to look for a line's echo.
@@ -169,13 +177,30 @@ impl LineTracker {
         &self.line
     }
 
+    /// How many keys the tracker could not follow so far: when it grows, what the screen
+    /// shows of the line is stale until the shell's redraw comes back.
+    pub fn edits(&self) -> u64 {
+        self.edits
+    }
+
+    /// What was typed since the last key the tracker cannot follow (recall, completion,
+    /// cursor): a screen that shows the line must show this in it.
+    pub fn typed_tail(&self) -> &str {
+        &self.tail
+    }
+
     /// Operator input; returns the submit keys it holds, in order.
     pub fn input(&mut self, bytes: &[u8]) -> Vec<Submit> {
         self.before_chunk = self.line.chars().count();
         let mut out = Vec::new();
         for (i, &b) in bytes.iter().enumerate() {
+            let tail = if matches!(b, b'\r' | b'\n') {
+                self.tail.clone()
+            } else {
+                String::new()
+            };
             if let Some(what) = self.key(b) {
-                out.push(Submit { at: i, what });
+                out.push(Submit { at: i, what, tail });
             }
         }
         out
@@ -231,6 +256,7 @@ impl LineTracker {
 
     fn reset(&mut self) {
         self.line.clear();
+        self.tail.clear();
         self.exact = true;
         self.shown.clear();
         self.utf8.clear();
@@ -250,7 +276,7 @@ impl LineTracker {
                     b'O' => Esc::Ss3,
                     _ => {
                         // ESC + key: a readline command (M-b, M-d ...).
-                        self.exact = false;
+                        self.inexact();
                         Esc::None
                     }
                 };
@@ -263,7 +289,7 @@ impl LineTracker {
                         ("200", b'~') => self.pasting = true,
                         ("201", b'~') => self.pasting = false,
                         // Any other key sequence: a cursor key, recall, a function key.
-                        _ => self.exact = false,
+                        _ => self.inexact(),
                     }
                 } else if self.csi.len() < 16 {
                     self.csi.push(b as char);
@@ -272,7 +298,7 @@ impl LineTracker {
             }
             Esc::Ss3 => {
                 self.input_esc = Esc::None;
-                self.exact = false;
+                self.inexact();
                 return None;
             }
             Esc::None => {}
@@ -283,38 +309,52 @@ impl LineTracker {
             b'\r' | b'\n' => return Some(self.submit()),
             0x7f | 0x08 => {
                 self.line.pop();
+                self.tail.pop();
             }
-            0x15 => self.line.clear(),
+            0x15 => {
+                self.line.clear();
+                self.tail.clear();
+            }
             0x17 => {
                 let trimmed = self.line.trim_end_matches([' ', '\t']).len();
                 self.line.truncate(trimmed);
                 let word_start = self.line.rfind([' ', '\t']).map_or(0, |i| i + 1);
                 self.line.truncate(word_start);
+                self.tail.clear();
             }
             0x03 => self.reset(),
             b'\t' => {
                 // Completion: the shell adds what it completes.
-                self.exact = false;
+                self.inexact();
             }
             0x00..=0x1f => {
                 // Another control key (a readline command such as ^A, ^E, ^R, ^K).
-                self.exact = false;
+                self.inexact();
             }
             _ => self.printable(b),
         }
         None
     }
 
+    /// A key the tracker cannot follow: the line may differ from what was typed.
+    fn inexact(&mut self) {
+        self.exact = false;
+        self.tail.clear();
+        self.edits += 1;
+    }
+
     fn printable(&mut self, b: u8) {
         if b < 0x80 {
             self.utf8.clear();
             self.line.push(b as char);
+            self.tail.push(b as char);
             return;
         }
         self.utf8.push(b);
         match std::str::from_utf8(&self.utf8) {
             Ok(s) => {
                 self.line.push_str(s);
+                self.tail.push_str(s);
                 self.utf8.clear();
             }
             Err(e) if e.error_len().is_some() || self.utf8.len() >= 4 => {

@@ -91,6 +91,9 @@ pub enum Source {
     ShellQuery,
     /// A line of the input of a shell without a terminal (`ssh host bash`): exact.
     StdinLine,
+    /// The line as the screen showed it (edited with keys the gateway cannot follow, at a
+    /// shell it cannot ask): what the shell displays, after its prompt.
+    Screen,
 }
 
 impl Source {
@@ -102,6 +105,7 @@ impl Source {
             Source::Unreadable => "unreadable",
             Source::ShellQuery => "shell-query",
             Source::StdinLine => "stdin-line",
+            Source::Screen => "screen",
         }
     }
 }

@@ -171,6 +171,11 @@ impl SessionIo {
                 self.inner.policy.commands.clone(),
                 self.inner.evidence.clone(),
                 start.command.is_none(),
+                start
+                    .pty
+                    .as_ref()
+                    .and_then(|(cols, _, _)| u16::try_from(*cols).ok())
+                    .unwrap_or(80),
             )));
         } else if kind == ChannelKind::Exec
             && vigil_audit::command::reads_commands_from_stdin(start.command.as_deref())

@@ -11,8 +11,11 @@
 //!    millisecond) or [`QUERY_WAIT`] passes;
 //! 2. the typed keys with the terminal's erase and kill rules (`typed-line`): exact for sh
 //!    and dash, which have no line editor, and for lines typed without editing keys;
-//! 3. otherwise the typed keys are a guess (`typed-line-inexact`) and, while a rule could
-//!    stop the line, it does not run (`unreadable`: fail closed, the operator types it out).
+//! 3. the screen (`screen`, see `screen.rs`) for a line edited with keys the gateway cannot
+//!    follow, once the shell's redraw is on it;
+//! 4. otherwise the typed keys are a guess (`typed-line-inexact`) and, while a rule could
+//!    stop the line, it does not run (`unreadable`: fail closed, the operator types it out;
+//!    `unreadable_lines = "allow"` lets it run).
 //!
 //! What it is not: see `vigil_audit::query` (the operator can subvert their own shell: when
 //! the typed line is exact it is decided too and the stricter verdict wins, and a line that
@@ -34,6 +37,9 @@ use vigil_store::Store;
 
 use crate::audit::{CommandRules, Source, marker, record, verdict};
 use crate::stage::{Action, Decider, Hold, Stage};
+
+mod screen;
+use screen::LineScreen;
 
 /// How long an Enter waits for bash's answer before the typed line decides.
 pub(crate) const QUERY_WAIT: Duration = Duration::from_millis(300);
@@ -118,11 +124,20 @@ enum Query {
     Absent,
 }
 
+/// A line as the typed keys give it.
+struct Typed {
+    text: String,
+    exact: bool,
+    /// The keys typed since the last key the tracker cannot follow.
+    tail: String,
+}
+
 /// An Enter held while bash is asked for its buffer.
 struct Asked {
     decider: Decider,
     typed: String,
     exact: bool,
+    tail: String,
     key: Bytes,
 }
 
@@ -145,6 +160,12 @@ pub(crate) struct ShellStage {
     last_output: Option<Instant>,
     /// The end of what the screen showed last (to see a prompt before typing the setup).
     tail: String,
+    /// The line as the screen shows it, for lines typed keys cannot give.
+    screen: LineScreen,
+    /// Output chunks shown so far, and how many there were when a key the tracker cannot
+    /// follow last came: the screen is read only once the shell's redraw could be on it.
+    outputs: u64,
+    edited_at: u64,
 }
 
 /// How much of the latest output is kept to look for a prompt.
@@ -164,6 +185,7 @@ impl ShellStage {
         rules: CommandRules,
         evidence: mpsc::UnboundedSender<Decided>,
         shell: bool,
+        cols: u16,
     ) -> Self {
         let nonce = uuid::Uuid::new_v4().simple().to_string();
         ShellStage {
@@ -183,21 +205,17 @@ impl ShellStage {
             misses: Arc::new(AtomicU32::new(0)),
             last_output: None,
             tail: String::new(),
+            screen: LineScreen::new(cols),
+            outputs: 0,
+            edited_at: 0,
         }
     }
 
     /// The actions for one submit key decided from the typed line: the key itself, or the
     /// cancel and the notice. Every line is decided; only its logging depends on its echo.
-    fn decide_typed(
-        &mut self,
-        text: String,
-        exact: bool,
-        echo: Echo,
-        key: Bytes,
-        out: &mut Vec<Action>,
-    ) {
+    fn decide_typed(&mut self, s: Typed, echo: Echo, key: Bytes, out: &mut Vec<Action>) {
         self.settle_unconfirmed(false, out);
-        let (mut actions, decided) = self.judge(text, exact, key);
+        let (mut actions, decided) = self.judge(s.text, s.exact, &s.tail, key);
         self.distrust_after(&decided, &mut actions);
         match echo {
             Echo::Shown => self.log(decided, out),
@@ -214,8 +232,15 @@ impl ShellStage {
     }
 
     /// The verdict on a typed line, without logging it: what to do with the key, and the
-    /// evidence.
-    fn judge(&self, text: String, exact: bool, key: Bytes) -> (Vec<Action>, Decided) {
+    /// evidence. A line the keys do not give exactly is read from the screen when it shows
+    /// it (`tail`: the keys typed since the last editing key).
+    fn judge(&self, text: String, exact: bool, tail: &str, key: Bytes) -> (Vec<Action>, Decided) {
+        if !exact
+            && self.outputs > self.edited_at
+            && let Some(shown) = self.screen.read(tail)
+        {
+            return self.verdict_on(shown, Source::Screen, key);
+        }
         // A line edited with keys the gateway cannot follow (history, completion, cursor)
         // may not be what the shell runs: while a rule could stop it, it does not run
         // unread (fail closed); the operator types it out.
@@ -262,10 +287,10 @@ impl ShellStage {
 
     /// Holds the key and asks bash for its buffer; if bash does not answer in time, the
     /// typed line decides.
-    fn ask(&mut self, text: String, exact: bool, key: Bytes, out: &mut Vec<Action>) {
+    fn ask(&mut self, s: Typed, key: Bytes, out: &mut Vec<Action>) {
         self.settle_unconfirmed(false, out);
         self.at_prompt = false;
-        let (mut default, decided) = self.judge(text.clone(), exact, key.clone());
+        let (mut default, decided) = self.judge(s.text.clone(), s.exact, &s.tail, key.clone());
         default.insert(0, Action::Mark(marker(&decided.line, &decided.decision)));
         let evidence = self.evidence.clone();
         let misses = self.misses.clone();
@@ -278,8 +303,9 @@ impl ShellStage {
         out.push(Action::Hold(hold));
         self.asked = Some(Asked {
             decider,
-            typed: text,
-            exact,
+            typed: s.text,
+            exact: s.exact,
+            tail: s.tail,
             key,
         });
     }
@@ -303,7 +329,7 @@ impl ShellStage {
             }
             Some(line) => self.verdict_on(line, Source::ShellQuery, asked.key),
             // An answer that cannot be read: as if none came.
-            None => self.judge(asked.typed, asked.exact, asked.key),
+            None => self.judge(asked.typed, asked.exact, &asked.tail, asked.key),
         };
         let mut all = vec![Action::Mark(marker(&decided.line, &decided.decision))];
         all.extend(actions);
@@ -477,8 +503,16 @@ impl Stage for ShellStage {
             self.query = Query::Absent;
         }
         self.maybe_set_up(&data, &mut out);
+        if !self.screen.line_open() && self.tracker.current().is_empty() && !self.tracker.paused() {
+            self.screen.line_began();
+        }
+        let edits = self.tracker.edits();
         let submits = self.tracker.input(&data);
+        if self.tracker.edits() > edits {
+            self.edited_at = self.outputs;
+        }
         if let Some(refused) = self.refuse_pasted_lines(&submits) {
+            self.screen.line_ended();
             out.extend(refused);
             return out;
         }
@@ -493,16 +527,31 @@ impl Stage for ShellStage {
                 Submitted::Line { text, exact, .. }
                     if self.can_ask() && !(exact && subverts_query(&self.rules.decide(&text))) =>
                 {
-                    self.ask(text, exact, key, &mut out)
+                    let typed = Typed {
+                        text,
+                        exact,
+                        tail: s.tail,
+                    };
+                    self.ask(typed, key, &mut out)
                 }
                 Submitted::Line { text, exact, echo } => {
-                    self.decide_typed(text, exact, echo, key, &mut out)
+                    let typed = Typed {
+                        text,
+                        exact,
+                        tail: s.tail,
+                    };
+                    self.decide_typed(typed, echo, key, &mut out)
                 }
                 Submitted::Empty => {
                     self.at_prompt = false;
                     out.push(Action::Forward(key))
                 }
             }
+            self.screen.line_ended();
+        }
+        if data.contains(&0x03) {
+            // A Ctrl-C abandons the line; the next one begins at the next prompt.
+            self.screen.line_ended();
         }
         if start < data.len() {
             out.push(Action::Forward(data.slice(start..)));
@@ -527,6 +576,8 @@ impl Stage for ShellStage {
             return out;
         }
         self.tracker.output(&show);
+        self.screen.output(&show);
+        self.outputs += 1;
         self.tail.push_str(&String::from_utf8_lossy(&show));
         if self.tail.len() > TAIL {
             let cut = self.tail.len() - TAIL / 2;

@@ -160,3 +160,25 @@ fn prompts_are_told_from_other_output() {
         assert_eq!(ends_with_prompt(output), want, "{output:?}");
     }
 }
+
+#[test]
+fn every_key_the_tracker_cannot_follow_counts_as_an_edit_and_restarts_the_tail() {
+    for keys in [
+        &b"ab\x1b[A"[..],
+        b"ab\x1b[D",
+        b"ab\x1bOA",
+        b"ab\x1bb",
+        b"ab\t",
+        b"ab\x01",
+    ] {
+        let mut t = LineTracker::new();
+        t.input(keys);
+        assert_eq!(t.edits(), 1, "{keys:?}");
+        assert_eq!(t.typed_tail(), "", "{keys:?}");
+        t.input(b"cd");
+        assert_eq!(t.typed_tail(), "cd", "{keys:?}");
+    }
+    let mut t = LineTracker::new();
+    t.input(b"plain \x1b[200~pasted\x1b[201~");
+    assert_eq!((t.edits(), t.typed_tail()), (0, "plain pasted"));
+}

@@ -85,6 +85,14 @@ fn lines_are_read_from_bash_after_edits_recall_completion_and_pastes() {
         (1000, format!("itouch {}\r", p("in-vim"))),
         (300, "\x1b".into()),
         (300, ":wq\r".into()),
+        // A nested bash has no query: a recalled and edited line is read from the screen
+        // once the shell has redrawn it.
+        (1000, "bash --norc\r".into()),
+        (700, format!("echo touch {}\r", p("nested"))),
+        (700, "\x1b[A".into()),
+        (500, format!("\x01{del5}")),
+        (700, "\r".into()),
+        (700, "exit\r".into()),
         (1000, "history | grep -c 'BASH_VERSIO[N]'\r".into()),
         (700, "echo alive-$((6*7))\r".into()),
         (700, "exit\r".into()),
@@ -92,7 +100,14 @@ fn lines_are_read_from_bash_after_edits_recall_completion_and_pastes() {
     let typed: Vec<(u64, &[u8])> = lines.iter().map(|(t, l)| (*t, l.as_bytes())).collect();
     let out = gw.typed_session_as(Some("xterm"), "alice:web01", "alice-pw", &typed);
     let seen = text(&out);
-    for name in ["typed", "recalled", "pasted", "after-ps1", "in-vim"] {
+    for name in [
+        "typed",
+        "recalled",
+        "pasted",
+        "after-ps1",
+        "in-vim",
+        "nested",
+    ] {
         assert!(!proof(&dir, name).exists(), "{name} ran: {seen}");
     }
     assert!(
@@ -123,9 +138,11 @@ fn lines_are_read_from_bash_after_edits_recall_completion_and_pastes() {
         .iter()
         .filter(|e| e["action"] == "prohibit")
         .collect();
-    assert_eq!(refused.len(), 5, "{events:#?}");
+    assert_eq!(refused.len(), 6, "{events:#?}");
     for e in &refused {
-        assert_eq!(e["source"], "shell-query", "{e:#}");
+        let nested = e["command"].as_str().unwrap_or("").contains("nested");
+        let want = if nested { "screen" } else { "shell-query" };
+        assert_eq!(e["source"], want, "{e:#}");
     }
     let commands: Vec<&str> = events
         .iter()
@@ -141,7 +158,7 @@ fn lines_are_read_from_bash_after_edits_recall_completion_and_pastes() {
         !commands.iter().any(|c| c.contains("in-vim")),
         "a line typed in vim was taken for a command: {commands:#?}"
     );
-    assert_eq!(s["session"]["risk"], 25);
+    assert_eq!(s["session"]["risk"], 30);
     // Neither the setup nor the query's answers are in the recording.
     let cast = String::from_utf8_lossy(&gw.export(id)).to_string();
     assert!(
