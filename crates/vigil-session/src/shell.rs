@@ -25,34 +25,26 @@
 //! `vigil_audit::line` and `vigil_audit::command`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::AtomicU32;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
-use vigil_audit::line::{Echo, LineTracker, Submitted, echoed, ends_with_prompt};
-use vigil_audit::query::{QUERY_KEY, Replies, Reply, setup_line};
+use vigil_audit::line::{Echo, LineTracker, Submitted, echoed};
+use vigil_audit::query::Replies;
 use vigil_core::SessionId;
 use vigil_store::Store;
 
 use crate::audit::{CommandRules, Source, marker, record, verdict};
-use crate::stage::{Action, Decider, Hold, Stage};
+use crate::stage::{Action, Stage};
 
+mod ask;
 mod screen;
+use ask::{Asked, Query, SETUP_WAIT, subverts_query};
 use screen::LineScreen;
 
 /// How long an Enter waits for bash's answer before the typed line decides.
 pub(crate) const QUERY_WAIT: Duration = Duration::from_millis(300);
-
-/// How long the output must have been quiet before the setup is typed (the shell is at its
-/// first prompt, not printing a banner).
-const QUIET_BEFORE_SETUP: Duration = Duration::from_millis(150);
-
-/// How long the setup's answer is waited for before the shell is taken for one without it.
-const SETUP_WAIT: Duration = Duration::from_secs(2);
-
-/// Queries in a row without an answer after which a channel stops asking.
-const MAX_MISSES: u32 = 3;
 
 /// What the evidence task writes for a decided line.
 pub(crate) struct Decided {
@@ -113,32 +105,12 @@ pub(crate) fn evidence_task(
     tx
 }
 
-/// The query's state on one channel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Query {
-    /// Not typed yet: waiting for the first key after a quiet screen.
-    NotInstalled,
-    SettingUp(Instant),
-    Bash,
-    /// Not bash, or bash stopped answering: typed lines only.
-    Absent,
-}
-
 /// A line as the typed keys give it.
 struct Typed {
     text: String,
     exact: bool,
     /// The keys typed since the last key the tracker cannot follow.
     tail: String,
-}
-
-/// An Enter held while bash is asked for its buffer.
-struct Asked {
-    decider: Decider,
-    typed: String,
-    exact: bool,
-    tail: String,
-    key: Bytes,
 }
 
 pub(crate) struct ShellStage {
@@ -285,76 +257,6 @@ impl ShellStage {
         (actions, decided)
     }
 
-    /// Holds the key and asks bash for its buffer; if bash does not answer in time, the
-    /// typed line decides.
-    fn ask(&mut self, s: Typed, key: Bytes, out: &mut Vec<Action>) {
-        self.settle_unconfirmed(false, out);
-        self.at_prompt = false;
-        let (mut default, decided) = self.judge(s.text.clone(), s.exact, &s.tail, key.clone());
-        default.insert(0, Action::Mark(marker(&decided.line, &decided.decision)));
-        let evidence = self.evidence.clone();
-        let misses = self.misses.clone();
-        let (hold, decider) = Hold::new("the line");
-        let hold = hold.with_deadline(QUERY_WAIT, default, move || {
-            misses.fetch_add(1, Ordering::Relaxed);
-            let _ = evidence.send(decided);
-        });
-        out.push(Action::Inject(Bytes::from_static(QUERY_KEY)));
-        out.push(Action::Hold(hold));
-        self.asked = Some(Asked {
-            decider,
-            typed: s.text,
-            exact: s.exact,
-            tail: s.tail,
-            key,
-        });
-    }
-
-    /// bash answered with its buffer: decide it (and the typed line, when that is exact and
-    /// differs: the stricter verdict wins).
-    fn answered(&mut self, line: Option<String>) {
-        let Some(asked) = self.asked.take() else {
-            return;
-        };
-        self.misses.store(0, Ordering::Relaxed);
-        let (actions, decided) = match line {
-            Some(line) if asked.exact && line != asked.typed => {
-                let (qa, qd) = self.verdict_on(line, Source::ShellQuery, asked.key.clone());
-                let (ta, td) = self.verdict_on(asked.typed, Source::TypedLine, asked.key);
-                if td.decision.action > qd.decision.action {
-                    (ta, td)
-                } else {
-                    (qa, qd)
-                }
-            }
-            Some(line) => self.verdict_on(line, Source::ShellQuery, asked.key),
-            // An answer that cannot be read: as if none came.
-            None => self.judge(asked.typed, asked.exact, &asked.tail, asked.key),
-        };
-        let mut all = vec![Action::Mark(marker(&decided.line, &decided.decision))];
-        all.extend(actions);
-        self.distrust_after(&decided, &mut all);
-        if asked.decider.decide(all) {
-            let _ = self.evidence.send(decided);
-        }
-    }
-
-    /// A line that can change what the query answers (a key binding, a trap, a sourced
-    /// file, or one built at run time: `eval`, a command name from a variable) ends the
-    /// query for this channel when it runs: from then on the typed keys decide, and a line
-    /// they cannot read does not run while a rule could stop it.
-    fn distrust_after(&mut self, decided: &Decided, out: &mut Vec<Action>) {
-        let runs = out.iter().any(|a| matches!(a, Action::Forward(_)));
-        if self.query == Query::Absent || !runs || !subverts_query(&decided.decision) {
-            return;
-        }
-        self.query = Query::Absent;
-        out.push(Action::Mark(
-            "vigil: the shell's line query is no longer trusted on this channel (a line could have changed it); commands are read from typed keys"
-                .into(),
-        ));
-    }
-
     fn log(&self, d: Decided, out: &mut Vec<Action>) {
         out.push(Action::Mark(marker(&d.line, &d.decision)));
         let _ = self.evidence.send(d);
@@ -428,70 +330,6 @@ impl ShellStage {
         out.extend(end);
         Some(out)
     }
-
-    /// Whether the query is asked for this line.
-    fn can_ask(&self) -> bool {
-        self.query == Query::Bash
-            && self.at_prompt
-            && self.asked.is_none()
-            && self.misses.load(Ordering::Relaxed) < MAX_MISSES
-            && !self.tracker.paused()
-    }
-
-    /// Types the query's setup before the operator's first key, once the screen is quiet and
-    /// shows a prompt.
-    fn maybe_set_up(&mut self, data: &[u8], out: &mut Vec<Action>) {
-        let quiet = self
-            .last_output
-            .is_some_and(|t| t.elapsed() >= QUIET_BEFORE_SETUP);
-        let plain = !data
-            .iter()
-            .any(|b| matches!(b, b'\r' | b'\n' | 0x03 | 0x04));
-        if self.query == Query::NotInstalled
-            && quiet
-            && plain
-            && self.tracker.current().is_empty()
-            && !self.tracker.paused()
-            && ends_with_prompt(&self.tail)
-        {
-            self.query = Query::SettingUp(Instant::now());
-            self.replies.expect_setup();
-            out.push(Action::Inject(Bytes::from(setup_line(&self.nonce))));
-        }
-    }
-
-    fn on_reply(&mut self, reply: Reply, out: &mut Vec<Action>) {
-        match reply {
-            Reply::Hello { bash } if matches!(self.query, Query::SettingUp(_)) => {
-                self.query = if bash { Query::Bash } else { Query::Absent };
-                out.push(Action::Mark(
-                    if bash {
-                        "vigil: bash answers line queries (commands are read from its buffer)"
-                    } else {
-                        "vigil: the shell has no line query (commands are read from typed keys)"
-                    }
-                    .into(),
-                ));
-            }
-            Reply::Hello { .. } => {}
-            Reply::Prompt => self.at_prompt = true,
-            Reply::Line(line) => self.answered(line),
-        }
-    }
-}
-
-/// Whether a line could rebind the query key, change the prompt hook or run code the
-/// gateway did not read.
-fn subverts_query(d: &vigil_audit::rules::Decision) -> bool {
-    use vigil_audit::command::Class;
-    d.commands.iter().any(|c| {
-        let program = c.command.split_whitespace().next().unwrap_or("");
-        c.classes
-            .iter()
-            .any(|k| matches!(k, Class::Definition | Class::Eval | Class::DynamicCommand))
-            || matches!(program, "source" | ".")
-            || c.command.contains("PROMPT_COMMAND")
-    })
 }
 
 impl Stage for ShellStage {

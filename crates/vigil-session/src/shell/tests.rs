@@ -3,9 +3,13 @@
 
 use std::time::Instant;
 
+use std::sync::atomic::Ordering;
+
+use vigil_audit::query::QUERY_KEY;
 use vigil_audit::rules::{Action as RuleAction, Pattern, Rule, RuleSet, Scope, Where};
 
 use super::*;
+use crate::stage::Hold;
 
 fn stage() -> (ShellStage, mpsc::UnboundedReceiver<Decided>) {
     let rules = RuleSet::compile(vec![Rule {
