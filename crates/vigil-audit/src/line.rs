@@ -172,6 +172,17 @@ impl LineTracker {
         self.alternate
     }
 
+    /// The shell itself says it is at its prompt (the shell query's prompt message): whatever
+    /// the screen mode, a line typed now is a command line. Ends a pause, so that a program
+    /// that only switched to the alternate screen (`printf '\e[?1049h'`) does not hide the
+    /// shell's lines.
+    pub fn at_shell_prompt(&mut self) {
+        if self.alternate {
+            self.alternate = false;
+            self.reset();
+        }
+    }
+
     /// The line as typed so far.
     pub fn current(&self) -> &str {
         &self.line
@@ -216,13 +227,19 @@ impl LineTracker {
                     _ => self.show(b),
                 },
                 Esc::Start => {
-                    self.output_esc = if b == b'[' {
-                        self.output_csi.clear();
-                        Esc::Csi
-                    } else {
-                        Esc::None
+                    self.output_esc = match b {
+                        b'[' => {
+                            self.output_csi.clear();
+                            Esc::Csi
+                        }
+                        // Another ESC starts the sequence again, as on a terminal.
+                        0x1b => Esc::Start,
+                        _ => Esc::None,
                     };
                 }
+                // ESC cancels a sequence and starts a new one; CAN and SUB cancel it.
+                Esc::Csi | Esc::Ss3 if b == 0x1b => self.output_esc = Esc::Start,
+                Esc::Csi | Esc::Ss3 if b == 0x18 || b == 0x1a => self.output_esc = Esc::None,
                 Esc::Csi | Esc::Ss3 => {
                     if (0x40..=0x7e).contains(&b) {
                         self.output_esc = Esc::None;
@@ -267,6 +284,12 @@ impl LineTracker {
             return None;
         }
         match self.input_esc {
+            Esc::Csi | Esc::Ss3 if b == 0x1b => {
+                // A new key sequence cuts the one before short.
+                self.inexact();
+                self.input_esc = Esc::Start;
+                return None;
+            }
             Esc::Start => {
                 self.input_esc = match b {
                     b'[' => {
@@ -274,6 +297,11 @@ impl LineTracker {
                         Esc::Csi
                     }
                     b'O' => Esc::Ss3,
+                    0x1b => {
+                        // ESC ESC: the first is a key of its own (meta).
+                        self.inexact();
+                        Esc::Start
+                    }
                     _ => {
                         // ESC + key: a readline command (M-b, M-d ...).
                         self.inexact();

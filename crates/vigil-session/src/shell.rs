@@ -413,7 +413,18 @@ impl Stage for ShellStage {
         if show.is_empty() {
             return out;
         }
+        let paused = self.tracker.paused();
         self.tracker.output(&show);
+        if paused != self.tracker.paused() {
+            out.push(Action::Mark(
+                if paused {
+                    "vigil: the alternate screen was left: command detection resumes"
+                } else {
+                    "vigil: a full-screen program holds the alternate screen: command detection pauses"
+                }
+                .into(),
+            ));
+        }
         self.screen.output(&show);
         self.outputs += 1;
         self.tail.push_str(&String::from_utf8_lossy(&show));

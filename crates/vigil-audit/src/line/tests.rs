@@ -182,3 +182,21 @@ fn every_key_the_tracker_cannot_follow_counts_as_an_edit_and_restarts_the_tail()
     t.input(b"plain \x1b[200~pasted\x1b[201~");
     assert_eq!((t.edits(), t.typed_tail()), (0, "plain pasted"));
 }
+
+#[test]
+fn an_escape_cut_by_another_escape_does_not_keep_the_alternate_screen() {
+    // Found by the line_tracker fuzz target: output that ends with a lone ESC (or inside a
+    // sequence) swallowed the next ESC, and with it the sequence that leaves the alternate
+    // screen, so detection stayed paused.
+    for cut in [&b"\x1b"[..], b"\x1b[?4", b"\x1b[\x18"] {
+        let mut t = LineTracker::new();
+        t.output(b"\x1b[?1049h");
+        assert!(t.paused());
+        t.output(cut);
+        t.output(b"\x1b[?1049l");
+        assert!(!t.paused(), "{cut:?}");
+    }
+    let mut t = LineTracker::new();
+    let got = t.input(b"\x1b[1\x1b[Bls\r");
+    assert!(matches!(&got[0].what, Submitted::Line { exact: false, .. }));
+}

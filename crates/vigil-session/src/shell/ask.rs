@@ -160,7 +160,16 @@ impl ShellStage {
                 ));
             }
             Reply::Hello { .. } => {}
-            Reply::Prompt => self.at_prompt = true,
+            Reply::Prompt => {
+                self.at_prompt = true;
+                if self.tracker.paused() {
+                    self.tracker.at_shell_prompt();
+                    out.push(Action::Mark(
+                        "vigil: bash drew its prompt on the alternate screen: command detection goes on"
+                            .into(),
+                    ));
+                }
+            }
             Reply::Line(line) => self.answered(line),
         }
     }

@@ -348,3 +348,30 @@ async fn a_line_edited_where_the_typed_keys_cannot_follow_is_read_from_the_scree
         "{out:?}"
     );
 }
+
+#[tokio::test]
+async fn a_shell_that_only_switched_to_the_alternate_screen_is_still_audited() {
+    let (mut s, _rx) = bash();
+    // The operator prints the sequence a full-screen program would, to pause detection.
+    let out = summary(&s.on_output(Bytes::from_static(b"\x1b[?1049h")));
+    assert!(
+        out.iter().any(|a| a.contains("detection pauses")),
+        "{out:?}"
+    );
+    assert!(s.tracker.paused());
+    // bash's own prompt message says a command line is being typed.
+    let out = summary(&s.on_output(Bytes::from(osc(&s, "P", None))));
+    assert!(
+        out.iter().any(|a| a.contains("detection goes on")),
+        "{out:?}"
+    );
+    let hold = held(s.on_input(Bytes::from_static(b"rm -rf /x\r")));
+    s.on_output(Bytes::from(osc(&s, "L", Some("'rm -rf /x'"))));
+    let decided = summary(&hold.decided().await);
+    assert!(
+        decided
+            .iter()
+            .any(|a| a.starts_with("tell vigil: command refused")),
+        "{decided:?}"
+    );
+}
