@@ -5,12 +5,14 @@
 import { Terminal } from '@xterm/xterm';
 import { call, P, type SessionDetail, type SessionEvent } from './api';
 import { clear, errorText, h, notice } from './ui';
-import { may, onLeave } from './state';
+import { may, onLeave, stillShown } from './state';
 import { commandsTable, terminate } from './sessions';
 import { trackFrom, trackPicker } from './tracks';
 
 export async function livePage(main: HTMLElement, id: string, trackParam?: string): Promise<void> {
+  const current = stillShown();
   const s = await call<SessionDetail>('GET', `/sessions/${id}`);
+  if (!current()) return;
   const track = trackFrom(s, trackParam);
   const status = h('p', { class: 'status', 'data-testid': 'live-status', role: 'status' }, 'Connecting to the live stream…');
   const lockState = h('span', { class: 'badge', 'data-testid': 'lock-state' });
@@ -64,6 +66,7 @@ export async function livePage(main: HTMLElement, id: string, trackParam?: strin
     } catch { /* the stream's own status says when the session is gone */ }
   };
   await refresh();
+  if (!current()) return;
   const poll = setInterval(() => void refresh(), 2000);
   onLeave(() => clearInterval(poll));
 

@@ -10,7 +10,7 @@
 import { Terminal } from '@xterm/xterm';
 import { call, type SessionDetail } from './api';
 import { clear, duration, errorText, h } from './ui';
-import { onLeave } from './state';
+import { onLeave, stillShown } from './state';
 import { trackFrom, trackPicker } from './tracks';
 
 interface Frame { t: number; kind: 'o' | 'r'; data: string }
@@ -132,7 +132,9 @@ class CastStream {
 }
 
 export async function videoPage(main: HTMLElement, id: string, trackParam?: string): Promise<void> {
+  const current = stillShown();
   const s = await call<SessionDetail>('GET', `/sessions/${id}`);
+  if (!current()) return;
   const track = trackFrom(s, trackParam);
   const status = h('span', { class: 'status', 'data-testid': 'video-status', role: 'status' }, 'Loading the recording…');
   clear(main,
@@ -255,6 +257,6 @@ export async function videoPage(main: HTMLElement, id: string, trackParam?: stri
         h('time', {}, duration(m.at_ms)), ' ', m.label.replace(/^command: /, '$ ')))) : [h('li', { class: 'muted' }, 'No marker in this recording.')]));
   }).catch((e) => clear(markerList, h('li', { class: 'error' }, `Cannot list the markers: ${errorText(e)}`)));
 
-  await loadAt(0);
   onLeave(() => { playing = false; cancelAnimationFrame(raf); window.clearTimeout(seekTimer); stream?.cancel(); term.dispose(); });
+  await loadAt(0);
 }

@@ -4,7 +4,7 @@
 
 import { call, P, type Session, type SessionDetail, type SessionEvent } from './api';
 import { bytes, clear, confirm, duration, errorText, h, modal, notice, when } from './ui';
-import { may, onLeave } from './state';
+import { may, onLeave, stillShown } from './state';
 
 const FILTERS = ['status', 'user', 'target', 'login', 'protocol', 'node', 'min_risk', 'from', 'to', 'q'] as const;
 type Filters = Partial<Record<(typeof FILTERS)[number] | 'page', string>>;
@@ -94,7 +94,9 @@ export async function sessionsPage(main: HTMLElement): Promise<void> {
       state.className = 'error';
     }
   };
+  const current = stillShown();
   await load();
+  if (!current()) return;
   // Active sessions change (duration, end): refresh while the page is open.
   const timer = setInterval(() => { if (!document.querySelector('.backdrop, .menu')) void load(); }, 5000);
   onLeave(() => clearInterval(timer));

@@ -284,7 +284,7 @@ fn prohibited_lines_typed_at_bash_and_dash_never_run() {
         "prohibit",
     ]);
     for shell in ["bash", "dash"] {
-        let proofs: Vec<PathBuf> = (0..4).map(|i| proof(&format!("{shell}-{i}"))).collect();
+        let proofs: Vec<PathBuf> = (0..8).map(|i| proof(&format!("{shell}-{i}"))).collect();
         let p = |i: usize| proofs[i].display().to_string();
         let lines: Vec<Vec<u8>> = vec![
             format!("exec {shell}\r").into_bytes(),
@@ -295,6 +295,11 @@ fn prohibited_lines_typed_at_bash_and_dash_never_run() {
             format!("echo ok; \\touch {}\r", p(2)).into_bytes(),
             // Ctrl-C abandons a line; the next one is decided on its own.
             format!("rm -rf /nonexistent\x03touch {}\r", p(3)).into_bytes(),
+            // Every list and pipe operator, and a sudo prefix.
+            format!("true && touch {}\r", p(4)).into_bytes(),
+            format!("false || touch {}\r", p(5)).into_bytes(),
+            format!("echo hi | touch {}\r", p(6)).into_bytes(),
+            format!("sudo -n touch {}\r", p(7)).into_bytes(),
             // History recall (bash recalls the refused touch; dash has no history and gets
             // the arrow's bytes): not readable while a rule could stop it, so it does not run.
             b"\x1b[A\r".to_vec(),
@@ -316,7 +321,7 @@ fn prohibited_lines_typed_at_bash_and_dash_never_run() {
         let id = s["session"]["id"].as_str().unwrap();
         let events = command_events(&gw, id);
         let refused = events.iter().filter(|e| e["action"] == "prohibit").count();
-        assert_eq!(refused, 4, "{shell}: {events:#?}");
+        assert_eq!(refused, 8, "{shell}: {events:#?}");
         assert!(
             events
                 .iter()
@@ -327,6 +332,6 @@ fn prohibited_lines_typed_at_bash_and_dash_never_run() {
             "{shell}: the recalled line is logged as unreadable: {events:#?}"
         );
         assert!(seen.contains("type it out in full"), "{shell}: {seen}");
-        assert_eq!(s["session"]["risk"], 28, "{shell}");
+        assert_eq!(s["session"]["risk"], 56, "{shell}");
     }
 }
