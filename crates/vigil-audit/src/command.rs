@@ -107,8 +107,10 @@ fn command_of(simple: &Simple) -> Command {
                 .any(|w| w.starts_with('-') && !w.starts_with("--") && w.contains('H')));
     // `bind` and `trap` change what a key or an event runs; `set -H` turns history
     // expansion back on (`!!` then runs something the line does not say).
-    if matches!(program.as_str(), "alias" | "function" | "bind" | "trap")
-        || words.iter().any(|w| w.ends_with("()"))
+    if matches!(
+        program.as_str(),
+        "alias" | "function" | "bind" | "trap" | "bindkey" | "zle"
+    ) || words.iter().any(|w| w.ends_with("()"))
         || history_on
     {
         classes.push(Class::Definition);

@@ -6,13 +6,16 @@
 //! The protocol (private OSC 7767, ignored by terminals; every message carries the channel's
 //! nonce, and the adapter removes them from what the operator sees and what is recorded):
 //! - [`setup_line`] is typed once into the shell. Any POSIX shell answers `H` (hello) with
-//!   `bash` or nothing; bash also binds [`QUERY_KEY`] in its emacs and vi keymaps, adds a
+//!   `bash`, `zsh` or nothing. zsh gets a ZLE widget on [`QUERY_KEY`] printing
+//!   `${(qqqq)BUFFER}`, a `precmd` prompt message and `NO_BANG_HIST`. bash binds
+//!   [`QUERY_KEY`] in its emacs and vi keymaps, adds a
 //!   `P` message to `PROMPT_COMMAND` (after what is there: a `PS1` the operator sets later
 //!   keeps it), turns history expansion off (`set +H`: `!!` would otherwise run something
 //!   other than the buffer) and removes the setup line from its history.
 //! - `P` comes before each prompt of that shell: the query may be sent (a foreground program
 //!   must never receive the key). Readline's redraw after a query does not send it.
-//! - `L` answers the query with the buffer, quoted by bash's `${READLINE_LINE@Q}`.
+//! - `L` answers the query with the buffer, quoted by bash's `${READLINE_LINE@Q}` or zsh's
+//!   `${(qqqq)BUFFER}` (both decoded by [`decode`]).
 //!
 //! [`Replies`] is the I/O-free scanner of target output for those messages.
 //!
@@ -20,8 +23,7 @@
 //! (`bind -X`) and rebind the key to print another line, or reset `PROMPT_COMMAND` (the
 //! query then stops, and the typed line is used). The adapter therefore decides the typed line too when
 //! it is exact, and rules can act on `bind`, `trap` and `set -H` (the `definition` class).
-//! It does not reach zsh (no widget is installed; zsh falls back to typed lines), nested
-//! shells (`bash` run from the prompt, `su`, `ssh`, `tmux` inside: their lines are typed
+//! It does not reach nested shells (`bash` run from the prompt, `su`, `ssh`, `tmux` inside: their lines are typed
 //! lines again), nor bash older than 4.4 (no `@Q`). A login shell that is not POSIX (fish, csh) shows the setup
 //! line's error once.
 
@@ -44,15 +46,20 @@ const MAX_SETUP_HELD: usize = 64 * 1024;
 const SETUP_ERASED: &[u8] = b"\r\x1b[K";
 
 /// The line typed into the shell (with its Enter) to install the query. It starts with a
-/// space so that a bash keeping `ignorespace` does not record it; otherwise it removes itself.
+/// space so that a bash keeping `ignorespace` does not record it; otherwise bash removes it
+/// from its history (zsh cannot remove one entry: it keeps it). zsh's part is given to `eval`
+/// in single quotes, so that sh, dash and bash never parse its syntax.
 pub fn setup_line(nonce: &str) -> String {
     let bind = |map: &str| {
         format!(
             "bind -m {map} -x '\"\\e[9999~\": printf \"\\033]7767;L;{nonce};%s\\007\" \"${{READLINE_LINE@Q}}\"'; "
         )
     };
+    let zsh = format!(
+        "vigil_q() {{ printf '\\''\\033]7767;L;{nonce};%s\\007'\\'' \"${{(qqqq)BUFFER}}\" }}; zle -N vigil_q; bindkey -M emacs '\\''\\e[9999~'\\'' vigil_q; bindkey -M viins '\\''\\e[9999~'\\'' vigil_q; bindkey -M vicmd '\\''\\e[9999~'\\'' vigil_q; vigil_p() {{ printf '\\''\\033]7767;P;{nonce}\\007'\\'' }}; precmd_functions+=(vigil_p); setopt NO_BANG_HIST"
+    );
     format!(
-        " case ${{BASH_VERSION-}} in ?*) {}{}{}PROMPT_COMMAND=\"${{PROMPT_COMMAND:+$PROMPT_COMMAND$'\\n'}}printf '\\033]7767;P;{nonce}\\007'\"; set +H; case $(HISTTIMEFORMAT= history 1) in *{nonce}*) history -d -1;; esac;; esac; printf '\\033]7767;H;{nonce};%s\\007' \"${{BASH_VERSION:+bash}}\"\r",
+        " case ${{BASH_VERSION-}} in ?*) {}{}{}PROMPT_COMMAND=\"${{PROMPT_COMMAND:+$PROMPT_COMMAND$'\\n'}}printf '\\033]7767;P;{nonce}\\007'\"; set +H; case $(HISTTIMEFORMAT= history 1) in *{nonce}*) history -d -1;; esac;; esac; case ${{ZSH_VERSION-}} in ?*) eval '{zsh}';; esac; printf '\\033]7767;H;{nonce};%s\\007' \"${{BASH_VERSION:+bash}}${{ZSH_VERSION:+zsh}}\"\r",
         bind("emacs"),
         bind("vi-insert"),
         bind("vi-command"),
@@ -62,8 +69,8 @@ pub fn setup_line(nonce: &str) -> String {
 /// A message from the installed query.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
-    /// The setup ran; `bash` says whether the query is installed.
-    Hello { bash: bool },
+    /// The setup ran in `shell` (`bash`, `zsh`, or empty for a shell without the query).
+    Hello { shell: String },
     /// The shell drew its prompt.
     Prompt,
     /// The buffer, decoded; `None` when the answer could not be decoded.
@@ -186,7 +193,7 @@ impl Replies {
         }
         match (kind, payload) {
             ("H", Some(shell)) => Some(Reply::Hello {
-                bash: shell == "bash",
+                shell: shell.to_owned(),
             }),
             ("P", None) => Some(Reply::Prompt),
             ("L", Some(quoted)) => Some(Reply::Line(decode(quoted))),

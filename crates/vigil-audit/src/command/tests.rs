@@ -70,6 +70,8 @@ fn obfuscation_has_a_class() {
         ("f() { rm x; }", &[Class::Definition]),
         ("bind -x '\"\\e[9999~\": echo ls'", &[Class::Definition]),
         ("trap 'rm x' EXIT", &[Class::Definition]),
+        ("bindkey '^[[9999~' liar", &[Class::Definition]),
+        ("zle -N liar", &[Class::Definition]),
         ("set -H", &[Class::Definition]),
         ("set -eH", &[Class::Definition]),
         ("set -o histexpand", &[Class::Definition]),

@@ -26,7 +26,15 @@ fn the_setup_is_hidden_and_answers_hello() {
     let mut r = Replies::new(N);
     r.expect_setup();
     let s = r.feed(SETUP_OUTPUT);
-    assert_eq!(s.replies, vec![Reply::Hello { bash: true }, Reply::Prompt]);
+    assert_eq!(
+        s.replies,
+        vec![
+            Reply::Hello {
+                shell: "bash".into()
+            },
+            Reply::Prompt
+        ]
+    );
     assert_eq!(s.show, b"\r\x1b[K\x1b[?2004hroot@vm:/tmp/q# ".to_vec());
     assert!(!r.setting_up());
 }
@@ -36,7 +44,12 @@ fn dash_answers_hello_without_bash() {
     let mut r = Replies::new(N);
     r.expect_setup();
     let s = r.feed(b" case ${BASH_VERSION-} in\r\n\x1b]7767;H;abc123;\x07$ ");
-    assert_eq!(s.replies, vec![Reply::Hello { bash: false }]);
+    assert_eq!(
+        s.replies,
+        vec![Reply::Hello {
+            shell: String::new()
+        }]
+    );
     assert_eq!(s.show, b"\r\x1b[K$ ".to_vec());
 }
 
@@ -87,6 +100,10 @@ fn the_bash_quoting_forms_decode() {
         ("$'a\\nb'", Some("a\nb")),
         ("$'\\E[A'", Some("\u{1b}[A")),
         ("'é ü'", Some("é ü")),
+        (
+            "$'echo \\'a\"b\\' $\\'\\\\t\\'!x'",
+            Some("echo 'a\"b' $'\\t'!x"),
+        ),
         ("'a' 'b'", None),
         ("'open", None),
     ];
@@ -121,7 +138,7 @@ fn the_setup_line_carries_the_nonce_and_one_enter() {
     assert!(line.starts_with(' '));
     assert!(line.ends_with('\r'));
     assert_eq!(line.matches('\r').count(), 1);
-    assert_eq!(line.matches("n0nce").count(), 6);
+    assert_eq!(line.matches("n0nce").count(), 8);
 }
 
 proptest! {

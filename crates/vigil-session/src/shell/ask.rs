@@ -30,7 +30,8 @@ pub(super) enum Query {
     /// Not typed yet: waiting for the first key after a quiet screen.
     NotInstalled,
     SettingUp(Instant),
-    Bash,
+    /// The shell (bash or zsh) answers line queries.
+    Asking,
     /// Not bash, or bash stopped answering: typed lines only.
     Absent,
 }
@@ -117,7 +118,7 @@ impl ShellStage {
 
     /// Whether the query is asked for this line.
     pub(super) fn can_ask(&self) -> bool {
-        self.query == Query::Bash
+        self.query == Query::Asking
             && self.at_prompt
             && self.asked.is_none()
             && self.misses.load(Ordering::Relaxed) < MAX_MISSES
@@ -148,16 +149,14 @@ impl ShellStage {
 
     pub(super) fn on_reply(&mut self, reply: Reply, out: &mut Vec<Action>) {
         match reply {
-            Reply::Hello { bash } if matches!(self.query, Query::SettingUp(_)) => {
-                self.query = if bash { Query::Bash } else { Query::Absent };
-                out.push(Action::Mark(
-                    if bash {
-                        "vigil: bash answers line queries (commands are read from its buffer)"
-                    } else {
-                        "vigil: the shell has no line query (commands are read from typed keys)"
-                    }
-                    .into(),
-                ));
+            Reply::Hello { shell } if matches!(self.query, Query::SettingUp(_)) => {
+                let asking = matches!(shell.as_str(), "bash" | "zsh");
+                self.query = if asking { Query::Asking } else { Query::Absent };
+                out.push(Action::Mark(if asking {
+                    format!("vigil: {shell} answers line queries (commands are read from its buffer)")
+                } else {
+                    "vigil: the shell has no line query (commands are read from typed keys and the screen)".into()
+                }));
             }
             Reply::Hello { .. } => {}
             Reply::Prompt => {
@@ -165,7 +164,7 @@ impl ShellStage {
                 if self.tracker.paused() {
                     self.tracker.at_shell_prompt();
                     out.push(Action::Mark(
-                        "vigil: bash drew its prompt on the alternate screen: command detection goes on"
+                        "vigil: the shell drew its prompt on the alternate screen: command detection goes on"
                             .into(),
                     ));
                 }
@@ -186,5 +185,6 @@ pub(super) fn subverts_query(d: &vigil_audit::rules::Decision) -> bool {
             .any(|k| matches!(k, Class::Definition | Class::Eval | Class::DynamicCommand))
             || matches!(program, "source" | ".")
             || c.command.contains("PROMPT_COMMAND")
+            || c.command.contains("precmd")
     })
 }

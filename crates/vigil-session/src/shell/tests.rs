@@ -58,7 +58,7 @@ fn bash() -> (ShellStage, mpsc::UnboundedReceiver<Decided>) {
         matches!(&out[1], Action::Forward(b) if b == "\r\x1b[K$ l"),
         "{out:?}"
     );
-    assert_eq!(s.query, Query::Bash);
+    assert_eq!(s.query, Query::Asking);
     assert!(s.at_prompt);
     (s, rx)
 }

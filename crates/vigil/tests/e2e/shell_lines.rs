@@ -264,3 +264,117 @@ fn lines_read_by_a_shell_without_a_terminal_are_decided() {
     assert_eq!(refused, 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A target login whose shell is zsh (made once per test process, with an empty `.zshrc` so
+/// that zsh's first-run wizard does not start).
+fn zsh_login() -> &'static str {
+    const USER: &str = "vigilzsh";
+    let password = crate::harness::target_password();
+    let exists = std::process::Command::new("id")
+        .arg(USER)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !exists {
+        let made = std::process::Command::new("useradd")
+            .args(["-m", "-s", "/usr/bin/zsh", USER])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(made, "cannot create {USER} (the test script installs zsh)");
+    }
+    let mut chpasswd = std::process::Command::new("chpasswd")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    chpasswd
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{USER}:{password}\n").as_bytes())
+        .unwrap();
+    assert!(chpasswd.wait().unwrap().success());
+    let rc = format!("/home/{USER}/.zshrc");
+    if !std::path::Path::new(&rc).exists() {
+        std::fs::write(&rc, "").unwrap();
+        let _ = std::process::Command::new("chown")
+            .args([USER, &rc])
+            .status();
+    }
+    USER
+}
+
+/// zsh answers the query through a ZLE widget: a recalled and edited line is refused from
+/// zsh's own buffer.
+#[test]
+fn lines_are_read_from_zsh_through_its_widget() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    let login = zsh_login();
+    gw.add_target(
+        "zsh01",
+        target.port,
+        &target.host_key_pub().display().to_string(),
+    );
+    let out = gw.cli_stdin(
+        &["account", "add", "zsh01", login, "--password-stdin"],
+        Some(crate::harness::target_password()),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    gw.ok(&["access", "grant", "alice", "zsh01"]);
+    gw.ok(&[
+        "rule",
+        "add",
+        "no-touch",
+        "--command",
+        "touch",
+        "--score",
+        "2",
+        "--action",
+        "prohibit",
+    ]);
+    let dir = std::env::temp_dir().join(format!("vigil-zsh-lines-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let _ = std::process::Command::new("chmod")
+        .arg("777")
+        .arg(&dir)
+        .status();
+    let p = |name: &str| dir.join(name).display().to_string();
+    let del5 = "\x04".repeat(5);
+    let lines: Vec<(u64, String)> = vec![
+        (2000, "e".into()),
+        (700, "cho z-$((3+4))\r".into()),
+        (700, format!("touch {}\r", p("typed"))),
+        (700, format!("echo touch {}\r", p("recalled"))),
+        (700, "\x1b[A".into()),
+        (300, format!("\x01{del5}")),
+        (700, "\r".into()),
+        (700, "echo alive-$((6*7))\r".into()),
+        (700, "exit\r".into()),
+    ];
+    let typed: Vec<(u64, &[u8])> = lines.iter().map(|(t, l)| (*t, l.as_bytes())).collect();
+    let out = gw.typed_session_as(Some("xterm"), "alice:zsh01", "alice-pw", &typed);
+    let seen = text(&out);
+    assert!(seen.contains("z-7") && seen.contains("alive-42"), "{seen}");
+    for name in ["typed", "recalled"] {
+        assert!(!dir.join(name).exists(), "{name} ran: {seen}");
+    }
+    let s = gw.last_closed_session();
+    let id = s["session"]["id"].as_str().unwrap();
+    let refused: Vec<serde_json::Value> = command_events(&gw, id)
+        .into_iter()
+        .filter(|e| e["action"] == "prohibit")
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:#?}");
+    for e in &refused {
+        assert_eq!(e["source"], "shell-query", "{e:#}");
+    }
+    let cast = String::from_utf8_lossy(&gw.export(id)).to_string();
+    assert!(cast.contains("zsh answers line queries"), "{cast}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
