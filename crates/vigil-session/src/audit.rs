@@ -248,3 +248,28 @@ pub(crate) async fn record(
     }
     tx.commit().await.map(|_| ())
 }
+
+/// Rules for the stages' unit tests: `(name, command prefix, score, action)`, everywhere, for
+/// alice as root on web.
+#[cfg(test)]
+pub(crate) fn command_rules(rules: &[(&str, &str, u32, Action)]) -> CommandRules {
+    use vigil_audit::rules::{Pattern, Rule, Scope};
+    let rules = rules
+        .iter()
+        .map(|(name, command, score, action)| Rule {
+            name: (*name).into(),
+            pattern: Pattern::Command((*command).into()),
+            score: *score,
+            action: *action,
+            enabled: true,
+            scope: Scope::default(),
+        })
+        .collect();
+    let at = Where {
+        target: "web".into(),
+        login: "root".into(),
+        user: "alice".into(),
+    };
+    let set = RuleSet::compile(rules).unwrap_or_else(|e| panic!("test rules: {e}"));
+    CommandRules::new(Arc::new(set), at)
+}

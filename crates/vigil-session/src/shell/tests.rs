@@ -6,28 +6,16 @@ use std::time::Instant;
 use std::sync::atomic::Ordering;
 
 use vigil_audit::query::QUERY_KEY;
-use vigil_audit::rules::{Action as RuleAction, Pattern, Rule, RuleSet, Scope, Where};
+use vigil_audit::rules::Action as RuleAction;
 
 use super::*;
+use crate::audit::command_rules;
 use crate::stage::Hold;
 
 fn stage() -> (ShellStage, mpsc::UnboundedReceiver<Decided>) {
-    let rules = RuleSet::compile(vec![Rule {
-        name: "no-rm".into(),
-        pattern: Pattern::Command("rm".into()),
-        score: 10,
-        action: RuleAction::Prohibit,
-        enabled: true,
-        scope: Scope::default(),
-    }])
-    .unwrap();
-    let at = Where {
-        target: "web".into(),
-        login: "root".into(),
-        user: "alice".into(),
-    };
     let (tx, rx) = mpsc::unbounded_channel();
-    let mut s = ShellStage::new(CommandRules::new(Arc::new(rules), at), tx, true, 80);
+    let rules = command_rules(&[("no-rm", "rm", 10, RuleAction::Prohibit)]);
+    let mut s = ShellStage::new(rules, tx, true, 80);
     s.on_output(Bytes::from_static(b"motd\r\n$ "));
     s.last_output = Some(Instant::now() - Duration::from_secs(1));
     (s, rx)

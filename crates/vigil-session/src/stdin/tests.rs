@@ -1,33 +1,16 @@
-use std::sync::Arc;
+use vigil_audit::rules::Action as RuleAction;
 
-use vigil_audit::rules::{Action as RuleAction, Pattern, Rule, RuleSet, Scope, Where};
+use crate::audit::command_rules;
 
 use super::*;
 
 fn stage() -> (StdinStage, mpsc::UnboundedReceiver<Decided>) {
-    let rule = |name: &str, command: &str, action| Rule {
-        name: name.into(),
-        pattern: Pattern::Command(command.into()),
-        score: 5,
-        action,
-        enabled: true,
-        scope: Scope::default(),
-    };
-    let rules = RuleSet::compile(vec![
-        rule("no-rm", "rm", RuleAction::Prohibit),
-        rule("no-halt", "halt", RuleAction::Interrupt),
-    ])
-    .unwrap();
-    let at = Where {
-        target: "web".into(),
-        login: "root".into(),
-        user: "alice".into(),
-    };
+    let rules = command_rules(&[
+        ("no-rm", "rm", 5, RuleAction::Prohibit),
+        ("no-halt", "halt", 5, RuleAction::Interrupt),
+    ]);
     let (tx, rx) = mpsc::unbounded_channel();
-    (
-        StdinStage::new(CommandRules::new(Arc::new(rules), at), tx),
-        rx,
-    )
+    (StdinStage::new(rules, tx), rx)
 }
 
 fn summary(actions: &[Action]) -> Vec<String> {

@@ -4,23 +4,13 @@
 
 use std::path::PathBuf;
 
-use crate::harness::{Gateway, Target, text};
+use crate::harness::{Gateway, Target, command_events, text};
 
 /// A file on the target host that a command would create (the target is this machine).
 fn proof(name: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!("vigil-proof-{name}-{}", std::process::id()));
     let _ = std::fs::remove_file(&path);
     path
-}
-
-fn command_events(gw: &Gateway, id: &str) -> Vec<serde_json::Value> {
-    gw.session(id)["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "command_detected")
-        .map(|e| serde_json::from_str(e["detail"].as_str().unwrap()).unwrap())
-        .collect()
 }
 
 #[test]

@@ -605,6 +605,17 @@ impl Drop for Gateway {
 
 /// True when the session log (from `Gateway::session`) has an event of `kind` whose detail
 /// contains `needle`.
+/// The details of a session's `command_detected` events, in order.
+pub fn command_events(gw: &Gateway, id: &str) -> Vec<serde_json::Value> {
+    gw.session(id)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "command_detected")
+        .map(|e| serde_json::from_str(e["detail"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
 pub fn has_event(session: &serde_json::Value, kind: &str, needle: &str) -> bool {
     session["events"].as_array().is_some_and(|events| {
         events

@@ -5,27 +5,18 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::harness::{Gateway, Target, text};
+use crate::harness::{Gateway, Target, command_events, text};
 
 fn proof(dir: &Path, name: &str) -> PathBuf {
     dir.join(name)
 }
 
-fn command_events(gw: &Gateway, id: &str) -> Vec<serde_json::Value> {
-    gw.session(id)["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == "command_detected")
-        .map(|e| serde_json::from_str(e["detail"].as_str().unwrap()).unwrap())
-        .collect()
-}
-
-#[test]
-fn lines_are_read_from_bash_after_edits_recall_completion_and_pastes() {
+/// A target with alice's access and a rule that prohibits `touch` with `score`.
+fn with_no_touch_rule(score: u32) -> (Target, Gateway) {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
+    let score = score.to_string();
     gw.ok(&[
         "rule",
         "add",
@@ -33,17 +24,34 @@ fn lines_are_read_from_bash_after_edits_recall_completion_and_pastes() {
         "--command",
         "touch",
         "--score",
-        "5",
+        &score,
         "--action",
         "prohibit",
     ]);
-    // A directory the target login can write in, with one entry for tab completion.
-    let dir = std::env::temp_dir().join(format!("vigil-shell-lines-{}", std::process::id()));
+    (target, gw)
+}
+
+/// An empty directory every target login may write in.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("unique-entry-7q")).unwrap();
+    std::fs::create_dir_all(&dir).unwrap();
     let _ = std::process::Command::new("chmod")
         .args(["-R", "777"])
         .arg(&dir)
+        .status();
+    dir
+}
+
+#[test]
+fn lines_are_read_from_bash_after_edits_recall_completion_and_pastes() {
+    let (_target, gw) = with_no_touch_rule(5);
+    // A directory the target login can write in, with one entry for tab completion.
+    let dir = scratch("vigil-shell-lines");
+    std::fs::create_dir_all(dir.join("unique-entry-7q")).unwrap();
+    let _ = std::process::Command::new("chmod")
+        .arg("777")
+        .arg(dir.join("unique-entry-7q"))
         .status();
     let d = dir.display().to_string();
     let p = |name: &str| proof(&dir, name).display().to_string();
@@ -203,27 +211,8 @@ fn piped(gw: &Gateway, args: &[&str], input: &str) -> String {
 /// has no newline.
 #[test]
 fn lines_read_by_a_shell_without_a_terminal_are_decided() {
-    let target = Target::start();
-    let gw = Gateway::start();
-    gw.provision(&target, "web01", "alice", "alice-pw");
-    gw.ok(&[
-        "rule",
-        "add",
-        "no-touch",
-        "--command",
-        "touch",
-        "--score",
-        "3",
-        "--action",
-        "prohibit",
-    ]);
-    let dir = std::env::temp_dir().join(format!("vigil-stdin-lines-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let _ = std::process::Command::new("chmod")
-        .arg("777")
-        .arg(&dir)
-        .status();
+    let (_target, gw) = with_no_touch_rule(3);
+    let dir = scratch("vigil-stdin-lines");
     let p = |name: &str| dir.join(name).display().to_string();
 
     let seen = piped(
@@ -307,9 +296,7 @@ fn zsh_login() -> &'static str {
 /// zsh's own buffer.
 #[test]
 fn lines_are_read_from_zsh_through_its_widget() {
-    let target = Target::start();
-    let gw = Gateway::start();
-    gw.provision(&target, "web01", "alice", "alice-pw");
+    let (target, gw) = with_no_touch_rule(2);
     let login = zsh_login();
     gw.add_target(
         "zsh01",
@@ -326,24 +313,7 @@ fn lines_are_read_from_zsh_through_its_widget() {
         String::from_utf8_lossy(&out.stderr)
     );
     gw.ok(&["access", "grant", "alice", "zsh01"]);
-    gw.ok(&[
-        "rule",
-        "add",
-        "no-touch",
-        "--command",
-        "touch",
-        "--score",
-        "2",
-        "--action",
-        "prohibit",
-    ]);
-    let dir = std::env::temp_dir().join(format!("vigil-zsh-lines-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let _ = std::process::Command::new("chmod")
-        .arg("777")
-        .arg(&dir)
-        .status();
+    let dir = scratch("vigil-zsh-lines");
     let p = |name: &str| dir.join(name).display().to_string();
     let del5 = "\x04".repeat(5);
     let lines: Vec<(u64, String)> = vec![
