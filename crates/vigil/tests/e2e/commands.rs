@@ -193,10 +193,20 @@ fn interrupt_ends_the_session_and_deactivate_disables_the_user() {
 /// before the exit status, OpenSSH then closes the channel, and the exit status written
 /// after a store write was lost (ssh exited 255).
 #[test]
-fn a_rule_added_during_a_session_applies_to_the_next_one_only() {
+fn rules_added_or_edited_during_a_session_reach_the_next_one_only() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
+    // A rule the session starts with, as an alert: edited to prohibit while it runs.
+    gw.ok(&[
+        "rule",
+        "add",
+        "no-touch",
+        "--command",
+        "touch",
+        "--action",
+        "alert",
+    ]);
     let socket = gw.dir.path().join("rules.sock");
     let control = format!("ControlPath={}", socket.display());
     let mut master = gw
@@ -223,12 +233,13 @@ fn a_rule_added_during_a_session_applies_to_the_next_one_only() {
         let out = over_master(command);
         assert_eq!(out.status.code(), Some(status), "{command}: {}", text(&out));
     }
+    gw.ok(&["rule", "edit", "no-touch", "--action", "prohibit"]);
     gw.ok(&[
         "rule",
         "add",
-        "no-touch",
+        "no-mkdir",
         "--command",
-        "touch",
+        "mkdir",
         "--action",
         "prohibit",
     ]);
@@ -237,8 +248,16 @@ fn a_rule_added_during_a_session_applies_to_the_next_one_only() {
     assert!(out.status.success(), "{:?} {}", out.status, text(&out));
     assert!(
         during.exists(),
-        "the running session keeps the rules it started with"
+        "the running session keeps the rules it started with (edited)"
     );
+    let made = proof("during-dir");
+    let out = over_master(&format!("mkdir {}", made.display()));
+    assert!(
+        out.status.success() && made.exists(),
+        "and has none added later: {}",
+        text(&out)
+    );
+    let _ = std::fs::remove_dir(&made);
     let _ = gw
         .ssh("alice:web01", "alice-pw")
         .args(["-S", socket.to_str().unwrap(), "-O", "exit"])
