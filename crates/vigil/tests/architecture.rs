@@ -232,6 +232,21 @@ fn no_crate_depends_on_one_it_must_not_know() {
             ],
         ),
         (
+            "vigil-siem",
+            &[
+                "vigil-vault",
+                "vigil-store",
+                "vigil-record",
+                "vigil-session",
+                "vigil-ssh",
+                "vigil-api",
+                "sqlx",
+                "axum",
+                "russh",
+                "tokio",
+            ],
+        ),
+        (
             "vigil-session",
             &["vigil-ssh", "vigil-api", "axum", "russh"],
         ),

@@ -1,0 +1,184 @@
+//! RFC 5424 syslog: `<PRI>1 TIMESTAMP HOST vigil - MSGID [vigil@PEN ...][meta sequenceId="N"] MSG`.
+//!
+//! The severity follows the event's (CEF 0-3 info, 4-6 notice, 7-8 warning, 9-10 critical);
+//! the facility is configurable (authpriv, 10, by default). Structured-data values escape `"`,
+//! `\` and `]` as the RFC requires; other control characters are written as `\xNN` text, so a
+//! receiver that frames by line cannot be made to split a message. The MSG is UTF-8 with its
+//! BOM. [`format_within`] keeps a message to a size (2,048 bytes for UDP) by cutting the
+//! command first and marking it `truncated="1"`.
+
+use std::fmt::Write;
+
+use crate::cef::cut;
+use crate::event::{Event, Field};
+
+/// The facility of security messages: authpriv.
+pub const AUTHPRIV: u8 = 10;
+
+/// Where the messages say they come from.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The IANA private enterprise number of the SD-ID (`vigil@PEN`); 32473 is the example
+    /// number of RFC 5612.
+    pub enterprise: u32,
+    pub facility: u8,
+}
+
+impl Default for Origin {
+    fn default() -> Self {
+        Origin {
+            enterprise: 32473,
+            facility: AUTHPRIV,
+        }
+    }
+}
+
+/// The syslog severity of a CEF severity.
+pub fn severity(cef: u8) -> u8 {
+    match cef {
+        0..=3 => 6,
+        4..=6 => 5,
+        7..=8 => 4,
+        _ => 2,
+    }
+}
+
+/// The message of `event`, whole.
+pub fn format(event: &Event, origin: &Origin) -> String {
+    render(event, origin, None)
+}
+
+/// The message of `event` in at most `max` bytes: the command is cut first (and marked
+/// `truncated="1"`), then the MSG.
+pub fn format_within(event: &Event, origin: &Origin, max: usize) -> String {
+    let whole = render(event, origin, None);
+    if whole.len() <= max {
+        return whole;
+    }
+    let command_len = event
+        .fields
+        .iter()
+        .find_map(|f| match f {
+            Field::Command(c) => Some(c.chars().count()),
+            _ => None,
+        })
+        .unwrap_or(0);
+    let mut keep = command_len;
+    let mut out = whole;
+    while out.len() > max && keep > 0 {
+        let over = out.len() - max;
+        keep = keep.saturating_sub(over.max(1));
+        out = render(event, origin, Some(keep));
+    }
+    if out.len() > max {
+        let mut end = max;
+        while !out.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.truncate(end);
+    }
+    out
+}
+
+fn render(event: &Event, origin: &Origin, command_chars: Option<usize>) -> String {
+    let pri = u16::from(origin.facility.min(23)) * 8 + u16::from(severity(event.severity));
+    let mut out = String::with_capacity(256);
+    let _ = write!(
+        out,
+        "<{pri}>1 {} {} vigil - {} [vigil@{}",
+        timestamp(event.at_ms),
+        token(&event.node, 255),
+        token(&event.msgid, 32),
+        origin.enterprise
+    );
+    param(&mut out, "kind", &event.kind);
+    param(&mut out, "id", &event.id);
+    for f in &event.fields {
+        match f {
+            Field::User(v) => param(&mut out, "user", v),
+            Field::Client(v) => param(&mut out, "src", v),
+            Field::Login(v) => param(&mut out, "login", v),
+            Field::Target(v) => param(&mut out, "target", v),
+            Field::Action(v) => param(&mut out, "action", v),
+            Field::Session(v) => param(&mut out, "sid", v),
+            Field::Rule(v) => param(&mut out, "rule", v),
+            Field::Command(v) => match command_chars {
+                Some(n) => {
+                    param(&mut out, "cmd", &cut(v, n));
+                    param(&mut out, "truncated", "1");
+                }
+                None => param(&mut out, "cmd", v),
+            },
+            Field::Source(v) => param(&mut out, "source", v),
+            Field::Risk(n) => param(&mut out, "risk", &n.to_string()),
+            Field::Score(n) => param(&mut out, "score", &n.to_string()),
+            Field::Reason(v) => param(&mut out, "reason", v),
+        }
+    }
+    out.push(']');
+    let _ = write!(out, "[meta sequenceId=\"{}\"]", sd_value(&event.id));
+    out.push_str(" \u{feff}");
+    for c in event.message.chars() {
+        out.push(if c.is_control() { ' ' } else { c });
+    }
+    out
+}
+
+fn param(out: &mut String, name: &str, value: &str) {
+    let _ = write!(out, " {name}=\"{}\"", sd_value(value));
+}
+
+/// A structured-data value: `"`, `\` and `]` escaped; other controls as `\xNN` text.
+fn sd_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '"' | '\\' | ']' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\\\x{:02x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A header token: printable ASCII without spaces, at most `max` characters; `-` when none.
+fn token(s: &str, max: usize) -> String {
+    let t: String = s
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(max)
+        .collect();
+    if t.is_empty() { "-".into() } else { t }
+}
+
+/// RFC 3339 UTC with milliseconds, from Unix milliseconds.
+pub fn timestamp(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let millis = ms.rem_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests;
