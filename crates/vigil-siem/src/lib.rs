@@ -10,9 +10,13 @@
 #![forbid(unsafe_code)]
 
 pub mod cef;
+mod class;
 mod event;
+mod evidence;
 pub mod rfc5424;
 #[cfg(test)]
 mod test_event;
 
+pub use class::{Class, class_of, classes_markdown};
 pub use event::{Event, Field};
+pub use evidence::{Evidence, SessionFacts, event_of};
