@@ -228,27 +228,14 @@ pub(crate) async fn markers(
     let key = track_key(&state, &caller, &id, track).await?;
     let open = open_decoded(&state, &id, &key).await?;
     let found = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<Marker>> {
-        let reader = BufReader::new(open()?);
-        let mut out = Vec::new();
-        let mut micros = 0u128;
-        for line in reader.split(b'\n') {
-            let line = line?;
-            let Ok((interval, code, label)) =
-                serde_json::from_slice::<(f64, String, serde_json::Value)>(&line)
-            else {
-                continue;
-            };
-            micros += (interval.max(0.0) * 1e6).round() as u128;
-            if code == "m"
-                && let Some(label) = label.as_str()
-            {
-                out.push(Marker {
-                    at_ms: u64::try_from(micros / 1000).unwrap_or(u64::MAX),
-                    label: label.to_owned(),
-                });
-            }
-        }
-        Ok(out)
+        let found = vigil_record::markers(BufReader::new(open()?))?;
+        Ok(found
+            .into_iter()
+            .map(|(at, label)| Marker {
+                at_ms: u64::try_from(at.as_millis()).unwrap_or(u64::MAX),
+                label,
+            })
+            .collect())
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?

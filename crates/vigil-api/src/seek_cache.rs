@@ -25,13 +25,22 @@ const KEPT_INDEXES: usize = 16;
 const ONE_PLAY: Duration = Duration::from_secs(600);
 
 impl SeekIndexes {
+    /// The keyframes of `key`, taken out while a seek adds to them (a seek of the same
+    /// recording meanwhile starts without them; `keep` puts them back).
     pub(crate) fn take(&self, key: &(String, bool)) -> SeekIndex {
-        let indexes = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
-        indexes.get(key).cloned().unwrap_or_default()
+        let mut indexes = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
+        indexes.remove(key).unwrap_or_default()
     }
 
     pub(crate) fn keep(&self, key: (String, bool), index: SeekIndex) {
         let mut indexes = self.indexes.lock().unwrap_or_else(|p| p.into_inner());
+        // Two seeks of one recording at once: the one that found more keyframes stays.
+        if indexes
+            .get(&key)
+            .is_some_and(|kept| kept.len() >= index.len())
+        {
+            return;
+        }
         if indexes.len() >= KEPT_INDEXES
             && !indexes.contains_key(&key)
             && let Some(old) = indexes.keys().next().cloned()

@@ -11,6 +11,7 @@ mod model;
 mod role;
 mod session;
 mod transfer;
+mod utc;
 
 pub use access::{AccessDecision, decide_access};
 pub use evidence::{EventKind, Evidence, Log, SYSTEM_ACTOR, spec_markdown};
@@ -19,3 +20,4 @@ pub use model::{Account, Grant, SecretKind, Target, User, UserKey};
 pub use role::{Permission, Role, UnknownRole};
 pub use session::{EndReason, SessionId, SessionStatus, now_millis};
 pub use transfer::{Direction, Transfer, TransferTool, classify_exec};
+pub use utc::Utc;

@@ -37,7 +37,7 @@ pub use compress::LiveCompressor;
 pub use filter::OutputOnly;
 pub use reader::{Cast, CastEvent, CastHeader, EventData, read_cast};
 pub use screen::Screen;
-pub use seek::{KEYFRAME_EVERY, Keyframe, SeekIndex, Seeked, seek};
+pub use seek::{KEYFRAME_EVERY, Keyframe, SeekIndex, Seeked, markers, seek};
 pub use writer::{CastWriter, Header};
 
 #[derive(Debug, thiserror::Error)]

@@ -200,5 +200,26 @@ pub fn seek<R: BufRead>(stream: &mut R, index: &mut SeekIndex, at: Duration) -> 
     }
 }
 
+/// The markers of a decoded stream (commands, gateway notices, locks), with their times
+/// from the start. Only marker lines are parsed as JSON; the rest is read for its interval.
+pub fn markers<R: BufRead>(stream: R) -> io::Result<Vec<(Duration, String)>> {
+    let mut out = Vec::new();
+    let mut micros = 0u128;
+    for line in stream.split(b'\n') {
+        let line = line?;
+        let Some((interval, code, _)) = event_head(&line) else {
+            continue;
+        };
+        micros += interval;
+        if code == b"m"
+            && let Ok((_, _, label)) = serde_json::from_slice::<(f64, String, String)>(&line)
+        {
+            let at = Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX));
+            out.push((at, label));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests;

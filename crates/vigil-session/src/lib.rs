@@ -17,6 +17,7 @@ mod echo;
 mod error;
 mod hub;
 mod io;
+mod recent;
 mod recorder;
 mod retention;
 mod shell;

@@ -36,6 +36,7 @@ use vigil_core::SessionId;
 use vigil_store::Store;
 
 use crate::audit::{CommandRules, Source, marker, record, verdict};
+use crate::recent::Recent;
 use crate::stage::{Action, Stage};
 
 mod ask;
@@ -131,7 +132,7 @@ pub(crate) struct ShellStage {
     misses: Arc<AtomicU32>,
     last_output: Option<Instant>,
     /// The end of what the screen showed last (to see a prompt before typing the setup).
-    tail: String,
+    tail: Recent,
     /// The line as the screen shows it, for lines typed keys cannot give.
     screen: LineScreen,
     /// Output chunks shown so far, and how many there were when a key the tracker cannot
@@ -176,7 +177,7 @@ impl ShellStage {
             asked: None,
             misses: Arc::new(AtomicU32::new(0)),
             last_output: None,
-            tail: String::new(),
+            tail: Recent::new(TAIL),
             screen: LineScreen::new(cols),
             outputs: 0,
             edited_at: 0,
@@ -427,14 +428,7 @@ impl Stage for ShellStage {
         }
         self.screen.output(&show);
         self.outputs += 1;
-        self.tail.push_str(&String::from_utf8_lossy(&show));
-        if self.tail.len() > TAIL {
-            let cut = self.tail.len() - TAIL / 2;
-            let cut = (cut..self.tail.len())
-                .find(|i| self.tail.is_char_boundary(*i))
-                .unwrap_or(self.tail.len());
-            self.tail.drain(..cut);
-        }
+        self.tail.push(&show);
         if let Some((d, seen)) = &mut self.unconfirmed {
             seen.push_str(&String::from_utf8_lossy(&show));
             match echoed(&d.line, seen) {

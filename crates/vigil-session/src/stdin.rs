@@ -16,6 +16,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
 use crate::audit::{CommandRules, Source, marker, verdict};
+use crate::recent::Recent;
 use crate::shell::Decided;
 use crate::stage::{Action, Stage};
 
@@ -31,7 +32,7 @@ pub(crate) struct StdinStage {
     evidence: mpsc::UnboundedSender<Decided>,
     line: BytesMut,
     /// Output since the last line was sent.
-    recent: String,
+    recent: Recent,
 }
 
 impl StdinStage {
@@ -40,7 +41,7 @@ impl StdinStage {
             rules,
             evidence,
             line: BytesMut::new(),
-            recent: String::new(),
+            recent: Recent::new(RECENT),
         }
     }
 
@@ -55,7 +56,7 @@ impl StdinStage {
             return;
         }
         let secret = {
-            let recent = self.recent.to_ascii_lowercase();
+            let recent = self.recent.as_str().to_ascii_lowercase();
             recent.contains("password") || recent.contains("passphrase")
         };
         self.recent.clear();
@@ -113,14 +114,7 @@ impl Stage for StdinStage {
     }
 
     fn on_output(&mut self, data: Bytes) -> Vec<Action> {
-        self.recent.push_str(&String::from_utf8_lossy(&data));
-        if self.recent.len() > RECENT {
-            let cut = self.recent.len() - RECENT;
-            let cut = (cut..self.recent.len())
-                .find(|i| self.recent.is_char_boundary(*i))
-                .unwrap_or(self.recent.len());
-            self.recent.drain(..cut);
-        }
+        self.recent.push(&data);
         vec![Action::Forward(data)]
     }
 

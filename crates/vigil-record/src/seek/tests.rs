@@ -122,3 +122,32 @@ proptest! {
         prop_assert_eq!(warm.at, cold.at);
     }
 }
+
+#[test]
+fn markers_are_listed_with_their_times() {
+    let header = Header {
+        cols: 80,
+        rows: 24,
+        term_type: None,
+        timestamp: 1,
+        title: None,
+        command: None,
+    };
+    let mut w = CastWriter::new(Vec::new(), &header).unwrap();
+    w.output(Duration::from_millis(100), b"$ ").unwrap();
+    w.marker(Duration::from_millis(1500), "command: ls")
+        .unwrap();
+    w.output(Duration::from_millis(1600), b"file\r\n").unwrap();
+    w.marker(Duration::from_millis(2500), "locked by admin")
+        .unwrap();
+    w.finish(Duration::from_millis(3000)).unwrap();
+    let cast = w.into_inner();
+    let found = markers(&cast[..]).unwrap();
+    assert_eq!(
+        found,
+        vec![
+            (Duration::from_millis(1500), "command: ls".to_owned()),
+            (Duration::from_millis(2500), "locked by admin".to_owned()),
+        ]
+    );
+}

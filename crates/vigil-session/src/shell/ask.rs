@@ -139,7 +139,7 @@ impl ShellStage {
             && plain
             && self.tracker.current().is_empty()
             && !self.tracker.paused()
-            && ends_with_prompt(&self.tail)
+            && ends_with_prompt(self.tail.as_str())
         {
             self.query = Query::SettingUp(Instant::now());
             self.replies.expect_setup();

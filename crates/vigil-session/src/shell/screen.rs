@@ -21,8 +21,9 @@ pub(crate) struct LineScreen {
     cols: u16,
     /// Output since the last newline; `None` after more than `MAX_KEPT` of it.
     since_newline: Option<Vec<u8>>,
-    /// What the screen showed when the line began (the prompt).
-    prompt: Option<String>,
+    /// The output since the last newline when the line began (its prompt), rendered only
+    /// when the line must be read from the screen.
+    prompt: Option<Option<Vec<u8>>>,
 }
 
 impl LineScreen {
@@ -53,7 +54,7 @@ impl LineScreen {
 
     /// A line begins: what the screen shows now is its prompt.
     pub(crate) fn line_began(&mut self) {
-        self.prompt = self.render();
+        self.prompt = Some(self.since_newline.clone());
     }
 
     /// The line ended (submitted or abandoned).
@@ -68,15 +69,15 @@ impl LineScreen {
     /// The line as the screen shows it after its prompt, if the screen shows `typed_tail`
     /// (the keys typed since the last editing key) in it.
     pub(crate) fn read(&self, typed_tail: &str) -> Option<String> {
-        let prompt = self.prompt.as_deref()?;
-        let shown = self.render()?;
-        let line = shown.strip_prefix(prompt)?.trim_start();
+        let prompt = self.render(self.prompt.as_ref()?.as_ref())?;
+        let shown = self.render(self.since_newline.as_ref())?;
+        let line = shown.strip_prefix(prompt.as_str())?.trim_start();
         (!line.is_empty() && line.contains(typed_tail)).then(|| line.trim_end().to_owned())
     }
 
-    /// The text of the current line on a blank model (wrapped rows joined).
-    fn render(&self) -> Option<String> {
-        let kept = self.since_newline.as_ref()?;
+    /// The text of a line's output on a blank model (wrapped rows joined).
+    fn render(&self, kept: Option<&Vec<u8>>) -> Option<String> {
+        let kept = kept?;
         let mut screen = Screen::new(self.cols, ROWS);
         screen.feed(kept);
         let rows = screen.text();

@@ -18,17 +18,7 @@ fn exec_commands_are_decided_before_the_target_sees_them() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    gw.ok(&[
-        "rule",
-        "add",
-        "no-touch",
-        "--command",
-        "touch",
-        "--score",
-        "40",
-        "--action",
-        "prohibit",
-    ]);
+    gw.command_rule("no-touch", "touch", 40, "prohibit");
     gw.ok(&[
         "rule",
         "add",
@@ -124,24 +114,8 @@ fn interrupt_ends_the_session_and_deactivate_disables_the_user() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    gw.ok(&[
-        "rule",
-        "add",
-        "no-shutdown",
-        "--command",
-        "shutdown",
-        "--action",
-        "interrupt",
-    ]);
-    gw.ok(&[
-        "rule",
-        "add",
-        "no-useradd",
-        "--command",
-        "useradd",
-        "--action",
-        "deactivate",
-    ]);
+    gw.command_rule("no-shutdown", "shutdown", 10, "interrupt");
+    gw.command_rule("no-useradd", "useradd", 10, "deactivate");
 
     let out = gw
         .ssh("alice:web01", "alice-pw")
@@ -198,15 +172,7 @@ fn rules_added_or_edited_during_a_session_reach_the_next_one_only() {
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
     // A rule the session starts with, as an alert: edited to prohibit while it runs.
-    gw.ok(&[
-        "rule",
-        "add",
-        "no-touch",
-        "--command",
-        "touch",
-        "--action",
-        "alert",
-    ]);
+    gw.command_rule("no-touch", "touch", 10, "alert");
     let socket = gw.dir.path().join("rules.sock");
     let control = format!("ControlPath={}", socket.display());
     let mut master = gw
@@ -234,15 +200,7 @@ fn rules_added_or_edited_during_a_session_reach_the_next_one_only() {
         assert_eq!(out.status.code(), Some(status), "{command}: {}", text(&out));
     }
     gw.ok(&["rule", "edit", "no-touch", "--action", "prohibit"]);
-    gw.ok(&[
-        "rule",
-        "add",
-        "no-mkdir",
-        "--command",
-        "mkdir",
-        "--action",
-        "prohibit",
-    ]);
+    gw.command_rule("no-mkdir", "mkdir", 10, "prohibit");
     let during = proof("during");
     let out = over_master(&format!("touch {}", during.display()));
     assert!(out.status.success(), "{:?} {}", out.status, text(&out));
@@ -281,17 +239,7 @@ fn prohibited_lines_typed_at_bash_and_dash_never_run() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    gw.ok(&[
-        "rule",
-        "add",
-        "no-touch",
-        "--command",
-        "touch",
-        "--score",
-        "7",
-        "--action",
-        "prohibit",
-    ]);
+    gw.command_rule("no-touch", "touch", 7, "prohibit");
     for shell in ["bash", "dash"] {
         let proofs: Vec<PathBuf> = (0..8).map(|i| proof(&format!("{shell}-{i}"))).collect();
         let p = |i: usize| proofs[i].display().to_string();

@@ -395,6 +395,22 @@ impl Gateway {
         self.ok(&["access", "grant", user, name]);
     }
 
+    /// An audited-command rule on a command name (`vigil rule add NAME --command ...`).
+    pub fn command_rule(&self, name: &str, command: &str, score: u32, action: &str) {
+        let score = score.to_string();
+        self.ok(&[
+            "rule",
+            "add",
+            name,
+            "--command",
+            command,
+            "--score",
+            &score,
+            "--action",
+            action,
+        ]);
+    }
+
     /// Gives another OpenSSH tool (scp, sftp, rsync, tmux) the operator's askpass setup.
     pub fn operator_env(&self, cmd: &mut Command, password: &str) {
         for (k, v) in self.ssh("x", password).get_envs() {

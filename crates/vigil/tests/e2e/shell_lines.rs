@@ -16,18 +16,7 @@ fn with_no_touch_rule(score: u32) -> (Target, Gateway) {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
-    let score = score.to_string();
-    gw.ok(&[
-        "rule",
-        "add",
-        "no-touch",
-        "--command",
-        "touch",
-        "--score",
-        &score,
-        "--action",
-        "prohibit",
-    ]);
+    gw.command_rule("no-touch", "touch", score, "prohibit");
     (target, gw)
 }
 
