@@ -52,6 +52,10 @@ pub fn format(event: &Event, version: &str) -> String {
                 ext.push(("cs3Label", "Command".into()));
                 ext.push(("cs3", cut(v, 4000)));
             }
+            Field::Truncated => {
+                ext.push(("flexString1Label", "Truncated".into()));
+                ext.push(("flexString1", "cs3".into()));
+            }
             Field::Source(v) => {
                 ext.push(("cs4Label", "DetectionSource".into()));
                 ext.push(("cs4", cut(v, 4000)));
@@ -65,6 +69,24 @@ pub fn format(event: &Event, version: &str) -> String {
                 ext.push(("cn2", n.to_string()));
             }
             Field::Reason(v) => ext.push(("reason", cut(v, 1023))),
+            Field::Port(n) => ext.push(("dpt", n.to_string())),
+            Field::Protocol(v) => ext.push(("app", cut(v, 31))),
+            Field::Bytes {
+                from_client,
+                to_client,
+            } => {
+                ext.push(("in", from_client.to_string()));
+                ext.push(("out", to_client.to_string()));
+            }
+            Field::Span { start_ms, end_ms } => {
+                ext.push(("start", start_ms.to_string()));
+                ext.push(("end", end_ms.to_string()));
+            }
+            Field::Count(n) => ext.push(("cnt", n.to_string())),
+            Field::Destination(v) => {
+                ext.push(("cs6Label", "Destination".into()));
+                ext.push(("cs6", cut(v, 4000)));
+            }
         }
     }
     ext.push(("msg", cut(&event.message, 1023)));

@@ -174,6 +174,15 @@ pub fn classes_markdown() -> String {
             None => out.push_str(&format!("| `{}` | - | - | not sent | - |\n", kind.as_str())),
         }
     }
+    for e in [
+        crate::own::dropped_event(0, "", "", 0),
+        crate::own::test_event("", "", 0),
+    ] {
+        out.push_str(&format!(
+            "| `{}` (the forwarder's own) | {} | `{}` | {} | {} |\n",
+            e.kind, e.signature, e.msgid, e.name, e.severity
+        ));
+    }
     out
 }
 

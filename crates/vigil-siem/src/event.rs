@@ -45,6 +45,9 @@ pub enum Field {
     Rule(String),
     /// The command line (CEF `cs3` Command, SD `cmd`).
     Command(String),
+    /// The command was cut to fit the message size (CEF `flexString1` Truncated, SD
+    /// `truncated="1"`).
+    Truncated,
     /// Where the line was read from (CEF `cs4` DetectionSource, SD `source`).
     Source(String),
     /// The session's risk score (CEF `cn2` SessionRiskScore, SD `risk`).
@@ -53,4 +56,44 @@ pub enum Field {
     Score(i64),
     /// Why (CEF `reason`, SD `reason`).
     Reason(String),
+    /// The target's SSH port (CEF `dpt`, SD `port`).
+    Port(u16),
+    /// The session's protocol: ssh, sftp, scp... (CEF `app`, SD `proto`).
+    Protocol(String),
+    /// Bytes from the operator and to the operator (CEF `in`/`out`, SD `bytes_in`/`bytes_out`).
+    Bytes { from_client: i64, to_client: i64 },
+    /// When the session started and ended, Unix ms (CEF `start`/`end`, SD `start` and
+    /// `duration_ms`).
+    Span { start_ms: i64, end_ms: i64 },
+    /// How many events were dropped (CEF `cnt`, SD `count`).
+    Count(u64),
+    /// The SIEM destination an event is about (CEF `cs6` Destination, SD `destination`).
+    Destination(String),
+}
+
+impl Event {
+    /// The same event with its command cut to `chars` characters and marked as cut.
+    pub fn with_command_cut(&self, chars: usize) -> Event {
+        let mut cut = self.clone();
+        for f in &mut cut.fields {
+            if let Field::Command(c) = f {
+                *c = c.chars().take(chars).collect();
+            }
+        }
+        if !cut.fields.contains(&Field::Truncated) {
+            cut.fields.push(Field::Truncated);
+        }
+        cut
+    }
+
+    /// The command's length in characters (0 without one).
+    pub fn command_chars(&self) -> usize {
+        self.fields
+            .iter()
+            .find_map(|f| match f {
+                Field::Command(c) => Some(c.chars().count()),
+                _ => None,
+            })
+            .unwrap_or(0)
+    }
 }

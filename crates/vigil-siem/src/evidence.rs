@@ -33,6 +33,14 @@ pub struct SessionFacts {
     pub client: String,
     pub target: Option<String>,
     pub login: Option<String>,
+    /// The target's port, when the session reached one.
+    pub port: Option<u16>,
+    /// ssh, sftp, scp...
+    pub protocol: String,
+    /// Unix ms.
+    pub started_at: i64,
+    /// The session's risk score when the facts were read.
+    pub risk: i64,
 }
 
 /// The SIEM event of a row; `None` for kinds that are not sent (see `class_of`) and for a
@@ -63,6 +71,17 @@ pub fn event_of(row: &Evidence<'_>, session: Option<&SessionFacts>) -> Option<Ev
     if let Some(target) = text("target").or_else(|| session.and_then(|s| s.target.clone())) {
         fields.push(Field::Target(target));
     }
+    if let Some(port) = detail
+        .get("port")
+        .and_then(Value::as_u64)
+        .and_then(|p| u16::try_from(p).ok())
+        .or_else(|| session.and_then(|s| s.port))
+    {
+        fields.push(Field::Port(port));
+    }
+    if let Some(s) = session.filter(|s| !s.protocol.is_empty()) {
+        fields.push(Field::Protocol(s.protocol.clone()));
+    }
     if !action.is_empty() {
         fields.push(Field::Action(action.clone()));
     }
@@ -87,7 +106,27 @@ pub fn event_of(row: &Evidence<'_>, session: Option<&SessionFacts>) -> Option<Ev
     if kind == EventKind::CommandDetected {
         fields.push(Field::Score(score));
     }
-    if let Some(risk) = number("risk") {
+    if kind == EventKind::Ended {
+        if let (Some(from_client), Some(to_client)) = (number("bytes_in"), number("bytes_out")) {
+            fields.push(Field::Bytes {
+                from_client,
+                to_client,
+            });
+        }
+        if let Some(s) = session {
+            fields.push(Field::Span {
+                start_ms: s.started_at,
+                end_ms: row.at,
+            });
+        }
+    }
+    let risk = number("risk").or_else(|| {
+        // The session's risk at its end is its final one.
+        session
+            .filter(|_| kind == EventKind::Ended)
+            .map(|s| s.risk)
+    });
+    if let Some(risk) = risk {
         fields.push(Field::Risk(risk));
     }
     if let Some(reason) = text("reason") {
@@ -139,6 +178,10 @@ mod tests {
             client: "192.0.2.7:50222".into(),
             target: Some("web01".into()),
             login: Some("root".into()),
+            port: Some(22),
+            protocol: "ssh".into(),
+            started_at: 1_796_140_000_000,
+            risk: 25,
         }
     }
 
@@ -161,6 +204,8 @@ mod tests {
                 Field::Client("192.0.2.7:50222".into()),
                 Field::Login("root".into()),
                 Field::Target("web01".into()),
+                Field::Port(22),
+                Field::Protocol("ssh".into()),
                 Field::Action("prohibit".into()),
                 Field::Session("s-1".into()),
                 Field::Rule("no-rm".into()),
@@ -189,6 +234,29 @@ mod tests {
         assert_eq!(e.fields[1], Field::Client("10.0.0.9".into()));
         assert!(event_of(&row("locked", None, "{}"), Some(&facts())).is_none());
         assert!(event_of(&row("no_such_kind", None, "{}"), None).is_none());
+        let ended = event_of(
+            &row(
+                "ended",
+                None,
+                r#"{"reason":"closed by client","bytes_in":10,"bytes_out":2000}"#,
+            ),
+            Some(&facts()),
+        )
+        .unwrap();
+        for want in [
+            Field::Bytes {
+                from_client: 10,
+                to_client: 2000,
+            },
+            Field::Span {
+                start_ms: 1_796_140_000_000,
+                end_ms: 1_796_140_800_123,
+            },
+            Field::Risk(25),
+            Field::Reason("closed by client".into()),
+        ] {
+            assert!(ended.fields.contains(&want), "{want:?} in {:?}", ended.fields);
+        }
         // A detail that is not JSON still gives the event, without its keys.
         assert!(event_of(&row("ended", None, "not json"), Some(&facts())).is_some());
     }

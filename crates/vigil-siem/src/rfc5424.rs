@@ -4,12 +4,11 @@
 //! the facility is configurable (authpriv, 10, by default). Structured-data values escape `"`,
 //! `\` and `]` as the RFC requires; other control characters are written as `\xNN` text, so a
 //! receiver that frames by line cannot be made to split a message. The MSG is UTF-8 with its
-//! BOM. [`format_within`] keeps a message to a size (2,048 bytes for UDP) by cutting the
+//! BOM. `line::line_within` keeps a message to a size (2,048 bytes for UDP) by cutting the
 //! command first and marking it `truncated="1"`.
 
 use std::fmt::Write;
 
-use crate::cef::cut;
 use crate::event::{Event, Field};
 
 /// The facility of security messages: authpriv.
@@ -43,54 +42,10 @@ pub fn severity(cef: u8) -> u8 {
     }
 }
 
-/// The message of `event`, whole.
+/// The message of `event`.
 pub fn format(event: &Event, origin: &Origin) -> String {
-    render(event, origin, None)
-}
-
-/// The message of `event` in at most `max` bytes: the command is cut first (and marked
-/// `truncated="1"`), then the MSG.
-pub fn format_within(event: &Event, origin: &Origin, max: usize) -> String {
-    let whole = render(event, origin, None);
-    if whole.len() <= max {
-        return whole;
-    }
-    let command_len = event
-        .fields
-        .iter()
-        .find_map(|f| match f {
-            Field::Command(c) => Some(c.chars().count()),
-            _ => None,
-        })
-        .unwrap_or(0);
-    let mut keep = command_len;
-    let mut out = whole;
-    while out.len() > max && keep > 0 {
-        let over = out.len() - max;
-        keep = keep.saturating_sub(over.max(1));
-        out = render(event, origin, Some(keep));
-    }
-    if out.len() > max {
-        let mut end = max;
-        while !out.is_char_boundary(end) {
-            end -= 1;
-        }
-        out.truncate(end);
-    }
-    out
-}
-
-fn render(event: &Event, origin: &Origin, command_chars: Option<usize>) -> String {
-    let pri = u16::from(origin.facility.min(23)) * 8 + u16::from(severity(event.severity));
-    let mut out = String::with_capacity(256);
-    let _ = write!(
-        out,
-        "<{pri}>1 {} {} vigil - {} [vigil@{}",
-        timestamp(event.at_ms),
-        token(&event.node, 255),
-        token(&event.msgid, 32),
-        origin.enterprise
-    );
+    let mut out = header(event, origin);
+    let _ = write!(out, " [vigil@{}", origin.enterprise);
     param(&mut out, "kind", &event.kind);
     param(&mut out, "id", &event.id);
     for f in &event.fields {
@@ -102,17 +57,27 @@ fn render(event: &Event, origin: &Origin, command_chars: Option<usize>) -> Strin
             Field::Action(v) => param(&mut out, "action", v),
             Field::Session(v) => param(&mut out, "sid", v),
             Field::Rule(v) => param(&mut out, "rule", v),
-            Field::Command(v) => match command_chars {
-                Some(n) => {
-                    param(&mut out, "cmd", &cut(v, n));
-                    param(&mut out, "truncated", "1");
-                }
-                None => param(&mut out, "cmd", v),
-            },
+            Field::Command(v) => param(&mut out, "cmd", v),
+            Field::Truncated => param(&mut out, "truncated", "1"),
             Field::Source(v) => param(&mut out, "source", v),
             Field::Risk(n) => param(&mut out, "risk", &n.to_string()),
             Field::Score(n) => param(&mut out, "score", &n.to_string()),
             Field::Reason(v) => param(&mut out, "reason", v),
+            Field::Port(n) => param(&mut out, "port", &n.to_string()),
+            Field::Protocol(v) => param(&mut out, "proto", v),
+            Field::Bytes {
+                from_client,
+                to_client,
+            } => {
+                param(&mut out, "bytes_in", &from_client.to_string());
+                param(&mut out, "bytes_out", &to_client.to_string());
+            }
+            Field::Span { start_ms, end_ms } => {
+                param(&mut out, "start", &timestamp(*start_ms));
+                param(&mut out, "duration_ms", &(end_ms - start_ms).max(0).to_string());
+            }
+            Field::Count(n) => param(&mut out, "count", &n.to_string()),
+            Field::Destination(v) => param(&mut out, "destination", v),
         }
     }
     out.push(']');
@@ -121,6 +86,20 @@ fn render(event: &Event, origin: &Origin, command_chars: Option<usize>) -> Strin
     for c in event.message.chars() {
         out.push(if c.is_control() { ' ' } else { c });
     }
+    out
+}
+
+/// `<PRI>1 TIMESTAMP HOST vigil - MSGID`: the header both formats are sent with.
+pub fn header(event: &Event, origin: &Origin) -> String {
+    let pri = u16::from(origin.facility.min(23)) * 8 + u16::from(severity(event.severity));
+    let mut out = String::with_capacity(256);
+    let _ = write!(
+        out,
+        "<{pri}>1 {} {} vigil - {}",
+        timestamp(event.at_ms),
+        token(&event.node, 255),
+        token(&event.msgid, 32),
+    );
     out
 }
 

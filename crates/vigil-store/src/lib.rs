@@ -17,6 +17,7 @@ mod migrate;
 mod review;
 mod rules;
 mod sessions;
+mod siem;
 mod targets;
 mod tracks;
 mod users;
@@ -37,6 +38,7 @@ pub use manage::GrantRow;
 pub use review::PreventPurge;
 pub use rules::RuleRow;
 pub use sessions::{NewSession, SessionEvent, SessionFilter, SessionRow};
+pub use siem::SiemStatus;
 pub use tracks::{NewTrack, TrackRow, track_key};
 pub use web::{ApiToken, WebSession};
 

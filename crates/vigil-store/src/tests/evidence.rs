@@ -177,3 +177,34 @@ store_test!(
         assert_eq!(store.take_commands("n1").await.unwrap().len(), 12);
     }
 );
+
+store_test!(
+    siem_reports_are_replaced_and_cleared_per_node,
+    |store: Store| async move {
+        let report = |node: &str, dest: &str, sent: i64| crate::SiemStatus {
+            node: node.into(),
+            destination: dest.into(),
+            format: "cef".into(),
+            state: "connected".into(),
+            queued: 0,
+            sent,
+            dropped: 0,
+            last_error: None,
+            updated_at: 1,
+        };
+        store
+            .save_siem_status(&[report("a", "tcp://x:1", 1), report("b", "udp://y:2", 5)])
+            .await
+            .unwrap();
+        let mut later = report("a", "tcp://x:1", 7);
+        later.state = "down".into();
+        later.last_error = Some("connection refused".into());
+        store.save_siem_status(&[later.clone()]).await.unwrap();
+        let rows = store.siem_status().await.unwrap();
+        assert_eq!(rows, vec![later, report("b", "udp://y:2", 5)]);
+        store.clear_siem_status("a").await.unwrap();
+        let rows = store.siem_status().await.unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].node, "b");
+    }
+);

@@ -1,0 +1,206 @@
+//! The forwarder: reads the evidence outbox from its durable cursor, turns each row into a
+//! SIEM event with what it knows of the row's session, and offers it to every destination's
+//! queue. It is the only reader of the outbox for SIEMs, so every administrator action and
+//! session event reaches them by the same path as the session log.
+//!
+//! The cursor is saved after the rows are queued (at least every second while busy): a
+//! restart resends at most that second. Events still queued when the node stops are lost;
+//! the outbox still has them (`vigil events`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use vigil_core::EventKind;
+use vigil_siem::rfc5424::Origin;
+use vigil_siem::{Evidence, SessionFacts, event_of};
+use vigil_store::{EvidenceConsumer, EvidenceRow, SiemStatus, Start, Store, StoreError};
+
+use crate::destination::Destination;
+use crate::outlet::Outlet;
+
+/// The outbox consumer's name: its cursor is kept under it.
+pub const CONSUMER: &str = "siem";
+/// Sessions whose facts are kept at once (a session's are dropped at its end).
+const FACTS_KEPT: usize = 10_000;
+const ACK_EVERY: Duration = Duration::from_secs(1);
+const REPORT_EVERY: Duration = Duration::from_secs(2);
+
+/// The running forwarder of one node.
+pub struct Forwarder {
+    node: String,
+    outlets: Vec<Arc<Outlet>>,
+}
+
+impl Forwarder {
+    /// Starts a task per destination, the outbox reader and the status reports. With no
+    /// destination nothing starts and no cursor is kept.
+    pub async fn start(
+        store: Store,
+        node: &str,
+        destinations: Vec<Destination>,
+        origin: Origin,
+    ) -> Result<Arc<Forwarder>, StoreError> {
+        let forwarder = Arc::new(Forwarder {
+            node: node.to_owned(),
+            outlets: destinations.into_iter().map(Outlet::new).collect(),
+        });
+        store.clear_siem_status(node).await?;
+        if forwarder.outlets.is_empty() {
+            return Ok(forwarder);
+        }
+        // The first start forwards from now on, not the whole history; later starts resume.
+        let consumer = EvidenceConsumer::durable(&store, CONSUMER, Start::Now).await?;
+        for outlet in &forwarder.outlets {
+            tokio::spawn(Arc::clone(outlet).run(origin.clone(), node.to_owned()));
+        }
+        tokio::spawn(read_outbox(store.clone(), consumer, forwarder.outlets.clone()));
+        tokio::spawn(report(store, Arc::clone(&forwarder)));
+        Ok(forwarder)
+    }
+
+    /// What each destination is doing now.
+    pub fn reports(&self) -> Vec<SiemStatus> {
+        let now = vigil_core::now_millis();
+        self.outlets
+            .iter()
+            .map(|o| {
+                let state = o.state();
+                SiemStatus {
+                    node: self.node.clone(),
+                    destination: o.destination.url.clone(),
+                    format: o.destination.format.as_str().to_owned(),
+                    state: state.state.to_owned(),
+                    queued: i64::try_from(o.queued()).unwrap_or(i64::MAX),
+                    sent: i64::try_from(o.sent()).unwrap_or(i64::MAX),
+                    dropped: i64::try_from(o.dropped()).unwrap_or(i64::MAX),
+                    last_error: state.last_error,
+                    updated_at: now,
+                }
+            })
+            .collect()
+    }
+}
+
+async fn read_outbox(store: Store, mut consumer: EvidenceConsumer, outlets: Vec<Arc<Outlet>>) {
+    let mut facts = Facts::default();
+    let mut unacked = None;
+    let mut last_ack = Instant::now();
+    loop {
+        let next = tokio::time::timeout(ACK_EVERY, consumer.next()).await;
+        if let Some(seq) = unacked
+            && (next.is_err() || last_ack.elapsed() >= ACK_EVERY)
+        {
+            match consumer.ack(seq).await {
+                Ok(()) => unacked = None,
+                Err(e) => tracing::error!(error = %e, "cannot save the SIEM forwarder's cursor"),
+            }
+            last_ack = Instant::now();
+        }
+        let row = match next {
+            Err(_) => continue,
+            Ok(Ok(row)) => row,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot read the evidence outbox for SIEMs; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let session = facts.of(&store, &row).await;
+        let evidence = Evidence {
+            seq: row.seq,
+            at: row.at,
+            origin: &row.origin,
+            kind: &row.kind,
+            session_id: row.session_id.as_deref(),
+            actor: row.actor.as_deref(),
+            subject: &row.subject,
+            detail: &row.detail,
+        };
+        if let Some(event) = event_of(&evidence, session.as_ref()) {
+            let event = Arc::new(event);
+            for outlet in &outlets {
+                outlet.offer(&event);
+            }
+        }
+        if row.kind == EventKind::Ended.as_str()
+            && let Some(id) = &row.session_id
+        {
+            facts.forget(id);
+        }
+        unacked = Some(row.seq);
+    }
+}
+
+/// Who ran each session, read from the store once per session (again at its start on the
+/// target and at its end, when the target and the final risk are known).
+#[derive(Default)]
+struct Facts {
+    known: HashMap<String, SessionFacts>,
+}
+
+impl Facts {
+    async fn of(&mut self, store: &Store, row: &EvidenceRow) -> Option<SessionFacts> {
+        let id = row.session_id.as_deref()?;
+        let stale = row.kind == EventKind::Connected.as_str() || row.kind == EventKind::Ended.as_str();
+        if !stale && let Some(f) = self.known.get(id) {
+            return Some(f.clone());
+        }
+        let port = self.known.get(id).and_then(|f| f.port);
+        let s = match store.session(id).await {
+            Ok(s) => s,
+            Err(StoreError::NotFound(_)) => return None,
+            Err(e) => {
+                tracing::warn!(session = id, error = %e, "cannot read a session for its SIEM events");
+                return None;
+            }
+        };
+        let port = port_in(&row.detail).or(port);
+        let f = SessionFacts {
+            user: s.user_name,
+            client: s.client_addr,
+            target: s.target_name,
+            login: s.login,
+            port,
+            protocol: s.protocol,
+            started_at: s.started_at,
+            risk: s.risk,
+        };
+        if self.known.len() >= FACTS_KEPT {
+            self.known.clear();
+        }
+        self.known.insert(id.to_owned(), f.clone());
+        Some(f)
+    }
+
+    fn forget(&mut self, id: &str) {
+        self.known.remove(id);
+    }
+}
+
+/// The target port a `connected` row names.
+fn port_in(detail: &str) -> Option<u16> {
+    let v: serde_json::Value = serde_json::from_str(detail).ok()?;
+    u16::try_from(v.get("port")?.as_u64()?).ok()
+}
+
+/// Writes the destinations' reports to the store when they change (and every 30 s).
+async fn report(store: Store, forwarder: Arc<Forwarder>) {
+    let mut last: Vec<SiemStatus> = Vec::new();
+    let mut last_write = Instant::now();
+    loop {
+        let now = forwarder.reports();
+        let same = now.len() == last.len()
+            && now.iter().zip(&last).all(|(a, b)| SiemStatus { updated_at: 0, ..a.clone() } == SiemStatus { updated_at: 0, ..b.clone() });
+        if !same || last_write.elapsed() >= Duration::from_secs(30) {
+            match store.save_siem_status(&now).await {
+                Ok(()) => {
+                    last = now;
+                    last_write = Instant::now();
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot save the SIEM destinations' status"),
+            }
+        }
+        tokio::time::sleep(REPORT_EVERY).await;
+    }
+}
