@@ -388,6 +388,13 @@ pub const ROUTES: &[Route] = &[
     ),
     r(
         "GET",
+        "/api/v1/siem",
+        "Every node's SIEM destinations: state, events queued, sent and dropped, the last error",
+        Permission(P::ViewAuditLog),
+        |m| on(m, targets::siem_status),
+    ),
+    r(
+        "GET",
         "/api/v1/openapi.json",
         "This document",
         Public,

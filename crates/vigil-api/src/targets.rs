@@ -304,3 +304,12 @@ pub(crate) async fn audit(
             .await?,
     ))
 }
+
+/// What every node's SIEM destinations are doing (state, queued, sent, dropped, last error).
+pub(crate) async fn siem_status(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Vec<vigil_store::SiemStatus>>> {
+    caller.require(Permission::ViewAuditLog)?;
+    Ok(Json(state.store.siem_status().await?))
+}

@@ -56,7 +56,11 @@ impl Connection {
                             io::Error::new(io::ErrorKind::NotFound, "no address"),
                         )
                     })?;
-                let local = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+                let local = if addr.is_ipv4() {
+                    "0.0.0.0:0"
+                } else {
+                    "[::]:0"
+                };
                 let socket = UdpSocket::bind(local)
                     .await
                     .map_err(|e| SendError::Connect(authority.clone(), e))?;

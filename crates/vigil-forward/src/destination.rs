@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use tokio_rustls::rustls;
+use vigil_siem::rfc5424::Origin;
 use vigil_siem::{Event, Format};
 
+use crate::error::DestinationError;
 use crate::tls;
 
 /// How messages travel.
@@ -54,6 +56,42 @@ pub struct DestinationSpec {
     /// The largest message (default 2,048 bytes over UDP, 8,192 over TCP and TLS: rsyslog's
     /// default limit).
     pub max_message_bytes: Option<usize>,
+    /// The syslog facility, a name (`authpriv`, default) or 0-23.
+    pub facility: Option<String>,
+    /// The IANA private enterprise number of the structured-data id (`vigil@PEN`).
+    pub enterprise_number: Option<u32>,
+}
+
+/// Syslog facility names (RFC 5424 table 1) and their numbers.
+const FACILITIES: &[(&str, u8)] = &[
+    ("kern", 0),
+    ("user", 1),
+    ("mail", 2),
+    ("daemon", 3),
+    ("auth", 4),
+    ("syslog", 5),
+    ("lpr", 6),
+    ("news", 7),
+    ("uucp", 8),
+    ("cron", 9),
+    ("authpriv", 10),
+    ("ftp", 11),
+    ("local0", 16),
+    ("local1", 17),
+    ("local2", 18),
+    ("local3", 19),
+    ("local4", 20),
+    ("local5", 21),
+    ("local6", 22),
+    ("local7", 23),
+];
+
+fn facility(name: &str) -> Option<u8> {
+    FACILITIES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, f)| *f)
+        .or_else(|| name.parse().ok().filter(|f| *f <= 23))
 }
 
 /// A checked destination.
@@ -69,14 +107,8 @@ pub struct Destination {
     pub kinds: Option<BTreeSet<String>>,
     pub queue_size: usize,
     pub max_message_bytes: usize,
-}
-
-/// What is wrong with a `[[siem]]` table: the key and why.
-#[derive(Debug, thiserror::Error)]
-#[error("{key}: {why}")]
-pub struct DestinationError {
-    pub key: &'static str,
-    pub why: String,
+    /// The facility and enterprise number messages carry.
+    pub origin: Origin,
 }
 
 fn bad(key: &'static str, why: impl Into<String>) -> DestinationError {
@@ -127,9 +159,12 @@ impl Destination {
             "tcp" => Transport::Tcp,
             "tls" => {
                 let name = spec.server_name.clone().unwrap_or_else(|| host.clone());
-                let server_name = rustls::pki_types::ServerName::try_from(name.clone())
-                    .map_err(|_| {
-                        bad("server_name", format!("{name:?} is not a host name or an IP address"))
+                let server_name =
+                    rustls::pki_types::ServerName::try_from(name.clone()).map_err(|_| {
+                        bad(
+                            "server_name",
+                            format!("{name:?} is not a host name or an IP address"),
+                        )
                     })?;
                 let config = tls::client_config(
                     spec.ca_file.as_deref(),
@@ -188,7 +223,26 @@ impl Destination {
                 "must be from 480 (the least RFC 5424 receivers accept) to 1048576",
             ));
         }
+        let mut origin = Origin::default();
+        if let Some(name) = &spec.facility {
+            origin.facility = facility(name).ok_or_else(|| {
+                bad(
+                    "facility",
+                    format!("{name:?} is not a syslog facility (authpriv, auth, local0 to local7, ... or 0 to 23)"),
+                )
+            })?;
+        }
+        if let Some(pen) = spec.enterprise_number {
+            if pen == 0 {
+                return Err(bad(
+                    "enterprise_number",
+                    "must be an IANA private enterprise number (1 or more)",
+                ));
+            }
+            origin.enterprise = pen;
+        }
         Ok(Destination {
+            origin,
             url: spec.url.clone(),
             host,
             port,

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use vigil_core::EventKind;
-use vigil_siem::rfc5424::Origin;
 use vigil_siem::{Evidence, SessionFacts, event_of};
 use vigil_store::{EvidenceConsumer, EvidenceRow, SiemStatus, Start, Store, StoreError};
 
@@ -39,7 +38,6 @@ impl Forwarder {
         store: Store,
         node: &str,
         destinations: Vec<Destination>,
-        origin: Origin,
     ) -> Result<Arc<Forwarder>, StoreError> {
         let forwarder = Arc::new(Forwarder {
             node: node.to_owned(),
@@ -52,9 +50,13 @@ impl Forwarder {
         // The first start forwards from now on, not the whole history; later starts resume.
         let consumer = EvidenceConsumer::durable(&store, CONSUMER, Start::Now).await?;
         for outlet in &forwarder.outlets {
-            tokio::spawn(Arc::clone(outlet).run(origin.clone(), node.to_owned()));
+            tokio::spawn(Arc::clone(outlet).run(node.to_owned()));
         }
-        tokio::spawn(read_outbox(store.clone(), consumer, forwarder.outlets.clone()));
+        tokio::spawn(read_outbox(
+            store.clone(),
+            consumer,
+            forwarder.outlets.clone(),
+        ));
         tokio::spawn(report(store, Arc::clone(&forwarder)));
         Ok(forwarder)
     }
@@ -142,7 +144,8 @@ struct Facts {
 impl Facts {
     async fn of(&mut self, store: &Store, row: &EvidenceRow) -> Option<SessionFacts> {
         let id = row.session_id.as_deref()?;
-        let stale = row.kind == EventKind::Connected.as_str() || row.kind == EventKind::Ended.as_str();
+        let stale =
+            row.kind == EventKind::Connected.as_str() || row.kind == EventKind::Ended.as_str();
         if !stale && let Some(f) = self.known.get(id) {
             return Some(f.clone());
         }
@@ -191,7 +194,15 @@ async fn report(store: Store, forwarder: Arc<Forwarder>) {
     loop {
         let now = forwarder.reports();
         let same = now.len() == last.len()
-            && now.iter().zip(&last).all(|(a, b)| SiemStatus { updated_at: 0, ..a.clone() } == SiemStatus { updated_at: 0, ..b.clone() });
+            && now.iter().zip(&last).all(|(a, b)| {
+                SiemStatus {
+                    updated_at: 0,
+                    ..a.clone()
+                } == SiemStatus {
+                    updated_at: 0,
+                    ..b.clone()
+                }
+            });
         if !same || last_write.elapsed() >= Duration::from_secs(30) {
             match store.save_siem_status(&now).await {
                 Ok(()) => {

@@ -9,6 +9,7 @@
 
 mod connection;
 mod destination;
+mod error;
 mod forwarder;
 mod outlet;
 mod probe;
@@ -16,7 +17,8 @@ mod queue;
 mod tls;
 
 pub use connection::SendError;
-pub use destination::{Destination, DestinationError, DestinationSpec, Transport};
+pub use destination::{Destination, DestinationSpec, Transport};
+pub use error::DestinationError;
 pub use forwarder::{CONSUMER, Forwarder};
 pub use probe::{Accepted, send_test};
 pub use vigil_siem::rfc5424::Origin;

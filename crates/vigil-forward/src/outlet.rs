@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use vigil_siem::{Event, rfc5424::Origin};
+use vigil_siem::Event;
 
 use crate::connection::{Connection, SendError};
 use crate::destination::{Destination, Transport};
@@ -86,11 +86,11 @@ impl Outlet {
         }
     }
 
-    fn message(&self, event: &Event, origin: &Origin) -> Vec<u8> {
+    fn message(&self, event: &Event) -> Vec<u8> {
         vigil_siem::line_within(
             event,
             self.destination.format,
-            origin,
+            &self.destination.origin,
             env!("CARGO_PKG_VERSION"),
             self.destination.max_message_bytes,
         )
@@ -98,7 +98,7 @@ impl Outlet {
     }
 
     /// Empties the queue into the destination, forever.
-    pub(crate) async fn run(self: Arc<Self>, origin: Origin, node: String) {
+    pub(crate) async fn run(self: Arc<Self>, node: String) {
         let url = self.destination.url.clone();
         let mut connection: Option<Connection> = None;
         let mut backoff = BACKOFF_MIN;
@@ -137,7 +137,7 @@ impl Outlet {
                     &node,
                     vigil_core::now_millis(),
                 );
-                match conn.send(&self.message(&report, &origin)).await {
+                match conn.send(&self.message(&report)).await {
                     Ok(()) => reported = dropped,
                     Err(e) => {
                         self.fail(&mut connection, &e, &mut backoff).await;
@@ -155,7 +155,7 @@ impl Outlet {
                     continue;
                 }
             };
-            match conn.send(&self.message(&event, &origin)).await {
+            match conn.send(&self.message(&event)).await {
                 Ok(()) => {
                     self.sent.fetch_add(1, Ordering::Relaxed);
                 }
@@ -167,7 +167,12 @@ impl Outlet {
         }
     }
 
-    async fn fail(&self, connection: &mut Option<Connection>, e: &SendError, backoff: &mut Duration) {
+    async fn fail(
+        &self,
+        connection: &mut Option<Connection>,
+        e: &SendError,
+        backoff: &mut Duration,
+    ) {
         tracing::debug!(destination = %self.destination.url, error = %e, "SIEM send failed");
         self.set_state("down", Some(e));
         if let Some(c) = connection.take() {

@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use vigil_siem::rfc5424::Origin;
-
 use crate::connection::{Connection, SendError};
 use crate::destination::{Destination, Transport};
 
@@ -22,7 +20,7 @@ pub async fn send_test(dest: &Destination, node: &str) -> Result<Accepted, SendE
     let message = vigil_siem::line_within(
         &event,
         dest.format,
-        &Origin::default(),
+        &dest.origin,
         env!("CARGO_PKG_VERSION"),
         dest.max_message_bytes,
     );

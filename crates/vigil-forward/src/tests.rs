@@ -11,9 +11,9 @@ use tokio_rustls::rustls;
 use vigil_core::{EventKind, Evidence};
 use vigil_siem::{Event, Field};
 
+use crate::Forwarder;
 use crate::destination::{Destination, DestinationSpec};
 use crate::outlet::Outlet;
-use crate::{Forwarder, Origin};
 
 fn known(kind: &str) -> bool {
     EventKind::parse(kind).is_some()
@@ -94,12 +94,15 @@ async fn tcp_frames_carry_a_hostile_command_whole() {
     let port = listener.local_addr().unwrap().port();
     let mut rx = tcp_receiver(listener);
     let outlet = Outlet::new(destination(&format!("tcp://127.0.0.1:{port}"), 100));
-    tokio::spawn(Arc::clone(&outlet).run(Origin::default(), "n1".into()));
+    tokio::spawn(Arc::clone(&outlet).run("n1".into()));
     let hostile = "echo 12 <13>1 x\n] \" \\ |=";
     outlet.offer(&event(1, hostile));
     outlet.offer(&event(2, "ls"));
     let first = next(&mut rx).await;
-    assert!(first.contains(r#"cmd="echo 12 <13>1 x\\x0a\] \" \\ |=""#), "{first}");
+    assert!(
+        first.contains(r#"cmd="echo 12 <13>1 x\\x0a\] \" \\ |=""#),
+        "{first}"
+    );
     assert!(next(&mut rx).await.contains("cmd=\"ls\""));
     assert_eq!(outlet.sent(), 2);
     assert_eq!(outlet.state().state, "connected");
@@ -114,13 +117,19 @@ async fn a_receiver_that_comes_back_hears_what_was_dropped_then_the_newest() {
         .find(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok())
         .unwrap();
     let outlet = Outlet::new(destination(&format!("tcp://127.0.0.1:{port}"), 3));
-    tokio::spawn(Arc::clone(&outlet).run(Origin::default(), "n1".into()));
+    tokio::spawn(Arc::clone(&outlet).run("n1".into()));
     for n in 0..10 {
         outlet.offer(&event(n, "true"));
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(outlet.state().state, "down");
-    assert!(outlet.state().last_error.unwrap().contains("cannot resolve or reach"));
+    assert!(
+        outlet
+            .state()
+            .last_error
+            .unwrap()
+            .contains("cannot resolve or reach")
+    );
     assert_eq!((outlet.queued(), outlet.dropped()), (3, 7));
     let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     let mut rx = tcp_receiver(listener);
@@ -142,7 +151,7 @@ async fn udp_sends_one_datagram_per_event_within_its_size() {
     let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let port = socket.local_addr().unwrap().port();
     let outlet = Outlet::new(destination(&format!("udp://127.0.0.1:{port}"), 10));
-    tokio::spawn(Arc::clone(&outlet).run(Origin::default(), "n1".into()));
+    tokio::spawn(Arc::clone(&outlet).run("n1".into()));
     outlet.offer(&event(1, &"y".repeat(5000)));
     let mut buf = vec![0; 65536];
     let n = tokio::time::timeout(Duration::from_secs(5), socket.recv(&mut buf))
@@ -156,8 +165,8 @@ async fn udp_sends_one_datagram_per_event_within_its_size() {
 #[tokio::test]
 async fn tls_checks_the_receivers_certificate_and_frames_by_octets() {
     let dir = tempfile::tempdir().unwrap();
-    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
-        .unwrap();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, cert.cert.pem()).unwrap();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -188,10 +197,13 @@ async fn tls_checks_the_receivers_certificate_and_frames_by_octets() {
     };
     let good = Destination::from_spec(&spec(None), known).unwrap();
     let outlet = Outlet::new(good.clone());
-    tokio::spawn(Arc::clone(&outlet).run(Origin::default(), "n1".into()));
+    tokio::spawn(Arc::clone(&outlet).run("n1".into()));
     outlet.offer(&event(1, "id"));
     let m = next(&mut rx).await;
-    assert!(m.contains("CEF:0|Vigil|Vigil|") && m.contains("cs3=id"), "{m}");
+    assert!(
+        m.contains("CEF:0|Vigil|Vigil|") && m.contains("cs3=id"),
+        "{m}"
+    );
     assert!(matches!(
         crate::send_test(&good, "n1").await,
         Ok(crate::Accepted::Stream)
@@ -212,7 +224,12 @@ async fn the_forwarder_sends_committed_evidence_with_its_cursor_kept() {
         .unwrap()
         .with_origin("n1");
     store
-        .record(Evidence::admin(EventKind::UserAdded, "admin", "before", serde_json::json!({"role": "operator", "via": "cli"})))
+        .record(Evidence::admin(
+            EventKind::UserAdded,
+            "admin",
+            "before",
+            serde_json::json!({"role": "operator", "via": "cli"}),
+        ))
         .await
         .unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -222,7 +239,6 @@ async fn the_forwarder_sends_committed_evidence_with_its_cursor_kept() {
         store.clone(),
         "n1",
         vec![destination(&format!("tcp://127.0.0.1:{port}"), 100)],
-        Origin::default(),
     )
     .await
     .unwrap();
@@ -237,7 +253,9 @@ async fn the_forwarder_sends_committed_evidence_with_its_cursor_kept() {
         .unwrap();
     let m = next(&mut rx).await;
     assert!(
-        m.contains("USER_DISABLED") && m.contains("user=\"carol\"") && m.contains("src=\"192.0.2.1\""),
+        m.contains("USER_DISABLED")
+            && m.contains("user=\"carol\"")
+            && m.contains("src=\"192.0.2.1\""),
         "only what came after the first start: {m}"
     );
     let mut reports = Vec::new();
@@ -248,8 +266,14 @@ async fn the_forwarder_sends_committed_evidence_with_its_cursor_kept() {
             break;
         }
     }
-    assert_eq!(store.consumer_cursor(crate::CONSUMER).await.unwrap(), Some(seq));
+    assert_eq!(
+        store.consumer_cursor(crate::CONSUMER).await.unwrap(),
+        Some(seq)
+    );
     assert_eq!(reports.len(), 1);
-    assert_eq!((reports[0].sent, reports[0].state.as_str()), (1, "connected"));
+    assert_eq!(
+        (reports[0].sent, reports[0].state.as_str()),
+        (1, "connected")
+    );
     assert_eq!(forwarder.reports()[0].dropped, 0);
 }

@@ -9,7 +9,7 @@ use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::destination::DestinationError;
+use crate::error::DestinationError;
 
 /// Where Debian keeps the system's trusted certificates.
 const SYSTEM_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
@@ -18,13 +18,24 @@ fn bad(key: &'static str, why: String) -> DestinationError {
     DestinationError { key, why }
 }
 
-fn certificates(key: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, DestinationError> {
+fn certificates(
+    key: &'static str,
+    path: &Path,
+) -> Result<Vec<CertificateDer<'static>>, DestinationError> {
     let certs: Vec<_> = CertificateDer::pem_file_iter(path)
         .map_err(|e| bad(key, format!("cannot read {}: {e}", path.display())))?
         .collect::<Result<_, _>>()
-        .map_err(|e| bad(key, format!("{} is not PEM certificates: {e}", path.display())))?;
+        .map_err(|e| {
+            bad(
+                key,
+                format!("{} is not PEM certificates: {e}", path.display()),
+            )
+        })?;
     if certs.is_empty() {
-        return Err(bad(key, format!("{} holds no PEM certificate", path.display())));
+        return Err(bad(
+            key,
+            format!("{} holds no PEM certificate", path.display()),
+        ));
     }
     Ok(certs)
 }
@@ -59,11 +70,18 @@ pub(crate) fn client_config(
         (None, None) => builder.with_no_client_auth(),
         (Some(cert), Some(key)) => {
             let chain = certificates("cert_file", cert)?;
-            let private = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| bad("key_file", format!("{} is not a PEM private key: {e}", key.display())))?;
-            builder
-                .with_client_auth_cert(chain, private)
-                .map_err(|e| bad("key_file", format!("{} does not go with cert_file: {e}", key.display())))?
+            let private = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+                bad(
+                    "key_file",
+                    format!("{} is not a PEM private key: {e}", key.display()),
+                )
+            })?;
+            builder.with_client_auth_cert(chain, private).map_err(|e| {
+                bad(
+                    "key_file",
+                    format!("{} does not go with cert_file: {e}", key.display()),
+                )
+            })?
         }
         _ => {
             return Err(bad(

@@ -122,9 +122,7 @@ pub fn event_of(row: &Evidence<'_>, session: Option<&SessionFacts>) -> Option<Ev
     }
     let risk = number("risk").or_else(|| {
         // The session's risk at its end is its final one.
-        session
-            .filter(|_| kind == EventKind::Ended)
-            .map(|s| s.risk)
+        session.filter(|_| kind == EventKind::Ended).map(|s| s.risk)
     });
     if let Some(risk) = risk {
         fields.push(Field::Risk(risk));
@@ -255,7 +253,11 @@ mod tests {
             Field::Risk(25),
             Field::Reason("closed by client".into()),
         ] {
-            assert!(ended.fields.contains(&want), "{want:?} in {:?}", ended.fields);
+            assert!(
+                ended.fields.contains(&want),
+                "{want:?} in {:?}",
+                ended.fields
+            );
         }
         // A detail that is not JSON still gives the event, without its keys.
         assert!(event_of(&row("ended", None, "not json"), Some(&facts())).is_some());

@@ -89,14 +89,28 @@ mod tests {
             }
             // Everything after the command is still there.
             assert!(out.contains("no-rm"), "{out}");
-            let short = line_within(&command_event("ls"), format, &Origin::default(), "0.1.0", 2048);
-            assert_eq!(short, line(&command_event("ls"), format, &Origin::default(), "0.1.0"));
+            let short = line_within(
+                &command_event("ls"),
+                format,
+                &Origin::default(),
+                "0.1.0",
+                2048,
+            );
+            assert_eq!(
+                short,
+                line(&command_event("ls"), format, &Origin::default(), "0.1.0")
+            );
         }
     }
 
     #[test]
     fn cef_travels_after_a_syslog_header() {
-        let out = line(&command_event("ls"), Format::Cef, &Origin::default(), "0.1.0");
+        let out = line(
+            &command_event("ls"),
+            Format::Cef,
+            &Origin::default(),
+            "0.1.0",
+        );
         assert!(
             out.starts_with("<84>1 2026-12-01T16:00:00.123Z node-1 vigil - COMMAND_BLOCKED - CEF:0|Vigil|Vigil|0.1.0|2001|"),
             "{out}"

@@ -74,7 +74,11 @@ pub fn format(event: &Event, origin: &Origin) -> String {
             }
             Field::Span { start_ms, end_ms } => {
                 param(&mut out, "start", &timestamp(*start_ms));
-                param(&mut out, "duration_ms", &(end_ms - start_ms).max(0).to_string());
+                param(
+                    &mut out,
+                    "duration_ms",
+                    &(end_ms - start_ms).max(0).to_string(),
+                );
             }
             Field::Count(n) => param(&mut out, "count", &n.to_string()),
             Field::Destination(v) => param(&mut out, "destination", v),

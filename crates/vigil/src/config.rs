@@ -40,6 +40,55 @@ pub(crate) struct FileConfig {
     /// What happens to an interactive line no exact source could read while a rule could
     /// stop it: `refuse` (default: it does not run) or `allow` (it runs, logged as inexact).
     pub(crate) unreadable_lines: Option<String>,
+    /// SIEM destinations: `[[siem]]` tables.
+    pub(crate) siem: Option<Vec<SiemTable>>,
+}
+
+/// One `[[siem]]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SiemTable {
+    /// `udp://HOST:PORT`, `tcp://HOST:PORT` or `tls://HOST:PORT`.
+    pub(crate) url: String,
+    /// `rfc5424` (default) or `cef`.
+    pub(crate) format: Option<String>,
+    /// 0-10, or low (0), medium (4), high (7), very-high (9).
+    pub(crate) min_severity: Option<Severity>,
+    /// Evidence kinds to send (default: all).
+    pub(crate) kinds: Option<Vec<String>>,
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) cert_file: Option<PathBuf>,
+    pub(crate) key_file: Option<PathBuf>,
+    pub(crate) server_name: Option<String>,
+    pub(crate) queue_size: Option<usize>,
+    pub(crate) max_message_bytes: Option<usize>,
+    pub(crate) facility: Option<String>,
+    pub(crate) enterprise_number: Option<u32>,
+}
+
+const SIEM_KEYS: &str = "url, format, min_severity, kinds, ca_file, cert_file, key_file, server_name, queue_size, max_message_bytes, facility, enterprise_number";
+
+/// A severity as a CEF number or the name of a CEF band.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Severity {
+    Number(i64),
+    Name(String),
+}
+
+impl Severity {
+    fn value(&self) -> Option<u8> {
+        match self {
+            Severity::Number(n) => u8::try_from(*n).ok().filter(|n| *n <= 10),
+            Severity::Name(name) => match name.as_str() {
+                "low" => Some(0),
+                "medium" => Some(4),
+                "high" => Some(7),
+                "very-high" => Some(9),
+                _ => None,
+            },
+        }
+    }
 }
 
 /// Values given on the command line or in the environment; they win over the file.
@@ -67,6 +116,7 @@ pub(crate) struct Settings {
     pub(crate) retention_days: u32,
     pub(crate) purge_interval: std::time::Duration,
     pub(crate) unreadable_lines: vigil_session::Unreadable,
+    pub(crate) siem: Vec<vigil_forward::Destination>,
 }
 
 pub(crate) fn read_file_config(data_dir: &Path) -> anyhow::Result<FileConfig> {
@@ -81,7 +131,7 @@ pub(crate) fn read_file_config(data_dir: &Path) -> anyhow::Result<FileConfig> {
 fn parse(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
     toml::from_str(text).map_err(|e| {
         anyhow::anyhow!(
-            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file, target_ciphers, http_tls, tls_cert, tls_key, retention_days, purge_interval_secs, unreadable_lines",
+            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file, target_ciphers, http_tls, tls_cert, tls_key, retention_days, purge_interval_secs, unreadable_lines, [[siem]]",
             path.display(),
             e.to_string().trim_end()
         )
@@ -165,7 +215,12 @@ impl Settings {
                 )
             })?,
         };
+        let mut siem = Vec::new();
+        for (i, table) in file.siem.iter().flatten().enumerate() {
+            siem.push(siem_destination(i, table, data_dir, &file_origin)?);
+        }
         Ok(Settings {
+            siem,
             unreadable_lines,
             http_tls: file.http_tls.unwrap_or(true),
             tls_files,
@@ -181,6 +236,59 @@ impl Settings {
             target_ciphers: file.target_ciphers.unwrap_or_default(),
         })
     }
+}
+
+/// The `i`th `[[siem]]` table, checked.
+fn siem_destination(
+    i: usize,
+    table: &SiemTable,
+    data_dir: &Path,
+    origin: &str,
+) -> anyhow::Result<vigil_forward::Destination> {
+    let at = format!(
+        "[[siem]] number {} (url {:?}) in {origin}",
+        i + 1,
+        table.url
+    );
+    let min_severity = match &table.min_severity {
+        None => None,
+        Some(s) => Some(s.value().ok_or_else(|| {
+            anyhow::anyhow!(
+                "min_severity of {at}: {s:?} is not 0 to 10 or low, medium, high, very-high"
+            )
+        })?),
+    };
+    let file = |p: &Option<PathBuf>| {
+        p.as_ref().map(|p| {
+            if p.is_absolute() {
+                p.clone()
+            } else {
+                data_dir.join(p)
+            }
+        })
+    };
+    let spec = vigil_forward::DestinationSpec {
+        url: table.url.clone(),
+        format: table.format.clone(),
+        min_severity,
+        kinds: table.kinds.clone(),
+        ca_file: file(&table.ca_file),
+        cert_file: file(&table.cert_file),
+        key_file: file(&table.key_file),
+        server_name: table.server_name.clone(),
+        queue_size: table.queue_size,
+        max_message_bytes: table.max_message_bytes,
+        facility: table.facility.clone(),
+        enterprise_number: table.enterprise_number,
+    };
+    vigil_forward::Destination::from_spec(&spec, |k| vigil_core::EventKind::parse(k).is_some())
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{} of {at}: {}\nkeys of a [[siem]] table: {SIEM_KEYS}",
+                e.key,
+                e.why
+            )
+        })
 }
 
 #[cfg(test)]
@@ -220,6 +328,58 @@ mod tests {
         let file = parse("unreadable_lines = \"allow\"\n", path).unwrap();
         let s = Settings::resolve(Path::new("/data"), file, &Overrides::default()).unwrap();
         assert_eq!(s.unreadable_lines, vigil_session::Unreadable::Allow);
+    }
+
+    #[test]
+    fn siem_tables_are_checked_whole() {
+        let path = Path::new("/data/vigil.toml");
+        let resolve = |text: &str| {
+            let file = parse(text, path)?;
+            Settings::resolve(Path::new("/data"), file, &Overrides::default())
+        };
+        let s = resolve(
+            "[[siem]]\nurl = \"udp://127.0.0.1:514\"\n[[siem]]\nurl = \"tcp://[::1]:6514\"\nformat = \"cef\"\nmin_severity = \"high\"\nkinds = [\"command_detected\"]\n",
+        )
+        .unwrap();
+        assert_eq!(s.siem.len(), 2);
+        assert_eq!(
+            (s.siem[1].min_severity, s.siem[1].format),
+            (7, vigil_siem::Format::Cef)
+        );
+        let table: &[(&str, &[&str])] = &[
+            (
+                "[[siem]]\nurl = \"udp://h:1\"\nfromat = \"cef\"\n",
+                &["fromat", "/data/vigil.toml"],
+            ),
+            ("[[siem]]\nformat = \"cef\"\n", &["url"]),
+            (
+                "[[siem]]\nurl = \"udp://h:1\"\n[[siem]]\nurl = \"syslog://h:1\"\n",
+                &[
+                    "url of [[siem]] number 2",
+                    "/data/vigil.toml",
+                    "udp://, tcp:// or tls://",
+                    "keys of a [[siem]] table",
+                ],
+            ),
+            (
+                "[[siem]]\nurl = \"udp://h:1\"\nmin_severity = \"loud\"\n",
+                &["min_severity of [[siem]] number 1", "very-high"],
+            ),
+            (
+                "[[siem]]\nurl = \"udp://h:1\"\nmin_severity = 12\n",
+                &["min_severity", "0 to 10"],
+            ),
+            (
+                "[[siem]]\nurl = \"tls://h:1\"\nca_file = \"ca.pem\"\n",
+                &["ca_file of [[siem]] number 1", "/data/ca.pem"],
+            ),
+        ];
+        for (text, wanted) in table {
+            let err = format!("{:#}", resolve(text).unwrap_err());
+            for w in *wanted {
+                assert!(err.contains(w), "{text:?}: {err:?} lacks {w:?}");
+            }
+        }
     }
 
     #[test]

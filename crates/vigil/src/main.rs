@@ -77,6 +77,12 @@ enum Command {
     /// Every piece of evidence (session events and administration entries) in order, as JSON
     /// lines, from the outbox: with --consumer, from that consumer's saved cursor.
     Events(cli::EventsArgs),
+    /// SIEM destinations (`vigil siem test`).
+    #[command(subcommand)]
+    Siem(cli::SiemCommand),
+    /// What the nodes are doing: open sessions, and each SIEM destination's state, queue,
+    /// events sent and dropped.
+    Status,
     /// Run the retention purge now: delete the recordings and logs of sessions that ended
     /// longer ago than the retention period (sessions kept by prevent-purge stay).
     Purge {

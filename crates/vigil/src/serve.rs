@@ -31,6 +31,10 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         Arc::clone(&recordings),
     );
     hub.set_unreadable_lines(settings.unreadable_lines);
+    let siem =
+        vigil_forward::Forwarder::start(store.clone(), &settings.node_name, settings.siem.clone())
+            .await
+            .context("cannot start the SIEM forwarder")?;
     let listener = SshGateway::bind(&settings.ssh_listen.to_string()).await?;
     let ssh_settings = SshSettings::new(vec![host_key])
         .with_target_ciphers(&settings.target_ciphers)
@@ -67,6 +71,12 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.data_dir.display()
     );
     println!("  data directory:        {}", settings.data_dir.display());
+    for report in siem.reports() {
+        println!(
+            "  SIEM destination:      {} ({}; `vigil status` shows how it is doing)",
+            report.destination, report.format
+        );
+    }
     tokio::select! {
         result = gateway.serve(listener) => result.context("the SSH listener failed")?,
         _ = shutdown_signal() => {

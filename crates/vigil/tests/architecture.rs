@@ -232,6 +232,19 @@ fn no_crate_depends_on_one_it_must_not_know() {
         ),
         ("vigil-audit", PURE),
         ("vigil-siem", PURE),
+        // The forwarder reads the outbox and talks to receivers; it knows no session, no
+        // SSH and no HTTP (a slow SIEM cannot reach into a session).
+        (
+            "vigil-forward",
+            &[
+                "vigil-session",
+                "vigil-ssh",
+                "vigil-api",
+                "vigil-record",
+                "axum",
+                "russh",
+            ],
+        ),
         (
             "vigil-session",
             &["vigil-ssh", "vigil-api", "axum", "russh"],

@@ -21,7 +21,12 @@ fn urls_that_work() {
     for (url, host, port, transport, max) in table {
         let d = Destination::from_spec(&spec(url), known).unwrap();
         assert_eq!(
-            (d.host.as_str(), d.port, format!("{:?}", d.transport), d.max_message_bytes),
+            (
+                d.host.as_str(),
+                d.port,
+                format!("{:?}", d.transport),
+                d.max_message_bytes
+            ),
             (*host, *port, transport.to_string(), *max),
             "{url}"
         );
@@ -29,13 +34,28 @@ fn urls_that_work() {
     }
     let d = Destination::from_spec(&spec("udp://[::1]:1514"), known).unwrap();
     assert_eq!(d.authority(), "[::1]:1514");
+    assert_eq!((d.origin.facility, d.origin.enterprise), (10, 32473));
+    let d = Destination::from_spec(
+        &DestinationSpec {
+            facility: Some("local3".into()),
+            enterprise_number: Some(99999),
+            ..spec("udp://h:1")
+        },
+        known,
+    )
+    .unwrap();
+    assert_eq!((d.origin.facility, d.origin.enterprise), (19, 99999));
 }
 
 #[test]
 fn bad_tables_name_the_key_and_what_is_allowed() {
     let table: &[(DestinationSpec, &str, &str)] = &[
         (spec("127.0.0.1:514"), "url", "udp://HOST:PORT"),
-        (spec("http://127.0.0.1:514"), "url", "use udp://, tcp:// or tls://"),
+        (
+            spec("http://127.0.0.1:514"),
+            "url",
+            "use udp://, tcp:// or tls://",
+        ),
         (spec("tcp://127.0.0.1"), "url", "HOST:PORT"),
         (spec("tcp://127.0.0.1:0"), "url", "HOST:PORT"),
         (spec("tcp://127.0.0.1:99999"), "url", "HOST:PORT"),
@@ -82,6 +102,14 @@ fn bad_tables_name_the_key_and_what_is_allowed() {
         ),
         (
             DestinationSpec {
+                facility: Some("local9".into()),
+                ..spec("udp://h:1")
+            },
+            "facility",
+            "local0 to local7",
+        ),
+        (
+            DestinationSpec {
                 queue_size: Some(0),
                 ..spec("udp://h:1")
             },
@@ -119,7 +147,10 @@ fn tls_files_are_checked_at_start() {
     let d = Destination::from_spec(&tls(&ca_file), known).unwrap();
     assert!(format!("{:?}", d.transport).starts_with("Tls("));
     let e = Destination::from_spec(&tls(&not_pem), known).unwrap_err();
-    assert!(e.key == "ca_file" && e.why.contains("no PEM certificate"), "{e}");
+    assert!(
+        e.key == "ca_file" && e.why.contains("no PEM certificate"),
+        "{e}"
+    );
     let only_cert = DestinationSpec {
         cert_file: Some(ca_file.clone()),
         ..tls(&ca_file)
@@ -130,7 +161,10 @@ fn tls_files_are_checked_at_start() {
         server_name: Some("not a name!".into()),
         ..tls(&ca_file)
     };
-    assert_eq!(Destination::from_spec(&bad_name, known).unwrap_err().key, "server_name");
+    assert_eq!(
+        Destination::from_spec(&bad_name, known).unwrap_err().key,
+        "server_name"
+    );
 }
 
 #[test]

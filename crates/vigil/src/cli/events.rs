@@ -31,6 +31,9 @@ pub(super) async fn run(store: &Store, args: EventsArgs) -> anyhow::Result<()> {
         Start::Now
     };
     let mut consumer = match &args.consumer {
+        Some(name) if name == vigil_forward::CONSUMER => anyhow::bail!(
+            "--consumer {name} is the SIEM forwarder's own cursor: reading it here would move it and the SIEM would miss those rows; choose another name"
+        ),
         Some(name) => EvidenceConsumer::durable(store, name, start).await?,
         None if args.from_start => EvidenceConsumer::everything(store),
         None => EvidenceConsumer::live(store).await?,

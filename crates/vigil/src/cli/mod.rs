@@ -7,6 +7,7 @@ mod commands;
 mod events;
 mod rules;
 mod sessions;
+mod siem;
 mod targets;
 mod users;
 
@@ -26,6 +27,7 @@ pub(crate) use commands::CommandCommand;
 pub(crate) use events::EventsArgs;
 pub(crate) use rules::RuleCommand;
 pub(crate) use sessions::{AuditCommand, RecordingCommand, SessionCommand};
+pub(crate) use siem::SiemCommand;
 pub(crate) use targets::{AccessCommand, AccountCommand, TargetCommand};
 pub(crate) use users::UserCommand;
 
@@ -47,6 +49,8 @@ pub(crate) async fn run(
         Command::Recording(c) => sessions::recording(settings, &admin, &by, c).await,
         Command::Audit(c) => sessions::audit(store, c).await,
         Command::Events(args) => events::run(store, args).await,
+        Command::Siem(c) => siem::run(settings, c).await,
+        Command::Status => siem::status(store).await,
         Command::Purge { days } => sessions::purge(settings, &admin, &by, days).await,
         Command::Init | Command::Serve { .. } => Ok(()),
     }
