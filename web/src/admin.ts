@@ -171,6 +171,8 @@ const ADMIN_SENTENCES: Record<string, (d: Detail, r: AuditRow) => string> = {
   console_logout: (d) => `Signed out of the console (${val(d.addr)}).`,
   console_login_failed: (d) => `A console sign-in from ${val(d.addr)} failed: ${val(d.reason)}.`,
   auth_failed: (d) => `A gateway sign-in failed: ${val(d.reason)}.`,
+  ssh_login_blocked: (d) => `A gateway sign-in from ${val(d.client)} was refused by the rate limit (${val(d.wait_secs)} s to wait).`,
+  console_login_blocked: (d) => `A console sign-in from ${val(d.addr)} was refused by the rate limit.`,
   user_added: (d) => `Added with the role ${val(d.role)}${via(d)}.`,
   user_role_changed: (d) => `Role changed from ${val(d.from)} to ${val(d.to)}${via(d)}.`,
   user_disabled: (d) => d.reason ? `Disabled: ${val(d.reason)}${d.command ? `, after running ${val(d.command)}` : ''}${via(d)}.` : `Disabled${via(d)}.`,

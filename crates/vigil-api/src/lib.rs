@@ -14,7 +14,6 @@ mod commands;
 mod console;
 mod control;
 mod error;
-mod limiter;
 mod live;
 mod recording;
 mod routes;

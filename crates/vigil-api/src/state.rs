@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use vigil_session::{Admin, Hub};
 use vigil_store::Store;
 
-use crate::limiter::LoginLimiter;
+use vigil_core::LoginLimiter;
 
 /// Key handling that belongs to the SSH side; the binary supplies it (vigil-api knows no SSH).
 pub trait KeyTools: Send + Sync + 'static {

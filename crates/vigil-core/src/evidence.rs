@@ -111,6 +111,8 @@ kinds! {
     AuthFailed = "auth_failed", Admin, ["reason"];
     /// A user signed in to the console.
     ConsoleLogin = "console_login", Admin, ["addr"];
+    /// An SSH sign-in was refused by the rate limit, without its credential being checked.
+    SshLoginBlocked = "ssh_login_blocked", Admin, ["client", "wait_secs"];
     /// A console sign-in was refused by the rate limit.
     ConsoleLoginBlocked = "console_login_blocked", Admin, ["addr"];
     /// A console sign-in failed (wrong password or code, unknown or disabled user).

@@ -6,6 +6,7 @@
 
 mod access;
 mod evidence;
+mod limiter;
 mod login_spec;
 mod model;
 mod role;
@@ -15,6 +16,7 @@ mod utc;
 
 pub use access::{AccessDecision, decide_access};
 pub use evidence::{EventKind, Evidence, Log, SYSTEM_ACTOR, spec_markdown};
+pub use limiter::LoginLimiter;
 pub use login_spec::{LoginSpec, LoginSpecError};
 pub use model::{Account, Grant, SecretKind, Target, User, UserKey};
 pub use role::{Permission, Role, UnknownRole};

@@ -72,6 +72,7 @@ pub struct Hub {
         tokio::sync::Mutex<Option<(Vec<vigil_store::RuleRow>, Arc<vigil_audit::rules::RuleSet>)>>,
     /// The node's `unreadable_lines` setting, taken into each session's policy.
     unreadable: std::sync::Mutex<Unreadable>,
+    ssh_logins: vigil_core::LoginLimiter,
 }
 
 /// Why a session cannot have its policy (and must be refused).
@@ -116,7 +117,14 @@ impl Hub {
             stages,
             rules: tokio::sync::Mutex::new(None),
             unreadable: std::sync::Mutex::new(Unreadable::default()),
+            ssh_logins: vigil_core::LoginLimiter::new(5, std::time::Duration::from_secs(300)),
         })
+    }
+
+    /// Failed SSH sign-ins per user name and per client address: five in five minutes block
+    /// both for the rest of the five minutes.
+    pub fn ssh_logins(&self) -> &vigil_core::LoginLimiter {
+        &self.ssh_logins
     }
 
     /// What sessions that start from now on do with interactive lines no exact source could

@@ -51,6 +51,7 @@ pub fn class_of(kind: K, action: &str, score: i64) -> Option<Class> {
         ),
         K::AuthFailed => c(1100, "LOGIN_FAILURE", "Gateway sign-in failed", 5),
         K::ConsoleLoginFailed => c(1101, "CONSOLE_LOGIN_FAILURE", "Console sign-in failed", 5),
+        K::SshLoginBlocked => c(1105, "LOGIN_BLOCKED", "Gateway sign-in rate-limited", 6),
         K::ConsoleLoginBlocked => c(
             1102,
             "CONSOLE_LOGIN_BLOCKED",

@@ -1,10 +1,13 @@
 //! Operator authentication: password, public key, and TOTP as a second factor through
-//! keyboard-interactive. Every failure is written to the audit log with the client address.
+//! keyboard-interactive. Every failure is written to the audit log with the client address;
+//! five failures in five minutes for a user name or from an address block further attempts
+//! for the rest of the five minutes (each refused attempt is logged, and no credential is
+//! checked meanwhile).
 
 use std::net::SocketAddr;
 
 use russh::keys::PublicKey;
-use vigil_core::{EventKind, Evidence, LoginSpec, User};
+use vigil_core::{EventKind, Evidence, LoginLimiter, LoginSpec, User};
 use vigil_store::Store;
 use vigil_vault::{Secret, verify_password, verify_totp};
 
@@ -20,10 +23,57 @@ pub(crate) enum Factor {
 pub(crate) struct Authenticator<'a> {
     pub(crate) store: &'a Store,
     pub(crate) peer: SocketAddr,
+    pub(crate) limiter: &'a LoginLimiter,
 }
 
 impl Authenticator<'_> {
+    /// The limiter's keys for a sign-in as `raw_user` from this peer: the Vigil user named
+    /// (whatever target it asks for) and the client's address.
+    fn limit_keys(&self, raw_user: &str) -> [String; 2] {
+        let user = LoginSpec::parse(raw_user)
+            .map(|s| s.user)
+            .unwrap_or_else(|_| raw_user.to_owned());
+        [
+            format!("user:{}", user.to_lowercase()),
+            format!("addr:{}", self.peer.ip()),
+        ]
+    }
+
+    /// `Some(Failed)` when this user or address has failed too often: the credential is not
+    /// even checked, so guessing gets nowhere while blocked.
+    async fn blocked(&self, raw_user: &str, method: &str) -> Option<Factor> {
+        let wait = self.limiter.blocked(&self.limit_keys(raw_user))?;
+        tracing::info!(user = raw_user, %self.peer, method, wait, "sign-in blocked by the rate limit");
+        let actor = if raw_user.is_empty() {
+            "(none)"
+        } else {
+            raw_user
+        };
+        let detail = serde_json::json!({ "method": method, "client": self.peer.to_string(), "wait_secs": wait, "via": "ssh" });
+        if let Err(e) = self
+            .store
+            .record(Evidence::admin(
+                EventKind::SshLoginBlocked,
+                actor,
+                "ssh",
+                detail,
+            ))
+            .await
+        {
+            tracing::error!(error = %e, "cannot write audit log");
+        }
+        Some(Factor::Failed)
+    }
+
+    /// A user through every factor: their failures are forgiven (their address's are not).
+    fn done(&self, raw_user: &str, user: User) -> Factor {
+        let [user_key, _] = self.limit_keys(raw_user);
+        self.limiter.succeeded(&user_key);
+        Factor::Done(user)
+    }
+
     async fn fail(&self, raw_user: &str, method: &str, why: &str) -> Factor {
+        self.limiter.failed(&self.limit_keys(raw_user));
         tracing::info!(user = raw_user, %self.peer, method, why, "authentication failed");
         let detail = serde_json::json!({ "method": method, "client": self.peer.to_string(), "reason": why, "via": "ssh" });
         // The name as typed is the actor: it may name nobody, and may be empty.
@@ -58,15 +108,18 @@ impl Authenticator<'_> {
         }
     }
 
-    fn after_first_factor(user: User) -> Factor {
+    fn after_first_factor(&self, raw_user: &str, user: User) -> Factor {
         if user.has_totp {
             Factor::NeedCode(user)
         } else {
-            Factor::Done(user)
+            self.done(raw_user, user)
         }
     }
 
     pub(crate) async fn password(&self, raw_user: &str, password: &[u8]) -> Factor {
+        if let Some(blocked) = self.blocked(raw_user, "password").await {
+            return blocked;
+        }
         let user = match self.user(raw_user, "password").await {
             Ok(u) => u,
             Err(f) => return f,
@@ -98,7 +151,7 @@ impl Authenticator<'_> {
             None => false,
         };
         if ok {
-            Self::after_first_factor(user)
+            self.after_first_factor(raw_user, user)
         } else {
             self.fail(raw_user, "password", "wrong password").await
         }
@@ -119,12 +172,15 @@ impl Authenticator<'_> {
     }
 
     pub(crate) async fn public_key(&self, raw_user: &str, key: &PublicKey) -> Factor {
+        if let Some(blocked) = self.blocked(raw_user, "publickey").await {
+            return blocked;
+        }
         let user = match self.user(raw_user, "publickey").await {
             Ok(u) => u,
             Err(f) => return f,
         };
         match key_registered(self.store, &user, key).await {
-            Ok(true) => Self::after_first_factor(user),
+            Ok(true) => self.after_first_factor(raw_user, user),
             Ok(false) => self.fail(raw_user, "publickey", "key not registered").await,
             Err(e) => {
                 self.fail(raw_user, "publickey", &format!("store error: {e}"))
@@ -134,9 +190,12 @@ impl Authenticator<'_> {
     }
 
     pub(crate) async fn totp(&self, raw_user: &str, user: User, code: &[u8]) -> Factor {
+        if let Some(blocked) = self.blocked(raw_user, "totp").await {
+            return blocked;
+        }
         let secret = match self.store.user_totp(&user).await {
             Ok(Some(s)) => s,
-            Ok(None) => return Factor::Done(user),
+            Ok(None) => return self.done(raw_user, user),
             Err(e) => {
                 return self
                     .fail(raw_user, "totp", &format!("cannot open TOTP secret: {e}"))
@@ -145,7 +204,7 @@ impl Authenticator<'_> {
         };
         let code = String::from_utf8_lossy(code).into_owned();
         if verify_totp(&secret, &code) {
-            Factor::Done(user)
+            self.done(raw_user, user)
         } else {
             self.fail(raw_user, "totp", "wrong verification code").await
         }

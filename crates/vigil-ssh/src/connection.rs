@@ -43,6 +43,7 @@ impl Connection {
         Authenticator {
             store: self.shared.hub.store(),
             peer: self.shared.peer,
+            limiter: self.shared.hub.ssh_logins(),
         }
     }
 

@@ -270,3 +270,52 @@ fn a_broken_config_line_is_named() {
         text(&out)
     );
 }
+
+#[test]
+fn ssh_sign_ins_are_rate_limited_per_user_and_address() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    for _ in 0..5 {
+        let out = gw.ssh("alice:web01", "guess").arg("true").output().unwrap();
+        assert!(!out.status.success());
+    }
+    // The right password no longer gets in: it is not even checked while blocked.
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("echo in")
+        .output()
+        .unwrap();
+    assert!(
+        !text(&out).contains("in\n") && !out.status.success(),
+        "{}",
+        text(&out)
+    );
+    let audit = gw.audit();
+    let failed = audit
+        .iter()
+        .filter(|e| e["action"] == "auth_failed")
+        .count();
+    assert_eq!(failed, 5, "{audit:?}");
+    let blocked = audit
+        .iter()
+        .find(|e| e["action"] == "ssh_login_blocked")
+        .expect("the refused attempt is logged");
+    assert_eq!(blocked["actor"], "alice:web01");
+    let detail: serde_json::Value =
+        serde_json::from_str(blocked["detail"].as_str().unwrap()).unwrap();
+    assert!(
+        detail["client"].as_str().unwrap().starts_with("127.0.0.1:"),
+        "{detail}"
+    );
+    assert!(detail["wait_secs"].as_u64().unwrap() > 200, "{detail}");
+    // Another user from the same address is blocked too (one place guessing many users).
+    gw.add_user("bob", "bob-pw");
+    gw.ok(&["access", "grant", "bob", "web01"]);
+    let out = gw
+        .ssh("bob:web01", "bob-pw")
+        .arg("echo in")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+}

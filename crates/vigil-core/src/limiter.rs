@@ -1,6 +1,7 @@
 //! Failed sign-ins are limited per user name and per client address, so neither guessing one
 //! user's password from many places nor many users' from one place gets far. In memory, per
-//! node: each node of a cluster enforces its own limit.
+//! node: each node of a cluster enforces its own limit. The console and the SSH gateway each
+//! have one.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
