@@ -26,6 +26,8 @@ pub struct Rsyslog {
     pub ca_file: PathBuf,
     /// Port of each input, in `INPUTS` order.
     pub ports: Vec<u16>,
+    /// A TLS input that accepts only clients with a certificate from the CA (`mtls.log`).
+    pub mtls_port: u16,
     child: Option<Child>,
 }
 
@@ -49,6 +51,15 @@ fn write_certificates(dir: &Path) {
     std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
     std::fs::write(dir.join("srv.pem"), server.pem()).unwrap();
     std::fs::write(dir.join("srv.key"), server_key.serialize_pem()).unwrap();
+    // A client certificate from the same CA, for the mutual-TLS input.
+    let mut client = CertificateParams::new(vec!["vigil-node".to_owned()]).unwrap();
+    client
+        .distinguished_name
+        .push(DnType::CommonName, "vigil-node");
+    let client_key = KeyPair::generate().unwrap();
+    let client = client.signed_by(&client_key, &ca).unwrap();
+    std::fs::write(dir.join("client.pem"), client.pem()).unwrap();
+    std::fs::write(dir.join("client.key"), client_key.serialize_pem()).unwrap();
 }
 
 impl Rsyslog {
@@ -83,6 +94,11 @@ impl Rsyslog {
                 ),
             });
         }
+        let mtls_port = free_port();
+        conf.push_str(&format!(
+            "ruleset(name=\"mtls\") {{ action(type=\"omfile\" file=\"{d}/mtls.log\" template=\"raw\") }}\n\
+             input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{mtls_port}\" ruleset=\"mtls\" streamDriver.name=\"gtls\" streamDriver.mode=\"1\" streamDriver.authMode=\"x509/certvalid\")\n"
+        ));
         let conf_path = dir.join("rsyslog.conf");
         std::fs::write(&conf_path, conf).unwrap();
         let check = Command::new("rsyslogd")
@@ -100,6 +116,7 @@ impl Rsyslog {
             dir,
             conf: conf_path,
             ports,
+            mtls_port,
             child: None,
         };
         r.spawn();

@@ -418,3 +418,45 @@ fn a_bad_destination_stops_the_start_and_says_what_is_allowed() {
         "{said}"
     );
 }
+
+#[test]
+fn mutual_tls_needs_the_client_certificate() {
+    let mut gw = Gateway::start();
+    let rsyslog = Rsyslog::start(gw.dir.path());
+    let d = rsyslog.dir.display();
+    let port = rsyslog.mtls_port;
+    std::fs::write(
+        gw.data.join("vigil.toml"),
+        format!(
+            "[[siem]]\nurl = \"tls://127.0.0.1:{port}\"\nca_file = \"{d}/ca.pem\"\ncert_file = \"{d}/client.pem\"\nkey_file = \"{d}/client.key\"\n\
+             [[siem]]\nurl = \"tls://localhost:{port}\"\nca_file = \"{d}/ca.pem\"\n"
+        ),
+    )
+    .unwrap();
+    let out = gw.cli(&["siem", "test"]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    let with = said
+        .split(&format!("tls://localhost:{port}"))
+        .next()
+        .unwrap();
+    assert!(with.contains("  accepted"), "{said}");
+    assert!(
+        said.contains("NOT accepted") && said.contains("1 of 2 destination(s)"),
+        "{said}"
+    );
+    // Refused for the missing certificate, not for being unreachable.
+    let without = said.split(&format!("tls://localhost:{port}")).nth(1).unwrap();
+    assert!(
+        !without.contains("cannot resolve or reach")
+            && (without.contains("closed the connection") || without.contains("TLS")),
+        "{said}"
+    );
+    gw.restart();
+    gw.add_user("mtls-probe", "mtls-probe-pw");
+    eventually(Duration::from_secs(20), "the event over mutual TLS", || {
+        std::fs::read_to_string(rsyslog.dir.join("mtls.log"))
+            .ok()
+            .filter(|l| l.contains("USER_ADDED") && l.contains("mtls-probe"))
+    });
+}
