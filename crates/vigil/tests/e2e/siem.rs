@@ -446,7 +446,10 @@ fn mutual_tls_needs_the_client_certificate() {
         "{said}"
     );
     // Refused for the missing certificate, not for being unreachable.
-    let without = said.split(&format!("tls://localhost:{port}")).nth(1).unwrap();
+    let without = said
+        .split(&format!("tls://localhost:{port}"))
+        .nth(1)
+        .unwrap();
     assert!(
         !without.contains("cannot resolve or reach")
             && (without.contains("closed the connection") || without.contains("TLS")),
