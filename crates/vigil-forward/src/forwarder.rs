@@ -4,8 +4,9 @@
 //! session event reaches them by the same path as the session log.
 //!
 //! The cursor is saved after the rows are queued (at least every second while busy): a
-//! restart resends at most that second. Events still queued when the node stops are lost;
-//! the outbox still has them (`vigil events`).
+//! restart resends at most that second. A node that stops drains its queues first (a few
+//! seconds at most); events still queued after that are not sent, and the outbox still has
+//! them (`vigil events`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,6 +30,9 @@ const REPORT_EVERY: Duration = Duration::from_secs(2);
 pub struct Forwarder {
     node: String,
     outlets: Vec<Arc<Outlet>>,
+    store: Store,
+    /// The last outbox row offered to the destinations.
+    handled: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Forwarder {
@@ -42,6 +46,8 @@ impl Forwarder {
         let forwarder = Arc::new(Forwarder {
             node: node.to_owned(),
             outlets: destinations.into_iter().map(Outlet::new).collect(),
+            store: store.clone(),
+            handled: Arc::new(std::sync::atomic::AtomicI64::new(0)),
         });
         store.clear_siem_status(node).await?;
         if forwarder.outlets.is_empty() {
@@ -49,6 +55,9 @@ impl Forwarder {
         }
         // The first start forwards from now on, not the whole history; later starts resume.
         let consumer = EvidenceConsumer::durable(&store, CONSUMER, Start::Now).await?;
+        forwarder
+            .handled
+            .store(consumer.cursor(), std::sync::atomic::Ordering::SeqCst);
         for outlet in &forwarder.outlets {
             tokio::spawn(Arc::clone(outlet).run(node.to_owned()));
         }
@@ -56,9 +65,37 @@ impl Forwarder {
             store.clone(),
             consumer,
             forwarder.outlets.clone(),
+            Arc::clone(&forwarder.handled),
         ));
         tokio::spawn(report(store, Arc::clone(&forwarder)));
         Ok(forwarder)
+    }
+
+    /// Waits (at most `limit`) until every row written so far is offered and every queue is
+    /// empty: a node that stops sends the evidence of its last moments (the `ended` of each
+    /// session it shut down) first. A receiver that is down makes this wait the whole limit.
+    pub async fn drain(&self, limit: Duration) {
+        if self.outlets.is_empty() {
+            return;
+        }
+        let deadline = Instant::now() + limit;
+        let Ok(last) = self.store.last_evidence_seq().await else {
+            return;
+        };
+        while Instant::now() < deadline {
+            let offered = self.handled.load(std::sync::atomic::Ordering::SeqCst) >= last;
+            if offered && self.outlets.iter().all(|o| o.queued() == 0) {
+                // The last event popped may still be on its way out.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left: usize = self.outlets.iter().map(|o| o.queued()).sum();
+        tracing::warn!(
+            left,
+            "stopping with SIEM events still queued (a destination is slow or down); the outbox keeps them"
+        );
     }
 
     /// What each destination is doing now.
@@ -84,7 +121,12 @@ impl Forwarder {
     }
 }
 
-async fn read_outbox(store: Store, mut consumer: EvidenceConsumer, outlets: Vec<Arc<Outlet>>) {
+async fn read_outbox(
+    store: Store,
+    mut consumer: EvidenceConsumer,
+    outlets: Vec<Arc<Outlet>>,
+    handled: Arc<std::sync::atomic::AtomicI64>,
+) {
     let mut facts = Facts::default();
     let mut unacked = None;
     let mut last_ack = Instant::now();
@@ -131,6 +173,7 @@ async fn read_outbox(store: Store, mut consumer: EvidenceConsumer, outlets: Vec<
             facts.forget(id);
         }
         unacked = Some(row.seq);
+        handled.store(row.seq, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

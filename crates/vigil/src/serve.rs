@@ -92,6 +92,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            siem.drain(Duration::from_secs(3)).await;
         }
     }
     store.close().await;

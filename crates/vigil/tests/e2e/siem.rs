@@ -397,6 +397,13 @@ fn a_receiver_that_goes_away_costs_counted_drops_and_hears_again_when_back() {
         .unwrap()
         .to_owned();
     wait_for(&rsyslog, "tcp-rfc5424", "SESSION_END", &last);
+
+    // A node that stops sends the end of the sessions it shut down before it exits.
+    let (mut child, open) = gw.interactive("alice:web01", "alice-pw", "cat");
+    gw.stop();
+    let _ = child.wait();
+    let end = wait_for(&rsyslog, "tcp-rfc5424", "SESSION_END", &open);
+    assert!(end.contains("node_shutdown"), "{end}");
 }
 
 #[test]
