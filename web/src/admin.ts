@@ -173,6 +173,7 @@ const ADMIN_SENTENCES: Record<string, (d: Detail, r: AuditRow) => string> = {
   auth_failed: (d) => `A gateway sign-in failed: ${val(d.reason)}.`,
   ssh_login_blocked: (d) => `A gateway sign-in from ${val(d.client)} was refused by the rate limit (${val(d.wait_secs)} s to wait).`,
   console_login_blocked: (d) => `A console sign-in from ${val(d.addr)} was refused by the rate limit.`,
+  account_elevation_changed: (d) => `sudo answered by the gateway: ${val(d.sudo_inject)}; sudo password ${val(d.sudo_secret)}, su password ${val(d.su_secret)}${via(d)}.`,
   user_added: (d) => `Added with the role ${val(d.role)}${via(d)}.`,
   user_role_changed: (d) => `Role changed from ${val(d.from)} to ${val(d.to)}${via(d)}.`,
   user_disabled: (d) => d.reason ? `Disabled: ${val(d.reason)}${d.command ? `, after running ${val(d.command)}` : ''}${via(d)}.` : `Disabled${via(d)}.`,

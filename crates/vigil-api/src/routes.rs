@@ -352,6 +352,13 @@ pub const ROUTES: &[Route] = &[
         |m| on(m, targets::rotate_login),
     ),
     r(
+        "PUT",
+        "/api/v1/targets/{name}/logins/{login}/elevation",
+        "Set how the gateway answers sudo for a login: {sudo_inject: off|start|on-demand, sudo_password, su_password} (passwords write-only; null removes one)",
+        Permission(P::ManageTargets),
+        |m| on(m, targets::set_elevation),
+    ),
+    r(
         "DELETE",
         "/api/v1/targets/{name}/logins/{login}",
         "Remove a login",

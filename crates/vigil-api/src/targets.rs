@@ -27,6 +27,12 @@ pub(crate) struct TargetView {
 pub(crate) struct LoginView {
     login: String,
     kind: &'static str,
+    /// off, start or on-demand (issue 12).
+    sudo_inject: &'static str,
+    /// A separate sudo password is vaulted (never the value).
+    sudo_password: bool,
+    /// A root password for su is vaulted (never the value).
+    su_password: bool,
 }
 
 async fn target_view(state: &AppState, t: vigil_core::Target) -> ApiResult<TargetView> {
@@ -38,6 +44,9 @@ async fn target_view(state: &AppState, t: vigil_core::Target) -> ApiResult<Targe
         .map(|a| LoginView {
             login: a.login,
             kind: a.secret_kind.as_str(),
+            sudo_inject: a.sudo_inject.as_str(),
+            sudo_password: a.sudo_secret,
+            su_password: a.su_secret,
         })
         .collect();
     Ok(TargetView {
@@ -222,6 +231,66 @@ pub(crate) async fn rotate_login(
     state
         .admin
         .rotate_login(&caller.actor(), &target, &login, kind, &secret)
+        .await?;
+    one(&state, &target).await
+}
+
+/// A login's elevation settings: a password given is set, `null` removes it, absent keeps it.
+#[derive(Deserialize)]
+pub(crate) struct Elevation {
+    sudo_inject: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    sudo_password: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    su_password: Option<Option<String>>,
+}
+
+/// Tells an absent key (`None`) from a `null` one (`Some(None)`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Ok(Some(Option::deserialize(d)?))
+}
+
+fn secret_change(v: Option<Option<String>>, key: &str) -> ApiResult<vigil_store::SecretChange> {
+    use vigil_store::SecretChange;
+    match v {
+        None => Ok(SecretChange::Keep),
+        Some(None) => Ok(SecretChange::Remove),
+        Some(Some(p)) if p.is_empty() => Err(ApiError::BadRequest(format!(
+            "{key} is empty: give a password, or null to remove it"
+        ))),
+        Some(Some(p)) => Ok(SecretChange::Set(Secret::from(p))),
+    }
+}
+
+pub(crate) async fn set_elevation(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((target, login)): Path<(String, String)>,
+    Json(e): Json<Elevation>,
+) -> ApiResult<Json<TargetView>> {
+    caller.require(Permission::ManageTargets)?;
+    let t = state.store.target_by_name(&target).await?;
+    let current = state
+        .store
+        .accounts(&t)
+        .await?
+        .into_iter()
+        .find(|a| a.login == login)
+        .ok_or_else(|| ApiError::NotFound(format!("login {login} on target {target}")))?;
+    let inject = match e.sudo_inject.as_deref() {
+        None => current.sudo_inject,
+        Some(m) => vigil_core::SudoInject::parse(m).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "sudo_inject {m:?}: use {}",
+                vigil_core::SudoInject::ALLOWED
+            ))
+        })?,
+    };
+    let sudo = secret_change(e.sudo_password, "sudo_password")?;
+    let su = secret_change(e.su_password, "su_password")?;
+    state
+        .admin
+        .set_login_elevation(&caller.actor(), &target, &login, inject, &sudo, &su)
         .await?;
     one(&state, &target).await
 }

@@ -199,6 +199,56 @@ async fn credentials_are_write_only_and_the_openapi_lists_every_route() {
         list.contains("deploy") && !list.contains("canary-7f3a9") && !list.contains("target-pw"),
         "{list}"
     );
+    // Elevation passwords are write-only too; a null removes one, a bad mode is refused.
+    let (s, body) = f
+        .call(
+            &admin,
+            Method::PUT,
+            "/api/v1/targets/web01/logins/deploy/elevation",
+            Some(serde_json::json!({ "sudo_inject": "on-demand", "su_password": "su-canary-51" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let deploy = v["logins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["login"] == "deploy")
+        .unwrap()
+        .clone();
+    assert_eq!(deploy["sudo_inject"], "on-demand");
+    assert_eq!(
+        (
+            deploy["sudo_password"].as_bool(),
+            deploy["su_password"].as_bool()
+        ),
+        (Some(false), Some(true))
+    );
+    assert!(!body.contains("su-canary-51"), "{body}");
+    let (s, body) = f
+        .call(
+            &admin,
+            Method::PUT,
+            "/api/v1/targets/web01/logins/deploy/elevation",
+            Some(serde_json::json!({ "su_password": null })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert!(
+        body.contains("\"su_password\":false") && body.contains("on-demand"),
+        "{body}"
+    );
+    let (s, body) = f
+        .call(
+            &admin,
+            Method::PUT,
+            "/api/v1/targets/web01/logins/deploy/elevation",
+            Some(serde_json::json!({ "sudo_inject": "always" })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("off, start or on-demand"), "{body}");
     let (s, doc) = f
         .call(
             &common::Who::Nobody,

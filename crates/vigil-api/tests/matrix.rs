@@ -36,6 +36,7 @@ fn body_for(method: &str, path: &str, who: &str) -> Option<serde_json::Value> {
             json!({ "login": format!("l-{who}"), "password": "pw" })
         }
         ("PUT", "/api/v1/targets/{name}/logins/{login}") => json!({ "password": "rotated" }),
+        ("PUT", "/api/v1/targets/{name}/logins/{login}/elevation") => json!({}),
         ("POST", "/api/v1/grants") => json!({ "user": "nobody", "target": "web01" }),
         ("PUT", "/api/v1/sessions/{id}/prevent-purge") => json!({ "reason": "matrix" }),
         ("PUT", "/api/v1/sessions/{id}/auditors") => json!({ "users": ["assigned"] }),

@@ -127,6 +127,9 @@ mod tests {
     }
     fn account(login: &str) -> Account {
         Account {
+            sudo_inject: crate::SudoInject::Off,
+            sudo_secret: false,
+            su_secret: false,
             id: login.into(),
             target_id: "t".into(),
             login: login.into(),

@@ -157,6 +157,9 @@ kinds! {
     AccountAdded = "account_added", Admin, ["kind"];
     /// A login's vaulted credential was replaced.
     AccountCredentialChanged = "account_credential_changed", Admin, ["kind"];
+    /// A login's elevation settings changed: `sudo_inject` (off, start, on-demand) and
+    /// whether a separate sudo or su credential was set, kept or removed (never the value).
+    AccountElevationChanged = "account_elevation_changed", Admin, ["sudo_inject", "sudo_secret", "su_secret"];
     /// A login was removed from a target.
     AccountRemoved = "account_removed", Admin, [];
     /// A user (the subject) was granted access to a target, or to one login on it.

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod access;
+mod elevation;
 mod evidence;
 mod limiter;
 mod login_spec;
@@ -15,6 +16,7 @@ mod transfer;
 mod utc;
 
 pub use access::{AccessDecision, decide_access};
+pub use elevation::SudoInject;
 pub use evidence::{EventKind, Evidence, Log, SYSTEM_ACTOR, spec_markdown};
 pub use limiter::LoginLimiter;
 pub use login_spec::{LoginSpec, LoginSpecError};

@@ -68,6 +68,12 @@ pub struct Account {
     pub target_id: String,
     pub login: String,
     pub secret_kind: SecretKind,
+    /// Whether the gateway answers `sudo` for this login (issue 12).
+    pub sudo_inject: crate::SudoInject,
+    /// A vaulted password for sudo other than the login's own.
+    pub sudo_secret: bool,
+    /// A vaulted root password for `su`.
+    pub su_secret: bool,
 }
 
 /// Permission for a user to reach a target, optionally only as one login.

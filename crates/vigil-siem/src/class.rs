@@ -122,6 +122,12 @@ pub fn class_of(kind: K, action: &str, score: i64) -> Option<Class> {
             "Vaulted credential replaced",
             6,
         ),
+        K::AccountElevationChanged => c(
+            6108,
+            "LOGIN_ELEVATION_CHANGED",
+            "Target login elevation changed",
+            6,
+        ),
         K::AccountRemoved => c(6107, "LOGIN_REMOVED", "Target login removed", 5),
         K::AccessGranted => c(6200, "ACCESS_GRANTED", "Access granted", 5),
         K::AccessRevoked => c(6201, "ACCESS_REVOKED", "Access revoked", 5),

@@ -24,9 +24,19 @@ fn target_from(row: &AnyRow) -> Result<Target, StoreError> {
     })
 }
 
+/// The columns `account_from` reads.
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, target_id, login, secret_kind, sudo_inject, sudo_secret_sealed IS NOT NULL AS has_sudo_secret, su_secret_sealed IS NOT NULL AS has_su_secret";
+
 fn account_from(row: &AnyRow) -> Result<Account, StoreError> {
     let kind: String = row.try_get("secret_kind")?;
+    let inject: String = row.try_get("sudo_inject")?;
     Ok(Account {
+        sudo_inject: vigil_core::SudoInject::parse(&inject).ok_or(StoreError::Invalid {
+            what: "stored sudo_inject",
+            why: inject,
+        })?,
+        sudo_secret: flag(row, "has_sudo_secret")?,
+        su_secret: flag(row, "has_su_secret")?,
         id: row.try_get("id")?,
         target_id: row.try_get("target_id")?,
         login: row.try_get("login")?,
@@ -144,10 +154,12 @@ async fn accounts_on<'e>(
     db: impl sqlx::Executor<'e, Database = sqlx::Any>,
     target: &Target,
 ) -> Result<Vec<Account>, StoreError> {
-    let rows = sqlx::query("SELECT id, target_id, login, secret_kind FROM accounts WHERE target_id = $1 ORDER BY created_at, id")
-        .bind(&target.id)
-        .fetch_all(db)
-        .await?;
+    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE target_id = $1 ORDER BY created_at, id"
+    )))
+    .bind(&target.id)
+    .fetch_all(db)
+    .await?;
     rows.iter().map(account_from).collect()
 }
 
@@ -236,6 +248,9 @@ impl Tx {
             target_id: target.id,
             login: login.to_owned(),
             secret_kind: kind,
+            sudo_inject: vigil_core::SudoInject::Off,
+            sudo_secret: false,
+            su_secret: false,
         })
     }
 

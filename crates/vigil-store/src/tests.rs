@@ -367,3 +367,116 @@ async fn unsupported_url_says_what_works() {
 
 mod console;
 mod evidence;
+
+store_test!(
+    elevation_settings_and_their_sealed_passwords,
+    |store: Store| async move {
+        use crate::SecretChange::{Keep, Remove, Set};
+        use vigil_core::SudoInject;
+        store.create_target("web01", "h", 22, None).await.unwrap();
+        let login_pw = Secret::from("login-canary-1".to_string());
+        store
+            .create_account("web01", "ops", SecretKind::Password, &login_pw)
+            .await
+            .unwrap();
+        store
+            .create_account(
+                "web01",
+                "deploy",
+                SecretKind::PrivateKey,
+                &Secret::from("KEY".to_string()),
+            )
+            .await
+            .unwrap();
+        let t = store.target_by_name("web01").await.unwrap();
+        let ops = store.accounts(&t).await.unwrap().remove(0);
+        assert_eq!(
+            (ops.sudo_inject, ops.sudo_secret, ops.su_secret),
+            (SudoInject::Off, false, false)
+        );
+        // No separate sudo password: the login's own answers.
+        assert_eq!(
+            store.account_sudo_secret(&ops).await.unwrap().expose(),
+            b"login-canary-1"
+        );
+        assert!(matches!(
+            store.account_su_secret(&ops).await,
+            Err(StoreError::NotFound(_))
+        ));
+        let ops = store
+            .set_account_elevation(
+                "web01",
+                "ops",
+                SudoInject::OnDemand,
+                &Set(Secret::from("sudo-canary-2".to_string())),
+                &Set(Secret::from("root-canary-3".to_string())),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (ops.sudo_inject, ops.sudo_secret, ops.su_secret),
+            (SudoInject::OnDemand, true, true)
+        );
+        assert_eq!(
+            store.account_sudo_secret(&ops).await.unwrap().expose(),
+            b"sudo-canary-2"
+        );
+        assert_eq!(
+            store.account_su_secret(&ops).await.unwrap().expose(),
+            b"root-canary-3"
+        );
+        let ops = store
+            .set_account_elevation("web01", "ops", SudoInject::Start, &Remove, &Keep)
+            .await
+            .unwrap();
+        assert_eq!(
+            (ops.sudo_inject, ops.sudo_secret, ops.su_secret),
+            (SudoInject::Start, false, true)
+        );
+        assert_eq!(
+            store.account_sudo_secret(&ops).await.unwrap().expose(),
+            b"login-canary-1"
+        );
+        // A key login has no password to answer sudo with unless one is given.
+        assert!(matches!(
+            store
+                .set_account_elevation("web01", "deploy", SudoInject::OnDemand, &Keep, &Keep)
+                .await,
+            Err(StoreError::Invalid {
+                what: "sudo_inject",
+                ..
+            })
+        ));
+        let deploy = store
+            .set_account_elevation(
+                "web01",
+                "deploy",
+                SudoInject::OnDemand,
+                &Set(Secret::from("deploy-sudo".to_string())),
+                &Keep,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store.account_sudo_secret(&deploy).await.unwrap().expose(),
+            b"deploy-sudo"
+        );
+        assert!(matches!(
+            store
+                .set_account_elevation("web01", "nobody", SudoInject::Off, &Keep, &Keep)
+                .await,
+            Err(StoreError::NotFound(_))
+        ));
+        // No column holds any of them in clear.
+        let dump: Vec<String> = sqlx::query_scalar(
+        "SELECT COALESCE(sudo_secret_sealed, '') || COALESCE(su_secret_sealed, '') FROM accounts",
+    )
+    .fetch_all(&store.pool)
+    .await
+    .unwrap();
+        assert!(
+            dump.iter()
+                .all(|d| !d.contains("canary") && !d.contains("deploy-sudo"))
+        );
+    }
+);

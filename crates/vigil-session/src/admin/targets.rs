@@ -127,6 +127,31 @@ impl Admin {
         .await
     }
 
+    /// Sets whether the gateway answers sudo for a login (issue 12), and its separate sudo and
+    /// su passwords. The evidence says what changed, never a password.
+    pub async fn set_login_elevation(
+        &self,
+        by: &Actor,
+        target: &str,
+        login: &str,
+        inject: vigil_core::SudoInject,
+        sudo: &vigil_store::SecretChange,
+        su: &vigil_store::SecretChange,
+    ) -> Result<Account, AdminError> {
+        let entry = login_entry(
+            by,
+            EventKind::AccountElevationChanged,
+            target,
+            login,
+            serde_json::json!({ "sudo_inject": inject.as_str(), "sudo_secret": sudo.as_str(), "su_secret": su.as_str() }),
+        );
+        self.change(entry, async |tx| {
+            tx.set_account_elevation(target, login, inject, sudo, su)
+                .await
+        })
+        .await
+    }
+
     pub async fn remove_login(
         &self,
         by: &Actor,

@@ -67,6 +67,27 @@ pub(crate) enum AccountCommand {
         #[command(flatten)]
         credential: CredentialArgs,
     },
+    /// Set how the gateway answers sudo (and su) for a login, and its elevation passwords.
+    Set {
+        target: String,
+        login: String,
+        /// off (the prompt reaches the operator), start (the shell starts elevated) or
+        /// on-demand (the gateway answers the prompt of a sudo line the operator submits).
+        #[arg(long)]
+        sudo_inject: Option<String>,
+        /// Read a separate sudo password from standard input (default: the login's own).
+        #[arg(long, conflicts_with_all = ["no_sudo_password", "su_password_stdin"])]
+        sudo_password_stdin: bool,
+        /// Forget the separate sudo password.
+        #[arg(long)]
+        no_sudo_password: bool,
+        /// Read the root password for `su` from standard input.
+        #[arg(long, conflicts_with = "no_su_password")]
+        su_password_stdin: bool,
+        /// Forget the root password for `su`.
+        #[arg(long)]
+        no_su_password: bool,
+    },
     /// Remove a login from a target.
     Remove { target: String, login: String },
     /// Logins (never their credentials), of one target or of all.
@@ -239,6 +260,56 @@ pub(super) async fn account(
                 kind.as_str()
             );
         }
+        AccountCommand::Set {
+            target,
+            login,
+            sudo_inject,
+            sudo_password_stdin,
+            no_sudo_password,
+            su_password_stdin,
+            no_su_password,
+        } => {
+            use vigil_store::SecretChange;
+            let t = admin.store().target_by_name(&target).await?;
+            let current = admin
+                .store()
+                .accounts(&t)
+                .await?
+                .into_iter()
+                .find(|a| a.login == login)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "no login {login} on target {target} (see `vigil account list {target}`)"
+                    )
+                })?;
+            let inject = match sudo_inject.as_deref() {
+                None => current.sudo_inject,
+                Some(m) => vigil_core::SudoInject::parse(m).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--sudo-inject {m:?}: use {}",
+                        vigil_core::SudoInject::ALLOWED
+                    )
+                })?,
+            };
+            let change = |read: bool, forget: bool| -> anyhow::Result<SecretChange> {
+                Ok(match (read, forget) {
+                    (true, _) => SecretChange::Set(read_secret_line()?),
+                    (false, true) => SecretChange::Remove,
+                    (false, false) => SecretChange::Keep,
+                })
+            };
+            let sudo = change(sudo_password_stdin, no_sudo_password)?;
+            let su = change(su_password_stdin, no_su_password)?;
+            let a = admin
+                .set_login_elevation(by, &target, &login, inject, &sudo, &su)
+                .await?;
+            println!(
+                "{login} on {target}: sudo_inject {}, sudo password {}, su password {}",
+                a.sudo_inject.as_str(),
+                elevation_password(a.sudo_secret, "the login's own"),
+                elevation_password(a.su_secret, "none"),
+            );
+        }
         AccountCommand::Remove { target, login } => {
             admin.remove_login(by, &target, &login).await?;
             println!("removed login {login} from {target}");
@@ -248,10 +319,31 @@ pub(super) async fn account(
                 Some(name) => vec![admin.store().target_by_name(&name).await?],
                 None => admin.store().list_targets().await?,
             };
-            println!("{:<24} {:<24} CREDENTIAL", "TARGET", "LOGIN");
+            println!(
+                "{:<24} {:<24} {:<12} {:<10} ELEVATION PASSWORDS",
+                "TARGET", "LOGIN", "CREDENTIAL", "SUDO"
+            );
             for t in targets {
                 for a in admin.store().accounts(&t).await? {
-                    println!("{:<24} {:<24} {}", t.name, a.login, a.secret_kind.as_str());
+                    let mut extra = Vec::new();
+                    if a.sudo_secret {
+                        extra.push("sudo");
+                    }
+                    if a.su_secret {
+                        extra.push("su");
+                    }
+                    println!(
+                        "{:<24} {:<24} {:<12} {:<10} {}",
+                        t.name,
+                        a.login,
+                        a.secret_kind.as_str(),
+                        a.sudo_inject.as_str(),
+                        if extra.is_empty() {
+                            "-".to_owned()
+                        } else {
+                            extra.join(", ")
+                        }
+                    );
                 }
             }
         }
@@ -306,4 +398,13 @@ pub(super) async fn access(
         }
     }
     Ok(())
+}
+
+/// How `account set` describes an elevation password: vaulted, or what stands in for it.
+fn elevation_password(vaulted: bool, otherwise: &str) -> String {
+    if vaulted {
+        "vaulted".into()
+    } else {
+        otherwise.into()
+    }
 }

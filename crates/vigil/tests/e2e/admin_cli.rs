@@ -174,3 +174,76 @@ fn an_evidence_consumer_stopped_and_restarted_misses_nothing() {
         );
     }
 }
+
+/// Issue 12's settings (the answering itself is not built yet): a login's sudo mode and its
+/// elevation passwords, set from the CLI, listed without their values, and in the
+/// administration log without them.
+#[test]
+fn a_logins_elevation_settings_are_set_listed_and_logged_without_passwords() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    let set = gw.cli_stdin(
+        &[
+            "account",
+            "set",
+            "web01",
+            TARGET_USER,
+            "--sudo-inject",
+            "on-demand",
+            "--su-password-stdin",
+        ],
+        Some("root-canary-e2e"),
+    );
+    assert!(set.status.success(), "{}", text(&set));
+    assert!(
+        text(&set)
+            .contains("sudo_inject on-demand, sudo password the login's own, su password vaulted"),
+        "{}",
+        text(&set)
+    );
+    let listed = gw.ok(&["account", "list", "web01"]);
+    assert!(
+        listed.contains("on-demand") && listed.contains("su"),
+        "{listed}"
+    );
+    let bad = gw.cli(&[
+        "account",
+        "set",
+        "web01",
+        TARGET_USER,
+        "--sudo-inject",
+        "always",
+    ]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad).contains("off, start or on-demand"),
+        "{}",
+        text(&bad)
+    );
+    gw.ok(&[
+        "account",
+        "set",
+        "web01",
+        TARGET_USER,
+        "--sudo-inject",
+        "off",
+        "--no-su-password",
+    ]);
+    let entries: Vec<_> = gw
+        .audit()
+        .into_iter()
+        .filter(|e| e["action"] == "account_elevation_changed")
+        .collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let all = serde_json::to_string(&gw.audit()).unwrap();
+    assert!(!all.contains("root-canary-e2e"), "a password in the log");
+    for f in crate::harness::files_under(&gw.data) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(
+            !bytes.windows(15).any(|w| w == b"root-canary-e2e"),
+            "{} holds the password in clear",
+            f.display()
+        );
+    }
+}

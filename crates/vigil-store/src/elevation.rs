@@ -1,0 +1,153 @@
+//! A login's elevation settings (issue 12): whether the gateway answers `sudo` for it, and
+//! the separate vaulted passwords for sudo and for `su` (root). The passwords are sealed with
+//! contexts of their own (`account:ID:sudo`, `account:ID:su`), so one ciphertext cannot be
+//! swapped for another.
+
+use sqlx::Row;
+use vigil_core::{Account, SecretKind, SudoInject};
+use vigil_vault::Secret;
+
+use crate::{Store, StoreError, Tx};
+
+/// What to do with one of a login's elevation passwords.
+pub enum SecretChange {
+    Keep,
+    Set(Secret),
+    Remove,
+}
+
+impl SecretChange {
+    /// `set`, `kept` or `removed`: what the evidence says (never the value).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SecretChange::Keep => "kept",
+            SecretChange::Set(_) => "set",
+            SecretChange::Remove => "removed",
+        }
+    }
+}
+
+fn context(account_id: &str, which: &str) -> String {
+    format!("account:{account_id}:{which}")
+}
+
+impl Tx {
+    /// Sets a login's elevation; an administrator acting also closes the circuit breaker.
+    pub async fn set_account_elevation(
+        &mut self,
+        target: &str,
+        login: &str,
+        inject: SudoInject,
+        sudo: &SecretChange,
+        su: &SecretChange,
+    ) -> Result<Account, StoreError> {
+        let t = self.target_by_name(target).await?;
+        let account = self
+            .accounts(&t)
+            .await?
+            .into_iter()
+            .find(|a| a.login == login)
+            .ok_or_else(|| StoreError::NotFound(format!("login {login} on target {target}")))?;
+        let will_have_sudo = match sudo {
+            SecretChange::Keep => account.sudo_secret,
+            SecretChange::Set(_) => true,
+            SecretChange::Remove => false,
+        };
+        if inject != SudoInject::Off
+            && !will_have_sudo
+            && account.secret_kind != SecretKind::Password
+        {
+            return Err(StoreError::Invalid {
+                what: "sudo_inject",
+                why: format!(
+                    "login {login} on {target} signs in with a key, so there is no password to answer sudo with: give one (--sudo-password-stdin)"
+                ),
+            });
+        }
+        for (column, which, change) in [
+            ("sudo_secret_sealed", "sudo", sudo),
+            ("su_secret_sealed", "su", su),
+        ] {
+            let sealed = match change {
+                SecretChange::Keep => continue,
+                SecretChange::Remove => None,
+                SecretChange::Set(secret) if secret.is_empty() => {
+                    return Err(StoreError::Invalid {
+                        what: "elevation password",
+                        why: "it is empty".into(),
+                    });
+                }
+                SecretChange::Set(secret) => Some(vigil_vault::seal(
+                    &self.store.master,
+                    &context(&account.id, which),
+                    secret,
+                )?),
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE accounts SET {column} = $1 WHERE id = $2"
+            )))
+            .bind(sealed)
+            .bind(&account.id)
+            .execute(&mut *self.conn)
+            .await?;
+        }
+        sqlx::query("UPDATE accounts SET sudo_inject = $1, sudo_blocked_at = NULL WHERE id = $2")
+            .bind(inject.as_str())
+            .bind(&account.id)
+            .execute(&mut *self.conn)
+            .await?;
+        let t = self.target_by_name(target).await?;
+        self.accounts(&t)
+            .await?
+            .into_iter()
+            .find(|a| a.login == login)
+            .ok_or_else(|| StoreError::NotFound(format!("login {login} on target {target}")))
+    }
+}
+
+impl Store {
+    /// The password that answers sudo for `account`: its own sudo password, else the login's
+    /// password. Call only to answer a prompt.
+    pub async fn account_sudo_secret(&self, account: &Account) -> Result<Secret, StoreError> {
+        match self.sealed(account, "sudo_secret_sealed").await? {
+            Some(sealed) => Ok(vigil_vault::open(
+                &self.master,
+                &context(&account.id, "sudo"),
+                &sealed,
+            )?),
+            None if account.secret_kind == SecretKind::Password => {
+                self.account_secret(account).await
+            }
+            None => Err(StoreError::NotFound(format!(
+                "a sudo password for login {}",
+                account.login
+            ))),
+        }
+    }
+
+    /// The root password that answers `su` for `account`. Call only to answer a prompt.
+    pub async fn account_su_secret(&self, account: &Account) -> Result<Secret, StoreError> {
+        let sealed = self
+            .sealed(account, "su_secret_sealed")
+            .await?
+            .ok_or_else(|| {
+                StoreError::NotFound(format!("an su password for login {}", account.login))
+            })?;
+        Ok(vigil_vault::open(
+            &self.master,
+            &context(&account.id, "su"),
+            &sealed,
+        )?)
+    }
+
+    async fn sealed(&self, account: &Account, column: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {column} AS sealed FROM accounts WHERE id = $1"
+        )))
+        .bind(&account.id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("login {}", account.login)))?;
+        Ok(row.try_get("sealed")?)
+    }
+}
