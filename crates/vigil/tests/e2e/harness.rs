@@ -50,23 +50,31 @@ pub fn free_port() -> u16 {
 }
 
 fn wait_for_port(port: u16, child: &mut Child, log: &Path) {
+    if let Err(why) = try_wait_for_port(port, child, log) {
+        panic!("{why}");
+    }
+}
+
+/// Like `wait_for_port`, but says why it failed instead of panicking: a port that another
+/// test took between `free_port` and the bind is worth a retry with new ports.
+fn try_wait_for_port(port: u16, child: &mut Child, log: &Path) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+            return Ok(());
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!(
+            return Err(format!(
                 "process exited with {status} before listening: {}",
                 std::fs::read_to_string(log).unwrap_or_default()
-            );
+            ));
         }
         std::thread::sleep(Duration::from_millis(25));
     }
-    panic!(
+    Err(format!(
         "nothing listens on 127.0.0.1:{port}: {}",
         std::fs::read_to_string(log).unwrap_or_default()
-    );
+    ))
 }
 
 /// The target login's password for this test process: random, and the canary that must never
@@ -172,6 +180,8 @@ pub struct Gateway {
     wrapper: Option<String>,
     /// `VIGIL_DATABASE_URL` for every vigil command, when the store is PostgreSQL.
     database_url: Option<String>,
+    /// Whether a start already retried with new ports.
+    retried: bool,
 }
 
 pub fn vigil_bin() -> &'static str {
@@ -247,6 +257,7 @@ impl Gateway {
             child: None,
             wrapper: wrapper.map(str::to_owned),
             database_url,
+            retried: false,
         };
         gw.spawn();
         gw
@@ -291,7 +302,17 @@ impl Gateway {
             .stderr(log)
             .spawn()
             .expect("start vigil serve");
-        wait_for_port(self.port, &mut child, &self.log);
+        if let Err(why) = try_wait_for_port(self.port, &mut child, &self.log) {
+            // Tests run in parallel, each taking free ports: another may have bound one of
+            // ours between `free_port` and the bind. New ports, once more.
+            if why.contains("Address already in use") && !self.retried {
+                self.retried = true;
+                self.port = free_port();
+                self.http_port = free_port();
+                return self.spawn();
+            }
+            panic!("{why}");
+        }
         self.child = Some(child);
     }
 
