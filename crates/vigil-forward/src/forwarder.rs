@@ -7,6 +7,10 @@
 //! restart resends at most that second. A node that stops drains its queues first (a few
 //! seconds at most); events still queued after that are not sent, and the outbox still has
 //! them (`vigil events`).
+//!
+//! Not yet for clusters: every node of a shared store reads the whole outbox under the same
+//! cursor name, so two nodes with destinations would each send every event (issue 16 gives
+//! each node its share).
 
 use std::collections::HashMap;
 use std::sync::Arc;
