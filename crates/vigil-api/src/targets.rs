@@ -269,22 +269,14 @@ pub(crate) async fn set_elevation(
     Json(e): Json<Elevation>,
 ) -> ApiResult<Json<TargetView>> {
     caller.require(Permission::ManageTargets)?;
-    let t = state.store.target_by_name(&target).await?;
-    let current = state
-        .store
-        .accounts(&t)
-        .await?
-        .into_iter()
-        .find(|a| a.login == login)
-        .ok_or_else(|| ApiError::NotFound(format!("login {login} on target {target}")))?;
     let inject = match e.sudo_inject.as_deref() {
-        None => current.sudo_inject,
-        Some(m) => vigil_core::SudoInject::parse(m).ok_or_else(|| {
+        None => None,
+        Some(m) => Some(vigil_core::SudoInject::parse(m).ok_or_else(|| {
             ApiError::BadRequest(format!(
                 "sudo_inject {m:?}: use {}",
                 vigil_core::SudoInject::ALLOWED
             ))
-        })?,
+        })?),
     };
     let sudo = secret_change(e.sudo_password, "sudo_password")?;
     let su = secret_change(e.su_password, "su_password")?;

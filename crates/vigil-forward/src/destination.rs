@@ -261,6 +261,19 @@ impl Destination {
             && self.kinds.as_ref().is_none_or(|k| k.contains(&event.kind))
     }
 
+    /// The bytes of one message of `event` for this destination: its format, facility and
+    /// size limit.
+    pub(crate) fn message(&self, event: &Event) -> Vec<u8> {
+        vigil_siem::line_within(
+            event,
+            self.format,
+            &self.origin,
+            env!("CARGO_PKG_VERSION"),
+            self.max_message_bytes,
+        )
+        .into_bytes()
+    }
+
     /// `host:port` as a socket address string.
     pub fn authority(&self) -> String {
         if self.host.contains(':') {

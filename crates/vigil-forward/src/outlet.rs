@@ -86,17 +86,6 @@ impl Outlet {
         }
     }
 
-    fn message(&self, event: &Event) -> Vec<u8> {
-        vigil_siem::line_within(
-            event,
-            self.destination.format,
-            &self.destination.origin,
-            env!("CARGO_PKG_VERSION"),
-            self.destination.max_message_bytes,
-        )
-        .into_bytes()
-    }
-
     /// Empties the queue into the destination, forever.
     pub(crate) async fn run(self: Arc<Self>, node: String) {
         let url = self.destination.url.clone();
@@ -137,7 +126,7 @@ impl Outlet {
                     &node,
                     vigil_core::now_millis(),
                 );
-                match conn.send(&self.message(&report)).await {
+                match conn.send(&self.destination.message(&report)).await {
                     Ok(()) => reported = dropped,
                     Err(e) => {
                         self.fail(&mut connection, &e, &mut backoff).await;
@@ -155,7 +144,7 @@ impl Outlet {
                     continue;
                 }
             };
-            match conn.send(&self.message(&event)).await {
+            match conn.send(&self.destination.message(&event)).await {
                 Ok(()) => {
                     self.sent.fetch_add(1, Ordering::Relaxed);
                 }

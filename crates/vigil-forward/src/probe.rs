@@ -17,15 +17,9 @@ pub enum Accepted {
 /// Sends the test event to `dest`.
 pub async fn send_test(dest: &Destination, node: &str) -> Result<Accepted, SendError> {
     let event = vigil_siem::test_event(&dest.url, node, vigil_core::now_millis());
-    let message = vigil_siem::line_within(
-        &event,
-        dest.format,
-        &dest.origin,
-        env!("CARGO_PKG_VERSION"),
-        dest.max_message_bytes,
-    );
+    let message = dest.message(&event);
     let mut conn = Connection::open(dest).await?;
-    conn.send(message.as_bytes()).await?;
+    conn.send(&message).await?;
     match (&dest.transport, conn) {
         (Transport::Udp, Connection::Udp(socket)) => {
             // A closed port answers with ICMP, which the next receive reports as refused.

@@ -32,22 +32,18 @@ fn context(account_id: &str, which: &str) -> String {
 }
 
 impl Tx {
-    /// Sets a login's elevation; an administrator acting also closes the circuit breaker.
+    /// Sets a login's elevation (`inject` `None`: the mode stays); an administrator acting
+    /// also closes the circuit breaker. Returns the login as it is now.
     pub async fn set_account_elevation(
         &mut self,
         target: &str,
         login: &str,
-        inject: SudoInject,
+        inject: Option<SudoInject>,
         sudo: &SecretChange,
         su: &SecretChange,
     ) -> Result<Account, StoreError> {
-        let t = self.target_by_name(target).await?;
-        let account = self
-            .accounts(&t)
-            .await?
-            .into_iter()
-            .find(|a| a.login == login)
-            .ok_or_else(|| StoreError::NotFound(format!("login {login} on target {target}")))?;
+        let account = self.account(target, login).await?;
+        let inject = inject.unwrap_or(account.sudo_inject);
         let will_have_sudo = match sudo {
             SecretChange::Keep => account.sudo_secret,
             SecretChange::Set(_) => true,
@@ -96,12 +92,7 @@ impl Tx {
             .bind(&account.id)
             .execute(&mut *self.conn)
             .await?;
-        let t = self.target_by_name(target).await?;
-        self.accounts(&t)
-            .await?
-            .into_iter()
-            .find(|a| a.login == login)
-            .ok_or_else(|| StoreError::NotFound(format!("login {login} on target {target}")))
+        self.account(target, login).await
     }
 }
 

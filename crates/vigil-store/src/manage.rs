@@ -83,13 +83,7 @@ impl Tx {
                 why: "it is empty".into(),
             });
         }
-        let t = self.target_by_name(target).await?;
-        let account = self
-            .accounts(&t)
-            .await?
-            .into_iter()
-            .find(|a| a.login == login)
-            .ok_or_else(|| StoreError::NotFound(format!("login {login} on target {target}")))?;
+        let account = self.account(target, login).await?;
         let sealed = vigil_vault::seal(
             &self.store.master,
             &crate::targets::secret_context(&account.id),

@@ -164,6 +164,16 @@ async fn accounts_on<'e>(
 }
 
 impl Tx {
+    /// One login of a target, as this transaction sees it.
+    pub async fn account(&mut self, target: &str, login: &str) -> Result<Account, StoreError> {
+        let t = self.target_by_name(target).await?;
+        self.accounts(&t)
+            .await?
+            .into_iter()
+            .find(|a| a.login == login)
+            .ok_or_else(|| StoreError::NotFound(format!("login {login} on target {target}")))
+    }
+
     /// The target's logins as this transaction sees them.
     pub async fn accounts(&mut self, target: &Target) -> Result<Vec<Account>, StoreError> {
         accounts_on(&mut *self.conn, target).await

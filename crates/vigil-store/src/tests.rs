@@ -407,7 +407,7 @@ store_test!(
             .set_account_elevation(
                 "web01",
                 "ops",
-                SudoInject::OnDemand,
+                Some(SudoInject::OnDemand),
                 &Set(Secret::from("sudo-canary-2".to_string())),
                 &Set(Secret::from("root-canary-3".to_string())),
             )
@@ -426,7 +426,7 @@ store_test!(
             b"root-canary-3"
         );
         let ops = store
-            .set_account_elevation("web01", "ops", SudoInject::Start, &Remove, &Keep)
+            .set_account_elevation("web01", "ops", Some(SudoInject::Start), &Remove, &Keep)
             .await
             .unwrap();
         assert_eq!(
@@ -440,7 +440,7 @@ store_test!(
         // A key login has no password to answer sudo with unless one is given.
         assert!(matches!(
             store
-                .set_account_elevation("web01", "deploy", SudoInject::OnDemand, &Keep, &Keep)
+                .set_account_elevation("web01", "deploy", Some(SudoInject::OnDemand), &Keep, &Keep)
                 .await,
             Err(StoreError::Invalid {
                 what: "sudo_inject",
@@ -451,7 +451,7 @@ store_test!(
             .set_account_elevation(
                 "web01",
                 "deploy",
-                SudoInject::OnDemand,
+                Some(SudoInject::OnDemand),
                 &Set(Secret::from("deploy-sudo".to_string())),
                 &Keep,
             )
@@ -463,7 +463,7 @@ store_test!(
         );
         assert!(matches!(
             store
-                .set_account_elevation("web01", "nobody", SudoInject::Off, &Keep, &Keep)
+                .set_account_elevation("web01", "nobody", Some(SudoInject::Off), &Keep, &Keep)
                 .await,
             Err(StoreError::NotFound(_))
         ));

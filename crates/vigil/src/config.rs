@@ -188,15 +188,13 @@ impl Settings {
                 "node_name in {file_origin}: {node_name:?} must be 1 to 64 characters without spaces"
             );
         }
-        let within = |p: Option<PathBuf>, default: &str| match p {
-            Some(p) if p.is_absolute() => p,
-            Some(p) => data_dir.join(p),
-            None => data_dir.join(default),
+        let within = |p: Option<PathBuf>, default: &str| {
+            in_data_dir(data_dir, &p.unwrap_or_else(|| PathBuf::from(default)))
         };
         let tls_files = match (file.tls_cert, file.tls_key) {
             (Some(c), Some(k)) => Some(vigil_api::TlsFiles {
-                cert: within(Some(c), ""),
-                key: within(Some(k), ""),
+                cert: in_data_dir(data_dir, &c),
+                key: in_data_dir(data_dir, &k),
             }),
             (None, None) => None,
             _ => bail!(
@@ -238,6 +236,15 @@ impl Settings {
     }
 }
 
+/// A path from vigil.toml: absolute as given, relative to the data directory otherwise.
+fn in_data_dir(data_dir: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_owned()
+    } else {
+        data_dir.join(p)
+    }
+}
+
 /// The `i`th `[[siem]]` table, checked.
 fn siem_destination(
     i: usize,
@@ -258,15 +265,7 @@ fn siem_destination(
             )
         })?),
     };
-    let file = |p: &Option<PathBuf>| {
-        p.as_ref().map(|p| {
-            if p.is_absolute() {
-                p.clone()
-            } else {
-                data_dir.join(p)
-            }
-        })
-    };
+    let file = |p: &Option<PathBuf>| p.as_deref().map(|p| in_data_dir(data_dir, p));
     let spec = vigil_forward::DestinationSpec {
         url: table.url.clone(),
         format: table.format.clone(),

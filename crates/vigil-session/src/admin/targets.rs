@@ -134,22 +134,24 @@ impl Admin {
         by: &Actor,
         target: &str,
         login: &str,
-        inject: vigil_core::SudoInject,
+        inject: Option<vigil_core::SudoInject>,
         sudo: &vigil_store::SecretChange,
         su: &vigil_store::SecretChange,
     ) -> Result<Account, AdminError> {
-        let entry = login_entry(
+        // The entry names the mode the login has after the change, so it is written after.
+        let mut tx = self.store.begin().await?;
+        let account = tx
+            .set_account_elevation(target, login, inject, sudo, su)
+            .await?;
+        tx.record(login_entry(
             by,
             EventKind::AccountElevationChanged,
             target,
             login,
-            serde_json::json!({ "sudo_inject": inject.as_str(), "sudo_secret": sudo.as_str(), "su_secret": su.as_str() }),
-        );
-        self.change(entry, async |tx| {
-            tx.set_account_elevation(target, login, inject, sudo, su)
-                .await
-        })
-        .await
+            serde_json::json!({ "sudo_inject": account.sudo_inject.as_str(), "sudo_secret": sudo.as_str(), "su_secret": su.as_str() }),
+        ));
+        tx.commit().await?;
+        Ok(account)
     }
 
     pub async fn remove_login(

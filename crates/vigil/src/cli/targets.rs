@@ -270,26 +270,14 @@ pub(super) async fn account(
             no_su_password,
         } => {
             use vigil_store::SecretChange;
-            let t = admin.store().target_by_name(&target).await?;
-            let current = admin
-                .store()
-                .accounts(&t)
-                .await?
-                .into_iter()
-                .find(|a| a.login == login)
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "no login {login} on target {target} (see `vigil account list {target}`)"
-                    )
-                })?;
             let inject = match sudo_inject.as_deref() {
-                None => current.sudo_inject,
-                Some(m) => vigil_core::SudoInject::parse(m).ok_or_else(|| {
+                None => None,
+                Some(m) => Some(vigil_core::SudoInject::parse(m).ok_or_else(|| {
                     anyhow::anyhow!(
                         "--sudo-inject {m:?}: use {}",
                         vigil_core::SudoInject::ALLOWED
                     )
-                })?,
+                })?),
             };
             let change = |read: bool, forget: bool| -> anyhow::Result<SecretChange> {
                 Ok(match (read, forget) {
