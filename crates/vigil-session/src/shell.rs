@@ -17,6 +17,10 @@
 //!    stop the line, it does not run (`unreadable`: fail closed, the operator types it out;
 //!    `unreadable_lines = "allow"` lets it run).
 //!
+//! After the gateway cancels a line, bash's buffer is unknown until bash answers a query in
+//! time (a Ctrl-C can leave keys of a paste behind): until then the typed keys of a line
+//! bash did not answer for are a guess, not exact.
+//!
 //! What it is not: see `vigil_audit::query` (the operator can subvert their own shell: when
 //! the typed line is exact it is decided too and the stricter verdict wins, and a line that
 //! could rebind the query (`bind`, `trap`, `eval`, `source`, a command built at run time, a
@@ -139,6 +143,10 @@ pub(crate) struct ShellStage {
     /// follow last came: the screen is read only once the shell's redraw could be on it.
     outputs: u64,
     edited_at: u64,
+    /// The gateway cancelled a line and bash has not since answered a query in time: what
+    /// its buffer holds is unknown (a cancel can leave keys of a paste behind, or land
+    /// after them), so the typed keys alone are not taken as exact.
+    unsure_buffer: bool,
 }
 
 /// How much of the latest output is kept to look for a prompt.
@@ -181,6 +189,7 @@ impl ShellStage {
             screen: LineScreen::new(cols),
             outputs: 0,
             edited_at: 0,
+            unsure_buffer: false,
         }
     }
 
@@ -190,6 +199,7 @@ impl ShellStage {
         self.settle_unconfirmed(false, out);
         let (mut actions, decided) = self.judge(s.text, s.exact, &s.tail, key);
         self.distrust_after(&decided, &mut actions);
+        self.note_cancel(&actions);
         match echo {
             Echo::Shown => self.log(decided, out),
             Echo::NotShown => self.log_secret(decided, out),
@@ -208,6 +218,9 @@ impl ShellStage {
     /// evidence. A line the keys do not give exactly is read from the screen when it shows
     /// it (`tail`: the keys typed since the last editing key).
     fn judge(&self, text: String, exact: bool, tail: &str, key: Bytes) -> (Vec<Action>, Decided) {
+        // After a cancel, bash's buffer may hold keys the typed line does not show: only
+        // bash's answer is exact then.
+        let exact = exact && !(self.unsure_buffer && self.query == Query::Asking);
         if !exact
             && self.outputs > self.edited_at
             && let Some(shown) = self.screen.read(tail)
@@ -232,6 +245,13 @@ impl ShellStage {
             return (actions, decided);
         }
         self.verdict_on(text, source, key)
+    }
+
+    /// Remembers that the gateway cancelled a line (see `unsure_buffer`).
+    fn note_cancel(&mut self, actions: &[Action]) {
+        if cancels(actions) {
+            self.unsure_buffer = true;
+        }
     }
 
     fn decided(&self, line: String, source: Source) -> Decided {
@@ -312,6 +332,7 @@ impl ShellStage {
             return None;
         }
         self.settle_unconfirmed(false, &mut Vec::new());
+        self.unsure_buffer = true;
         let mut out = vec![Action::Inject(Bytes::from_static(CANCEL))];
         let total = lines.len();
         let mut end = None;
@@ -446,6 +467,13 @@ impl Stage for ShellStage {
         out.push(Action::Forward(show));
         out
     }
+}
+
+/// Whether `actions` cancel the line in the target's shell.
+fn cancels(actions: &[Action]) -> bool {
+    actions
+        .iter()
+        .any(|a| matches!(a, Action::Inject(b) if b[..] == *CANCEL))
 }
 
 #[cfg(test)]

@@ -52,6 +52,9 @@ impl ShellStage {
         self.settle_unconfirmed(false, out);
         self.at_prompt = false;
         let (mut default, decided) = self.judge(s.text.clone(), s.exact, &s.tail, key.clone());
+        // Whether the default is taken is known only at the deadline: a default that cancels
+        // leaves the buffer unsure until an answer in time says otherwise.
+        self.note_cancel(&default);
         default.insert(0, Action::Mark(marker(&decided.line, &decided.decision)));
         let evidence = self.evidence.clone();
         let misses = self.misses.clone();
@@ -95,7 +98,10 @@ impl ShellStage {
         let mut all = vec![Action::Mark(marker(&decided.line, &decided.decision))];
         all.extend(actions);
         self.distrust_after(&decided, &mut all);
+        let cancel = super::cancels(&all);
         if asked.decider.decide(all) {
+            // Only an answer in time says what the buffer held; a late one settles nothing.
+            self.unsure_buffer = cancel;
             let _ = self.evidence.send(decided);
         }
     }

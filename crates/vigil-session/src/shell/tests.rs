@@ -270,6 +270,53 @@ async fn an_answer_that_could_rebind_the_query_ends_it() {
 }
 
 #[tokio::test]
+async fn after_a_cancel_a_line_bash_did_not_answer_for_is_not_decided_by_its_keys() {
+    let (mut s, mut rx) = bash();
+    // A refused paste: the cancel may leave some of its keys in bash's buffer.
+    let hold = held(s.on_input(Bytes::from_static(
+        b"\x1b[200~rm -rf /x\recho b\recho c\x1b[201~\r",
+    )));
+    s.on_output(Bytes::from(osc(
+        &s,
+        "L",
+        Some("'rm -rf /x\necho b\necho c'"),
+    )));
+    let decided = summary(&hold.decided().await);
+    assert_eq!(decided[1], "inject \"\\u{3}\"", "{decided:?}");
+    assert!(rx.recv().await.is_some());
+    s.on_output(Bytes::from(osc(&s, "P", None)));
+    // The next line's keys look harmless, but bash does not answer: it does not run.
+    let hold = held(s.on_input(Bytes::from_static(b"touch /tmp/y\r")));
+    let decided = summary(&hold.decided().await);
+    assert!(
+        decided
+            .iter()
+            .any(|a| a.starts_with("tell vigil: this line was edited")),
+        "{decided:?}"
+    );
+    assert_eq!(rx.recv().await.unwrap().source, Source::Unreadable);
+    // A late answer settles nothing.
+    s.on_output(Bytes::from(osc(&s, "L", Some("'echo b; touch /tmp/y'"))));
+    assert!(s.unsure_buffer);
+    // An answer in time settles the buffer: typed lines are exact again.
+    s.on_output(Bytes::from(osc(&s, "P", None)));
+    let hold = held(s.on_input(Bytes::from_static(b"ls\r")));
+    s.on_output(Bytes::from(osc(&s, "L", Some("'ls'"))));
+    assert_eq!(
+        summary(&hold.decided().await),
+        ["mark command: ls", "forward \r"]
+    );
+    assert_eq!(rx.recv().await.unwrap().source, Source::ShellQuery);
+    assert!(!s.unsure_buffer);
+    s.on_output(Bytes::from(osc(&s, "P", None)));
+    let hold = held(s.on_input(Bytes::from_static(b"touch /tmp/z\r")));
+    assert_eq!(
+        summary(&hold.decided().await),
+        ["mark command: touch /tmp/z", "forward \r"]
+    );
+}
+
+#[tokio::test]
 async fn lines_entered_together_are_decided_before_any_runs() {
     // dash has no bracketed paste: a pasted block arrives as lines in one chunk.
     let (mut s, mut rx) = stage();
