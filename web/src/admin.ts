@@ -8,7 +8,35 @@ import { clear, errorText, h, modal, notice, when } from './ui';
 const ROLES = ['pam-administrator', 'pam-auditor', 'system-administrator', 'operator'];
 
 interface UserRow { name: string; role: string; disabled: boolean; has_totp: boolean; created_at: number; locked_by: string | null; keys: { id: string; fingerprint: string }[] }
-interface TargetRow { name: string; host: string; port: number; disabled: boolean; host_key: string | null; logins: { login: string; kind: string }[] }
+interface LoginRow { login: string; kind: string; sudo_inject: string; sudo_password: boolean; su_password: boolean; sudo_ticket_minutes: number; sudo_blocked: boolean }
+interface TargetRow { name: string; host: string; port: number; disabled: boolean; host_key: string | null; logins: LoginRow[] }
+
+const SUDO_MODES = ['off', 'start', 'on-demand'];
+
+/** The elevation form of a login: how the gateway answers sudo, and its separate passwords
+ * (write-only: empty keeps the vaulted one). */
+function elevationForm(target: string, l: LoginRow, reload: () => Promise<void>): Promise<void> {
+  const check = (label: string, name: string) => h('label', { class: 'check' }, h('input', { type: 'checkbox', name, 'data-testid': `field-${name}` }), label);
+  return formModal(`sudo for ${l.login}@${target}`, [
+    select('The gateway answers sudo', 'sudo_inject', SUDO_MODES, l.sudo_inject),
+    h('p', { class: 'muted small' }, 'start: the shell starts as root, the prompt answered before the operator types. on-demand: a plain sudo line read from bash gets the password, never shown. off: the prompt reaches the operator.'),
+    field(l.sudo_password ? 'New sudo password (empty keeps the vaulted one)' : 'Separate sudo password (empty: the login\'s own)', 'sudo_password', { type: 'password', autocomplete: 'off' }),
+    ...(l.sudo_password ? [check('Use the login\'s own password for sudo', 'sudo_password_remove')] : []),
+    field(l.su_password ? 'New root password for su (empty keeps it)' : 'Root password for su (optional)', 'su_password', { type: 'password', autocomplete: 'off' }),
+    ...(l.su_password ? [check('Forget the root password', 'su_password_remove')] : []),
+    field('Minutes the target\'s sudo caches a password (its timestamp_timeout; 0 when it asks every time)', 'sudo_ticket_minutes', { type: 'number', min: '0', max: '1440', value: String(l.sudo_ticket_minutes) }),
+  ], 'Save', async (d) => {
+    const secret = (name: string) => d.get(`${name}_remove`) === 'on' ? null : (String(d.get(name) ?? '') || undefined);
+    await call('PUT', `/targets/${target}/logins/${l.login}/elevation`, {
+      sudo_inject: d.get('sudo_inject'),
+      sudo_password: secret('sudo_password'),
+      su_password: secret('su_password'),
+      sudo_ticket_minutes: Number(d.get('sudo_ticket_minutes') || 0),
+    });
+    await reload();
+    return `sudo for ${l.login}@${target}: ${String(d.get('sudo_inject'))}.`;
+  }, 'elevation-form');
+}
 interface GrantRow { id: string; user_name: string; target_name: string; login: string | null; allow_port_forwarding: boolean; created_at: number }
 interface AuditRow { id: number; at: number; actor: string; action: string; subject: string; detail: string }
 
@@ -119,7 +147,10 @@ export async function targetsPage(main: HTMLElement): Promise<void> {
       h('td', {}, t.name),
       h('td', {}, `${t.host}:${t.port}`),
       h('td', {}, t.disabled ? h('span', { class: 'badge purged' }, 'Disabled') : 'Enabled'),
-      h('td', {}, ...t.logins.map((l) => h('div', {}, `${l.login} (${l.kind}) `,
+      h('td', {}, ...t.logins.map((l) => h('div', { 'data-testid': `login-${t.name}-${l.login}` }, `${l.login} (${l.kind}) `,
+        l.sudo_inject !== 'off' ? h('span', { class: 'badge', title: 'how the gateway answers sudo' }, `sudo: ${l.sudo_inject}`) : '',
+        l.sudo_blocked ? h('span', { class: 'badge purged', 'data-testid': 'sudo-blocked', title: 'the target rejected the vaulted password twice in 15 minutes; saving the login\'s sudo settings lifts it' }, 'sudo blocked') : '',
+        h('button', { 'data-testid': `elevation-${t.name}-${l.login}`, onclick: () => void elevationForm(t.name, l, reload) }, 'sudo…'),
         h('button', { onclick: () => void formModal(`New credential for ${l.login}@${t.name}`, credentialFields(), 'Replace credential',
           async (d) => { await call('PUT', `/targets/${t.name}/logins/${l.login}`, credential(d)); return 'Credential replaced.'; }, 'rotate-form') }, 'Rotate'),
         h('button', { onclick: async () => { try { await call('DELETE', `/targets/${t.name}/logins/${l.login}`); await reload(); } catch (e) { notice(errorText(e), 'error'); } } }, 'Remove')))),
@@ -173,7 +204,8 @@ const ADMIN_SENTENCES: Record<string, (d: Detail, r: AuditRow) => string> = {
   auth_failed: (d) => `A gateway sign-in failed: ${val(d.reason)}.`,
   ssh_login_blocked: (d) => `A gateway sign-in from ${val(d.client)} was refused by the rate limit (${val(d.wait_secs)} s to wait).`,
   console_login_blocked: (d) => `A console sign-in from ${val(d.addr)} was refused by the rate limit.`,
-  account_elevation_changed: (d) => `sudo answered by the gateway: ${val(d.sudo_inject)}; sudo password ${val(d.sudo_secret)}, su password ${val(d.su_secret)}${via(d)}.`,
+  account_elevation_changed: (d) => `sudo answered by the gateway: ${val(d.sudo_inject)}; sudo password ${val(d.sudo_secret)}, su password ${val(d.su_secret)}${d.sudo_ticket_minutes !== undefined ? `, sudo cache ${val(d.sudo_ticket_minutes)} min` : ''}${via(d)}.`,
+  elevation_rejected: (d) => `The target refused the vaulted ${val(d.tool)} password after ${val(d.command)}${d.blocked ? '; answering is blocked for this login until its sudo settings are saved again' : ''}.`,
   user_added: (d) => `Added with the role ${val(d.role)}${via(d)}.`,
   user_role_changed: (d) => `Role changed from ${val(d.from)} to ${val(d.to)}${via(d)}.`,
   user_disabled: (d) => d.reason ? `Disabled: ${val(d.reason)}${d.command ? `, after running ${val(d.command)}` : ''}${via(d)}.` : `Disabled${via(d)}.`,

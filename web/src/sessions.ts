@@ -169,6 +169,10 @@ const SENTENCES: Record<string, (d: Detail, e: SessionEvent) => string> = {
   locked: (_d, e) => `${e.actor ?? 'Someone'} locked the operator's input.`,
   unlocked: (d, e) => `${e.actor ?? 'Someone'} unlocked the operator's input; ${str(d.input_dropped_bytes)} bytes typed meanwhile were dropped.`,
   ended: (d) => `The session ended: ${str(d.reason)}.`,
+  elevation_supplied: (d) => `The gateway answered ${str(d.tool)}'s password prompt with the vaulted password (${str(d.mode)}) for ${str(d.command)}.`,
+  elevation_not_answered: (d) => `${str(d.tool)}'s password prompt after ${str(d.command)} was not answered: ${str(d.reason)}.`,
+  elevation_rejected: (d) => `The target refused the vaulted ${str(d.tool)} password after ${str(d.command)}; the invocation was stopped${d.blocked ? ' and answering is now blocked for this login' : ''}.`,
+  elevation_answering_off: (d) => `sudo is no longer answered in this session: ${str(d.reason)}.`,
   command_detected: (d) => {
     const action = str(d.action);
     const rules = Array.isArray(d.rules) ? (d.rules as Detail[]).map((r) => `${str(r.rule)} (+${str(r.score)})`).join(', ') : '';

@@ -211,6 +211,37 @@ test('prevent purge with a justification keeps the session from the purge job', 
   await page.context().close();
 });
 
+test("a login's sudo answering is set from the targets page, its passwords never shown", async () => {
+  const page = await newPage();
+  await login(page, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
+  await page.goto(`${URL}/#/targets`);
+  const button = page.locator('[data-testid^="elevation-web01-"]').first();
+  await button.click();
+  await page.getByTestId('elevation-form').waitFor();
+  await page.getByTestId('field-sudo_inject').selectOption('on-demand');
+  await page.getByTestId('field-su_password').fill('Root-canary-console-1');
+  await page.getByTestId('field-sudo_ticket_minutes').fill('0');
+  await page.getByTestId('elevation-form-submit').click();
+  await until('the login shows its sudo mode', async () => (await page.getByTestId('targets-table').innerText()).includes('sudo: on-demand'));
+  await shot(page, '14-login-sudo');
+  // Opened again, the form shows the mode and that a root password is vaulted, not its value.
+  await button.click();
+  await page.getByTestId('elevation-form').waitFor();
+  assert.equal(await page.getByTestId('field-sudo_inject').inputValue(), 'on-demand');
+  assert.equal(await page.getByTestId('field-su_password').inputValue(), '');
+  assert.ok(!(await page.content()).includes('Root-canary-console-1'));
+  await page.getByTestId('field-su_password_remove').check();
+  await page.getByTestId('field-sudo_inject').selectOption('off');
+  await page.getByTestId('elevation-form-submit').click();
+  await until('the mode is off again', async () => !(await page.getByTestId('targets-table').innerText()).includes('sudo: on-demand'));
+  await page.goto(`${URL}/#/audit`);
+  const audit = await page.getByTestId('audit-table').innerText();
+  assert.ok(audit.includes('sudo answered by the gateway: on-demand') && audit.includes('su password set'), audit);
+  assert.ok(audit.includes('su password removed'), audit);
+  assert.ok(!audit.includes('Root-canary-console-1'));
+  await page.context().close();
+});
+
 test('an assigned auditor can open that session and nothing else', async () => {
   const page = await newPage();
   await login(page, 'admin', process.env.VIGIL_ADMIN_PASSWORD);

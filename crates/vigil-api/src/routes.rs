@@ -354,7 +354,7 @@ pub const ROUTES: &[Route] = &[
     r(
         "PUT",
         "/api/v1/targets/{name}/logins/{login}/elevation",
-        "Set how the gateway answers sudo for a login: {sudo_inject: off|start|on-demand, sudo_password, su_password} (passwords write-only; null removes one)",
+        "Set how the gateway answers sudo for a login: {sudo_inject: off|start|on-demand, sudo_password, su_password, sudo_ticket_minutes} (passwords write-only; null removes one; setting it also lifts a block after rejected passwords)",
         Permission(P::ManageTargets),
         |m| on(m, targets::set_elevation),
     ),

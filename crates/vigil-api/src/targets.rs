@@ -33,6 +33,11 @@ pub(crate) struct LoginView {
     sudo_password: bool,
     /// A root password for su is vaulted (never the value).
     su_password: bool,
+    /// The target's sudo credential cache, in minutes (its `timestamp_timeout`).
+    sudo_ticket_minutes: u32,
+    /// The target rejected the vaulted elevation password twice within 15 minutes: nothing
+    /// is answered for this login until its elevation is set again.
+    sudo_blocked: bool,
 }
 
 async fn target_view(state: &AppState, t: vigil_core::Target) -> ApiResult<TargetView> {
@@ -47,6 +52,8 @@ async fn target_view(state: &AppState, t: vigil_core::Target) -> ApiResult<Targe
             sudo_inject: a.sudo_inject.as_str(),
             sudo_password: a.sudo_secret,
             su_password: a.su_secret,
+            sudo_ticket_minutes: a.sudo_ticket_minutes,
+            sudo_blocked: a.sudo_blocked,
         })
         .collect();
     Ok(TargetView {
@@ -243,6 +250,7 @@ pub(crate) struct Elevation {
     sudo_password: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     su_password: Option<Option<String>>,
+    sudo_ticket_minutes: Option<u32>,
 }
 
 /// Tells an absent key (`None`) from a `null` one (`Some(None)`).
@@ -278,11 +286,15 @@ pub(crate) async fn set_elevation(
             ))
         })?),
     };
-    let sudo = secret_change(e.sudo_password, "sudo_password")?;
-    let su = secret_change(e.su_password, "su_password")?;
+    let change = vigil_store::ElevationChange {
+        inject,
+        sudo: secret_change(e.sudo_password, "sudo_password")?,
+        su: secret_change(e.su_password, "su_password")?,
+        ticket_minutes: e.sudo_ticket_minutes,
+    };
     state
         .admin
-        .set_login_elevation(&caller.actor(), &target, &login, inject, &sudo, &su)
+        .set_login_elevation(&caller.actor(), &target, &login, &change)
         .await?;
     one(&state, &target).await
 }

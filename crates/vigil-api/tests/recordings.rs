@@ -38,6 +38,7 @@ async fn recorded_session(f: &Fixture) -> String {
     let start = vigil_session::TrackStart {
         pty: Some((80, 24, "xterm".into())),
         command: Some("cat".into()),
+        elevated: false,
     };
     let exec = open(&io, 0, ChannelKind::Exec, &start).await;
     drop(

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod command;
+pub mod elevation;
 pub mod lex;
 pub mod line;
 pub mod query;

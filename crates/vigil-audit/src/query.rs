@@ -16,6 +16,9 @@
 //!   must never receive the key). Readline's redraw after a query does not send it.
 //! - `L` answers the query with the buffer, quoted by bash's `${READLINE_LINE@Q}` or zsh's
 //!   `${(qqqq)BUFFER}` (both decoded by [`decode`]).
+//! - `E` (bash: added to `PS0`) comes when bash has accepted a line and is about to run it:
+//!   what follows it in the output is the line's own (used to tell sudo's prompt from the
+//!   shell's redraw; an operator who resets `PS0` only loses sudo answering).
 //!
 //! [`Replies`] is the I/O-free scanner of target output for those messages.
 //!
@@ -59,7 +62,7 @@ pub fn setup_line(nonce: &str) -> String {
         "vigil_q() {{ printf '\\''\\033]7767;L;{nonce};%s\\007'\\'' \"${{(qqqq)BUFFER}}\" }}; zle -N vigil_q; bindkey -M emacs '\\''\\e[9999~'\\'' vigil_q; bindkey -M viins '\\''\\e[9999~'\\'' vigil_q; bindkey -M vicmd '\\''\\e[9999~'\\'' vigil_q; vigil_p() {{ printf '\\''\\033]7767;P;{nonce}\\007'\\'' }}; precmd_functions+=(vigil_p); setopt NO_BANG_HIST"
     );
     format!(
-        " case ${{BASH_VERSION-}} in ?*) {}{}{}PROMPT_COMMAND=\"${{PROMPT_COMMAND:+$PROMPT_COMMAND$'\\n'}}printf '\\033]7767;P;{nonce}\\007'\"; set +H; case $(HISTTIMEFORMAT= history 1) in *{nonce}*) history -d -1;; esac;; esac; case ${{ZSH_VERSION-}} in ?*) eval '{zsh}';; esac; printf '\\033]7767;H;{nonce};%s\\007' \"${{BASH_VERSION:+bash}}${{ZSH_VERSION:+zsh}}\"\r",
+        " case ${{BASH_VERSION-}} in ?*) {}{}{}PROMPT_COMMAND=\"${{PROMPT_COMMAND:+$PROMPT_COMMAND$'\\n'}}printf '\\033]7767;P;{nonce}\\007'\"; PS0=\"${{PS0-}}\\033]7767;E;{nonce}\\007\"; set +H; case $(HISTTIMEFORMAT= history 1) in *{nonce}*) history -d -1;; esac;; esac; case ${{ZSH_VERSION-}} in ?*) eval '{zsh}';; esac; printf '\\033]7767;H;{nonce};%s\\007' \"${{BASH_VERSION:+bash}}${{ZSH_VERSION:+zsh}}\"\r",
         bind("emacs"),
         bind("vi-insert"),
         bind("vi-command"),
@@ -75,6 +78,8 @@ pub enum Reply {
     Prompt,
     /// The buffer, decoded; `None` when the answer could not be decoded.
     Line(Option<String>),
+    /// The shell accepted a line and runs it now (bash's `PS0`).
+    Running,
 }
 
 /// What one chunk of output held: the bytes to show, and the replies in it, in order.
@@ -82,6 +87,8 @@ pub enum Reply {
 pub struct Scanned {
     pub show: Vec<u8>,
     pub replies: Vec<Reply>,
+    /// Where in `show` the last [`Reply::Running`] came: what follows is the line's output.
+    pub running_at: Option<usize>,
 }
 
 /// Scans target output for the query's messages (see the module doc).
@@ -177,6 +184,9 @@ impl Replies {
         if matches!(reply, Reply::Hello { .. }) && self.setup.take().is_some() {
             out.show.extend_from_slice(SETUP_ERASED);
         }
+        if reply == Reply::Running {
+            out.running_at = Some(out.show.len());
+        }
         out.replies.push(reply);
     }
 
@@ -196,6 +206,7 @@ impl Replies {
                 shell: shell.to_owned(),
             }),
             ("P", None) => Some(Reply::Prompt),
+            ("E", None) => Some(Reply::Running),
             ("L", Some(quoted)) => Some(Reply::Line(decode(quoted))),
             _ => None,
         }

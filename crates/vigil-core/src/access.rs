@@ -130,6 +130,8 @@ mod tests {
             sudo_inject: crate::SudoInject::Off,
             sudo_secret: false,
             su_secret: false,
+            sudo_blocked: false,
+            sudo_ticket_minutes: 15,
             id: login.into(),
             target_id: "t".into(),
             login: login.into(),

@@ -105,6 +105,21 @@ kinds! {
     Unlocked = "unlocked", Session, ["user", "input_dropped_bytes"];
     /// The session ended, with its reason and byte counts.
     Ended = "ended", Session, ["reason"];
+    /// The gateway answered an elevation prompt with the vaulted password (never in the
+    /// evidence): `tool` sudo or su, `mode` start or on-demand, `command` the line it
+    /// answered for.
+    ElevationSupplied = "elevation_supplied", Session, ["tool", "mode", "command"];
+    /// An elevation prompt the gateway did not answer for an operator, and why (the line is
+    /// not one plain sudo command, sudo's credential may still be cached, answering is off
+    /// for the session or blocked for the login); the prompt reached the operator.
+    ElevationNotAnswered = "elevation_not_answered", Session, ["tool", "command", "reason"];
+    /// The target refused the vaulted elevation password ("Sorry, try again.", "su:
+    /// Authentication failure"): the invocation was stopped and the login's password flagged;
+    /// `blocked` says whether this tripped the circuit breaker.
+    ElevationRejected = "elevation_rejected", Both, ["tool", "command", "blocked"];
+    /// On-demand answering is off for the rest of the session: a line changed what `sudo`
+    /// or `PATH` means, or ran unread.
+    ElevationAnsweringOff = "elevation_answering_off", Session, ["reason", "command"];
 
     // --- the administration log ----------------------------------------------------------
     /// A sign-in to the gateway failed; the actor is the user name as typed.

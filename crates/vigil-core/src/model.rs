@@ -74,6 +74,12 @@ pub struct Account {
     pub sudo_secret: bool,
     /// A vaulted root password for `su`.
     pub su_secret: bool,
+    /// The target rejected the vaulted elevation password twice within 15 minutes: the
+    /// gateway does not answer for this login until an administrator sets its elevation.
+    pub sudo_blocked: bool,
+    /// How long the target's sudo keeps a credential cached (its `timestamp_timeout`), in
+    /// minutes: on-demand answering waits this long after an earlier sudo.
+    pub sudo_ticket_minutes: u32,
 }
 
 /// Permission for a user to reach a target, optionally only as one login.

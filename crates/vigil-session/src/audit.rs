@@ -97,6 +97,11 @@ pub enum Source {
 }
 
 impl Source {
+    /// Whether the line is what the shell runs (as far as the gateway can know).
+    pub fn is_exact(self) -> bool {
+        !matches!(self, Source::TypedLineInexact | Source::Unreadable)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Source::Exec => "exec",

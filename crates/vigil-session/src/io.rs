@@ -21,6 +21,7 @@ use tokio::sync::{OwnedRwLockReadGuard, RwLock};
 use vigil_core::Evidence;
 
 use crate::audit::{CommandVerdict, Source};
+use crate::elevate::Responder;
 use crate::error::HubError;
 use crate::recorder::{LiveView, RecEvent, Recorder, RecorderError, RecorderTask};
 use crate::shell::ShellStage;
@@ -37,7 +38,7 @@ struct IoInner {
     /// from it.
     policy: Policy,
     /// Where terminal channels send their decided lines' evidence (one task, in order).
-    evidence: tokio::sync::mpsc::UnboundedSender<crate::shell::Decided>,
+    evidence: tokio::sync::mpsc::UnboundedSender<crate::shell::Note>,
     bytes_in: AtomicU64,
     bytes_out: AtomicU64,
     /// The lock gate: while set, operator input is dropped (never queued for later).
@@ -130,6 +131,7 @@ impl SessionIo {
             tracks.store().clone(),
             tracks.session().clone(),
             policy.commands.user().to_owned(),
+            policy.elevation.clone(),
         );
         SessionIo {
             inner: Arc::new(IoInner {
@@ -167,7 +169,7 @@ impl SessionIo {
         // A terminal's lines are audited first, right after the lock gate.
         let mut stages: Vec<Box<dyn Stage>> = Vec::new();
         if kind == ChannelKind::Terminal {
-            stages.push(Box::new(ShellStage::new(
+            let mut shell = ShellStage::new(
                 self.inner.policy.commands.clone(),
                 self.inner.evidence.clone(),
                 start.command.is_none(),
@@ -176,7 +178,25 @@ impl SessionIo {
                     .as_ref()
                     .and_then(|(cols, _, _)| u16::try_from(*cols).ok())
                     .unwrap_or(80),
-            )));
+            );
+            if let Some(elevation) = &self.inner.policy.elevation {
+                let evidence = self.inner.evidence.clone();
+                let mut responder = Responder::new(
+                    Arc::clone(elevation),
+                    Box::new(move |note| {
+                        let _ = evidence.send(crate::shell::Note::Elevation(note));
+                    }),
+                    start.elevated,
+                );
+                if start.command.is_none()
+                    && !start.elevated
+                    && let Err(why) = self.inner.policy.elevated_start()
+                {
+                    responder = responder.not_started(why);
+                }
+                shell = shell.answering_sudo(responder);
+            }
+            stages.push(Box::new(shell));
         } else if kind == ChannelKind::Exec
             && vigil_audit::command::reads_commands_from_stdin(start.command.as_deref())
         {

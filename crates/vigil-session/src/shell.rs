@@ -19,7 +19,8 @@
 //!
 //! After the gateway cancels a line, bash's buffer is unknown until bash answers a query in
 //! time (a Ctrl-C can leave keys of a paste behind): until then the typed keys of a line
-//! bash did not answer for are a guess, not exact.
+//! bash was asked for and did not answer are a guess, not exact. A line no query is asked for
+//! (a nested shell, a program) is still decided by its keys.
 //!
 //! What it is not: see `vigil_audit::query` (the operator can subvert their own shell: when
 //! the typed line is exact it is decided too and the stricter verdict wins, and a line that
@@ -40,6 +41,8 @@ use vigil_core::SessionId;
 use vigil_store::Store;
 
 use crate::audit::{CommandRules, Source, marker, record, verdict};
+use crate::elevate::Responder;
+use crate::elevation::{Elevation, ElevationNote};
 use crate::recent::Recent;
 use crate::stage::{Action, Stage};
 
@@ -93,17 +96,49 @@ impl Decided {
     }
 }
 
-/// Starts the task that writes decided lines' evidence for one session, in order.
+/// What a session's evidence task writes, in the order its stages said it.
+#[derive(Debug)]
+pub(crate) enum Note {
+    Line(Decided),
+    Elevation(ElevationNote),
+}
+
+impl From<Decided> for Note {
+    fn from(d: Decided) -> Self {
+        Note::Line(d)
+    }
+}
+
+impl std::fmt::Debug for Decided {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decided")
+            .field("line", &self.line)
+            .field("source", &self.source)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts the task that writes one session's evidence of decided lines and elevation
+/// answers, in order.
 pub(crate) fn evidence_task(
     store: Store,
     session: SessionId,
     user: String,
-) -> mpsc::UnboundedSender<Decided> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Decided>();
+    elevation: Option<Arc<Elevation>>,
+) -> mpsc::UnboundedSender<Note> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Note>();
     tokio::spawn(async move {
-        while let Some(d) = rx.recv().await {
-            if let Err(e) = record(&store, &session, &user, &d.line, d.source, &d.decision).await {
-                tracing::error!(session = %session, error = %e, "cannot write a detected command");
+        while let Some(note) = rx.recv().await {
+            let written = match note {
+                Note::Line(d) => {
+                    record(&store, &session, &user, &d.line, d.source, &d.decision).await
+                }
+                Note::Elevation(n) => {
+                    crate::elevation::record(&store, &session, elevation.as_deref(), n).await
+                }
+            };
+            if let Err(e) = written {
+                tracing::error!(session = %session, error = %e, "cannot write a session's evidence");
             }
         }
     });
@@ -121,7 +156,7 @@ struct Typed {
 pub(crate) struct ShellStage {
     tracker: LineTracker,
     rules: CommandRules,
-    evidence: mpsc::UnboundedSender<Decided>,
+    evidence: mpsc::UnboundedSender<Note>,
     /// A line typed and submitted in one chunk: logged once the output after it says
     /// whether the terminal echoed it (a command) or not (a secret at a prompt).
     unconfirmed: Option<(Decided, String)>,
@@ -147,6 +182,8 @@ pub(crate) struct ShellStage {
     /// its buffer holds is unknown (a cancel can leave keys of a paste behind, or land
     /// after them), so the typed keys alone are not taken as exact.
     unsure_buffer: bool,
+    /// Answers sudo with the vaulted password, when the login is set to.
+    elevate: Option<Responder>,
 }
 
 /// How much of the latest output is kept to look for a prompt.
@@ -164,7 +201,7 @@ impl ShellStage {
     /// there: a command run with a PTY (`ssh -t host vim x`) must never receive it.
     pub(crate) fn new(
         rules: CommandRules,
-        evidence: mpsc::UnboundedSender<Decided>,
+        evidence: mpsc::UnboundedSender<Note>,
         shell: bool,
         cols: u16,
     ) -> Self {
@@ -190,6 +227,20 @@ impl ShellStage {
             outputs: 0,
             edited_at: 0,
             unsure_buffer: false,
+            elevate: None,
+        }
+    }
+
+    /// Answers sudo's prompt as `responder` decides (see `elevate.rs`).
+    pub(crate) fn answering_sudo(mut self, responder: Responder) -> Self {
+        self.elevate = Some(responder);
+        self
+    }
+
+    /// Tells the responder that a line runs (read from `source`).
+    fn line_runs(&mut self, decided: &Decided, out: &mut Vec<Action>) {
+        if let Some(r) = &mut self.elevate {
+            r.line_runs(&decided.line, decided.source, out);
         }
     }
 
@@ -200,6 +251,9 @@ impl ShellStage {
         let (mut actions, decided) = self.judge(s.text, s.exact, &s.tail, key);
         self.distrust_after(&decided, &mut actions);
         self.note_cancel(&actions);
+        if runs(&actions) && echo != Echo::NotShown {
+            self.line_runs(&decided, &mut actions);
+        }
         match echo {
             Echo::Shown => self.log(decided, out),
             Echo::NotShown => self.log_secret(decided, out),
@@ -218,9 +272,6 @@ impl ShellStage {
     /// evidence. A line the keys do not give exactly is read from the screen when it shows
     /// it (`tail`: the keys typed since the last editing key).
     fn judge(&self, text: String, exact: bool, tail: &str, key: Bytes) -> (Vec<Action>, Decided) {
-        // After a cancel, bash's buffer may hold keys the typed line does not show: only
-        // bash's answer is exact then.
-        let exact = exact && !(self.unsure_buffer && self.query == Query::Asking);
         if !exact
             && self.outputs > self.edited_at
             && let Some(shown) = self.screen.read(tail)
@@ -280,7 +331,7 @@ impl ShellStage {
 
     fn log(&self, d: Decided, out: &mut Vec<Action>) {
         out.push(Action::Mark(marker(&d.line, &d.decision)));
-        let _ = self.evidence.send(d);
+        let _ = self.evidence.send(d.into());
     }
 
     /// A line the terminal did not show: its text is never logged. Only a line a rule hit,
@@ -338,7 +389,7 @@ impl ShellStage {
         let mut end = None;
         for (actions, decided) in refused {
             out.push(Action::Mark(marker(&decided.line, &decided.decision)));
-            let _ = self.evidence.send(decided);
+            let _ = self.evidence.send(decided.into());
             for a in actions {
                 match a {
                     Action::Tell(notice) => out.push(Action::Tell(format!(
@@ -356,6 +407,24 @@ impl ShellStage {
 
 impl Stage for ShellStage {
     fn on_input(&mut self, data: Bytes) -> Vec<Action> {
+        let Some(r) = &mut self.elevate else {
+            return self.input(data);
+        };
+        r.typed();
+        let out = self.input(data);
+        match &mut self.elevate {
+            Some(r) if r.holds_input() => r.hold_input(out),
+            _ => out,
+        }
+    }
+
+    fn on_output(&mut self, data: Bytes) -> Vec<Action> {
+        self.output(data)
+    }
+}
+
+impl ShellStage {
+    fn input(&mut self, data: Bytes) -> Vec<Action> {
         let mut out = Vec::new();
         if let Query::SettingUp(since) = self.query
             && since.elapsed() > SETUP_WAIT
@@ -414,12 +483,16 @@ impl Stage for ShellStage {
             self.screen.line_ended();
         }
         if start < data.len() {
+            if let Some(r) = &mut self.elevate {
+                // Keys typed after the Enter: a prompt now is not the line's alone.
+                r.typed();
+            }
             out.push(Action::Forward(data.slice(start..)));
         }
         out
     }
 
-    fn on_output(&mut self, data: Bytes) -> Vec<Action> {
+    fn output(&mut self, data: Bytes) -> Vec<Action> {
         self.last_output = Some(Instant::now());
         let mut out = Vec::new();
         let mut show = Vec::new();
@@ -431,7 +504,11 @@ impl Stage for ShellStage {
         for reply in scanned.replies {
             self.on_reply(reply, &mut out);
         }
+        let running_at = scanned.running_at.map(|at| show.len() + at);
         show.extend(scanned.show);
+        if let Some(r) = &mut self.elevate {
+            show = r.output(show, running_at, &mut out);
+        }
         if show.is_empty() {
             return out;
         }
@@ -469,6 +546,11 @@ impl Stage for ShellStage {
     }
 }
 
+/// Whether `actions` let the line run.
+fn runs(actions: &[Action]) -> bool {
+    actions.iter().any(|a| matches!(a, Action::Forward(_)))
+}
+
 /// Whether `actions` cancel the line in the target's shell.
 fn cancels(actions: &[Action]) -> bool {
     actions
@@ -477,4 +559,6 @@ fn cancels(actions: &[Action]) -> bool {
 }
 
 #[cfg(test)]
-mod tests;
+mod elevation_tests;
+#[cfg(test)]
+pub(crate) mod tests;

@@ -200,6 +200,8 @@ pub struct Policy {
     pub allow_port_forwarding: bool,
     /// The audited-command rules, compiled when the session started.
     pub commands: CommandRules,
+    /// How the gateway answers sudo for the session's login (none: it does not).
+    pub elevation: Option<Arc<crate::elevation::Elevation>>,
     stages: Vec<Arc<dyn StageFactory>>,
 }
 
@@ -208,7 +210,27 @@ impl Policy {
         Policy {
             allow_port_forwarding,
             commands,
+            elevation: None,
             stages: Vec::new(),
+        }
+    }
+
+    /// Answers sudo for the session's login as `elevation` says.
+    pub fn with_elevation(mut self, elevation: crate::elevation::Elevation) -> Policy {
+        self.elevation = Some(Arc::new(elevation));
+        self
+    }
+
+    /// Whether a shell channel opening now starts elevated (runs
+    /// [`crate::elevation::START_COMMAND`] in place of the login shell), or why not when the
+    /// login is set to.
+    pub fn elevated_start(&self) -> Result<bool, &'static str> {
+        match &self.elevation {
+            Some(e) if e.mode() == vigil_core::SudoInject::Start => match e.start_refusal() {
+                None => Ok(true),
+                Some(why) => Err(why),
+            },
+            _ => Ok(false),
         }
     }
 

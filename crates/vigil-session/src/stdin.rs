@@ -29,14 +29,17 @@ const RECENT: usize = 256;
 
 pub(crate) struct StdinStage {
     rules: CommandRules,
-    evidence: mpsc::UnboundedSender<Decided>,
+    evidence: mpsc::UnboundedSender<crate::shell::Note>,
     line: BytesMut,
     /// Output since the last line was sent.
     recent: Recent,
 }
 
 impl StdinStage {
-    pub(crate) fn new(rules: CommandRules, evidence: mpsc::UnboundedSender<Decided>) -> Self {
+    pub(crate) fn new(
+        rules: CommandRules,
+        evidence: mpsc::UnboundedSender<crate::shell::Note>,
+    ) -> Self {
         StdinStage {
             rules,
             evidence,
@@ -71,7 +74,7 @@ impl StdinStage {
             decided.redact("a line typed after a password prompt");
         }
         out.push(Action::Mark(marker(decided.line(), decided.decision())));
-        let _ = self.evidence.send(decided);
+        let _ = self.evidence.send(decided.into());
         forward_or_refuse(v, bytes, out);
     }
 }

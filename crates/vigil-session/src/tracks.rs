@@ -22,6 +22,9 @@ pub struct TrackStart {
     pub pty: Option<(u32, u32, String)>,
     /// The command the channel runs; none for a shell.
     pub command: Option<String>,
+    /// A shell the gateway starts elevated (through [`crate::START_COMMAND`]), whose sudo
+    /// prompt it answers before any operator input.
+    pub elevated: bool,
 }
 
 pub(crate) struct Tracks {

@@ -47,6 +47,7 @@ async fn records_counts_and_closes() {
     let start = vigil_session::TrackStart {
         pty: Some((100, 30, "xterm".into())),
         command: None,
+        elevated: false,
     };
     let shell = open(&io, 0, ChannelKind::Terminal, &start).await;
     let sftp = open(&io, 1, ChannelKind::Subsystem, &start).await;
@@ -147,6 +148,7 @@ async fn a_late_viewer_gets_the_screen_then_live_output() {
     let start = vigil_session::TrackStart {
         pty: Some((40, 5, "xterm".into())),
         command: None,
+        elevated: false,
     };
     let shell = open(&io, 0, ChannelKind::Terminal, &start).await;
     drop(
@@ -209,6 +211,7 @@ async fn lock_drops_input_tells_the_adapter_and_locks_the_user_until_unlocked() 
     let start = vigil_session::TrackStart {
         pty: Some((80, 24, "xterm".into())),
         command: None,
+        elevated: false,
     };
     hub.lock(&id, "carol", Vec::new()).await.unwrap();
     assert_eq!(inbox.next().await, Control::Lock { by: "carol".into() });
@@ -322,11 +325,13 @@ async fn input_typed_without_echo_is_a_redaction_marker_not_bytes() {
     let start = vigil_session::TrackStart {
         pty: Some((80, 24, "xterm".into())),
         command: None,
+        elevated: false,
     };
     let shell = open(&io, 0, ChannelKind::Terminal, &start).await;
     let cat = vigil_session::TrackStart {
         pty: None,
         command: Some("cat".into()),
+        elevated: false,
     };
     let command = open(&io, 1, ChannelKind::Exec, &cat).await;
     let say = |b: &'static [u8]| {
@@ -410,6 +415,7 @@ async fn lock_returns_only_after_chunks_past_the_gate_are_forwarded() {
     let start = vigil_session::TrackStart {
         pty: None,
         command: Some("cat".into()),
+        elevated: false,
     };
     let shell = open(&io, 0, ChannelKind::Exec, &start).await;
     // A chunk is past the gate and on its way: the relay holds its passage.
@@ -476,10 +482,12 @@ async fn each_recorded_channel_has_its_own_track() {
     let first = vigil_session::TrackStart {
         pty: Some((90, 20, "xterm".into())),
         command: None,
+        elevated: false,
     };
     let second = vigil_session::TrackStart {
         pty: Some((60, 10, "vt100".into())),
         command: Some("top".into()),
+        elevated: false,
     };
     let one = open(&io, 3, ChannelKind::Terminal, &first).await;
     let two = open(&io, 5, ChannelKind::Terminal, &second).await;

@@ -140,6 +140,7 @@ async fn stages_forward_inject_hold_tell_and_end_through_the_pipeline() {
     let start = TrackStart {
         pty: Some((80, 24, "xterm".into())),
         command: None,
+        elevated: false,
     };
     let shell = io
         .channel(0, ChannelKind::Terminal, &start, |_| Vec::new())

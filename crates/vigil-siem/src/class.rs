@@ -84,6 +84,30 @@ pub fn class_of(kind: K, action: &str, score: i64) -> Option<Class> {
                 c(2000, "COMMAND_DETECTED", "Command detected", severity)
             }
         },
+        K::ElevationSupplied => c(
+            5000,
+            "ELEVATION_SUPPLIED",
+            "Elevation password supplied by the gateway",
+            5,
+        ),
+        K::ElevationRejected => c(
+            5001,
+            "ELEVATION_REJECTED",
+            "Vaulted elevation password rejected",
+            7,
+        ),
+        K::ElevationNotAnswered => c(
+            5002,
+            "ELEVATION_NOT_ANSWERED",
+            "Elevation prompt not answered",
+            4,
+        ),
+        K::ElevationAnsweringOff => c(
+            5003,
+            "ELEVATION_ANSWERING_OFF",
+            "Elevation answering turned off for the session",
+            5,
+        ),
         K::LiveViewStarted => c(3000, "LIVE_VIEW_START", "Live view started", 3),
         K::LiveViewEnded => c(3001, "LIVE_VIEW_END", "Live view ended", 3),
         K::SessionLocked => c(3002, "SESSION_LOCK", "Session locked", 5),

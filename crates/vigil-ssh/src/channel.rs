@@ -13,6 +13,7 @@ use crate::reach::ensure_target;
 use crate::shared::{OperatorWrite, Shared};
 use crate::target::TargetLink;
 
+#[derive(Clone)]
 enum Start {
     Shell,
     Exec(Vec<u8>),
@@ -176,7 +177,17 @@ pub(crate) async fn run(
         return;
     }
 
-    let opened = open_on_target(&link, &pty, &env, &start).await;
+    // A shell of a login set to start elevated runs sudo in its place; the stage answers
+    // its prompt (see vigil_session::Elevation).
+    let elevated = kind == ChannelKind::Terminal
+        && matches!(start, Start::Shell)
+        && io.policy().elevated_start() == Ok(true);
+    let sent = if elevated {
+        Start::Exec(vigil_session::START_COMMAND.as_bytes().to_vec())
+    } else {
+        start.clone()
+    };
+    let opened = open_on_target(&link, &pty, &env, &sent).await;
     let (target_rx, target_tx, pending) = match opened {
         Ok(t) => t,
         Err(why) => {
@@ -204,6 +215,7 @@ pub(crate) async fn run(
     let track_start = vigil_session::TrackStart {
         pty: pty.as_ref().map(|p| (p.cols, p.rows, p.term.clone())),
         command: command.clone(),
+        elevated,
     };
     // The opening, the transfer it carries and the channel's recording track: one change.
     let opened = |track: Option<u32>| {
@@ -211,7 +223,7 @@ pub(crate) async fn run(
             EventKind::ChannelOpened,
             session.id(),
             None,
-            serde_json::json!({ "kind": start.kind(), "command": command, "pty": pty.is_some(), "term": pty.as_ref().map(|p| p.term.clone()), "channel": id.to_string(), "track": track }),
+            serde_json::json!({ "kind": start.kind(), "command": command, "pty": pty.is_some(), "term": pty.as_ref().map(|p| p.term.clone()), "channel": id.to_string(), "track": track, "elevated": elevated }),
         )];
         if transfer.is_some() || sftp {
             let (tool, direction) = match transfer {

@@ -77,10 +77,13 @@ pub(crate) async fn ensure_target(
         login: account.login.clone(),
         user: user.name.clone(),
     };
-    let policy = match shared.hub.policy(allow_port_forwarding, at).await {
+    let mut policy = match shared.hub.policy(allow_port_forwarding, at).await {
         Ok(p) => p,
         Err(e) => return deny(e.to_string()).await,
     };
+    if account.sudo_inject != vigil_core::SudoInject::Off {
+        policy = policy.with_elevation(elevation(store, &target.name, &account).await);
+    }
     let io = match session.start_recording(policy).await {
         Ok(io) => io,
         Err(e) => {
@@ -148,4 +151,26 @@ pub(crate) async fn ensure_target(
             Err(format!("vigil: {e}"))
         }
     }
+}
+
+/// The login's elevation for this session: its passwords opened from the vault now, so a
+/// prompt is answered without a store round trip. A password that cannot be opened is not
+/// answered with (the session says why when a prompt comes); the session still runs.
+async fn elevation(
+    store: &vigil_store::Store,
+    target: &str,
+    account: &vigil_core::Account,
+) -> vigil_session::Elevation {
+    let open = |what: &'static str, r: Result<vigil_vault::Secret, vigil_store::StoreError>| match r
+    {
+        Ok(s) => Some(s),
+        Err(vigil_store::StoreError::NotFound(_)) => None,
+        Err(e) => {
+            tracing::error!(login = %account.login, target, error = %e, "cannot open the vaulted {what} password; it is not answered with");
+            None
+        }
+    };
+    let sudo = open("sudo", store.account_sudo_secret(account).await);
+    let su = open("su", store.account_su_secret(account).await);
+    vigil_session::Elevation::new(account, target, sudo, su)
 }

@@ -44,7 +44,8 @@ alone! {
     fn set_target_disabled(name: &str, disabled: bool) -> ();
     fn set_account_secret(target: &str, login: &str, kind: SecretKind, secret: &Secret) -> ();
     fn delete_account(target: &str, login: &str) -> ();
-    fn set_account_elevation(target: &str, login: &str, inject: Option<vigil_core::SudoInject>, sudo: &crate::SecretChange, su: &crate::SecretChange) -> Account;
+    fn set_account_elevation(target: &str, login: &str, change: &crate::ElevationChange) -> Account;
+    fn elevation_rejected(target: &str, login: &str, now_ms: i64) -> bool;
     fn delete_grant(id: &str) -> ();
     fn delete_target(name: &str) -> ();
     fn mark_purged(session_id: &str) -> ();

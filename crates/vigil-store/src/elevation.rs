@@ -31,19 +31,41 @@ fn context(account_id: &str, which: &str) -> String {
     format!("account:{account_id}:{which}")
 }
 
+/// The longest `sudo_ticket_minutes` accepted (a day).
+pub const MAX_TICKET_MINUTES: u32 = 1440;
+
+/// A second rejection within this many milliseconds of the first trips the circuit breaker.
+const REJECTIONS_WINDOW_MS: i64 = 15 * 60 * 1000;
+
+/// What changes in a login's elevation settings; `None` and `Keep` leave a setting as it is.
+pub struct ElevationChange {
+    pub inject: Option<SudoInject>,
+    pub sudo: SecretChange,
+    pub su: SecretChange,
+    pub ticket_minutes: Option<u32>,
+}
+
 impl Tx {
-    /// Sets a login's elevation (`inject` `None`: the mode stays); an administrator acting
-    /// also closes the circuit breaker. Returns the login as it is now.
+    /// Sets a login's elevation; an administrator acting also closes the circuit breaker.
+    /// Returns the login as it is now.
     pub async fn set_account_elevation(
         &mut self,
         target: &str,
         login: &str,
-        inject: Option<SudoInject>,
-        sudo: &SecretChange,
-        su: &SecretChange,
+        change: &ElevationChange,
     ) -> Result<Account, StoreError> {
+        let (sudo, su) = (&change.sudo, &change.su);
         let account = self.account(target, login).await?;
-        let inject = inject.unwrap_or(account.sudo_inject);
+        let inject = change.inject.unwrap_or(account.sudo_inject);
+        let ticket = change.ticket_minutes.unwrap_or(account.sudo_ticket_minutes);
+        if ticket > MAX_TICKET_MINUTES {
+            return Err(StoreError::Invalid {
+                what: "sudo_ticket_minutes",
+                why: format!(
+                    "{ticket} is more than {MAX_TICKET_MINUTES}: give the target's sudoers timestamp_timeout in minutes (0 when it asks every time)"
+                ),
+            });
+        }
         let will_have_sudo = match sudo {
             SecretChange::Keep => account.sudo_secret,
             SecretChange::Set(_) => true,
@@ -87,12 +109,44 @@ impl Tx {
             .execute(&mut *self.conn)
             .await?;
         }
-        sqlx::query("UPDATE accounts SET sudo_inject = $1, sudo_blocked_at = NULL WHERE id = $2")
+        sqlx::query("UPDATE accounts SET sudo_inject = $1, sudo_ticket_minutes = $2, sudo_blocked_at = NULL, sudo_rejected_at = NULL WHERE id = $3")
             .bind(inject.as_str())
+            .bind(i64::from(ticket))
             .bind(&account.id)
             .execute(&mut *self.conn)
             .await?;
         self.account(target, login).await
+    }
+
+    /// The target rejected `login`'s vaulted elevation password at `now_ms`: flags it, and a
+    /// second rejection within 15 minutes blocks answering for the login until an
+    /// administrator sets its elevation again (against `pam_faillock` lockouts). Returns
+    /// whether answering is blocked now.
+    pub async fn elevation_rejected(
+        &mut self,
+        target: &str,
+        login: &str,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let account = self.account(target, login).await?;
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT sudo_rejected_at FROM accounts WHERE id = $1")
+                .bind(&account.id)
+                .fetch_one(&mut *self.conn)
+                .await?;
+        let blocked =
+            account.sudo_blocked || last.is_some_and(|t| now_ms - t < REJECTIONS_WINDOW_MS);
+        let sql = if blocked {
+            "UPDATE accounts SET sudo_rejected_at = $1, sudo_blocked_at = COALESCE(sudo_blocked_at, $1) WHERE id = $2"
+        } else {
+            "UPDATE accounts SET sudo_rejected_at = $1 WHERE id = $2"
+        };
+        sqlx::query(sql)
+            .bind(now_ms)
+            .bind(&account.id)
+            .execute(&mut *self.conn)
+            .await?;
+        Ok(blocked)
     }
 }
 

@@ -34,7 +34,7 @@ use vigil_vault::MasterKey;
 pub use command_search::CommandHit;
 pub use commands::{ControlCommand, PendingCommand};
 pub use consumer::{EvidenceConsumer, Start};
-pub use elevation::SecretChange;
+pub use elevation::{ElevationChange, MAX_TICKET_MINUTES, SecretChange};
 pub use evidence::{AuditEntry, EvidenceRow, Tx};
 pub use manage::GrantRow;
 pub use review::PreventPurge;

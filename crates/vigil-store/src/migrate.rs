@@ -11,6 +11,10 @@ const SQLITE: &[(i64, &str)] = &[
     (6, include_str!("../migrations/sqlite/0006_rules.sql")),
     (7, include_str!("../migrations/sqlite/0007_siem.sql")),
     (8, include_str!("../migrations/sqlite/0008_elevation.sql")),
+    (
+        9,
+        include_str!("../migrations/sqlite/0009_elevation_breaker.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -21,6 +25,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (6, include_str!("../migrations/postgres/0006_rules.sql")),
     (7, include_str!("../migrations/postgres/0007_siem.sql")),
     (8, include_str!("../migrations/postgres/0008_elevation.sql")),
+    (
+        9,
+        include_str!("../migrations/postgres/0009_elevation_breaker.sql"),
+    ),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

@@ -25,7 +25,7 @@ fn target_from(row: &AnyRow) -> Result<Target, StoreError> {
 }
 
 /// The columns `account_from` reads.
-pub(crate) const ACCOUNT_COLUMNS: &str = "id, target_id, login, secret_kind, sudo_inject, sudo_secret_sealed IS NOT NULL AS has_sudo_secret, su_secret_sealed IS NOT NULL AS has_su_secret";
+pub(crate) const ACCOUNT_COLUMNS: &str = "id, target_id, login, secret_kind, sudo_inject, sudo_secret_sealed IS NOT NULL AS has_sudo_secret, su_secret_sealed IS NOT NULL AS has_su_secret, sudo_blocked_at IS NOT NULL AS sudo_blocked, sudo_ticket_minutes";
 
 fn account_from(row: &AnyRow) -> Result<Account, StoreError> {
     let kind: String = row.try_get("secret_kind")?;
@@ -37,6 +37,9 @@ fn account_from(row: &AnyRow) -> Result<Account, StoreError> {
         })?,
         sudo_secret: flag(row, "has_sudo_secret")?,
         su_secret: flag(row, "has_su_secret")?,
+        sudo_blocked: flag(row, "sudo_blocked")?,
+        sudo_ticket_minutes: u32::try_from(row.try_get::<i64, _>("sudo_ticket_minutes")?)
+            .unwrap_or(u32::MAX),
         id: row.try_get("id")?,
         target_id: row.try_get("target_id")?,
         login: row.try_get("login")?,
@@ -261,6 +264,8 @@ impl Tx {
             sudo_inject: vigil_core::SudoInject::Off,
             sudo_secret: false,
             su_secret: false,
+            sudo_blocked: false,
+            sudo_ticket_minutes: 15,
         })
     }
 

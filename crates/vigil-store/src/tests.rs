@@ -407,9 +407,11 @@ store_test!(
             .set_account_elevation(
                 "web01",
                 "ops",
-                Some(SudoInject::OnDemand),
-                &Set(Secret::from("sudo-canary-2".to_string())),
-                &Set(Secret::from("root-canary-3".to_string())),
+                &elevation(
+                    Some(SudoInject::OnDemand),
+                    Set(Secret::from("sudo-canary-2".to_string())),
+                    Set(Secret::from("root-canary-3".to_string())),
+                ),
             )
             .await
             .unwrap();
@@ -426,7 +428,11 @@ store_test!(
             b"root-canary-3"
         );
         let ops = store
-            .set_account_elevation("web01", "ops", Some(SudoInject::Start), &Remove, &Keep)
+            .set_account_elevation(
+                "web01",
+                "ops",
+                &elevation(Some(SudoInject::Start), Remove, Keep),
+            )
             .await
             .unwrap();
         assert_eq!(
@@ -440,7 +446,11 @@ store_test!(
         // A key login has no password to answer sudo with unless one is given.
         assert!(matches!(
             store
-                .set_account_elevation("web01", "deploy", Some(SudoInject::OnDemand), &Keep, &Keep)
+                .set_account_elevation(
+                    "web01",
+                    "deploy",
+                    &elevation(Some(SudoInject::OnDemand), Keep, Keep)
+                )
                 .await,
             Err(StoreError::Invalid {
                 what: "sudo_inject",
@@ -451,9 +461,11 @@ store_test!(
             .set_account_elevation(
                 "web01",
                 "deploy",
-                Some(SudoInject::OnDemand),
-                &Set(Secret::from("deploy-sudo".to_string())),
-                &Keep,
+                &elevation(
+                    Some(SudoInject::OnDemand),
+                    Set(Secret::from("deploy-sudo".to_string())),
+                    Keep,
+                ),
             )
             .await
             .unwrap();
@@ -463,7 +475,11 @@ store_test!(
         );
         assert!(matches!(
             store
-                .set_account_elevation("web01", "nobody", Some(SudoInject::Off), &Keep, &Keep)
+                .set_account_elevation(
+                    "web01",
+                    "nobody",
+                    &elevation(Some(SudoInject::Off), Keep, Keep)
+                )
                 .await,
             Err(StoreError::NotFound(_))
         ));
@@ -478,5 +494,68 @@ store_test!(
             dump.iter()
                 .all(|d| !d.contains("canary") && !d.contains("deploy-sudo"))
         );
+        // The circuit breaker: one rejection flags, a second within 15 minutes blocks, and
+        // an administrator setting the elevation again closes it.
+        let min = 60_000;
+        assert!(!store.elevation_rejected("web01", "ops", 0).await.unwrap());
+        assert!(
+            !store
+                .elevation_rejected("web01", "ops", 16 * min)
+                .await
+                .unwrap()
+        );
+        let t = store.target_by_name("web01").await.unwrap();
+        assert!(!store.accounts(&t).await.unwrap()[0].sudo_blocked);
+        assert!(
+            store
+                .elevation_rejected("web01", "ops", 30 * min)
+                .await
+                .unwrap()
+        );
+        assert!(store.accounts(&t).await.unwrap()[0].sudo_blocked);
+        assert!(
+            store
+                .elevation_rejected("web01", "ops", 90 * min)
+                .await
+                .unwrap()
+        );
+        let mut change = elevation(None, Keep, Keep);
+        change.ticket_minutes = Some(0);
+        let ops = store
+            .set_account_elevation("web01", "ops", &change)
+            .await
+            .unwrap();
+        assert!(!ops.sudo_blocked);
+        assert_eq!(
+            (ops.sudo_ticket_minutes, ops.sudo_inject),
+            (0, SudoInject::Start)
+        );
+        assert!(
+            !store
+                .elevation_rejected("web01", "ops", 91 * min)
+                .await
+                .unwrap()
+        );
+        change.ticket_minutes = Some(crate::MAX_TICKET_MINUTES + 1);
+        assert!(matches!(
+            store.set_account_elevation("web01", "ops", &change).await,
+            Err(StoreError::Invalid {
+                what: "sudo_ticket_minutes",
+                ..
+            })
+        ));
     }
 );
+
+fn elevation(
+    inject: Option<vigil_core::SudoInject>,
+    sudo: crate::SecretChange,
+    su: crate::SecretChange,
+) -> crate::ElevationChange {
+    crate::ElevationChange {
+        inject,
+        sudo,
+        su,
+        ticket_minutes: None,
+    }
+}

@@ -138,7 +138,7 @@ fn the_setup_line_carries_the_nonce_and_one_enter() {
     assert!(line.starts_with(' '));
     assert!(line.ends_with('\r'));
     assert_eq!(line.matches('\r').count(), 1);
-    assert_eq!(line.matches("n0nce").count(), 8);
+    assert_eq!(line.matches("n0nce").count(), 9);
 }
 
 proptest! {
@@ -174,4 +174,16 @@ proptest! {
         prop_assert_eq!(got.replies, want.replies);
         prop_assert_eq!(got_show, want_show);
     }
+}
+
+#[test]
+fn running_says_where_the_lines_own_output_starts() {
+    let mut r = Replies::new(N);
+    let s = r.feed(b"redraw\r\n\x1b]7767;E;abc123\x07[sudo] password for x: ");
+    assert_eq!(s.replies, vec![Reply::Running]);
+    assert_eq!(s.running_at, Some(8));
+    assert_eq!(&s.show[8..], b"[sudo] password for x: ");
+    // Another nonce's is shown, and says nothing.
+    let s = r.feed(b"\x1b]7767;E;other\x07");
+    assert_eq!((s.replies.len(), s.running_at), (0, None));
 }

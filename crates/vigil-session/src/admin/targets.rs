@@ -134,21 +134,18 @@ impl Admin {
         by: &Actor,
         target: &str,
         login: &str,
-        inject: Option<vigil_core::SudoInject>,
-        sudo: &vigil_store::SecretChange,
-        su: &vigil_store::SecretChange,
+        change: &vigil_store::ElevationChange,
     ) -> Result<Account, AdminError> {
         // The entry names the mode the login has after the change, so it is written after.
         let mut tx = self.store.begin().await?;
-        let account = tx
-            .set_account_elevation(target, login, inject, sudo, su)
-            .await?;
+        let account = tx.set_account_elevation(target, login, change).await?;
+        let (sudo, su) = (&change.sudo, &change.su);
         tx.record(login_entry(
             by,
             EventKind::AccountElevationChanged,
             target,
             login,
-            serde_json::json!({ "sudo_inject": account.sudo_inject.as_str(), "sudo_secret": sudo.as_str(), "su_secret": su.as_str() }),
+            serde_json::json!({ "sudo_inject": account.sudo_inject.as_str(), "sudo_secret": sudo.as_str(), "su_secret": su.as_str(), "sudo_ticket_minutes": account.sudo_ticket_minutes }),
         ));
         tx.commit().await?;
         Ok(account)

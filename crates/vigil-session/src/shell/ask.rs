@@ -51,17 +51,31 @@ impl ShellStage {
     pub(super) fn ask(&mut self, s: Typed, key: Bytes, out: &mut Vec<Action>) {
         self.settle_unconfirmed(false, out);
         self.at_prompt = false;
-        let (mut default, decided) = self.judge(s.text.clone(), s.exact, &s.tail, key.clone());
+        // After a gateway cancel, bash's buffer may hold keys the typed line does not show:
+        // should bash not answer, its keys are a guess (a shell without the query, such as
+        // a nested bash, has only its keys and keeps deciding by them).
+        let exact = s.exact && !self.unsure_buffer;
+        let (mut default, decided) = self.judge(s.text.clone(), exact, &s.tail, key.clone());
         // Whether the default is taken is known only at the deadline: a default that cancels
         // leaves the buffer unsure until an answer in time says otherwise.
         self.note_cancel(&default);
         default.insert(0, Action::Mark(marker(&decided.line, &decided.decision)));
         let evidence = self.evidence.clone();
         let misses = self.misses.clone();
+        // A line the default lets run unread (or one whose keys change what sudo means)
+        // turns sudo answering off, should the default be taken.
+        let unread = self.elevate.as_ref().and_then(|r| {
+            let risky = !decided.source.is_exact()
+                || vigil_audit::elevation::changes_elevation(&decided.line).is_some();
+            (risky && super::runs(&default)).then(|| r.unread_flag())
+        });
         let (hold, decider) = Hold::new("the line");
         let hold = hold.with_deadline(QUERY_WAIT, default, move || {
             misses.fetch_add(1, Ordering::Relaxed);
-            let _ = evidence.send(decided);
+            if let Some(unread) = unread {
+                unread.store(true, Ordering::SeqCst);
+            }
+            let _ = evidence.send(decided.into());
         });
         out.push(Action::Inject(Bytes::from_static(QUERY_KEY)));
         out.push(Action::Hold(hold));
@@ -99,10 +113,20 @@ impl ShellStage {
         all.extend(actions);
         self.distrust_after(&decided, &mut all);
         let cancel = super::cancels(&all);
+        if super::runs(&all) {
+            self.line_runs(&decided, &mut all);
+        }
+        if let Some(r) = &mut self.elevate
+            && !cancel
+        {
+            // Late, the answer still says what bash held (the typed keys decided it): a
+            // line that changed what sudo means counts even so.
+            r.note_late_line(&decided.line);
+        }
         if asked.decider.decide(all) {
             // Only an answer in time says what the buffer held; a late one settles nothing.
             self.unsure_buffer = cancel;
-            let _ = self.evidence.send(decided);
+            let _ = self.evidence.send(decided.into());
         }
     }
 
@@ -140,7 +164,9 @@ impl ShellStage {
         let plain = !data
             .iter()
             .any(|b| matches!(b, b'\r' | b'\n' | 0x03 | 0x04));
+        let elevating = self.elevate.as_ref().is_some_and(|r| r.holds_input());
         if self.query == Query::NotInstalled
+            && !elevating
             && quiet
             && plain
             && self.tracker.current().is_empty()
@@ -176,6 +202,8 @@ impl ShellStage {
                 }
             }
             Reply::Line(line) => self.answered(line),
+            // Where it came is what matters: see `ShellStage::output`.
+            Reply::Running => {}
         }
     }
 }

@@ -12,8 +12,28 @@ use super::*;
 use crate::audit::command_rules;
 use crate::stage::Hold;
 
-fn stage() -> (ShellStage, mpsc::UnboundedReceiver<Decided>) {
+/// The evidence a stage sends, as decided lines.
+pub(crate) struct Lines(pub(crate) mpsc::UnboundedReceiver<Note>);
+
+impl Lines {
+    pub(crate) async fn recv(&mut self) -> Option<Decided> {
+        match self.0.recv().await? {
+            Note::Line(d) => Some(d),
+            other => panic!("not a line: {other:?}"),
+        }
+    }
+
+    pub(crate) fn try_recv(&mut self) -> Result<Decided, String> {
+        match self.0.try_recv() {
+            Ok(Note::Line(d)) => Ok(d),
+            other => Err(format!("{other:?}")),
+        }
+    }
+}
+
+fn stage() -> (ShellStage, Lines) {
     let (tx, rx) = mpsc::unbounded_channel();
+    let rx = Lines(rx);
     let rules = command_rules(&[("no-rm", "rm", 10, RuleAction::Prohibit)]);
     let mut s = ShellStage::new(rules, tx, true, 80);
     s.on_output(Bytes::from_static(b"motd\r\n$ "));
@@ -21,7 +41,7 @@ fn stage() -> (ShellStage, mpsc::UnboundedReceiver<Decided>) {
     (s, rx)
 }
 
-fn osc(stage: &ShellStage, kind: &str, payload: Option<&str>) -> Vec<u8> {
+pub(crate) fn osc(stage: &ShellStage, kind: &str, payload: Option<&str>) -> Vec<u8> {
     let body = match payload {
         Some(p) => format!("\x1b]7767;{kind};{};{p}\x07", stage.nonce),
         None => format!("\x1b]7767;{kind};{}\x07", stage.nonce),
@@ -30,7 +50,7 @@ fn osc(stage: &ShellStage, kind: &str, payload: Option<&str>) -> Vec<u8> {
 }
 
 /// The stage after bash installed the query and drew a prompt.
-fn bash() -> (ShellStage, mpsc::UnboundedReceiver<Decided>) {
+pub(crate) fn bash() -> (ShellStage, Lines) {
     let (mut s, rx) = stage();
     let out = s.on_input(Bytes::from_static(b"l"));
     assert!(matches!(&out[0], Action::Inject(b) if b.starts_with(b" case ${BASH_VERSION-}")));
@@ -51,7 +71,7 @@ fn bash() -> (ShellStage, mpsc::UnboundedReceiver<Decided>) {
     (s, rx)
 }
 
-fn held(out: Vec<Action>) -> Hold {
+pub(crate) fn held(out: Vec<Action>) -> Hold {
     let mut it = out
         .into_iter()
         .skip_while(|a| matches!(a, Action::Forward(_)));
@@ -62,7 +82,7 @@ fn held(out: Vec<Action>) -> Hold {
     }
 }
 
-fn summary(actions: &[Action]) -> Vec<String> {
+pub(crate) fn summary(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
         .map(|a| match a {

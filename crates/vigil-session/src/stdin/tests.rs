@@ -4,13 +4,13 @@ use crate::audit::command_rules;
 
 use super::*;
 
-fn stage() -> (StdinStage, mpsc::UnboundedReceiver<Decided>) {
+fn stage() -> (StdinStage, crate::shell::tests::Lines) {
     let rules = command_rules(&[
         ("no-rm", "rm", 5, RuleAction::Prohibit),
         ("no-halt", "halt", 5, RuleAction::Interrupt),
     ]);
     let (tx, rx) = mpsc::unbounded_channel();
-    (StdinStage::new(rules, tx), rx)
+    (StdinStage::new(rules, tx), crate::shell::tests::Lines(rx))
 }
 
 fn summary(actions: &[Action]) -> Vec<String> {

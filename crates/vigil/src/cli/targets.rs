@@ -87,6 +87,11 @@ pub(crate) enum AccountCommand {
         /// Forget the root password for `su`.
         #[arg(long)]
         no_su_password: bool,
+        /// How long the target's sudo keeps a credential cached, in minutes (its sudoers
+        /// `timestamp_timeout`; default 15, 0 when it asks every time): on-demand answering
+        /// waits this long after an earlier sudo on the same terminal.
+        #[arg(long, value_name = "MINUTES")]
+        sudo_ticket_minutes: Option<u32>,
     },
     /// Remove a login from a target.
     Remove { target: String, login: String },
@@ -268,6 +273,7 @@ pub(super) async fn account(
             no_sudo_password,
             su_password_stdin,
             no_su_password,
+            sudo_ticket_minutes,
         } => {
             use vigil_store::SecretChange;
             let inject = match sudo_inject.as_deref() {
@@ -286,16 +292,21 @@ pub(super) async fn account(
                     (false, false) => SecretChange::Keep,
                 })
             };
-            let sudo = change(sudo_password_stdin, no_sudo_password)?;
-            let su = change(su_password_stdin, no_su_password)?;
+            let change = vigil_store::ElevationChange {
+                inject,
+                sudo: change(sudo_password_stdin, no_sudo_password)?,
+                su: change(su_password_stdin, no_su_password)?,
+                ticket_minutes: sudo_ticket_minutes,
+            };
             let a = admin
-                .set_login_elevation(by, &target, &login, inject, &sudo, &su)
+                .set_login_elevation(by, &target, &login, &change)
                 .await?;
             println!(
-                "{login} on {target}: sudo_inject {}, sudo password {}, su password {}",
+                "{login} on {target}: sudo_inject {}, sudo password {}, su password {}, sudo ticket {} min",
                 a.sudo_inject.as_str(),
                 elevation_password(a.sudo_secret, "the login's own"),
                 elevation_password(a.su_secret, "none"),
+                a.sudo_ticket_minutes,
             );
         }
         AccountCommand::Remove { target, login } => {
@@ -319,6 +330,10 @@ pub(super) async fn account(
                     }
                     if a.su_secret {
                         extra.push("su");
+                    }
+                    if a.sudo_blocked {
+                        // The circuit breaker: the target rejected the password twice.
+                        extra.push("BLOCKED");
                     }
                     println!(
                         "{:<24} {:<24} {:<12} {:<10} {}",

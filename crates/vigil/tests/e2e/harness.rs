@@ -583,11 +583,41 @@ impl Gateway {
             .spawn()
             .expect("ssh starts");
         let mut stdin = child.stdin.take().expect("stdin");
+        // What the operator sees is read meanwhile, so a session that never ends (a refused
+        // `exit`) fails the test instead of hanging it.
+        let mut stdout = child.stdout.take().expect("stdout");
+        let reader = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut stdout, &mut seen);
+            seen
+        });
         for (pause_ms, bytes) in typed {
             std::thread::sleep(Duration::from_millis(*pause_ms));
-            stdin.write_all(bytes).expect("typing");
+            if stdin.write_all(bytes).is_err() {
+                break;
+            }
         }
-        child.wait_with_output().expect("ssh ends")
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("ssh status") {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                let seen = reader.join().unwrap_or_default();
+                panic!(
+                    "the session did not end 30 s after the last key; the operator saw: {}",
+                    String::from_utf8_lossy(&seen)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        drop(stdin);
+        Output {
+            status,
+            stdout: reader.join().unwrap_or_default(),
+            stderr: Vec::new(),
+        }
     }
 
     /// Starts `ssh -tt USER COMMAND` with piped stdio and waits until its session is active;

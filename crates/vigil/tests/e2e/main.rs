@@ -8,6 +8,7 @@ mod admin_cli;
 mod commands;
 mod console;
 mod control;
+mod elevation;
 mod lock;
 mod privacy;
 mod refusals;

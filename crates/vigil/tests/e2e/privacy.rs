@@ -8,7 +8,7 @@ use crate::harness::{Gateway, Target, text};
 
 /// Every recorded byte of every track of every session, output and input, decoded (b events
 /// included).
-fn all_recorded_bytes(gw: &Gateway) -> Vec<u8> {
+pub(crate) fn all_recorded_bytes(gw: &Gateway) -> Vec<u8> {
     let mut all = Vec::new();
     for s in gw.sessions() {
         if s["recording_key"].is_null() {
@@ -25,7 +25,7 @@ fn all_recorded_bytes(gw: &Gateway) -> Vec<u8> {
     all
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
