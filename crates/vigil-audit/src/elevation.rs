@@ -199,11 +199,21 @@ fn su_options(args: &[String]) -> Result<(), &'static str> {
 }
 
 /// Why a line takes away the trust on-demand answering needs, if it does: it defines an alias
-/// or a function named `sudo` or `su`, changes `PATH` or where the shell finds a command, or
-/// runs code the gateway did not read.
+/// or a function named `sudo` or `su` (or `command_not_found_handle`), changes `PATH`, `PS0`
+/// or where the shell finds a command, sets a trap (a DEBUG trap runs before sudo), or runs
+/// code the gateway did not read.
 pub fn changes_elevation(line: &str) -> Option<&'static str> {
     if defines_function(line, "sudo") || defines_function(line, "su") {
         return Some("it defines a function named sudo or su");
+    }
+    if defines_function(line, "command_not_found_handle")
+        || line.contains("command_not_found_handle")
+    {
+        return Some("it changes what runs for a command that is not found");
+    }
+    // PS0 is printed between the line and its program (the gateway's marker is in it).
+    if line.contains("PS0") {
+        return Some("it changes PS0");
     }
     let lexed = lex(line);
     for simple in &lexed.commands {
@@ -243,6 +253,8 @@ pub fn changes_elevation(line: &str) -> Option<&'static str> {
                 return Some("it changes PATH");
             }
             "hash" | "enable" => return Some("it changes where the shell finds a command"),
+            // A DEBUG trap runs before every command, sudo included.
+            "trap" => return Some("it sets a trap"),
             "source" | "." | "eval" => return Some("it runs code the gateway did not read"),
             _ if simple.dynamic_name => return Some("it runs a command named at run time"),
             _ => {}

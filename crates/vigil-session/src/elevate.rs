@@ -66,17 +66,8 @@ enum Watch {
         since: Instant,
         seen: Vec<u8>,
     },
-    /// A line ran: the first output after its echo may be its prompt. `refusal`: why it
-    /// would not be answered (logged only if the prompt comes).
-    Line {
-        tool: Tool,
-        line: String,
-        refusal: Option<String>,
-        since: Instant,
-        seen: Vec<u8>,
-        /// Where in `seen` bash said it runs the line (`PS0`): the line's own output.
-        running: Option<usize>,
-    },
+    /// A line ran: its first output may be its prompt.
+    Line(LineWatch),
     /// The password was sent: a rejection may follow.
     Answered {
         tool: Tool,
@@ -87,13 +78,15 @@ enum Watch {
     },
 }
 
-/// A [`Watch::Line`] taken apart while output is looked at.
+/// A line that ran and may get a prompt. `refusal`: why it would not be answered (logged
+/// only if the prompt comes).
 struct LineWatch {
     tool: Tool,
     line: String,
     refusal: Option<String>,
     since: Instant,
     seen: Vec<u8>,
+    /// Where in `seen` bash said it runs the line (`PS0`): the line's own output.
     running: Option<usize>,
 }
 
@@ -103,14 +96,7 @@ impl LineWatch {
         if self.seen.len() > SEEN_MAX {
             return Watch::Idle;
         }
-        Watch::Line {
-            tool: self.tool,
-            line: self.line,
-            refusal: self.refusal,
-            since: self.since,
-            seen: self.seen,
-            running: self.running,
-        }
+        Watch::Line(self)
     }
 }
 
@@ -231,7 +217,7 @@ impl Responder {
 
     /// The operator typed: a prompt after this is not the submitted line's alone.
     pub(crate) fn typed(&mut self) {
-        if matches!(self.watch, Watch::Line { .. }) {
+        if matches!(self.watch, Watch::Line(_)) {
             self.watch = Watch::Idle;
         }
     }
@@ -259,14 +245,14 @@ impl Responder {
             Eligibility::Refuse(tool, why) => (tool, Some(why.to_owned())),
             Eligibility::Answer(tool) => (tool, self.refusal(tool, source, cached)),
         };
-        self.watch = Watch::Line {
+        self.watch = Watch::Line(LineWatch {
             tool,
             line: line.to_owned(),
             refusal,
             since: Instant::now(),
             seen: Vec::new(),
             running: None,
-        };
+        });
     }
 
     /// Why an eligible line is still not answered, if it is not.
@@ -327,27 +313,12 @@ impl Responder {
                 seen.extend_from_slice(&data);
                 self.on_start_output(since, seen, out)
             }
-            Watch::Line {
-                tool,
-                line,
-                refusal,
-                since,
-                mut seen,
-                running,
-            } if since.elapsed() <= PROMPT_WAIT => {
-                let running = running.or(running_at.map(|at| seen.len() + at));
-                seen.extend_from_slice(&data);
-                let watch = LineWatch {
-                    tool,
-                    line,
-                    refusal,
-                    since,
-                    seen,
-                    running,
-                };
-                self.on_line_output(watch, out)
+            Watch::Line(mut w) if w.since.elapsed() <= PROMPT_WAIT => {
+                w.running = w.running.or(running_at.map(|at| w.seen.len() + at));
+                w.seen.extend_from_slice(&data);
+                self.on_line_output(w, out)
             }
-            Watch::Line { .. } => Watch::Idle,
+            Watch::Line(_) => Watch::Idle,
             Watch::Answered {
                 tool,
                 line,

@@ -113,6 +113,10 @@ fn lines_that_change_what_sudo_is_take_the_trust_away() {
         ". ./evil",
         "eval \"$x\"",
         "$cmd",
+        "trap 'printf \"[sudo] password for x: \"; read -s p' DEBUG",
+        "command_not_found_handle() { read -s p; }",
+        "PS0='[sudo] password for x: '",
+        "PS0+=x",
     ];
     for line in cases {
         assert!(changes_elevation(line).is_some(), "{line:?}");

@@ -55,6 +55,34 @@ fn setup(mode: &str, sudo_password: Option<&str>) -> (Target, Gateway, Rsyslog) 
     (target, gw, rsyslog)
 }
 
+/// alice's session at web01 with `typed`: what she saw, and the session's id.
+fn typed(gw: &Gateway, typed: &[(u64, &[u8])]) -> (String, String) {
+    let out = gw.typed_session("alice:web01", "alice-pw", typed);
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    let id = gw.last_closed_session()["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (screen, id)
+}
+
+/// Installs the line query, runs `SHOW_ROOT`, then ends the sudo (if it still waits) and the
+/// session.
+fn one_sudo(gw: &Gateway) -> (String, String) {
+    typed(
+        gw,
+        &[
+            // The first key, after a quiet screen, installs the line query.
+            (1500, b"e"),
+            (700, b"cho ready\r"),
+            (800, format!("{SHOW_ROOT}\r").as_bytes()),
+            // pam_unix waits about two seconds before sudo says a password was wrong.
+            (4000, b"\x03"),
+            (500, b"exit\r"),
+        ],
+    )
+}
+
 fn events_of(gw: &Gateway, id: &str, kind: &str) -> Vec<serde_json::Value> {
     gw.session(id)["events"]
         .as_array()
@@ -98,9 +126,8 @@ const SHOW_ROOT: &str = "sudo id -un";
 fn on_demand_answers_a_plain_sudo_line_and_nothing_that_only_looks_like_it() {
     let (_target, gw, rsyslog) = setup("on-demand", None);
     let fake = format!("printf '[sudo] password for {TARGET_USER}: '; read x; echo got-$x");
-    let out = gw.typed_session(
-        "alice:web01",
-        "alice-pw",
+    let (screen, id) = typed(
+        &gw,
         &[
             // The first key, after a quiet screen, installs the line query.
             (1500, b"e"),
@@ -116,11 +143,6 @@ fn on_demand_answers_a_plain_sudo_line_and_nothing_that_only_looks_like_it() {
             (500, b"exit\r"),
         ],
     );
-    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
-    let id = gw.last_closed_session()["session"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     // The first sudo ran as root with nothing typed; the second was not answered.
     assert_eq!(screen.matches("\r\nroot\r\n").count(), 1, "{screen}");
     assert!(screen.contains("got-typed-marker-4711"), "{screen}");
@@ -158,26 +180,7 @@ fn on_demand_answers_a_plain_sudo_line_and_nothing_that_only_looks_like_it() {
 fn a_wrong_vaulted_password_is_tried_once_and_two_rejections_block_the_login() {
     let wrong = "Wrong-vaulted-pw-5150";
     let (_target, gw, rsyslog) = setup("on-demand", Some(wrong));
-    let run = || {
-        let out = gw.typed_session(
-            "alice:web01",
-            "alice-pw",
-            &[
-                (1500, b"e"),
-                (700, b"cho ready\r"),
-                (800, format!("{SHOW_ROOT}\r").as_bytes()),
-                // pam_unix waits about two seconds before sudo says so.
-                (4000, b"\x03"),
-                (500, b"exit\r"),
-            ],
-        );
-        let screen = String::from_utf8_lossy(&out.stdout).into_owned();
-        let id = gw.last_closed_session()["session"]["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        (screen, id)
-    };
+    let run = || one_sudo(&gw);
     let (screen, id) = run();
     assert_eq!(screen.matches("Sorry, try again.").count(), 1, "{screen}");
     assert!(!screen.contains("\r\nroot\r\n"), "{screen}");
@@ -217,24 +220,18 @@ fn a_wrong_vaulted_password_is_tried_once_and_two_rejections_block_the_login() {
 #[test]
 fn start_mode_lands_at_a_root_prompt_and_holds_early_keys() {
     let (_target, gw, rsyslog) = setup("start", None);
-    let out = gw.typed_session(
-        "alice:web01",
-        "alice-pw",
+    let (screen, id) = typed(
+        &gw,
         &[
             // Typed before sudo asked: held, not lost, not given to sudo's prompt.
             (50, b"id -un\r"),
             (2500, b"exit\r"),
         ],
     );
-    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
     // The early `id -un` ran at root's prompt, after sudo.
     assert!(screen.contains("# id -un\r\n"), "{screen}");
     assert!(screen.contains("\rroot\r\n"), "{screen}");
     assert!(!screen.contains("Sorry"), "{screen}");
-    let id = gw.last_closed_session()["session"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let supplied = events_of(&gw, &id, "elevation_supplied");
     assert_eq!(supplied[0]["mode"], "start", "{supplied:?}");
     password_is_nowhere(&gw, &rsyslog, &screen, target_password());
@@ -243,27 +240,12 @@ fn start_mode_lands_at_a_root_prompt_and_holds_early_keys() {
 #[test]
 fn off_leaves_the_prompt_to_the_operator() {
     let (_target, gw, rsyslog) = setup("off", None);
-    let out = gw.typed_session(
-        "alice:web01",
-        "alice-pw",
-        &[
-            (1500, b"e"),
-            (700, b"cho ready\r"),
-            (800, format!("{SHOW_ROOT}\r").as_bytes()),
-            (1500, b"\x03"),
-            (500, b"exit\r"),
-        ],
-    );
-    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (screen, id) = one_sudo(&gw);
     assert!(
         screen.contains(&format!("[sudo] password for {TARGET_USER}: ")),
         "{screen}"
     );
     assert!(!screen.contains("\r\nroot\r\n"), "{screen}");
-    let id = gw.last_closed_session()["session"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let session = gw.session(&id);
     assert!(
         !session["events"]
