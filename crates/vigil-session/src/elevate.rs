@@ -6,7 +6,8 @@
 //! - **start**: the channel runs [`START_COMMAND`] instead of the login shell; its first
 //!   output must be sudo's prompt for the login, which is answered before any operator input
 //!   reaches the target (that input is held, not dropped, until sudo is done).
-//! - **on-demand**: after a line read from bash's own buffer that
+//! - **on-demand**: after a line read from bash's own buffer (or the command of an exec
+//!   request with a terminal, `ssh -t host sudo ...`) that
 //!   [`vigil_audit::elevation::eligibility`] accepts, with nothing typed since Enter, when the
 //!   first output after the line's echo is exactly the prompt, within [`PROMPT_WAIT`], the
 //!   first prompt of that invocation, and no earlier sudo on this terminal may have left a
@@ -222,6 +223,16 @@ impl Responder {
         }
     }
 
+    /// The channel runs `command` (an exec request with a terminal, `ssh -t host sudo ...`):
+    /// it is exact, and the channel's first output is its own.
+    pub(crate) fn command_runs(&mut self, command: &str) {
+        let mut marks = Vec::new();
+        self.line_runs(command, Source::Exec, &mut marks);
+        if let Watch::Line(w) = &mut self.watch {
+            w.running = Some(0);
+        }
+    }
+
     /// A line the shell stage let run (`source`: how it was read).
     pub(crate) fn line_runs(&mut self, line: &str, source: Source, out: &mut Vec<Action>) {
         self.check_changes(line, source, out);
@@ -264,7 +275,7 @@ impl Responder {
         if let Some(off) = elevation.off_reason() {
             return Some(format!("answering is off in this session ({off})"));
         }
-        if source != Source::ShellQuery {
+        if !matches!(source, Source::ShellQuery | Source::Exec) {
             return Some(
                 "the line was not read from the shell's own buffer (bash's line query)".into(),
             );

@@ -188,11 +188,14 @@ impl SessionIo {
                     }),
                     start.elevated,
                 );
-                if start.command.is_none()
-                    && !start.elevated
-                    && let Err(why) = self.inner.policy.elevated_start()
-                {
-                    responder = responder.not_started(why);
+                match &start.command {
+                    Some(command) => responder.command_runs(command),
+                    None if !start.elevated => {
+                        if let Err(why) = self.inner.policy.elevated_start() {
+                            responder = responder.not_started(why);
+                        }
+                    }
+                    None => {}
                 }
                 shell = shell.answering_sudo(responder);
             }

@@ -323,3 +323,29 @@ async fn start_mode_answers_first_and_holds_the_operators_keys_until_then() {
     let decided = summary(&hold.decided().await);
     assert!(decided.iter().any(|a| a == "forward id -u"), "{decided:?}");
 }
+
+#[tokio::test]
+async fn the_command_of_an_exec_request_with_a_terminal_is_answered() {
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let s = ShellStage::new(crate::audit::command_rules(&[]), tx, false, 80);
+    let (mut s, mut rx) = with(s, elevation(SudoInject::OnDemand, 0), false);
+    if let Some(r) = &mut s.elevate {
+        r.command_runs("sudo systemctl restart nginx");
+    }
+    let out = s.on_output(Bytes::from_static(PROMPT.as_bytes()));
+    assert_eq!(injected(&out), [format!("{PASSWORD}\r")]);
+    assert_eq!(
+        notes(&mut rx)[0].1["command"],
+        "sudo systemctl restart nginx"
+    );
+    // One that is not plain is not.
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let s = ShellStage::new(crate::audit::command_rules(&[]), tx, false, 80);
+    let (mut s, mut rx) = with(s, elevation(SudoInject::OnDemand, 0), false);
+    if let Some(r) = &mut s.elevate {
+        r.command_runs("sudo -S id");
+    }
+    let out = s.on_output(Bytes::from_static(PROMPT.as_bytes()));
+    assert!(injected(&out).is_empty());
+    assert_eq!(notes(&mut rx)[0].0, EventKind::ElevationNotAnswered);
+}

@@ -173,7 +173,20 @@ fn on_demand_answers_a_plain_sudo_line_and_nothing_that_only_looks_like_it() {
                 .then_some(())
         },
     );
+    // The command of an exec request with a terminal is exact: answered too.
+    let exec_screen = String::from_utf8_lossy(
+        &gw.typed_session_with(
+            &["-tt", SHOW_ROOT],
+            "alice:web01",
+            "alice-pw",
+            &[(3000, b"")],
+        )
+        .stdout,
+    )
+    .into_owned();
+    assert!(exec_screen.contains("\r\nroot\r\n"), "{exec_screen}");
     password_is_nowhere(&gw, &rsyslog, &screen, target_password());
+    assert!(!exec_screen.contains(target_password()));
 }
 
 #[test]

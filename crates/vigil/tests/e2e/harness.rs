@@ -576,8 +576,23 @@ impl Gateway {
         if let Some(term) = term {
             ssh.env("TERM", term);
         }
+        self.typed_with(ssh.arg("-tt"), typed)
+    }
+
+    /// [`Gateway::typed_session`] with other ssh arguments (`-tt COMMAND`).
+    pub fn typed_session_with(
+        &self,
+        args: &[&str],
+        user: &str,
+        password: &str,
+        typed: &[(u64, &[u8])],
+    ) -> Output {
+        let mut ssh = self.ssh(user, password);
+        self.typed_with(ssh.args(args), typed)
+    }
+
+    fn typed_with(&self, ssh: &mut Command, typed: &[(u64, &[u8])]) -> Output {
         let mut child = ssh
-            .arg("-tt")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
