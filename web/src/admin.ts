@@ -206,6 +206,12 @@ const ADMIN_SENTENCES: Record<string, (d: Detail, r: AuditRow) => string> = {
   console_login_blocked: (d) => `A console sign-in from ${val(d.addr)} was refused by the rate limit.`,
   account_elevation_changed: (d) => `sudo answered by the gateway: ${val(d.sudo_inject)}; sudo password ${val(d.sudo_secret)}, su password ${val(d.su_secret)}${d.sudo_ticket_minutes !== undefined ? `, sudo cache ${val(d.sudo_ticket_minutes)} min` : ''}${via(d)}.`,
   elevation_rejected: (d) => `The target refused the vaulted ${val(d.tool)} password after ${val(d.command)}${d.blocked ? '; answering is blocked for this login until its sudo settings are saved again' : ''}.`,
+  transfer_policy_set: (d) => {
+    const p = (d.policy ?? {}) as Detail;
+    const lists = ['deny_extensions', 'deny_content_types', 'deny_sha256'].filter((k) => Array.isArray(p[k]) && (p[k] as unknown[]).length).map((k) => `${k.replace(/_/g, ' ')} ${(p[k] as string[]).join(', ')}`);
+    return `File-transfer policy set: upload ${val(p.upload)}, download ${val(p.download)}, rsync ${val(p.rsync)}${p.max_size ? `, max ${val(p.max_size)} bytes` : ''}${lists.length ? `; ${lists.join('; ')}` : ''}${via(d)}.`;
+  },
+  transfer_policy_cleared: (d) => `File-transfer policy removed${via(d)}.`,
   user_added: (d) => `Added with the role ${val(d.role)}${via(d)}.`,
   user_role_changed: (d) => `Role changed from ${val(d.from)} to ${val(d.to)}${via(d)}.`,
   user_disabled: (d) => d.reason ? `Disabled: ${val(d.reason)}${d.command ? `, after running ${val(d.command)}` : ''}${via(d)}.` : `Disabled${via(d)}.`,

@@ -23,6 +23,7 @@ mod server;
 mod sessions;
 mod state;
 mod targets;
+mod transfers;
 mod users;
 
 use axum::Router;

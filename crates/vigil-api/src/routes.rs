@@ -8,7 +8,7 @@ use vigil_core::Permission;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{auth, commands, control, live, recording, rules, sessions, targets, users};
+use crate::{auth, commands, control, live, recording, rules, sessions, targets, transfers, users};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -364,6 +364,27 @@ pub const ROUTES: &[Route] = &[
         "Remove a login",
         Permission(P::ManageTargets),
         |m| on(m, targets::delete_login),
+    ),
+    r(
+        "GET",
+        "/api/v1/targets/{name}/transfer-policy",
+        "The file-transfer policy of a target (?login=LOGIN: of one login) and the one its sessions run under: {policy, effective}",
+        Permission(P::ManageTargets),
+        |m| on(m, transfers::show),
+    ),
+    r(
+        "PUT",
+        "/api/v1/targets/{name}/transfer-policy",
+        "Set (replace) the file-transfer policy of a target (?login=LOGIN: of one login): {upload, download, rsync: allow|deny, max_size, deny_content_types, deny_extensions, deny_sha256, command, yara, icap, keep_files_up_to}",
+        Permission(P::ManageTargets),
+        |m| on(m, transfers::set),
+    ),
+    r(
+        "DELETE",
+        "/api/v1/targets/{name}/transfer-policy",
+        "Remove the file-transfer policy of a target (?login=LOGIN: of one login)",
+        Permission(P::ManageTargets),
+        |m| on(m, transfers::clear),
     ),
     r(
         "GET",

@@ -268,3 +268,62 @@ async fn credentials_are_write_only_and_the_openapi_lists_every_route() {
         );
     }
 }
+
+#[tokio::test]
+async fn transfer_policies_are_set_shown_and_cleared_per_target_and_login() {
+    let f = Fixture::new().await;
+    let admin = common::Who::User {
+        name: "admin".into(),
+        role: vigil_core::Role::PamAdministrator,
+    };
+    let path = "/api/v1/targets/web01/transfer-policy";
+    let (s, body) = f.call(&admin, Method::GET, path, None).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        v["policy"].is_null() && v["effective"]["upload"] == "allow",
+        "{body}"
+    );
+    let (s, body) = f
+        .call(
+            &admin,
+            Method::PUT,
+            path,
+            Some(serde_json::json!({ "download": "deny", "deny_extensions": [".EXE"], "max_size": 1048576 })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["policy"]["download"], "deny");
+    assert_eq!(v["effective"]["deny_extensions"][0], "exe");
+    // A value that cannot be used, or a key nobody knows, is refused and named.
+    for (bad, says) in [
+        (serde_json::json!({ "deny_sha256": ["abc"] }), "deny_sha256"),
+        (serde_json::json!({ "uplod": "deny" }), "uplod"),
+        (serde_json::json!({ "upload": "maybe" }), "maybe"),
+    ] {
+        let (s, body) = f.call(&admin, Method::PUT, path, Some(bad)).await;
+        assert!(
+            s == StatusCode::BAD_REQUEST || s == StatusCode::UNPROCESSABLE_ENTITY,
+            "{s} {body}"
+        );
+        assert!(body.contains(says), "{body}");
+    }
+    // A login's view shows the target's policy as what its sessions run under.
+    let (s, body) = f
+        .call(&admin, Method::GET, &format!("{path}?login=root"), None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(v["policy"].is_null(), "{body}");
+    assert_eq!(v["effective"]["download"], "deny");
+    let (s, body) = f.call(&admin, Method::DELETE, path, None).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, _) = f.call(&admin, Method::DELETE, path, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, audit) = f.call(&admin, Method::GET, "/api/v1/audit", None).await;
+    assert!(
+        audit.contains("transfer_policy_set") && audit.contains("transfer_policy_cleared"),
+        "{audit}"
+    );
+}

@@ -37,6 +37,7 @@ fn body_for(method: &str, path: &str, who: &str) -> Option<serde_json::Value> {
         }
         ("PUT", "/api/v1/targets/{name}/logins/{login}") => json!({ "password": "rotated" }),
         ("PUT", "/api/v1/targets/{name}/logins/{login}/elevation") => json!({}),
+        ("PUT", "/api/v1/targets/{name}/transfer-policy") => json!({}),
         ("POST", "/api/v1/grants") => json!({ "user": "nobody", "target": "web01" }),
         ("PUT", "/api/v1/sessions/{id}/prevent-purge") => json!({ "reason": "matrix" }),
         ("PUT", "/api/v1/sessions/{id}/auditors") => json!({ "users": ["assigned"] }),

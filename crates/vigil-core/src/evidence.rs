@@ -177,6 +177,13 @@ kinds! {
     AccountElevationChanged = "account_elevation_changed", Admin, ["sudo_inject", "sudo_secret", "su_secret"];
     /// A login was removed from a target.
     AccountRemoved = "account_removed", Admin, [];
+    /// A file-transfer policy was set (subject: the target, or `login@target`), replacing
+    /// the one before: `policy` is the whole policy. Sessions that start from now on run
+    /// under it.
+    TransferPolicySet = "transfer_policy_set", Admin, ["policy"];
+    /// A file-transfer policy was removed: its sessions fall back to the target's policy, or
+    /// to the default (everything allowed, nothing inspected).
+    TransferPolicyCleared = "transfer_policy_cleared", Admin, [];
     /// A user (the subject) was granted access to a target, or to one login on it.
     AccessGranted = "access_granted", Admin, ["grant", "target"];
     /// A grant (the subject) was revoked.

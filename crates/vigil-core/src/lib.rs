@@ -13,6 +13,7 @@ mod model;
 mod role;
 mod session;
 mod transfer;
+mod transfer_policy;
 mod utc;
 
 pub use access::{AccessDecision, decide_access};
@@ -24,4 +25,5 @@ pub use model::{Account, Grant, SecretKind, Target, User, UserKey};
 pub use role::{Permission, Role, UnknownRole};
 pub use session::{EndReason, SessionId, SessionStatus, now_millis};
 pub use transfer::{Direction, Transfer, TransferTool, classify_exec};
+pub use transfer_policy::{Permit, PolicyError, TransferPolicy};
 pub use utc::Utc;

@@ -153,6 +153,13 @@ pub fn class_of(kind: K, action: &str, score: i64) -> Option<Class> {
             6,
         ),
         K::AccountRemoved => c(6107, "LOGIN_REMOVED", "Target login removed", 5),
+        K::TransferPolicySet => c(6110, "TRANSFER_POLICY_SET", "File-transfer policy set", 6),
+        K::TransferPolicyCleared => c(
+            6111,
+            "TRANSFER_POLICY_CLEARED",
+            "File-transfer policy removed",
+            6,
+        ),
         K::AccessGranted => c(6200, "ACCESS_GRANTED", "Access granted", 5),
         K::AccessRevoked => c(6201, "ACCESS_REVOKED", "Access revoked", 5),
         K::RuleAdded => c(6300, "RULE_ADDED", "Audited-command rule added", 5),

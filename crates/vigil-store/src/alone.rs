@@ -46,6 +46,7 @@ alone! {
     fn delete_account(target: &str, login: &str) -> ();
     fn set_account_elevation(target: &str, login: &str, change: &crate::ElevationChange) -> Account;
     fn elevation_rejected(target: &str, login: &str, now_ms: i64) -> bool;
+    fn clear_transfer_policy(scope: &crate::PolicyScope<'_>) -> ();
     fn delete_grant(id: &str) -> ();
     fn delete_target(name: &str) -> ();
     fn mark_purged(session_id: &str) -> ();

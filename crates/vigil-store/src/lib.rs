@@ -21,6 +21,7 @@ mod sessions;
 mod siem;
 mod targets;
 mod tracks;
+mod transfer_policies;
 mod users;
 mod web;
 
@@ -42,6 +43,7 @@ pub use rules::RuleRow;
 pub use sessions::{NewSession, SessionEvent, SessionFilter, SessionRow};
 pub use siem::SiemStatus;
 pub use tracks::{NewTrack, TrackRow, track_key};
+pub use transfer_policies::PolicyScope;
 pub use web::{ApiToken, WebSession};
 
 /// Which database a URL names.

@@ -100,6 +100,11 @@ impl Tx {
 
     pub async fn delete_account(&mut self, target: &str, login: &str) -> Result<(), StoreError> {
         let t = self.target_by_name(target).await?;
+        sqlx::query("DELETE FROM transfer_policies WHERE target_id = $1 AND login = $2")
+            .bind(&t.id)
+            .bind(login)
+            .execute(&mut *self.conn)
+            .await?;
         let done = sqlx::query("DELETE FROM accounts WHERE target_id = $1 AND login = $2")
             .bind(&t.id)
             .bind(login)
@@ -123,6 +128,7 @@ impl Tx {
         // Explicit, not left to ON DELETE CASCADE (SQLite applies it only with foreign keys on).
         for sql in [
             "DELETE FROM grants WHERE target_id = $1",
+            "DELETE FROM transfer_policies WHERE target_id = $1",
             "DELETE FROM accounts WHERE target_id = $1",
             "DELETE FROM targets WHERE id = $1",
         ] {

@@ -15,6 +15,10 @@ const SQLITE: &[(i64, &str)] = &[
         9,
         include_str!("../migrations/sqlite/0009_elevation_breaker.sql"),
     ),
+    (
+        10,
+        include_str!("../migrations/sqlite/0010_transfer_policies.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -28,6 +32,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         9,
         include_str!("../migrations/postgres/0009_elevation_breaker.sql"),
+    ),
+    (
+        10,
+        include_str!("../migrations/postgres/0010_transfer_policies.sql"),
     ),
 ];
 

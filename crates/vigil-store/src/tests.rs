@@ -559,3 +559,140 @@ fn elevation(
         ticket_minutes: None,
     }
 }
+
+store_test!(
+    transfer_policies_per_target_and_login,
+    |store: Store| async move {
+        use crate::PolicyScope;
+        use vigil_core::{Permit, TransferPolicy};
+        store.create_target("web01", "h", 22, None).await.unwrap();
+        for login in ["ops", "deploy"] {
+            store
+                .create_account(
+                    "web01",
+                    login,
+                    SecretKind::Password,
+                    &Secret::from("x".to_string()),
+                )
+                .await
+                .unwrap();
+        }
+        let target = PolicyScope {
+            target: "web01",
+            login: None,
+        };
+        let ops = PolicyScope {
+            target: "web01",
+            login: Some("ops"),
+        };
+        // Nothing set: everything allowed.
+        assert_eq!(
+            store
+                .effective_transfer_policy("web01", "ops")
+                .await
+                .unwrap(),
+            TransferPolicy::default()
+        );
+        let set = |scope: PolicyScope<'static>, p: TransferPolicy| {
+            let store = store.clone();
+            async move {
+                let mut tx = store.begin().await?;
+                let p = tx.set_transfer_policy(&scope, p, 1).await?;
+                tx.commit().await?;
+                Ok::<_, StoreError>(p)
+            }
+        };
+        let whole = set(
+            target.clone(),
+            TransferPolicy {
+                download: Permit::Deny,
+                deny_extensions: vec![".EXE".into()],
+                ..TransferPolicy::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(whole.deny_extensions, ["exe"], "stored normalised");
+        let own = set(
+            ops.clone(),
+            TransferPolicy {
+                max_size: Some(1024),
+                ..TransferPolicy::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            store
+                .effective_transfer_policy("web01", "ops")
+                .await
+                .unwrap(),
+            own
+        );
+        assert_eq!(
+            store
+                .effective_transfer_policy("web01", "deploy")
+                .await
+                .unwrap(),
+            whole
+        );
+        // A later set replaces.
+        let replaced = set(target.clone(), TransferPolicy::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            store.transfer_policy(&target).await.unwrap(),
+            Some(replaced)
+        );
+        // Bad values and unknown logins are refused, naming what.
+        let bad = set(
+            target.clone(),
+            TransferPolicy {
+                deny_sha256: vec!["xyz".into()],
+                ..TransferPolicy::default()
+            },
+        )
+        .await;
+        assert!(
+            matches!(
+                bad,
+                Err(StoreError::Invalid {
+                    what: "deny_sha256",
+                    ..
+                })
+            ),
+            "{bad:?}"
+        );
+        let nobody = PolicyScope {
+            target: "web01",
+            login: Some("nobody"),
+        };
+        assert!(matches!(
+            set(nobody, TransferPolicy::default()).await,
+            Err(StoreError::NotFound(_))
+        ));
+        // Clearing the login's falls back to the target's; clearing twice says none was set.
+        store.clear_transfer_policy(&ops).await.unwrap();
+        assert_eq!(
+            store
+                .effective_transfer_policy("web01", "ops")
+                .await
+                .unwrap(),
+            TransferPolicy::default()
+        );
+        assert!(matches!(
+            store.clear_transfer_policy(&ops).await,
+            Err(StoreError::NotFound(_))
+        ));
+        // A removed login or target takes its policies with it.
+        set(ops.clone(), TransferPolicy::default()).await.unwrap();
+        store.delete_account("web01", "ops").await.unwrap();
+        assert_eq!(store.transfer_policy(&ops).await.unwrap(), None);
+        store.delete_target("web01").await.unwrap();
+        let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM transfer_policies")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(rows, 0);
+    }
+);

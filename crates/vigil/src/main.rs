@@ -59,6 +59,10 @@ enum Command {
     /// Who may reach which target.
     #[command(subcommand)]
     Access(cli::AccessCommand),
+    /// What a target (or one login) allows of file transfers, and the checks each file
+    /// passes before it is delivered.
+    #[command(subcommand, name = "transfer-policy")]
+    TransferPolicy(cli::TransferPolicyCommand),
     /// Audited-command rules: what operators' commands are scored and acted on.
     #[command(subcommand)]
     Rule(cli::RuleCommand),

@@ -245,6 +245,21 @@ fn no_crate_depends_on_one_it_must_not_know() {
                 "russh",
             ],
         ),
+        // Transfer inspection sees spooled files and policies: no store, no session, no
+        // protocol (the session pipeline feeds it).
+        (
+            "vigil-transfer",
+            &[
+                "vigil-store",
+                "vigil-session",
+                "vigil-ssh",
+                "vigil-api",
+                "vigil-record",
+                "sqlx",
+                "axum",
+                "russh",
+            ],
+        ),
         (
             "vigil-session",
             &["vigil-ssh", "vigil-api", "axum", "russh"],

@@ -151,6 +151,42 @@ impl Admin {
         Ok(account)
     }
 
+    /// Sets (replaces) the file-transfer policy of a target, or of one login on it. The
+    /// entry carries the whole policy as stored (normalised).
+    pub async fn set_transfer_policy(
+        &self,
+        by: &Actor,
+        scope: &vigil_store::PolicyScope<'_>,
+        policy: vigil_core::TransferPolicy,
+    ) -> Result<vigil_core::TransferPolicy, AdminError> {
+        let mut tx = self.store.begin().await?;
+        let policy = tx
+            .set_transfer_policy(scope, policy, vigil_core::now_millis())
+            .await?;
+        tx.record(by.entry(
+            EventKind::TransferPolicySet,
+            &policy_subject(scope),
+            serde_json::json!({ "policy": policy }),
+        ));
+        tx.commit().await?;
+        Ok(policy)
+    }
+
+    /// Removes the file-transfer policy of a target, or of one login on it.
+    pub async fn clear_transfer_policy(
+        &self,
+        by: &Actor,
+        scope: &vigil_store::PolicyScope<'_>,
+    ) -> Result<(), AdminError> {
+        let entry = by.entry(
+            EventKind::TransferPolicyCleared,
+            &policy_subject(scope),
+            serde_json::json!({}),
+        );
+        self.change(entry, async |tx| tx.clear_transfer_policy(scope).await)
+            .await
+    }
+
     pub async fn remove_login(
         &self,
         by: &Actor,
@@ -210,6 +246,14 @@ impl Admin {
 }
 
 /// An administration entry about one login, named `login@target`.
+/// What a policy's administration entry is about: the target, or `login@target`.
+fn policy_subject(scope: &vigil_store::PolicyScope<'_>) -> String {
+    match scope.login {
+        Some(login) => format!("{login}@{}", scope.target),
+        None => scope.target.to_owned(),
+    }
+}
+
 fn login_entry(
     by: &Actor,
     kind: EventKind,

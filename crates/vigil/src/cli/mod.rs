@@ -9,6 +9,7 @@ mod rules;
 mod sessions;
 mod siem;
 mod targets;
+mod transfers;
 mod users;
 
 use std::io::BufRead;
@@ -29,6 +30,7 @@ pub(crate) use rules::RuleCommand;
 pub(crate) use sessions::{AuditCommand, RecordingCommand, SessionCommand};
 pub(crate) use siem::SiemCommand;
 pub(crate) use targets::{AccessCommand, AccountCommand, TargetCommand};
+pub(crate) use transfers::TransferPolicyCommand;
 pub(crate) use users::UserCommand;
 
 pub(crate) async fn run(
@@ -43,6 +45,7 @@ pub(crate) async fn run(
         Command::Target(c) => targets::target(&admin, &by, c).await,
         Command::Account(c) => targets::account(&admin, &by, c).await,
         Command::Access(c) => targets::access(&admin, &by, c).await,
+        Command::TransferPolicy(c) => transfers::run(&admin, &by, c).await,
         Command::Rule(c) => rules::run(&admin, &by, c).await,
         Command::Commands(c) => commands::run(store, c).await,
         Command::Session(c) => sessions::session(&admin, &by, c).await,

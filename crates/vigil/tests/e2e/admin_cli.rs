@@ -247,3 +247,87 @@ fn a_logins_elevation_settings_are_set_listed_and_logged_without_passwords() {
         );
     }
 }
+
+#[test]
+fn a_transfer_policy_is_set_shown_replaced_and_cleared_from_the_cli() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    let elf_sha = "ab".repeat(32);
+    let set = gw.ok(&[
+        "transfer-policy",
+        "set",
+        "web01",
+        "--download",
+        "deny",
+        "--max-size",
+        "1048576",
+        "--deny-content-type",
+        "application/x-executable",
+        "--deny-extension",
+        ".EXE",
+        "--deny-extension",
+        "sh",
+        "--deny-sha256",
+        &elf_sha.to_uppercase(),
+    ]);
+    assert!(set.contains("download           deny"), "{set}");
+    assert!(set.contains("deny extensions    exe, sh"), "{set}");
+    // A login of its own replaces the target's for that login; show says what runs.
+    gw.ok(&[
+        "transfer-policy",
+        "set",
+        "web01",
+        "--login",
+        TARGET_USER,
+        "--upload",
+        "deny",
+    ]);
+    let shown: serde_json::Value = serde_json::from_str(&gw.ok(&[
+        "transfer-policy",
+        "show",
+        "web01",
+        "--login",
+        TARGET_USER,
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(shown["effective"]["upload"], "deny");
+    assert_eq!(shown["effective"]["download"], "allow");
+    gw.ok(&["transfer-policy", "clear", "web01", "--login", TARGET_USER]);
+    let shown = gw.ok(&["transfer-policy", "show", "web01", "--login", TARGET_USER]);
+    assert!(
+        shown.contains("has no transfer policy of its own")
+            && shown.contains("download           deny"),
+        "{shown}"
+    );
+    // Bad values say what is wrong and what to give.
+    for (args, says) in [
+        (vec!["--upload", "maybe"], "use allow or deny"),
+        (vec!["--deny-sha256", "xyz"], "64 hex digits"),
+        (vec!["--command", "check.sh"], "absolute path"),
+        (vec!["--icap", "http://x"], "icap://"),
+    ] {
+        let out = gw.cli(&[&["transfer-policy", "set", "web01"][..], &args].concat());
+        assert!(!out.status.success());
+        assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
+    }
+    let unknown = gw.cli(&["transfer-policy", "set", "web01", "--login", "nobody"]);
+    assert!(!unknown.status.success());
+    assert!(text(&unknown).contains("nobody"), "{}", text(&unknown));
+    let actions: Vec<String> = gw
+        .audit()
+        .iter()
+        .filter_map(|e| e["action"].as_str().map(str::to_owned))
+        .filter(|a| a.starts_with("transfer_policy"))
+        .collect();
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "transfer_policy_set")
+            .count(),
+        2,
+        "{actions:?}"
+    );
+    assert!(actions.contains(&"transfer_policy_cleared".to_owned()));
+}

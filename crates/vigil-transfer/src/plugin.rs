@@ -1,0 +1,42 @@
+//! The plugin contract: a spooled file in, allow or deny with a reason out.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::spool::Spooled;
+
+/// A plugin's answer in progress.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A plugin's verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Allow,
+    /// Refused, and why (told to the operator and logged).
+    Deny(String),
+}
+
+/// Why a plugin could not decide (the file is refused: fail closed).
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("cannot read the spooled file: {0}")]
+    Read(#[from] std::io::Error),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// One inspection of a whole file. Plugins run in the policy's order; the first `Deny`
+/// decides.
+pub trait Plugin: Send + Sync {
+    /// The name the evidence and the operator's message give.
+    fn name(&self) -> &str;
+
+    /// Looks at the file.
+    fn check<'a>(&'a self, file: &'a Spooled) -> BoxFuture<'a, Result<Verdict, PluginError>>;
+
+    /// How long the check may take before the file is refused.
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+}
