@@ -13,6 +13,49 @@ interface TargetRow { name: string; host: string; port: number; disabled: boolea
 
 const SUDO_MODES = ['off', 'start', 'on-demand'];
 
+interface TransferPolicy { upload: string; download: string; rsync: string; max_size: number | null; deny_content_types: string[]; deny_extensions: string[]; deny_sha256: string[]; command: string | null; yara: string | null; icap: string | null; keep_files_up_to: number | null }
+
+/** The file-transfer policy form of a target (`login` null) or of one login: prefilled with
+ * the policy it has, or the one its sessions run under. */
+async function transferForm(target: string, login: string | null, reload: () => Promise<void>): Promise<void> {
+  const path = `/targets/${target}/transfer-policy${login ? `?login=${encodeURIComponent(login)}` : ''}`;
+  const current = await call<{ policy: TransferPolicy | null; effective: TransferPolicy }>('GET', path);
+  const p = current.policy ?? current.effective;
+  const words = (v: unknown) => String(v ?? '').split(/[\s,]+/).map((w) => w.trim()).filter(Boolean);
+  const bytes = (v: FormDataEntryValue | null) => (String(v ?? '').trim() ? Number(v) : null);
+  const text = (v: FormDataEntryValue | null) => String(v ?? '').trim() || null;
+  const scope = login ? `${login}@${target}` : `${target} (every login)`;
+  return formModal(`File transfers of ${scope}`, [
+    h('p', { class: 'muted small' }, current.policy ? 'Saving replaces this policy; sessions that start from now on run under it.' : login ? 'This login has no policy of its own: its sessions run under the target\'s, shown here.' : 'No policy yet: everything is allowed and nothing inspected.'),
+    select('Uploads (operator to target)', 'upload', ['allow', 'deny'], p.upload),
+    select('Downloads (target to operator)', 'download', ['allow', 'deny'], p.download),
+    select('rsync (not inspected: allowed and logged, or refused)', 'rsync', ['allow', 'deny'], p.rsync),
+    field('Refuse files over (bytes)', 'max_size', { type: 'number', min: '1', value: p.max_size ? String(p.max_size) : '' }),
+    field('Refuse content types (e.g. application/x-executable)', 'deny_content_types', { value: p.deny_content_types.join(', ') }),
+    field('Refuse extensions (e.g. exe, tar.gz)', 'deny_extensions', { value: p.deny_extensions.join(', ') }),
+    field('Refuse SHA-256 digests', 'deny_sha256', { value: p.deny_sha256.join(', ') }),
+    field('External check (absolute path of a program)', 'command', { value: p.command ?? '' }),
+    field('Keep transferred files up to (bytes) with the session', 'keep_files_up_to', { type: 'number', min: '0', value: p.keep_files_up_to !== null ? String(p.keep_files_up_to) : '' }),
+    ...(current.policy ? [h('button', { type: 'button', 'data-testid': 'transfer-clear', onclick: async (e: Event) => {
+      try {
+        await call('DELETE', path);
+        notice(`File-transfer policy of ${scope} removed.`);
+        (e.target as HTMLElement).closest('form')?.querySelector<HTMLButtonElement>('footer button')?.click();
+        await reload();
+      } catch (err) { notice(errorText(err), 'error'); }
+    } }, 'Remove this policy')] : []),
+  ], 'Save policy', async (d) => {
+    await call('PUT', path, {
+      upload: d.get('upload'), download: d.get('download'), rsync: d.get('rsync'),
+      max_size: bytes(d.get('max_size')), keep_files_up_to: bytes(d.get('keep_files_up_to')),
+      deny_content_types: words(d.get('deny_content_types')), deny_extensions: words(d.get('deny_extensions')), deny_sha256: words(d.get('deny_sha256')),
+      command: text(d.get('command')), yara: p.yara, icap: p.icap,
+    });
+    await reload();
+    return `File-transfer policy of ${scope} saved.`;
+  }, 'transfer-form');
+}
+
 /** The elevation form of a login: how the gateway answers sudo, and its separate passwords
  * (write-only: empty keeps the vaulted one). */
 function elevationForm(target: string, l: LoginRow, reload: () => Promise<void>): Promise<void> {
@@ -151,10 +194,12 @@ export async function targetsPage(main: HTMLElement): Promise<void> {
         l.sudo_inject !== 'off' ? h('span', { class: 'badge', title: 'how the gateway answers sudo' }, `sudo: ${l.sudo_inject}`) : '',
         l.sudo_blocked ? h('span', { class: 'badge purged', 'data-testid': 'sudo-blocked', title: 'the target rejected the vaulted password twice in 15 minutes; saving the login\'s sudo settings lifts it' }, 'sudo blocked') : '',
         h('button', { 'data-testid': `elevation-${t.name}-${l.login}`, onclick: () => void elevationForm(t.name, l, reload) }, 'sudo…'),
+        h('button', { 'data-testid': `transfers-${t.name}-${l.login}`, title: 'the file-transfer policy of this login (replaces the target\'s)', onclick: () => void transferForm(t.name, l.login, reload).catch((e) => notice(errorText(e), 'error')) }, 'Transfers (this login)…'),
         h('button', { onclick: () => void formModal(`New credential for ${l.login}@${t.name}`, credentialFields(), 'Replace credential',
           async (d) => { await call('PUT', `/targets/${t.name}/logins/${l.login}`, credential(d)); return 'Credential replaced.'; }, 'rotate-form') }, 'Rotate'),
         h('button', { onclick: async () => { try { await call('DELETE', `/targets/${t.name}/logins/${l.login}`); await reload(); } catch (e) { notice(errorText(e), 'error'); } } }, 'Remove')))),
       h('td', { class: 'buttons' },
+        h('button', { 'data-testid': `transfers-${t.name}`, title: 'the file-transfer policy of every login of this target', onclick: () => void transferForm(t.name, null, reload).catch((e) => notice(errorText(e), 'error')) }, 'Transfers (every login)…'),
         h('button', { onclick: () => void formModal(`Add a login on ${t.name}`, [field('Login', 'login', { required: true }), ...credentialFields()], 'Add login',
           async (d) => { await call('POST', `/targets/${t.name}/logins`, { login: d.get('login'), ...credential(d) }); await reload(); return 'Login added.'; }, 'login-form') }, 'Add login'),
         h('button', { onclick: () => void formModal(`Edit ${t.name}`, [field('Host', 'host', { value: t.host, required: true }), field('Port', 'port', { type: 'number', value: String(t.port) })], 'Save',

@@ -242,6 +242,35 @@ test("a login's sudo answering is set from the targets page, its passwords never
   await page.context().close();
 });
 
+test("a target's file-transfer policy is set, shown and removed from the targets page", async () => {
+  const page = await newPage();
+  await login(page, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
+  await page.goto(`${URL}/#/targets`);
+  await page.getByTestId('transfers-web01').click();
+  await page.getByTestId('transfer-form').waitFor();
+  await page.getByTestId('field-download').selectOption('deny');
+  await page.getByTestId('field-deny_extensions').fill('.EXE, sh');
+  await page.getByTestId('field-max_size').fill('1048576');
+  await page.getByTestId('transfer-form-submit').click();
+  await until('the policy is saved', async () => (await page.locator('.notice, [role=status]').allInnerTexts()).join(' ').includes('saved'));
+  await page.getByTestId('transfers-web01').click();
+  await page.getByTestId('transfer-form').waitFor();
+  assert.equal(await page.getByTestId('field-download').inputValue(), 'deny');
+  assert.equal(await page.getByTestId('field-deny_extensions').inputValue(), 'exe, sh');
+  await shot(page, '15-transfer-policy');
+  // A bad value is refused with what to give, and the form stays.
+  await page.getByTestId('field-deny_sha256').fill('xyz');
+  await page.getByTestId('transfer-form-submit').click();
+  await until('the bad digest is refused', async () => (await page.getByTestId('transfer-form').innerText()).includes('64 hex digits'));
+  await page.getByTestId('transfer-clear').click();
+  await until('the form closes', async () => (await page.getByTestId('transfer-form').count()) === 0);
+  await page.goto(`${URL}/#/audit`);
+  const audit = await page.getByTestId('audit-table').innerText();
+  assert.ok(audit.includes('File-transfer policy set: upload allow, download deny') && audit.includes('deny extensions exe, sh'), audit);
+  assert.ok(audit.includes('File-transfer policy removed'), audit);
+  await page.context().close();
+});
+
 test('an assigned auditor can open that session and nothing else', async () => {
   const page = await newPage();
   await login(page, 'admin', process.env.VIGIL_ADMIN_PASSWORD);

@@ -13,6 +13,7 @@
 pub mod builtin;
 mod chain;
 mod plugin;
+pub mod scp;
 mod spool;
 
 pub use chain::{Decision, decide};
