@@ -16,6 +16,15 @@ pub(crate) struct ScopeQuery {
     login: Option<String>,
 }
 
+impl ScopeQuery {
+    fn of<'a>(&'a self, target: &'a str) -> PolicyScope<'a> {
+        PolicyScope {
+            target,
+            login: self.login.as_deref(),
+        }
+    }
+}
+
 /// A scope's own policy (none when it has none) and the one its sessions run under.
 #[derive(Serialize)]
 pub(crate) struct PolicyView {
@@ -44,10 +53,7 @@ pub(crate) async fn show(
     Query(q): Query<ScopeQuery>,
 ) -> ApiResult<Json<PolicyView>> {
     caller.require(Permission::ManageTargets)?;
-    let scope = PolicyScope {
-        target: &target,
-        login: q.login.as_deref(),
-    };
+    let scope = q.of(&target);
     view(&state, &scope).await
 }
 
@@ -59,10 +65,7 @@ pub(crate) async fn set(
     Json(policy): Json<TransferPolicy>,
 ) -> ApiResult<Json<PolicyView>> {
     caller.require(Permission::ManageTargets)?;
-    let scope = PolicyScope {
-        target: &target,
-        login: q.login.as_deref(),
-    };
+    let scope = q.of(&target);
     state
         .admin
         .set_transfer_policy(&caller.actor(), &scope, policy)
@@ -77,10 +80,7 @@ pub(crate) async fn clear(
     Query(q): Query<ScopeQuery>,
 ) -> ApiResult<Json<PolicyView>> {
     caller.require(Permission::ManageTargets)?;
-    let scope = PolicyScope {
-        target: &target,
-        login: q.login.as_deref(),
-    };
+    let scope = q.of(&target);
     state
         .admin
         .clear_transfer_policy(&caller.actor(), &scope)

@@ -99,33 +99,21 @@ pub(crate) async fn run(
 ) -> anyhow::Result<()> {
     match command {
         TransferPolicyCommand::Set(args) => {
-            let SetArgs {
-                scope,
-                upload,
-                download,
-                rsync,
-                max_size,
-                deny_content_types,
-                deny_extensions,
-                deny_sha256,
-                command,
-                yara,
-                icap,
-                keep_files_up_to,
-            } = *args;
+            let a = *args;
             let policy = TransferPolicy {
-                upload: permit("upload", upload)?,
-                download: permit("download", download)?,
-                rsync: permit("rsync", rsync)?,
-                max_size,
-                deny_content_types,
-                deny_extensions,
-                deny_sha256,
-                command,
-                yara,
-                icap,
-                keep_files_up_to,
+                upload: permit("upload", a.upload)?,
+                download: permit("download", a.download)?,
+                rsync: permit("rsync", a.rsync)?,
+                max_size: a.max_size,
+                deny_content_types: a.deny_content_types,
+                deny_extensions: a.deny_extensions,
+                deny_sha256: a.deny_sha256,
+                command: a.command,
+                yara: a.yara,
+                icap: a.icap,
+                keep_files_up_to: a.keep_files_up_to,
             };
+            let scope = a.scope;
             let set = admin
                 .set_transfer_policy(by, &scope.scope(), policy)
                 .await?;
