@@ -25,5 +25,5 @@ pub use model::{Account, Grant, SecretKind, Target, User, UserKey};
 pub use role::{Permission, Role, UnknownRole};
 pub use session::{EndReason, SessionId, SessionStatus, now_millis};
 pub use transfer::{Direction, Transfer, TransferTool, classify_exec};
-pub use transfer_policy::{Permit, PolicyError, TransferPolicy};
+pub use transfer_policy::{Permit, PolicyError, TransferKind, TransferPolicy};
 pub use utc::Utc;

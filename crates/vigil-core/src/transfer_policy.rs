@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::{Direction, TransferTool};
+
 /// Allowed or not.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -67,7 +69,72 @@ pub struct PolicyError {
     pub why: String,
 }
 
+/// A transfer channel as the policy sees it when it opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferKind {
+    /// `scp -O` or rsync, one direction.
+    Exec(TransferTool, Direction),
+    /// The SFTP subsystem (what OpenSSH's `scp` uses by default): either direction.
+    Sftp,
+}
+
 impl TransferPolicy {
+    /// Whether the policy names checks that files must pass (size, lists, a program,
+    /// YARA, ICAP).
+    pub fn inspects(&self) -> bool {
+        self.max_size.is_some()
+            || !self.deny_content_types.is_empty()
+            || !self.deny_extensions.is_empty()
+            || !self.deny_sha256.is_empty()
+            || self.command.is_some()
+            || self.yara.is_some()
+            || self.icap.is_some()
+    }
+
+    fn direction(&self, d: Direction) -> Result<(), String> {
+        match (d, self.upload, self.download) {
+            (Direction::Upload, Permit::Deny, _) => {
+                Err("uploads are refused by this login's transfer policy".into())
+            }
+            (Direction::Download, _, Permit::Deny) => {
+                Err("downloads are refused by this login's transfer policy".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether a transfer channel may open, and why not. rsync is not inspected: it needs
+    /// `rsync` and its direction allowed. File checks are not applied to live transfers by
+    /// this version, so a policy that names any refuses the channels they would apply to
+    /// (fail closed) rather than let files through unchecked.
+    pub fn allows(&self, kind: TransferKind) -> Result<(), String> {
+        const NOT_YET: &str = "this login's transfer policy inspects files, which this version of the gateway cannot do for live transfers yet: the transfer is refused rather than let through unchecked";
+        match kind {
+            TransferKind::Exec(TransferTool::Rsync, d) => {
+                if self.rsync == Permit::Deny {
+                    return Err("rsync is refused by this login's transfer policy".into());
+                }
+                self.direction(d)
+            }
+            TransferKind::Exec(TransferTool::Scp, d) => {
+                self.direction(d)?;
+                if self.inspects() {
+                    return Err(NOT_YET.into());
+                }
+                Ok(())
+            }
+            TransferKind::Sftp => {
+                if self.upload == Permit::Deny || self.download == Permit::Deny {
+                    return Err("SFTP is refused: this login's transfer policy refuses one direction, and SFTP carries both".into());
+                }
+                if self.inspects() {
+                    return Err(NOT_YET.into());
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Normalises the lists (extensions without dots, lowercase types and digests, no
     /// duplicates) and checks every value; the error names the setting and what is allowed.
     pub fn normalised(mut self) -> Result<TransferPolicy, PolicyError> {
@@ -205,5 +272,59 @@ mod tests {
         assert!(serde_json::from_str::<TransferPolicy>(r#"{"uplod":"deny"}"#).is_err());
         assert_eq!(Permit::parse("deny"), Some(Permit::Deny));
         assert_eq!(Permit::parse("no"), None);
+    }
+
+    #[test]
+    fn channels_open_as_the_policy_says() {
+        use Direction::{Download, Upload};
+        use TransferKind::{Exec, Sftp};
+        use TransferTool::{Rsync, Scp};
+        let open = TransferPolicy::default();
+        for k in [
+            Exec(Scp, Upload),
+            Exec(Scp, Download),
+            Exec(Rsync, Upload),
+            Sftp,
+        ] {
+            assert_eq!(open.allows(k), Ok(()), "{k:?}");
+        }
+        let no_download = TransferPolicy {
+            download: Permit::Deny,
+            ..TransferPolicy::default()
+        };
+        assert_eq!(no_download.allows(Exec(Scp, Upload)), Ok(()));
+        assert!(
+            no_download
+                .allows(Exec(Scp, Download))
+                .unwrap_err()
+                .contains("downloads")
+        );
+        assert!(no_download.allows(Exec(Rsync, Download)).is_err());
+        assert!(no_download.allows(Sftp).unwrap_err().contains("SFTP"));
+        let no_rsync = TransferPolicy {
+            rsync: Permit::Deny,
+            ..TransferPolicy::default()
+        };
+        assert!(
+            no_rsync
+                .allows(Exec(Rsync, Upload))
+                .unwrap_err()
+                .contains("rsync")
+        );
+        assert_eq!(no_rsync.allows(Exec(Scp, Upload)), Ok(()));
+        // Checks that cannot be applied yet refuse what they would apply to; rsync is not
+        // inspected by design.
+        let checks = TransferPolicy {
+            max_size: Some(10),
+            ..TransferPolicy::default()
+        };
+        assert!(
+            checks
+                .allows(Exec(Scp, Upload))
+                .unwrap_err()
+                .contains("unchecked")
+        );
+        assert!(checks.allows(Sftp).is_err());
+        assert_eq!(checks.allows(Exec(Rsync, Upload)), Ok(()));
     }
 }

@@ -202,6 +202,8 @@ pub struct Policy {
     pub commands: CommandRules,
     /// How the gateway answers sudo for the session's login (none: it does not).
     pub elevation: Option<Arc<crate::elevation::Elevation>>,
+    /// What the session's login may transfer (its own policy, else its target's).
+    pub transfers: vigil_core::TransferPolicy,
     stages: Vec<Arc<dyn StageFactory>>,
 }
 
@@ -211,8 +213,15 @@ impl Policy {
             allow_port_forwarding,
             commands,
             elevation: None,
+            transfers: vigil_core::TransferPolicy::default(),
             stages: Vec::new(),
         }
+    }
+
+    /// Transfers run under `policy`.
+    pub fn with_transfers(mut self, policy: vigil_core::TransferPolicy) -> Policy {
+        self.transfers = policy;
+        self
     }
 
     /// Answers sudo for the session's login as `elevation` says.

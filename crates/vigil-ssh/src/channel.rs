@@ -169,6 +169,31 @@ pub(crate) async fn run(
         (_, Some(_), None) => ChannelKind::Terminal,
         (_, None, None) => ChannelKind::Exec,
     };
+    // The session's transfer policy, before the target sees the request.
+    let transfer_kind = match (&start, transfer) {
+        (_, Some(t)) => Some(vigil_core::TransferKind::Exec(t.tool, t.direction)),
+        (Start::Subsystem(name), _) if name == "sftp" => Some(vigil_core::TransferKind::Sftp),
+        _ => None,
+    };
+    if let Some(k) = transfer_kind
+        && let Err(why) = io.policy().transfers.allows(k)
+    {
+        shared
+            .event(
+                EventKind::ChannelRefused,
+                serde_json::json!({ "kind": start.kind(), "command": command, "reason": why }),
+            )
+            .await;
+        fail(
+            &shared,
+            id,
+            &tx,
+            want_reply && !replied,
+            &format!("vigil: {why}"),
+        )
+        .await;
+        return;
+    }
     // An exec request's command is known exactly: decided before the target sees it.
     if let Start::Exec(_) = &start
         && let Some(line) = &command

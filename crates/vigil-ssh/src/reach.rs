@@ -81,6 +81,14 @@ pub(crate) async fn ensure_target(
         Ok(p) => p,
         Err(e) => return deny(e.to_string()).await,
     };
+    // What the login may transfer: read now, fixed for the session; unreadable refuses it.
+    match store
+        .effective_transfer_policy(&target.name, &account.login)
+        .await
+    {
+        Ok(transfers) => policy = policy.with_transfers(transfers),
+        Err(e) => return deny(format!("cannot read the transfer policy: {e}")).await,
+    }
     if account.sudo_inject != vigil_core::SudoInject::Off {
         policy = policy.with_elevation(elevation(store, &target.name, &account).await);
     }

@@ -17,4 +17,5 @@ mod sessions;
 mod shell_lines;
 mod siem;
 mod tracks;
+mod transfer_policy;
 mod transfers;
