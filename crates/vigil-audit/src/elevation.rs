@@ -206,9 +206,7 @@ pub fn changes_elevation(line: &str) -> Option<&'static str> {
     if defines_function(line, "sudo") || defines_function(line, "su") {
         return Some("it defines a function named sudo or su");
     }
-    if defines_function(line, "command_not_found_handle")
-        || line.contains("command_not_found_handle")
-    {
+    if line.contains("command_not_found_handle") {
         return Some("it changes what runs for a command that is not found");
     }
     // PS0 is printed between the line and its program (the gateway's marker is in it).
@@ -228,24 +226,11 @@ pub fn changes_elevation(line: &str) -> Option<&'static str> {
         };
         let program = program.rsplit('/').next().unwrap_or(program);
         let rest = &words[1..];
-        let names_tool = |w: &str| {
-            let name = w
-                .trim_start_matches("function")
-                .trim()
-                .split(['=', '(', ' '])
-                .next()
-                .unwrap_or("");
-            matches!(name, "sudo" | "su")
-        };
+        // `NAME()` definitions are found on the raw line above; these name it in a word.
+        let names_tool = |w: &str| matches!(w.split(['=', '(']).next(), Some("sudo" | "su"));
         match program {
             "alias" | "function" if rest.iter().any(|w| names_tool(w)) => {
                 return Some("it defines an alias or a function named sudo or su");
-            }
-            _ if words[0].ends_with("()") && names_tool(&words[0]) => {
-                return Some("it defines a function named sudo or su");
-            }
-            _ if rest.first().is_some_and(|w| w.starts_with("()")) && names_tool(&words[0]) => {
-                return Some("it defines a function named sudo or su");
             }
             "export" | "declare" | "typeset" | "readonly" | "local" | "unset"
                 if rest.iter().any(|w| w == "PATH" || sets_path(w)) =>

@@ -151,18 +151,9 @@ impl Responder {
         Arc::clone(&self.unread)
     }
 
-    /// A line bash answered for too late (the typed keys decided it): whether it changed
-    /// what sudo means still counts.
-    pub(crate) fn note_late_line(&mut self, line: &str) {
-        let mut ignored = Vec::new();
-        self.check_changes(line, Source::ShellQuery, &mut ignored);
-    }
-
-    /// Turns on-demand answering off for the session, logged, when `why` says to.
+    /// Turns on-demand answering off for the session, logged, when the line (or one that ran
+    /// unread before it) takes away the trust it needs.
     fn check_changes(&mut self, line: &str, source: Source, out: &mut Vec<Action>) {
-        if self.elevation.mode() != SudoInject::OnDemand {
-            return;
-        }
         let why = if self.unread.swap(false, Ordering::SeqCst) {
             Some("a line ran that bash did not answer for in time and whose keys the gateway could not read exactly, or that changed what sudo means".to_owned())
         } else if !source.is_exact() {
@@ -235,18 +226,18 @@ impl Responder {
 
     /// A line the shell stage let run (`source`: how it was read).
     pub(crate) fn line_runs(&mut self, line: &str, source: Source, out: &mut Vec<Action>) {
+        // Lines are watched only for on-demand answering (start mode answers once, first).
+        if self.elevation.mode() != SudoInject::OnDemand {
+            return;
+        }
         self.check_changes(line, source, out);
-        let elevation = &self.elevation;
         let cached = self
             .ticket_at
-            .is_some_and(|t| t.elapsed() < elevation.ticket());
+            .is_some_and(|t| t.elapsed() < self.elevation.ticket());
         if clears_sudo_ticket(line) {
             self.ticket_at = None;
         } else if may_run_sudo(line) {
             self.ticket_at = Some(Instant::now());
-        }
-        if elevation.mode() != SudoInject::OnDemand {
-            return;
         }
         let (tool, refusal) = match eligibility(line) {
             Eligibility::NotElevation => {
@@ -313,8 +304,10 @@ impl Responder {
                 serde_json::json!({ "tool": "sudo", "command": START_COMMAND, "reason": why }),
             );
         }
-        if contains(&data, b"[sudo] password for") {
-            // Someone may answer this prompt: a credential may be cached after it.
+        if self.elevation.mode() == SudoInject::OnDemand && contains(&data, b"[sudo] password for")
+        {
+            // Someone may answer this prompt: a credential may be cached after it (what
+            // on-demand answering must know).
             self.ticket_at = Some(Instant::now());
         }
         let watch = std::mem::replace(&mut self.watch, Watch::Idle);
@@ -344,14 +337,14 @@ impl Responder {
         if !self.holds_input() {
             self.release_input();
         }
-        self.redact.filter(&data)
+        self.redact.filter(data)
     }
 
     fn on_start_output(&mut self, since: Instant, seen: Vec<u8>, out: &mut Vec<Action>) -> Watch {
         let prompt = self.elevation.prompt(Tool::Sudo);
         if seen == prompt.as_bytes() {
-            self.answer(Tool::Sudo, START_COMMAND.to_owned(), true, out);
-            return self.watch_answer(Tool::Sudo, START_COMMAND.to_owned(), true);
+            self.answer(Tool::Sudo, START_COMMAND, true, out);
+            return watch_answer(Tool::Sudo, START_COMMAND.to_owned(), true);
         }
         if prompt.as_bytes().starts_with(&seen) && since.elapsed() <= START_WAIT {
             return Watch::Start { since, seen };
@@ -388,8 +381,8 @@ impl Responder {
         };
         let rest = after_echo(&w.seen[at..]);
         if rest == prompt.as_bytes() {
-            self.answer(w.tool, w.line.clone(), false, out);
-            return self.watch_answer(w.tool, w.line, false);
+            self.answer(w.tool, &w.line, false, out);
+            return watch_answer(w.tool, w.line, false);
         }
         if prompt.as_bytes().starts_with(rest) {
             return w.go_on();
@@ -442,17 +435,7 @@ impl Responder {
         }
     }
 
-    fn watch_answer(&self, tool: Tool, line: String, start: bool) -> Watch {
-        Watch::Answered {
-            tool,
-            line,
-            start,
-            since: Instant::now(),
-            seen: Vec::new(),
-        }
-    }
-
-    fn answer(&mut self, tool: Tool, line: String, start: bool, out: &mut Vec<Action>) {
+    fn answer(&mut self, tool: Tool, line: &str, start: bool, out: &mut Vec<Action>) {
         let Some(secret) = self.elevation.secret(tool) else {
             return;
         };
@@ -500,6 +483,17 @@ impl Responder {
             EventKind::ElevationRejected,
             serde_json::json!({ "tool": tool.as_str(), "command": line }),
         );
+    }
+}
+
+/// Watching for a rejection of the password just sent.
+fn watch_answer(tool: Tool, line: String, start: bool) -> Watch {
+    Watch::Answered {
+        tool,
+        line,
+        start,
+        since: Instant::now(),
+        seen: Vec::new(),
     }
 }
 

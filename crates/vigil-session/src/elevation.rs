@@ -21,6 +21,8 @@ pub struct Elevation {
     target: String,
     sudo: Option<Secret>,
     su: Option<Secret>,
+    /// sudo's prompt for the login, made once.
+    sudo_prompt: String,
     ticket: Duration,
     /// The circuit breaker is open for the login (at the start, or tripped since).
     blocked: AtomicBool,
@@ -48,6 +50,7 @@ impl Elevation {
             target: target.to_owned(),
             sudo,
             su,
+            sudo_prompt: format!("[sudo] password for {}: ", account.login),
             ticket: Duration::from_secs(u64::from(account.sudo_ticket_minutes) * 60),
             blocked: AtomicBool::new(account.sudo_blocked),
             off: Mutex::new(None),
@@ -56,14 +59,6 @@ impl Elevation {
 
     pub fn mode(&self) -> SudoInject {
         self.mode
-    }
-
-    pub fn login(&self) -> &str {
-        &self.login
-    }
-
-    pub fn target(&self) -> &str {
-        &self.target
     }
 
     /// How long an earlier sudo's credential may stay cached on a terminal.
@@ -80,21 +75,21 @@ impl Elevation {
         self.blocked.store(true, Ordering::SeqCst);
     }
 
-    /// Why a shell channel of this session cannot start elevated, if it cannot; `None` when
-    /// it starts elevated (start mode, a password, not blocked).
-    pub fn start_refusal(&self) -> Option<&'static str> {
+    /// Whether a shell channel opening now starts elevated (start mode, a password, not
+    /// blocked), or why not when the login is set to.
+    pub fn starts_elevated(&self) -> Result<bool, &'static str> {
         if self.mode != SudoInject::Start {
-            return Some("this login is not set to start elevated");
+            return Ok(false);
         }
         if self.is_blocked() {
-            return Some(
+            return Err(
                 "answering sudo is blocked for this login after the target rejected its vaulted password: an administrator must set its elevation again",
             );
         }
         if self.sudo.is_none() {
-            return Some("no password is vaulted to answer sudo for this login");
+            return Err("no password is vaulted to answer sudo for this login");
         }
-        None
+        Ok(true)
     }
 
     pub(crate) fn off_reason(&self) -> Option<String> {
@@ -118,10 +113,10 @@ impl Elevation {
         }
     }
 
-    pub(crate) fn prompt(&self, tool: Tool) -> String {
+    pub(crate) fn prompt(&self, tool: Tool) -> &str {
         match tool {
-            Tool::Sudo => format!("[sudo] password for {}: ", self.login),
-            Tool::Su => "Password: ".to_owned(),
+            Tool::Sudo => &self.sudo_prompt,
+            Tool::Su => "Password: ",
         }
     }
 }

@@ -234,13 +234,9 @@ impl Policy {
     /// [`crate::elevation::START_COMMAND`] in place of the login shell), or why not when the
     /// login is set to.
     pub fn elevated_start(&self) -> Result<bool, &'static str> {
-        match &self.elevation {
-            Some(e) if e.mode() == vigil_core::SudoInject::Start => match e.start_refusal() {
-                None => Ok(true),
-                Some(why) => Err(why),
-            },
-            _ => Ok(false),
-        }
+        self.elevation
+            .as_ref()
+            .map_or(Ok(false), |e| e.starts_elevated())
     }
 
     /// Adds a stage after the ones already there.

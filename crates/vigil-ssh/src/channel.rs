@@ -178,20 +178,20 @@ pub(crate) async fn run(
     if let Some(k) = transfer_kind
         && let Err(why) = io.policy().transfers.allows(k)
     {
-        shared
-            .event(
-                EventKind::ChannelRefused,
-                serde_json::json!({ "kind": start.kind(), "command": command, "reason": why }),
+        let refused = Refused {
+            kind: start.kind(),
+            command: command.as_deref(),
+            reason: &why,
+        };
+        refused
+            .tell(
+                &shared,
+                id,
+                &tx,
+                want_reply && !replied,
+                &format!("vigil: {why}"),
             )
             .await;
-        fail(
-            &shared,
-            id,
-            &tx,
-            want_reply && !replied,
-            &format!("vigil: {why}"),
-        )
-        .await;
         return;
     }
     // An exec request's command is known exactly: decided before the target sees it.
@@ -216,27 +216,22 @@ pub(crate) async fn run(
     let (target_rx, target_tx, pending) = match opened {
         Ok(t) => t,
         Err(why) => {
-            shared
-                .event(
-                    EventKind::ChannelRefused,
-                    serde_json::json!({ "kind": start.kind(), "command": command, "reason": why }),
-                )
+            let refused = Refused {
+                kind: start.kind(),
+                command: command.as_deref(),
+                reason: &why,
+            };
+            let text = format!("vigil: the target refused the {}: {why}", start.kind());
+            refused
+                .tell(&shared, id, &tx, want_reply && !replied, &text)
                 .await;
-            fail(
-                &shared,
-                id,
-                &tx,
-                want_reply && !replied,
-                &format!("vigil: the target refused the {}: {why}", start.kind()),
-            )
-            .await;
             return;
         }
     };
     let Some(session) = shared.session.get() else {
         return;
     };
-    let sftp = matches!(&start, Start::Subsystem(name) if name == "sftp");
+    let sftp = transfer_kind == Some(vigil_core::TransferKind::Sftp);
     let track_start = vigil_session::TrackStart {
         pty: pty.as_ref().map(|p| (p.cols, p.rows, p.term.clone())),
         command: command.clone(),
@@ -303,6 +298,33 @@ async fn refuse(shared: &Shared, id: ChannelId, kind: &str, why: &str) {
         )
         .await;
     shared.say(id, &format!("vigil: {why}")).await;
+}
+
+/// A channel request refused after it was classified: logged with its command, then ended.
+struct Refused<'a> {
+    kind: &'a str,
+    command: Option<&'a str>,
+    reason: &'a str,
+}
+
+impl Refused<'_> {
+    /// Logs `channel_refused` and ends the channel telling the operator `text`.
+    async fn tell(
+        &self,
+        shared: &Shared,
+        id: ChannelId,
+        tx: &OperatorWrite,
+        reply_pending: bool,
+        text: &str,
+    ) {
+        shared
+            .event(
+                EventKind::ChannelRefused,
+                serde_json::json!({ "kind": self.kind, "command": self.command, "reason": self.reason }),
+            )
+            .await;
+        fail(shared, id, tx, reply_pending, text).await;
+    }
 }
 
 /// Tells the operator why, then ends the channel without an exit status (ssh exits with 255).

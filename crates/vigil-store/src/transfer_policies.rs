@@ -101,26 +101,21 @@ impl Store {
     }
 
     /// The policy a session as `login` on `target` runs under: the login's own, else the
-    /// target's, else the default.
+    /// target's, else the default (one query).
     pub async fn effective_transfer_policy(
         &self,
         target: &str,
         login: &str,
     ) -> Result<TransferPolicy, StoreError> {
-        for scope in [
-            PolicyScope {
-                target,
-                login: Some(login),
-            },
-            PolicyScope {
-                target,
-                login: None,
-            },
-        ] {
-            if let Some(p) = self.transfer_policy(&scope).await? {
-                return Ok(p);
-            }
-        }
-        Ok(TransferPolicy::default())
+        let target = self.target_by_name(target).await?;
+        // The login's row sorts before the target's ('').
+        let json: Option<String> = sqlx::query_scalar(
+            "SELECT policy FROM transfer_policies WHERE target_id = $1 AND login IN ($2, '') ORDER BY login DESC LIMIT 1",
+        )
+        .bind(&target.id)
+        .bind(login)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(json.as_deref().map(parse).transpose()?.unwrap_or_default())
     }
 }

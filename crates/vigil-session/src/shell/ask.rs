@@ -114,14 +114,9 @@ impl ShellStage {
         self.distrust_after(&decided, &mut all);
         let cancel = super::cancels(&all);
         if super::runs(&all) {
+            // Even when the answer is late (the typed keys decided), it says what bash held:
+            // a line that changed what sudo means counts.
             self.line_runs(&decided, &mut all);
-        }
-        if let Some(r) = &mut self.elevate
-            && !cancel
-        {
-            // Late, the answer still says what bash held (the typed keys decided it): a
-            // line that changed what sudo means counts even so.
-            r.note_late_line(&decided.line);
         }
         if asked.decider.decide(all) {
             // Only an answer in time says what the buffer held; a late one settles nothing.
