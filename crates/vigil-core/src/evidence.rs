@@ -89,6 +89,17 @@ kinds! {
     /// A file transfer channel (scp, rsync, SFTP): its bytes are counted and logged, not put
     /// in the terminal recording; `direction` is `upload`, `download` or `both` (SFTP).
     TransferOpened = "transfer_opened", Session, ["tool", "direction"];
+    /// A transferred file passed every check of the session's transfer policy; it is
+    /// delivered after this is written. `tool` scp or sftp, `path` on the target, `size` in
+    /// bytes, `sha256` of the whole file, `took_ms` from its first byte to the decision.
+    FileAllowed = "file_allowed", Session, ["tool", "direction", "path", "size", "sha256"];
+    /// A transferred file was refused and nothing of it was delivered: `plugin` is the check
+    /// that refused it (`spool` when the gateway could not hold it) and `reason` what the
+    /// operator was told.
+    FileRefused = "file_refused", Session, ["tool", "direction", "path", "plugin", "reason"];
+    /// An allowed file did not reach the far side (the target could not write it, the
+    /// operator's client refused it, the channel closed), and why.
+    FileUndelivered = "file_undelivered", Session, ["tool", "direction", "path", "reason"];
     /// The target's exit status or signal for a channel.
     ExitStatus = "exit_status", Session, ["channel"];
     /// The recording could not be written; the session ends (fail closed).

@@ -24,6 +24,8 @@ pub use login_spec::{LoginSpec, LoginSpecError};
 pub use model::{Account, Grant, SecretKind, Target, User, UserKey};
 pub use role::{Permission, Role, UnknownRole};
 pub use session::{EndReason, SessionId, SessionStatus, now_millis};
-pub use transfer::{Direction, Transfer, TransferTool, classify_exec};
+pub use transfer::{
+    Direction, Transfer, TransferTool, classify_exec, mentions_transfer_tool, transfer_paths,
+};
 pub use transfer_policy::{Permit, PolicyError, TransferKind, TransferPolicy};
 pub use utc::Utc;

@@ -139,9 +139,65 @@ pub fn classify_exec(command: &str) -> Option<Transfer> {
     }
 }
 
+/// The paths an exec transfer names (`scp -t PATH`: where files go; `scp -f PATH...`: what is
+/// sent), as the shell would pass them; empty when `command` is not a transfer.
+pub fn transfer_paths(command: &str) -> Vec<String> {
+    if classify_exec(command).is_none() {
+        return Vec::new();
+    }
+    let Some(words) = literal_words(command) else {
+        return Vec::new();
+    };
+    let mut paths = Vec::new();
+    let mut options = true;
+    for word in words.into_iter().skip(1) {
+        if options && word == "--" {
+            options = false;
+        } else if !(options && word.starts_with('-')) {
+            paths.push(word);
+        }
+    }
+    paths
+}
+
+/// Whether `command` may run a file-transfer program (`scp`, `rsync`, `sftp-server`) in a
+/// form [`classify_exec`] does not take as exactly a transfer (a glob, a pipe, a shell
+/// around it). A policy that inspects or restricts transfers refuses such commands rather
+/// than let files through unseen. Loose on purpose: a false match only refuses a command
+/// under such a policy; a miss would let files through.
+pub fn mentions_transfer_tool(command: &str) -> bool {
+    command
+        .split(|c: char| c.is_whitespace() || SHELL_SYNTAX.contains(&c) || c == '\'')
+        .filter(|w| !w.is_empty())
+        .any(|w| {
+            let name = w.rsplit('/').next().unwrap_or(w);
+            matches!(name, "scp" | "rsync" | "sftp-server" | "sftp")
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_and_loose_mentions() {
+        assert_eq!(transfer_paths("scp -t -- /srv/a b"), ["/srv/a", "b"]);
+        assert_eq!(transfer_paths("scp -r -t '/srv/my dir'"), ["/srv/my dir"]);
+        assert_eq!(transfer_paths("scp -f /srv/-x"), ["/srv/-x"]);
+        assert!(transfer_paths("ls /srv").is_empty());
+        for loose in [
+            "scp -f /srv/*.txt",
+            "cd /srv && scp -f a",
+            "/usr/lib/openssh/sftp-server",
+            "bash -c 'rsync --server . x'",
+            "x;scp -t y",
+        ] {
+            assert!(mentions_transfer_tool(loose), "{loose}");
+        }
+        for not in ["ls -l", "cat scp.txt", "echo rsyncd", "vim /etc/scp/x.conf"] {
+            assert!(!mentions_transfer_tool(not), "{not}");
+        }
+    }
 
     #[test]
     fn table() {

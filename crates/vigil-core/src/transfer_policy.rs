@@ -103,10 +103,20 @@ impl TransferPolicy {
         }
     }
 
+    /// Whether the policy restricts transfers at all (a direction or rsync refused, or file
+    /// checks): then a command that runs a transfer program in a form the gateway cannot
+    /// inspect is refused (see `vigil_core::mentions_transfer_tool`).
+    pub fn restricts(&self) -> bool {
+        self.inspects()
+            || self.upload == Permit::Deny
+            || self.download == Permit::Deny
+            || self.rsync == Permit::Deny
+    }
+
     /// Whether a transfer channel may open, and why not. rsync is not inspected: it needs
     /// `rsync` and its direction allowed. File checks are not applied to live transfers by
-    /// this version, so a policy that names any refuses the channels they would apply to
-    /// (fail closed) rather than let files through unchecked.
+    /// this version over SFTP, so a policy that names any refuses SFTP (fail closed) rather
+    /// than let files through unchecked; legacy SCP is inspected file by file.
     pub fn allows(&self, kind: TransferKind) -> Result<(), String> {
         const NOT_YET: &str = "this login's transfer policy inspects files, which this version of the gateway cannot do for live transfers yet: the transfer is refused rather than let through unchecked";
         match kind {
@@ -117,11 +127,8 @@ impl TransferPolicy {
                 self.direction(d)
             }
             TransferKind::Exec(TransferTool::Scp, d) => {
-                self.direction(d)?;
-                if self.inspects() {
-                    return Err(NOT_YET.into());
-                }
-                Ok(())
+                // Inspected file by file by the gateway (vigil_transfer::scp_relay).
+                self.direction(d)
             }
             TransferKind::Sftp => {
                 if self.upload == Permit::Deny || self.download == Permit::Deny {
@@ -312,19 +319,15 @@ mod tests {
                 .contains("rsync")
         );
         assert_eq!(no_rsync.allows(Exec(Scp, Upload)), Ok(()));
-        // Checks that cannot be applied yet refuse what they would apply to; rsync is not
+        // SCP is inspected file by file; SFTP not yet, so checks refuse it; rsync is not
         // inspected by design.
         let checks = TransferPolicy {
             max_size: Some(10),
             ..TransferPolicy::default()
         };
-        assert!(
-            checks
-                .allows(Exec(Scp, Upload))
-                .unwrap_err()
-                .contains("unchecked")
-        );
-        assert!(checks.allows(Sftp).is_err());
+        assert_eq!(checks.allows(Exec(Scp, Upload)), Ok(()));
+        assert!(checks.allows(Sftp).unwrap_err().contains("unchecked"));
+        assert!(checks.restricts() && no_rsync.restricts() && !open.restricts());
         assert_eq!(checks.allows(Exec(Rsync, Upload)), Ok(()));
     }
 }

@@ -73,6 +73,8 @@ pub struct Hub {
     /// The node's `unreadable_lines` setting, taken into each session's policy.
     unreadable: std::sync::Mutex<Unreadable>,
     ssh_logins: vigil_core::LoginLimiter,
+    /// Where transferred files wait while they are inspected (see [`Hub::set_spool_dir`]).
+    spool_dir: std::sync::Mutex<std::path::PathBuf>,
 }
 
 /// Why a session cannot have its policy (and must be refused).
@@ -118,6 +120,7 @@ impl Hub {
             rules: tokio::sync::Mutex::new(None),
             unreadable: std::sync::Mutex::new(Unreadable::default()),
             ssh_logins: vigil_core::LoginLimiter::new(5, std::time::Duration::from_secs(300)),
+            spool_dir: std::sync::Mutex::new(std::env::temp_dir().join("vigil-spool")),
         })
     }
 
@@ -131,6 +134,19 @@ impl Hub {
     /// read (the node's `unreadable_lines` setting).
     pub fn set_unreadable_lines(&self, unreadable: Unreadable) {
         *self.unreadable.lock().unwrap_or_else(|p| p.into_inner()) = unreadable;
+    }
+
+    /// Transferred files wait under `dir` while they are inspected (the node's data
+    /// directory; the default is the system's temporary directory).
+    pub fn set_spool_dir(&self, dir: std::path::PathBuf) {
+        *self.spool_dir.lock().unwrap_or_else(|p| p.into_inner()) = dir;
+    }
+
+    pub fn spool_dir(&self) -> std::path::PathBuf {
+        self.spool_dir
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The policy snapshot of a session that starts now: the grant's decision, the audited-
@@ -505,6 +521,20 @@ impl LiveSession {
     /// recording is the evidence that must not be lost, and it has its own failure path.
     pub async fn event(&self, kind: EventKind, actor: Option<&str>, detail: serde_json::Value) {
         self.hub.session_event(&self.id, kind, actor, detail).await;
+    }
+
+    /// Appends to the session log, or says why it could not: for evidence that must be
+    /// written before what it records happens (a transferred file's decision).
+    pub async fn record(
+        &self,
+        kind: EventKind,
+        detail: serde_json::Value,
+    ) -> Result<(), vigil_store::StoreError> {
+        self.hub
+            .store
+            .record(Evidence::session(kind, &self.id, None, detail))
+            .await
+            .map(|_| ())
     }
 
     /// Appends evidence about this session that is not a plain session-log event (one whose

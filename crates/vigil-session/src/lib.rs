@@ -26,6 +26,7 @@ mod shell;
 mod stage;
 mod stdin;
 mod tracks;
+mod transfer;
 
 pub use admin::{Actor, Admin, AdminError, MAX_SCORE, Purpose, Via, rule_of};
 pub use audit::{CommandRules, CommandVerdict, Source, Unreadable};

@@ -42,6 +42,9 @@ pub fn class_of(kind: K, action: &str, score: i64) -> Option<Class> {
         K::ChannelRefused => c(1006, "CHANNEL_REFUSED", "Channel refused", 4),
         K::ForwardOpened => c(1007, "FORWARD_OPENED", "Port forward opened", 3),
         K::TransferOpened => c(1008, "TRANSFER_OPENED", "File transfer opened", 3),
+        K::FileAllowed => c(1010, "FILE_ALLOWED", "File transfer allowed", 3),
+        K::FileRefused => c(1011, "FILE_REFUSED", "File transfer refused", 7),
+        K::FileUndelivered => c(1012, "FILE_UNDELIVERED", "Allowed file not delivered", 4),
         K::ExitStatus => None,
         K::RecordingFailed => c(
             1009,

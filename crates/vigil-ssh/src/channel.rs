@@ -194,6 +194,57 @@ pub(crate) async fn run(
             .await;
         return;
     }
+    // A transfer program the gateway cannot see as one (a glob, a shell around it) would
+    // carry files past a policy that restricts them.
+    if transfer.is_none()
+        && io.policy().transfers.restricts()
+        && let Start::Exec(_) = &start
+        && let Some(line) = &command
+        && vigil_core::mentions_transfer_tool(line)
+    {
+        let why = "this command runs a file-transfer program in a form the gateway cannot inspect, and this login's transfer policy restricts transfers";
+        let refused = Refused {
+            kind: start.kind(),
+            command: command.as_deref(),
+            reason: why,
+        };
+        let text = format!("vigil: {why}");
+        refused
+            .tell(&shared, id, &tx, want_reply && !replied, &text)
+            .await;
+        return;
+    }
+    // Legacy SCP is relayed file by file: each file is held until the policy decided it.
+    let scp_run = match (transfer, &command) {
+        (Some(t), Some(line)) if t.tool == vigil_core::TransferTool::Scp => {
+            Some(vigil_transfer::scp_relay::ScpRun {
+                direction: t.direction,
+                paths: vigil_core::transfer_paths(line),
+            })
+        }
+        _ => None,
+    };
+    let inspector = match (&scp_run, shared.session.get()) {
+        (Some(_), Some(session)) => {
+            match session.inspector(&io.policy().transfers, "scp", u32::from(id)) {
+                Ok(i) => Some(i),
+                Err(why) => {
+                    let why = format!("the transfer policy's checks cannot run: {why}");
+                    let refused = Refused {
+                        kind: start.kind(),
+                        command: command.as_deref(),
+                        reason: &why,
+                    };
+                    let text = format!("vigil: {why}");
+                    refused
+                        .tell(&shared, id, &tx, want_reply && !replied, &text)
+                        .await;
+                    return;
+                }
+            }
+        }
+        _ => None,
+    };
     // An exec request's command is known exactly: decided before the target sees it.
     if let Start::Exec(_) = &start
         && let Some(line) = &command
@@ -274,6 +325,18 @@ pub(crate) async fn run(
         shared.reply(id, true).await;
     }
 
+    if let (Some(run), Some(inspector)) = (scp_run, inspector) {
+        let ends = crate::inspected::Ends {
+            operator_rx: rx,
+            operator_tx: tx,
+            target_rx,
+            target_tx,
+            pending,
+        };
+        let protocol = crate::inspected::Protocol::Scp(run);
+        crate::inspected::relay(shared, io, id, ends, protocol, inspector, alive).await;
+        return;
+    }
     let target_tx = Arc::new(target_tx);
     let back = tokio::spawn(crate::relay::target_to_operator(
         Arc::clone(&shared),

@@ -4,12 +4,14 @@
 //! Each operator connection is one [`connection::Connection`] (russh's handler: authentication
 //! and channel opens); each session channel gets its own task ([`channel`]) that waits for the
 //! operator's request, connects the target, and then relays in two pump tasks ([`relay`]),
-//! one per direction, so a full window one way can never stall the other.
+//! one per direction, so a full window one way can never stall the other. A file-transfer
+//! channel whose files are inspected (legacy SCP) is relayed by [`inspected`] instead, through
+//! a protocol relay of `vigil-transfer` that holds each file until it is decided.
 //!
 //! Modules depend one way (an architecture test checks there is no cycle): `server` accepts
 //! connections; `connection` (russh's handler) is the one owner of a connection's tasks
 //! (`control`, `channel`, `forward`); those use `reach` (the target, once), `relay` (the
-//! pumps), `menu` and `pty`; everything shares `shared` (per-connection state) and
+//! pumps), `inspected` (transfers), `menu` and `pty`; everything shares `shared` (per-connection state) and
 //! `settings`.
 //!
 //! Architecture invariant: this crate knows nothing of SQL or HTTP. Recording, control and the
@@ -21,6 +23,7 @@ mod channel;
 mod connection;
 mod control;
 mod forward;
+mod inspected;
 mod menu;
 mod pty;
 mod reach;

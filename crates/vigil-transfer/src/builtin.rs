@@ -55,19 +55,15 @@ impl Plugin for DenyExtensions {
 
     fn check<'a>(&'a self, file: &'a Spooled) -> BoxFuture<'a, Result<Verdict, PluginError>> {
         Box::pin(async move {
-            let name = file
-                .info
-                .path
-                .rsplit('/')
-                .next()
-                .unwrap_or("")
-                .to_lowercase();
-            // Trailing dots and spaces are what some systems drop from a name: `x.exe.`
-            // is `x.exe` there.
-            let name = name.trim_end_matches(['.', ' ']);
-            let hit = self.0.iter().find(|ext| {
-                name.strip_suffix(ext.as_str())
-                    .is_some_and(|stem| stem.ends_with('.') && stem.len() > 1)
+            let hit = file.info.names().find_map(|path| {
+                let name = path.rsplit('/').next().unwrap_or("").to_lowercase();
+                // Trailing dots and spaces are what some systems drop from a name: `x.exe.`
+                // is `x.exe` there.
+                let name = name.trim_end_matches(['.', ' ']);
+                self.0.iter().find(|ext| {
+                    name.strip_suffix(ext.as_str())
+                        .is_some_and(|stem| stem.ends_with('.') && stem.len() > 1)
+                })
             });
             Ok(match hit {
                 Some(ext) => Verdict::Deny(format!("files ending in .{ext} are refused")),

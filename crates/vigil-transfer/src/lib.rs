@@ -3,8 +3,9 @@
 //! delivered; the first refusal wins, and a plugin that fails or takes too long refuses
 //! (fail closed).
 //!
-//! This crate holds the spool and the plugins; the protocols that feed them (SFTP, SCP)
-//! plug into the session pipeline.
+//! This crate holds the spool, the plugins, and the protocols that feed them: legacy SCP
+//! ([`scp`], relayed by [`scp_relay`]) and SFTP, each relayed between two byte streams (the
+//! operator's channel and the target's), so it runs the same over SSH channels and in tests.
 //!
 //! Architecture invariant: knows nothing of SSH, HTTP or the store. A plugin sees a spooled
 //! file and says allow or deny with a reason; what the verdict does is the caller's.
@@ -12,10 +13,13 @@
 
 pub mod builtin;
 mod chain;
+mod inspect;
 mod plugin;
 pub mod scp;
+pub mod scp_relay;
 mod spool;
 
 pub use chain::{Decision, decide};
+pub use inspect::{Checked, Incoming, Inspector, Outcome, TransferLog};
 pub use plugin::{BoxFuture, Plugin, PluginError, Verdict};
 pub use spool::{FileInfo, Spool, SpoolError, SpoolWriter, Spooled};

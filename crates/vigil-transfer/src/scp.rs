@@ -85,6 +85,11 @@ impl ScpSource {
         self.depth
     }
 
+    /// The sink refused the directory just entered: the source skips it without an `E`.
+    pub fn dir_refused(&mut self) {
+        self.depth = self.depth.saturating_sub(1);
+    }
+
     /// Whether the stream is between two steps (not inside a line or a file).
     pub fn at_rest(&self) -> bool {
         matches!(&self.state, State::Line(l) if l.is_empty())
@@ -108,7 +113,11 @@ impl ScpSource {
                 State::Status => {
                     out.push(ScpEvent::FileEnd { ok: data[0] == 0 });
                     self.state = State::Line(Vec::new());
-                    data = &data[1..];
+                    // A source that could not read its file sends its error line in place of
+                    // the status byte (OpenSSH: `run_err`): that line is read as one.
+                    if !matches!(data[0], 1 | 2) {
+                        data = &data[1..];
+                    }
                 }
                 State::Line(line) => {
                     let end = data.iter().position(|&b| b == b'\n');

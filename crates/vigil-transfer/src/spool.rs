@@ -21,6 +21,17 @@ pub struct FileInfo {
     pub size: u64,
     /// SHA-256 of the whole file, lowercase hex.
     pub sha256: String,
+    /// Other paths the file may land under: legacy SCP's sink, not the source, decides
+    /// whether the target path is a directory (`scp a.txt host:/tmp/x.sh` lands as
+    /// `/tmp/x.sh` unless that is a directory). Name checks look at every one.
+    pub aliases: Vec<String>,
+}
+
+impl FileInfo {
+    /// The path and its aliases.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.path.as_str()).chain(self.aliases.iter().map(String::as_str))
+    }
 }
 
 /// Why a file could not be spooled.
@@ -83,6 +94,7 @@ impl Spool {
             file,
             guard: Remove(at),
             path: path.to_owned(),
+            aliases: Vec::new(),
             direction,
             size: 0,
         })
@@ -115,11 +127,28 @@ pub struct SpoolWriter {
     file: tokio::fs::File,
     guard: Remove,
     path: String,
+    aliases: Vec<String>,
     direction: Direction,
     size: u64,
 }
 
 impl SpoolWriter {
+    /// The file may also land as `path` (see [`FileInfo::aliases`]).
+    pub fn also_named(&mut self, path: String) {
+        if path != self.path && !self.aliases.contains(&path) {
+            self.aliases.push(path);
+        }
+    }
+
+    pub fn direction(&self) -> Direction {
+        self.direction
+    }
+
+    /// The path on the target the file is spooled for.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
     /// Writes `data` at `offset` (a hole before it reads as zeros, as on the target).
     pub async fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), SpoolError> {
         self.file
@@ -180,6 +209,7 @@ impl SpoolWriter {
                 direction: self.direction,
                 size: self.size,
                 sha256,
+                aliases: self.aliases,
             },
             guard: self.guard,
         })

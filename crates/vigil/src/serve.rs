@@ -31,6 +31,14 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         Arc::clone(&recordings),
     );
     hub.set_unreadable_lines(settings.unreadable_lines);
+    // Files a previous run held for inspection were never delivered: they go.
+    let spool = settings.data_dir.join("spool");
+    if let Ok(entries) = std::fs::read_dir(&spool) {
+        for e in entries.flatten() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    hub.set_spool_dir(spool);
     let siem =
         vigil_forward::Forwarder::start(store.clone(), &settings.node_name, settings.siem.clone())
             .await

@@ -52,6 +52,16 @@ async fn size_name_content_and_hash_lists() {
         assert_eq!(matches!(v, Verdict::Deny(_)), *refused, "{path}: {v:?}");
     }
 
+    // A name the file may land under counts as much as the name it was sent with.
+    let mut w = Spool::new(dir.path())
+        .writer("/tmp/notes.txt", Direction::Upload)
+        .await
+        .unwrap();
+    w.also_named("/tmp/run.sh".into());
+    w.write_at(0, b"x").await.unwrap();
+    let aliased = w.finish().await.unwrap();
+    assert!(matches!(ext.check(&aliased).await.unwrap(), Verdict::Deny(r) if r.contains(".sh")));
+
     let types = DenyContentTypes::new(&strings(&["application/x-executable"]));
     assert_eq!(types.check(&text).await.unwrap(), Verdict::Allow);
     let v = types.check(&elf).await.unwrap();

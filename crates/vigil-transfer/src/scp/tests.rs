@@ -113,6 +113,32 @@ fn bodies_are_bytes_whatever_they_hold() {
 }
 
 #[test]
+fn a_source_that_cannot_read_its_file_says_why_in_place_of_the_status() {
+    assert_eq!(
+        events(b"C0644 2 x\nab\x01scp: x: Input/output error\nC0644 0 y\n\0").unwrap(),
+        vec![
+            ScpEvent::File {
+                mode: 0o644,
+                size: 2,
+                name: "x".into()
+            },
+            ScpEvent::Data(b"ab".to_vec()),
+            ScpEvent::FileEnd { ok: false },
+            ScpEvent::Error {
+                fatal: false,
+                message: "scp: x: Input/output error".into()
+            },
+            ScpEvent::File {
+                mode: 0o644,
+                size: 0,
+                name: "y".into()
+            },
+            ScpEvent::FileEnd { ok: true },
+        ]
+    );
+}
+
+#[test]
 fn what_is_not_scp_is_refused_and_stays_refused() {
     let table: &[(&[u8], &str)] = &[
         (b"C0644 3 ../evil\n", "unexpected filename"),

@@ -9,6 +9,7 @@ mod commands;
 mod console;
 mod control;
 mod elevation;
+mod inspection;
 mod lock;
 mod privacy;
 mod refusals;

@@ -1,6 +1,6 @@
-//! A login's transfer policy at work on real clients (issue 13, first part): directions and
-//! rsync refused or allowed, and a policy whose file checks this version cannot apply to
-//! live transfers refuses them rather than let files through unchecked. Each refusal says
+//! A login's transfer policy at work on real clients (issue 13): directions and rsync refused
+//! or allowed, and a policy whose file checks SFTP cannot apply yet refuses SFTP rather than
+//! let files through unchecked. Each refusal says
 //! why to the client, is logged, and leaves nothing on the target.
 
 use std::path::PathBuf;
@@ -94,13 +94,13 @@ fn directions_rsync_and_uncheckable_policies_are_enforced_when_a_transfer_opens(
     assert!(!out.status.success());
     assert!(!home_file(&sf).exists());
 
-    // A policy with file checks this version cannot apply yet refuses scp -O uploads too.
+    // A policy with file checks that SFTP cannot apply yet refuses SFTP (scp -O is
+    // inspected: see the inspection tests).
     gw.ok(&["transfer-policy", "set", "web01", "--deny-extension", "exe"]);
-    let chk = format!("pol-check-{tag}.txt");
-    let out = scp(&gw, true, &local_s, &format!("127.0.0.1:{chk}"));
+    let out = scp(&gw, false, &local_s, &format!("127.0.0.1:{sf}"));
     assert!(!out.status.success());
     assert!(text(&out).contains("unchecked"), "{}", text(&out));
-    assert!(!home_file(&chk).exists());
+    assert!(!home_file(&sf).exists());
 
     // Cleared: everything passes again.
     gw.ok(&["transfer-policy", "clear", "web01"]);

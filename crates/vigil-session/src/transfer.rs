@@ -1,0 +1,98 @@
+//! A session's transferred files as evidence: each decision written to the session log (and
+//! so to the event bus and the SIEM) before the file is delivered, and each allowed file the
+//! far side did not take.
+
+use std::sync::Arc;
+
+use vigil_core::EventKind;
+use vigil_transfer::{BoxFuture, Checked, FileInfo, Inspector, Spool, TransferLog, Verdict};
+
+use crate::hub::LiveSession;
+
+/// How long the policy's external command may take per file.
+const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Writes one channel's transfer evidence to its session's log.
+struct SessionTransfers {
+    session: Arc<LiveSession>,
+    channel: u32,
+}
+
+impl TransferLog for SessionTransfers {
+    fn decided<'a>(&'a self, c: Checked<'a>) -> BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let took_ms = u64::try_from(c.took.as_millis()).unwrap_or(u64::MAX);
+            let check_ms = u64::try_from(c.decision.took.as_millis()).unwrap_or(u64::MAX);
+            let (kind, detail) = match &c.decision.verdict {
+                Verdict::Allow => (
+                    EventKind::FileAllowed,
+                    serde_json::json!({
+                        "tool": c.tool, "direction": c.info.direction.as_str(),
+                        "path": c.info.path, "also": c.info.aliases, "size": c.info.size,
+                        "sha256": c.info.sha256, "took_ms": took_ms, "check_ms": check_ms,
+                        "channel": self.channel,
+                    }),
+                ),
+                Verdict::Deny(reason) => (
+                    EventKind::FileRefused,
+                    serde_json::json!({
+                        "tool": c.tool, "direction": c.info.direction.as_str(),
+                        "path": c.info.path, "also": c.info.aliases, "size": c.info.size,
+                        "sha256": c.info.sha256, "plugin": c.decision.plugin,
+                        "reason": reason, "took_ms": took_ms, "check_ms": check_ms,
+                        "channel": self.channel,
+                    }),
+                ),
+            };
+            self.session
+                .record(kind, detail)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    fn undelivered<'a>(
+        &'a self,
+        tool: &'a str,
+        info: &'a FileInfo,
+        why: &'a str,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.session
+                .event(
+                    EventKind::FileUndelivered,
+                    None,
+                    serde_json::json!({
+                        "tool": tool, "direction": info.direction.as_str(), "path": info.path,
+                        "size": info.size, "sha256": info.sha256, "reason": why,
+                        "channel": self.channel,
+                    }),
+                )
+                .await;
+        })
+    }
+}
+
+impl LiveSession {
+    /// The inspector of a transfer channel (`tool`: scp or sftp): the session's transfer
+    /// policy, the node's spool, this session's log. An error says why the policy's checks
+    /// cannot run (the channel is refused: fail closed).
+    pub fn inspector(
+        self: &Arc<Self>,
+        policy: &vigil_core::TransferPolicy,
+        tool: &'static str,
+        channel: u32,
+    ) -> Result<Inspector, String> {
+        let plugins = vigil_transfer::builtin::chain_for(policy, COMMAND_TIMEOUT)?;
+        let log = Arc::new(SessionTransfers {
+            session: Arc::clone(self),
+            channel,
+        });
+        Ok(Inspector::new(
+            Spool::new(self.hub().spool_dir()),
+            plugins,
+            log,
+            tool,
+        ))
+    }
+}

@@ -1,0 +1,216 @@
+//! One file's way through inspection, whatever protocol carried it: spooled, decided by the
+//! policy's plugins, and logged before anything of it is delivered.
+//!
+//! Architecture invariant: a file is delivered only after its decision is written to the
+//! evidence ([`TransferLog::decided`]); a decision that cannot be written refuses the file.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use vigil_core::Direction;
+
+use crate::chain::{Decision, decide};
+use crate::plugin::{BoxFuture, Plugin, Verdict};
+use crate::spool::{FileInfo, Spool, SpoolError, SpoolWriter, Spooled};
+
+/// One file's decision, as the evidence records it.
+#[derive(Debug)]
+pub struct Checked<'a> {
+    /// `scp` or `sftp`.
+    pub tool: &'a str,
+    pub info: &'a FileInfo,
+    pub decision: &'a Decision,
+    /// From the file's first byte to its decision.
+    pub took: Duration,
+}
+
+/// Where transfer evidence goes (the session log and event bus, in the gateway).
+pub trait TransferLog: Send + Sync {
+    /// Records a decision before the file is delivered (or refused). An error refuses it.
+    fn decided<'a>(&'a self, checked: Checked<'a>) -> BoxFuture<'a, Result<(), String>>;
+
+    /// Records that an allowed file did not reach the far side, and why (the target refused
+    /// to write it, the operator's client failed, the channel closed).
+    fn undelivered<'a>(
+        &'a self,
+        tool: &'a str,
+        info: &'a FileInfo,
+        why: &'a str,
+    ) -> BoxFuture<'a, ()>;
+}
+
+/// What happens to a complete file.
+#[derive(Debug)]
+pub enum Outcome<F = Spooled> {
+    /// Every plugin allowed it and the decision is on record: deliver these bytes.
+    Deliver(F),
+    /// Refused; `message` is what the operator is told (it names the plugin and the reason).
+    Refused { message: String },
+}
+
+impl<F> Outcome<F> {
+    fn map<G>(self, f: impl FnOnce(F) -> G) -> Outcome<G> {
+        match self {
+            Outcome::Deliver(x) => Outcome::Deliver(f(x)),
+            Outcome::Refused { message } => Outcome::Refused { message },
+        }
+    }
+}
+
+/// Inspects the files of one channel under its session's policy.
+pub struct Inspector {
+    spool: Spool,
+    plugins: Vec<Box<dyn Plugin>>,
+    log: Arc<dyn TransferLog>,
+    tool: &'static str,
+}
+
+/// A file on its way into the spool: its writer, or why it cannot be spooled (its bytes are
+/// then read and dropped, and it is refused at its end).
+pub struct Incoming {
+    writer: Result<SpoolWriter, (FileInfo, SpoolError)>,
+    started: Instant,
+}
+
+impl Incoming {
+    /// Adds `data` at `offset`. A spool that fails (a full disk) refuses this file only.
+    pub async fn write_at(&mut self, offset: u64, data: &[u8]) {
+        if let Ok(w) = &mut self.writer
+            && let Err(e) = w.write_at(offset, data).await
+        {
+            let info = unspooled(w.path(), w.direction(), w.size() + data.len() as u64);
+            self.writer = Err((info, e));
+        }
+    }
+
+    /// Cuts the file at `size`.
+    pub async fn truncate(&mut self, size: u64) {
+        if let Ok(w) = &mut self.writer
+            && let Err(e) = w.truncate(size).await
+        {
+            let info = unspooled(w.path(), w.direction(), size);
+            self.writer = Err((info, e));
+        }
+    }
+
+    /// The file may also land as `path` (see [`FileInfo::aliases`]).
+    pub fn also_named(&mut self, path: String) {
+        if let Ok(w) = &mut self.writer {
+            w.also_named(path);
+        }
+    }
+
+    pub fn size(&self) -> u64 {
+        match &self.writer {
+            Ok(w) => w.size(),
+            Err((info, _)) => info.size,
+        }
+    }
+}
+
+fn unspooled(path: &str, direction: Direction, size: u64) -> FileInfo {
+    FileInfo {
+        path: path.to_owned(),
+        direction,
+        size,
+        sha256: String::new(),
+        aliases: Vec::new(),
+    }
+}
+
+impl Inspector {
+    /// `tool` names the protocol in the evidence (`scp`, `sftp`).
+    pub fn new(
+        spool: Spool,
+        plugins: Vec<Box<dyn Plugin>>,
+        log: Arc<dyn TransferLog>,
+        tool: &'static str,
+    ) -> Inspector {
+        Inspector {
+            spool,
+            plugins,
+            log,
+            tool,
+        }
+    }
+
+    pub fn tool(&self) -> &'static str {
+        self.tool
+    }
+
+    /// Starts spooling a file for `path` on the target.
+    pub async fn incoming(&self, path: &str, direction: Direction) -> Incoming {
+        let writer = match self.spool.writer(path, direction).await {
+            Ok(w) => Ok(w),
+            Err(e) => Err((unspooled(path, direction, 0), e)),
+        };
+        Incoming {
+            writer,
+            started: Instant::now(),
+        }
+    }
+
+    /// The file is complete: the plugins decide, the decision is written, then the caller
+    /// delivers or refuses as the outcome says.
+    pub async fn decide(&self, incoming: Incoming) -> Outcome {
+        let spooled = match incoming.writer {
+            Ok(w) => {
+                let info = unspooled(w.path(), w.direction(), w.size());
+                w.finish().await.map_err(|e| (info, e))
+            }
+            Err(failed) => Err(failed),
+        };
+        let spooled = match spooled {
+            Ok(s) => s,
+            Err((info, e)) => {
+                let decision = Decision {
+                    verdict: Verdict::Deny(e.to_string()),
+                    plugin: Some("spool".into()),
+                    took: Duration::ZERO,
+                };
+                // A deny is never delivered, whatever the log says.
+                let (Outcome::Refused { message } | Outcome::Deliver(message)) = self
+                    .record(&info, &decision, incoming.started)
+                    .await
+                    .map(|()| format!("vigil: {} refused: {e}", info.path));
+                return Outcome::Refused { message };
+            }
+        };
+        let decision = decide(&self.plugins, &spooled).await;
+        self.record(&spooled.info, &decision, incoming.started)
+            .await
+            .map(|()| spooled)
+    }
+
+    /// Writes the decision; what the operator is told when it is a refusal.
+    async fn record(&self, info: &FileInfo, decision: &Decision, started: Instant) -> Outcome<()> {
+        let checked = Checked {
+            tool: self.tool,
+            info,
+            decision,
+            took: started.elapsed(),
+        };
+        let logged = self.log.decided(checked).await;
+        match (&decision.verdict, logged) {
+            (Verdict::Allow, Ok(())) => Outcome::Deliver(()),
+            (Verdict::Deny(reason), _) => Outcome::Refused {
+                message: format!(
+                    "vigil: {} refused by {}: {reason}",
+                    info.path,
+                    decision.plugin.as_deref().unwrap_or("policy")
+                ),
+            },
+            (Verdict::Allow, Err(e)) => Outcome::Refused {
+                message: format!(
+                    "vigil: {} refused: its transfer cannot be recorded ({e}); tell an administrator",
+                    info.path
+                ),
+            },
+        }
+    }
+
+    /// Records that an allowed file did not reach the far side.
+    pub async fn undelivered(&self, info: &FileInfo, why: &str) {
+        self.log.undelivered(self.tool, info, why).await;
+    }
+}

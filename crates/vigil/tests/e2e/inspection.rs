@@ -1,0 +1,196 @@
+//! Files inspected on their way through the gateway (issue 13) with the real `scp -O`: each
+//! file is held at the gateway until the policy's checks decided it; a refused file leaves
+//! nothing on the far side, the client's message and exit status say which check refused it
+//! and why, and the session log has every file's decision (path, size, SHA-256, verdict).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use crate::harness::{Gateway, TARGET_USER, Target, has_event, text};
+
+fn home_file(name: &str) -> PathBuf {
+    PathBuf::from(format!("/home/{TARGET_USER}")).join(name)
+}
+
+fn scp_o(gw: &Gateway, args: &[&str]) -> Output {
+    let mut cmd = gw.transfer_tool("scp", "alice-pw");
+    cmd.args(["-O", "-P", &gw.port.to_string(), "-o", "User=alice:web01"])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn sha256(path: &Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Session-log details of `kind`, parsed.
+fn details(session: &serde_json::Value, kind: &str) -> Vec<serde_json::Value> {
+    session["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .map(|e| serde_json::from_str(e["detail"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn legacy_scp_files_are_held_until_every_check_allowed_them() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    let tag = std::process::id();
+    let dir = gw.dir.path();
+    // A refusing program: any file whose name holds "secret" is refused, saying so.
+    let checker = dir.join("checker.sh");
+    std::fs::write(
+        &checker,
+        "#!/bin/sh\nif grep -q '\"path\":\"[^\"]*secret' ; then echo 'names a secret'; exit 1; fi\nexit 0\n",
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("755")
+        .arg(&checker)
+        .status()
+        .unwrap();
+    gw.ok(&[
+        "transfer-policy",
+        "set",
+        "web01",
+        "--deny-extension",
+        "sh",
+        "--deny-content-type",
+        "application/x-executable",
+        "--max-size",
+        "200000",
+        "--command",
+        checker.to_str().unwrap(),
+    ]);
+
+    // An allowed upload arrives byte for byte.
+    let ok = dir.join("notes.txt");
+    let body: Vec<u8> = (0..150_000u32).map(|i| (i * 31 % 253) as u8).collect();
+    std::fs::write(&ok, &body).unwrap();
+    let up = format!("insp-{tag}.txt");
+    let out = scp_o(&gw, &[ok.to_str().unwrap(), &format!("127.0.0.1:{up}")]);
+    assert!(out.status.success(), "allowed upload: {}", text(&out));
+    assert_eq!(sha256(&home_file(&up)), sha256(&ok));
+    let s = gw.last_closed_session();
+    let allowed = details(&s, "file_allowed");
+    assert_eq!(allowed.len(), 1, "{s}");
+    assert_eq!(allowed[0]["sha256"], sha256(&ok));
+    assert_eq!(allowed[0]["size"], 150_000);
+    assert_eq!(allowed[0]["direction"], "upload");
+    let _ = std::fs::remove_file(home_file(&up));
+
+    // An ELF executable under a harmless name, refused by its content.
+    let elf = dir.join("readme.txt");
+    std::fs::copy("/bin/true", &elf).unwrap();
+    let up = format!("insp-elf-{tag}.txt");
+    let out = scp_o(&gw, &[elf.to_str().unwrap(), &format!("127.0.0.1:{up}")]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("refused by content-type") && text(&out).contains("x-executable"),
+        "{}",
+        text(&out)
+    );
+    assert!(!home_file(&up).exists(), "nothing of a refused file lands");
+    let s = gw.last_closed_session();
+    assert!(has_event(&s, "file_refused", "content-type"), "{s}");
+
+    // Over the size limit; a name the check program refuses; a recursive copy where one
+    // file is refused and the others land.
+    let big = dir.join("big.txt");
+    std::fs::write(&big, vec![b'x'; 300_000]).unwrap();
+    let out = scp_o(&gw, &[big.to_str().unwrap(), "127.0.0.1:"]);
+    assert!(text(&out).contains("refused by max-size"), "{}", text(&out));
+    assert!(!home_file("big.txt").exists());
+    let secret = dir.join("secret-plans.txt");
+    std::fs::write(&secret, b"plans\n").unwrap();
+    let out = scp_o(&gw, &[secret.to_str().unwrap(), "127.0.0.1:"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("refused by command: names a secret"),
+        "{}",
+        text(&out)
+    );
+    assert!(!home_file("secret-plans.txt").exists());
+
+    let tree = dir.join(format!("tree-{tag}"));
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    std::fs::write(tree.join("a.txt"), b"a\n").unwrap();
+    std::fs::write(tree.join("sub/b.txt"), b"b\n").unwrap();
+    std::fs::write(tree.join("sub/run.sh"), b"#!/bin/sh\necho hi\n").unwrap();
+    let out = scp_o(&gw, &["-r", tree.to_str().unwrap(), "127.0.0.1:"]);
+    assert!(!out.status.success(), "one refusal makes the exit status 1");
+    assert!(
+        text(&out).contains("refused by extension"),
+        "{}",
+        text(&out)
+    );
+    let landed = home_file(&format!("tree-{tag}"));
+    assert_eq!(std::fs::read(landed.join("a.txt")).unwrap(), b"a\n");
+    assert_eq!(std::fs::read(landed.join("sub/b.txt")).unwrap(), b"b\n");
+    assert!(!landed.join("sub/run.sh").exists());
+    let s = gw.last_closed_session();
+    assert_eq!(details(&s, "file_allowed").len(), 2, "{s}");
+    let refused = details(&s, "file_refused");
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["plugin"], "extension");
+    assert!(refused[0]["path"].as_str().unwrap().ends_with("sub/run.sh"));
+    let _ = std::fs::remove_dir_all(&landed);
+
+    // Downloads: an allowed one arrives whole; a refused one leaves nothing at the operator.
+    let there = home_file(&format!("insp-down-{tag}.txt"));
+    std::fs::write(&there, &body).unwrap();
+    let here = dir.join("down.txt");
+    let out = scp_o(
+        &gw,
+        &[
+            &format!("127.0.0.1:insp-down-{tag}.txt"),
+            here.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "allowed download: {}", text(&out));
+    assert_eq!(sha256(&here), sha256(&there));
+    let script = home_file(&format!("insp-down-{tag}.sh"));
+    std::fs::write(&script, b"#!/bin/sh\n").unwrap();
+    let here = dir.join("down.sh");
+    let out = scp_o(
+        &gw,
+        &[
+            &format!("127.0.0.1:insp-down-{tag}.sh"),
+            here.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("refused by extension"),
+        "{}",
+        text(&out)
+    );
+    assert!(!here.exists(), "nothing of a refused download arrives");
+    let s = gw.last_closed_session();
+    let refused = details(&s, "file_refused");
+    assert_eq!(refused[0]["direction"], "download", "{s}");
+    let _ = std::fs::remove_file(&there);
+    let _ = std::fs::remove_file(&script);
+
+    // A glob the gateway cannot see as one transfer is refused under a restricting policy.
+    let out = scp_o(&gw, &["127.0.0.1:insp-*.none", dir.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("cannot inspect"), "{}", text(&out));
+    // Nothing is left in the spool.
+    let spool = gw.dir.path().join("data/spool");
+    let left = std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "spool {}", spool.display());
+}
