@@ -100,6 +100,10 @@ kinds! {
     /// An allowed file did not reach the far side (the target could not write it, the
     /// operator's client refused it, the channel closed), and why.
     FileUndelivered = "file_undelivered", Session, ["tool", "direction", "path", "reason"];
+    /// A change an SFTP client made on the target that is not a file's content, or a
+    /// listing: `op` is list, mkdir, rmdir, remove, rename, symlink or setstat; `to` the
+    /// new name (rename, symlink); `error` the target's refusal when it failed.
+    SftpOperation = "sftp_operation", Session, ["op", "path"];
     /// The target's exit status or signal for a channel.
     ExitStatus = "exit_status", Session, ["channel"];
     /// The recording could not be written; the session ends (fail closed).

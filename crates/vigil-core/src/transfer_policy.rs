@@ -114,11 +114,9 @@ impl TransferPolicy {
     }
 
     /// Whether a transfer channel may open, and why not. rsync is not inspected: it needs
-    /// `rsync` and its direction allowed. File checks are not applied to live transfers by
-    /// this version over SFTP, so a policy that names any refuses SFTP (fail closed) rather
-    /// than let files through unchecked; legacy SCP is inspected file by file.
+    /// `rsync` and its direction allowed. Legacy SCP needs its direction; SFTP carries both
+    /// and is inspected file by file, so it always opens.
     pub fn allows(&self, kind: TransferKind) -> Result<(), String> {
-        const NOT_YET: &str = "this login's transfer policy inspects files, which this version of the gateway cannot do for live transfers yet: the transfer is refused rather than let through unchecked";
         match kind {
             TransferKind::Exec(TransferTool::Rsync, d) => {
                 if self.rsync == Permit::Deny {
@@ -130,15 +128,9 @@ impl TransferPolicy {
                 // Inspected file by file by the gateway (vigil_transfer::scp_relay).
                 self.direction(d)
             }
-            TransferKind::Sftp => {
-                if self.upload == Permit::Deny || self.download == Permit::Deny {
-                    return Err("SFTP is refused: this login's transfer policy refuses one direction, and SFTP carries both".into());
-                }
-                if self.inspects() {
-                    return Err(NOT_YET.into());
-                }
-                Ok(())
-            }
+            // Inspected file by file: a refused direction or check refuses the file at its
+            // OPEN or CLOSE (vigil_transfer::sftp), and listings keep working.
+            TransferKind::Sftp => Ok(()),
         }
     }
 
@@ -307,7 +299,8 @@ mod tests {
                 .contains("downloads")
         );
         assert!(no_download.allows(Exec(Rsync, Download)).is_err());
-        assert!(no_download.allows(Sftp).unwrap_err().contains("SFTP"));
+        // SFTP carries both directions: its files are refused one by one.
+        assert_eq!(no_download.allows(Sftp), Ok(()));
         let no_rsync = TransferPolicy {
             rsync: Permit::Deny,
             ..TransferPolicy::default()
@@ -319,14 +312,13 @@ mod tests {
                 .contains("rsync")
         );
         assert_eq!(no_rsync.allows(Exec(Scp, Upload)), Ok(()));
-        // SCP is inspected file by file; SFTP not yet, so checks refuse it; rsync is not
-        // inspected by design.
+        // SCP and SFTP are inspected file by file; rsync is not inspected by design.
         let checks = TransferPolicy {
             max_size: Some(10),
             ..TransferPolicy::default()
         };
         assert_eq!(checks.allows(Exec(Scp, Upload)), Ok(()));
-        assert!(checks.allows(Sftp).unwrap_err().contains("unchecked"));
+        assert_eq!(checks.allows(Sftp), Ok(()));
         assert!(checks.restricts() && no_rsync.restricts() && !open.restricts());
         assert_eq!(checks.allows(Exec(Rsync, Upload)), Ok(()));
     }

@@ -71,6 +71,28 @@ impl TransferLog for SessionTransfers {
                 .await;
         })
     }
+
+    fn operation<'a>(
+        &'a self,
+        tool: &'a str,
+        op: &'a str,
+        path: &'a str,
+        to: Option<&'a str>,
+        outcome: Result<(), &'a str>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.session
+                .event(
+                    EventKind::SftpOperation,
+                    None,
+                    serde_json::json!({
+                        "tool": tool, "op": op, "path": path, "to": to,
+                        "error": outcome.err(), "channel": self.channel,
+                    }),
+                )
+                .await;
+        })
+    }
 }
 
 impl LiveSession {

@@ -45,6 +45,7 @@ pub fn class_of(kind: K, action: &str, score: i64) -> Option<Class> {
         K::FileAllowed => c(1010, "FILE_ALLOWED", "File transfer allowed", 3),
         K::FileRefused => c(1011, "FILE_REFUSED", "File transfer refused", 7),
         K::FileUndelivered => c(1012, "FILE_UNDELIVERED", "Allowed file not delivered", 4),
+        K::SftpOperation => c(1013, "SFTP_OPERATION", "SFTP operation", 2),
         K::ExitStatus => None,
         K::RecordingFailed => c(
             1009,

@@ -214,19 +214,31 @@ pub(crate) async fn run(
             .await;
         return;
     }
-    // Legacy SCP is relayed file by file: each file is held until the policy decided it.
-    let scp_run = match (transfer, &command) {
-        (Some(t), Some(line)) if t.tool == vigil_core::TransferTool::Scp => {
-            Some(vigil_transfer::scp_relay::ScpRun {
+    // Legacy SCP and SFTP are relayed file by file: each file is held until the policy
+    // decided it.
+    let inspected = match (transfer, &command, &start) {
+        (Some(t), Some(line), _) if t.tool == vigil_core::TransferTool::Scp => Some((
+            "scp",
+            crate::inspected::Protocol::Scp(vigil_transfer::scp_relay::ScpRun {
                 direction: t.direction,
                 paths: vigil_core::transfer_paths(line),
-            })
+            }),
+        )),
+        (_, _, Start::Subsystem(name)) if name == "sftp" => {
+            let policy = &io.policy().transfers;
+            Some((
+                "sftp",
+                crate::inspected::Protocol::Sftp(vigil_transfer::sftp::Directions {
+                    upload: policy.upload == vigil_core::Permit::Allow,
+                    download: policy.download == vigil_core::Permit::Allow,
+                }),
+            ))
         }
         _ => None,
     };
-    let inspector = match (&scp_run, shared.session.get()) {
-        (Some(_), Some(session)) => {
-            match session.inspector(&io.policy().transfers, "scp", u32::from(id)) {
+    let inspector = match (&inspected, shared.session.get()) {
+        (Some((tool, _)), Some(session)) => {
+            match session.inspector(&io.policy().transfers, tool, u32::from(id)) {
                 Ok(i) => Some(i),
                 Err(why) => {
                     let why = format!("the transfer policy's checks cannot run: {why}");
@@ -325,7 +337,7 @@ pub(crate) async fn run(
         shared.reply(id, true).await;
     }
 
-    if let (Some(run), Some(inspector)) = (scp_run, inspector) {
+    if let (Some((_, protocol)), Some(inspector)) = (inspected, inspector) {
         let ends = crate::inspected::Ends {
             operator_rx: rx,
             operator_tx: tx,
@@ -333,7 +345,6 @@ pub(crate) async fn run(
             target_tx,
             pending,
         };
-        let protocol = crate::inspected::Protocol::Scp(run);
         crate::inspected::relay(shared, io, id, ends, protocol, inspector, alive).await;
         return;
     }

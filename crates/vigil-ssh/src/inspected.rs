@@ -1,4 +1,4 @@
-//! The relay of a file-transfer channel whose files the gateway inspects (legacy SCP today):
+//! The relay of a file-transfer channel whose files the gateway inspects (legacy SCP, SFTP):
 //! the operator's bytes and the target's go to a protocol relay from `vigil_transfer`, which
 //! holds each file until the session's transfer policy decided it, and writes to either side
 //! itself.
@@ -33,6 +33,7 @@ const PIPE: usize = 256 * 1024;
 /// The protocol a channel carries.
 pub(crate) enum Protocol {
     Scp(ScpRun),
+    Sftp(vigil_transfer::sftp::Directions),
 }
 
 /// The channels of one inspected transfer.
@@ -64,34 +65,54 @@ pub(crate) async fn relay(
 
     let engine_shared = Arc::clone(&shared);
     let engine = tokio::spawn(async move {
-        let (or, ow) = tokio::io::split(operator_side);
-        let (tr, tw) = tokio::io::split(target_side);
-        let (operator, target) = (
-            End {
-                read: or,
-                write: ow,
-            },
-            End {
-                read: tr,
-                write: tw,
-            },
-        );
-        let result = match &protocol {
-            Protocol::Scp(run) => match run.direction {
-                Direction::Upload => {
-                    vigil_transfer::scp_relay::relay(run, &inspector, operator, target).await
-                }
-                Direction::Download => {
-                    vigil_transfer::scp_relay::relay(run, &inspector, target, operator).await
-                }
-            },
+        let result = match protocol {
+            Protocol::Scp(run) => {
+                let (or, ow) = tokio::io::split(operator_side);
+                let (tr, tw) = tokio::io::split(target_side);
+                let operator = End {
+                    read: or,
+                    write: ow,
+                };
+                let target = End {
+                    read: tr,
+                    write: tw,
+                };
+                let relayed = match run.direction {
+                    Direction::Upload => {
+                        vigil_transfer::scp_relay::relay(&run, &inspector, operator, target).await
+                    }
+                    Direction::Download => {
+                        vigil_transfer::scp_relay::relay(&run, &inspector, target, operator).await
+                    }
+                };
+                relayed.map_err(|e| e.to_string())
+            }
+            Protocol::Sftp(directions) => {
+                let (notices, mut told) = tokio::sync::mpsc::unbounded_channel::<String>();
+                let teller = Arc::clone(&engine_shared);
+                let telling = tokio::spawn(async move {
+                    while let Some(text) = told.recv().await {
+                        teller.say(id, &text).await;
+                    }
+                });
+                let relayed = vigil_transfer::sftp::relay(
+                    operator_side,
+                    target_side,
+                    Arc::new(inspector),
+                    directions,
+                    notices,
+                )
+                .await;
+                let _ = telling.await;
+                relayed.map_err(|e| e.to_string())
+            }
         };
         if let Err(e) = result {
             tracing::warn!(error = %e, "file transfer stopped");
             engine_shared
                 .event(
                     EventKind::ChannelRefused,
-                    serde_json::json!({ "kind": "transfer", "channel": id.to_string(), "reason": e.to_string() }),
+                    serde_json::json!({ "kind": "transfer", "channel": id.to_string(), "reason": e }),
                 )
                 .await;
             engine_shared.say(id, &format!("vigil: {e}")).await;

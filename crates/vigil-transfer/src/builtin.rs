@@ -36,6 +36,18 @@ impl Plugin for MaxSize {
 pub struct DenyExtensions(BTreeSet<String>);
 
 impl DenyExtensions {
+    /// The refused extension `path`'s name ends in, if any.
+    fn refused_ending(&self, path: &str) -> Option<&String> {
+        let name = path.rsplit('/').next().unwrap_or("").to_lowercase();
+        // Trailing dots and spaces are what some systems drop from a name: `x.exe.` is
+        // `x.exe` there.
+        let name = name.trim_end_matches(['.', ' ']);
+        self.0.iter().find(|ext| {
+            name.strip_suffix(ext.as_str())
+                .is_some_and(|stem| stem.ends_with('.') && stem.len() > 1)
+        })
+    }
+
     /// `extensions` with or without their dot.
     pub fn new(extensions: &[String]) -> Self {
         DenyExtensions(
@@ -55,20 +67,18 @@ impl Plugin for DenyExtensions {
 
     fn check<'a>(&'a self, file: &'a Spooled) -> BoxFuture<'a, Result<Verdict, PluginError>> {
         Box::pin(async move {
-            let hit = file.info.names().find_map(|path| {
-                let name = path.rsplit('/').next().unwrap_or("").to_lowercase();
-                // Trailing dots and spaces are what some systems drop from a name: `x.exe.`
-                // is `x.exe` there.
-                let name = name.trim_end_matches(['.', ' ']);
-                self.0.iter().find(|ext| {
-                    name.strip_suffix(ext.as_str())
-                        .is_some_and(|stem| stem.ends_with('.') && stem.len() > 1)
-                })
-            });
+            let hit = file.info.names().find_map(|path| self.refused_ending(path));
             Ok(match hit {
                 Some(ext) => Verdict::Deny(format!("files ending in .{ext} are refused")),
                 None => Verdict::Allow,
             })
+        })
+    }
+
+    fn check_name(&self, path: &str) -> Option<Verdict> {
+        Some(match self.refused_ending(path) {
+            Some(ext) => Verdict::Deny(format!("files ending in .{ext} are refused")),
+            None => Verdict::Allow,
         })
     }
 }

@@ -37,6 +37,17 @@ pub trait TransferLog: Send + Sync {
         info: &'a FileInfo,
         why: &'a str,
     ) -> BoxFuture<'a, ()>;
+
+    /// Records a change made on the target that is not a file's content (SFTP: a listing,
+    /// mkdir, remove, rename, symlink, setstat), with the target's answer.
+    fn operation<'a>(
+        &'a self,
+        tool: &'a str,
+        op: &'a str,
+        path: &'a str,
+        to: Option<&'a str>,
+        outcome: Result<(), &'a str>,
+    ) -> BoxFuture<'a, ()>;
 }
 
 /// What happens to a complete file.
@@ -207,6 +218,52 @@ impl Inspector {
                 ),
             },
         }
+    }
+
+    /// Refuses a file before any of it is read (a direction the policy refuses): the
+    /// refusal is logged; returns what the operator is told.
+    pub async fn refuse_now(
+        &self,
+        path: &str,
+        direction: Direction,
+        plugin: &str,
+        reason: &str,
+    ) -> String {
+        let decision = Decision {
+            verdict: Verdict::Deny(reason.to_owned()),
+            plugin: Some(plugin.to_owned()),
+            took: Duration::ZERO,
+        };
+        let info = unspooled(path, direction, 0);
+        match self.record(&info, &decision, Instant::now()).await {
+            Outcome::Refused { message } => message,
+            Outcome::Deliver(()) => format!("vigil: {path} refused: {reason}"),
+        }
+    }
+
+    /// Whether a name alone is refused by the checks that look at names (a rename or a
+    /// symlink to a refused extension); the refusal is logged.
+    pub async fn refuses_name(&self, path: &str, direction: Direction) -> Option<String> {
+        for plugin in &self.plugins {
+            if let Some(Verdict::Deny(reason)) = plugin.check_name(path) {
+                return Some(
+                    self.refuse_now(path, direction, plugin.name(), &reason)
+                        .await,
+                );
+            }
+        }
+        None
+    }
+
+    /// Records a change on the target that is not a file's content.
+    pub async fn operation(
+        &self,
+        op: &str,
+        path: &str,
+        to: Option<&str>,
+        outcome: Result<(), &str>,
+    ) {
+        self.log.operation(self.tool, op, path, to, outcome).await;
     }
 
     /// Records that an allowed file did not reach the far side.

@@ -17,7 +17,10 @@ mod inspect;
 mod plugin;
 pub mod scp;
 pub mod scp_relay;
+pub mod sftp;
 mod spool;
+#[cfg(test)]
+mod test_log;
 
 pub use chain::{Decision, decide};
 pub use inspect::{Checked, Incoming, Inspector, Outcome, TransferLog};

@@ -35,6 +35,12 @@ pub trait Plugin: Send + Sync {
     /// Looks at the file.
     fn check<'a>(&'a self, file: &'a Spooled) -> BoxFuture<'a, Result<Verdict, PluginError>>;
 
+    /// The check's verdict on a name alone (a rename, a symlink), for checks that look at
+    /// names; `None` for checks that need the bytes.
+    fn check_name(&self, _path: &str) -> Option<Verdict> {
+        None
+    }
+
     /// How long the check may take before the file is refused.
     fn timeout(&self) -> Duration {
         Duration::from_secs(60)

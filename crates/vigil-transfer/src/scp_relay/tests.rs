@@ -3,48 +3,14 @@
 
 use std::path::Path;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
 use super::*;
-use crate::inspect::{Checked, TransferLog};
-use crate::plugin::{BoxFuture, Verdict};
-use crate::spool::{FileInfo, Spool};
-
-/// One decision as recorded: path, allowed, plugin, size, SHA-256.
-type Decided = (String, bool, Option<String>, u64, String);
-
-/// What the relay recorded: each decision, then undelivered paths.
-#[derive(Default)]
-struct Log {
-    decided: Mutex<Vec<Decided>>,
-    undelivered: Mutex<Vec<(String, String)>>,
-}
-
-impl TransferLog for Log {
-    fn decided<'a>(&'a self, c: Checked<'a>) -> BoxFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            self.decided.lock().unwrap().push((
-                c.info.path.clone(),
-                c.decision.verdict == Verdict::Allow,
-                c.decision.plugin.clone(),
-                c.info.size,
-                c.info.sha256.clone(),
-            ));
-            Ok(())
-        })
-    }
-    fn undelivered<'a>(&'a self, _: &'a str, i: &'a FileInfo, why: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            self.undelivered
-                .lock()
-                .unwrap()
-                .push((i.path.clone(), why.to_owned()));
-        })
-    }
-}
+use crate::spool::Spool;
+use crate::test_log::Log;
 
 fn scp(args: &[&str]) -> Child {
     Command::new("scp")

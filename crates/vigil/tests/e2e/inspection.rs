@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::harness::{Gateway, TARGET_USER, Target, has_event, text};
+use crate::harness::{Gateway, TARGET_USER, Target, has_event, key_pair, text};
 
 fn home_file(name: &str) -> PathBuf {
     PathBuf::from(format!("/home/{TARGET_USER}")).join(name)
@@ -190,6 +190,136 @@ fn legacy_scp_files_are_held_until_every_check_allowed_them() {
     assert!(!out.status.success());
     assert!(text(&out).contains("cannot inspect"), "{}", text(&out));
     // Nothing is left in the spool.
+    let spool = gw.dir.path().join("data/spool");
+    let left = std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(left, 0, "spool {}", spool.display());
+}
+
+/// Runs `sftp -b -` with `batch` on its standard input (batch mode takes no password: alice
+/// signs in with `key`).
+fn sftp_batch(gw: &Gateway, key: &Path, batch: &str) -> Output {
+    use std::io::Write;
+    let mut cmd = gw.transfer_tool("sftp", "alice-pw");
+    cmd.args(["-P", &gw.port.to_string(), "-o", "User=alice:web01"])
+        .args(["-o", "IdentitiesOnly=yes", "-i"])
+        .arg(key)
+        .args(["-b", "-"])
+        .arg("127.0.0.1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(batch.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn sftp_files_are_held_until_decided_and_every_other_operation_works_and_is_logged() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    let tag = std::process::id();
+    let dir = gw.dir.path();
+    gw.ok(&[
+        "transfer-policy",
+        "set",
+        "web01",
+        "--deny-extension",
+        "sh",
+        "--deny-content-type",
+        "application/x-executable",
+        "--download",
+        "deny",
+    ]);
+    let notes = dir.join("notes.txt");
+    let body: Vec<u8> = (0..1_500_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&notes, &body).unwrap();
+    let elf = dir.join("readme.txt");
+    std::fs::copy("/bin/true", &elf).unwrap();
+    let work = format!("sftp-{tag}");
+    let key = key_pair(dir, "alice_key");
+    gw.ok(&[
+        "user",
+        "key",
+        "add",
+        "alice",
+        "--file",
+        &format!("{}.pub", key.display()),
+    ]);
+
+    // Listings, directories, renames and removals work; an allowed upload lands whole.
+    let batch = format!(
+        "mkdir {work}\ncd {work}\nput {} notes.txt\nls -l\nrename notes.txt kept.txt\nput {} gone.txt\nrm gone.txt\n",
+        notes.display(),
+        notes.display()
+    );
+    let out = sftp_batch(&gw, &key, &batch);
+    assert!(out.status.success(), "sftp batch: {}", text(&out));
+    let there = home_file(&work);
+    assert_eq!(sha256(&there.join("kept.txt")), sha256(&notes));
+    assert!(!there.join("gone.txt").exists());
+    let s = gw.last_closed_session();
+    let ops: Vec<String> = details(&s, "sftp_operation")
+        .iter()
+        .map(|d| d["op"].as_str().unwrap().to_owned())
+        .collect();
+    for op in ["mkdir", "list", "rename", "remove"] {
+        assert!(ops.iter().any(|o| o == op), "{op} in {ops:?}");
+    }
+    let allowed = details(&s, "file_allowed");
+    assert_eq!(allowed.len(), 2, "{s}");
+    assert_eq!(allowed[0]["tool"], "sftp");
+    assert_eq!(allowed[0]["sha256"], sha256(&notes));
+
+    // A refused upload: the batch stops with the reason, and nothing lands.
+    let out = sftp_batch(
+        &gw,
+        &key,
+        &format!("put {} {work}/run.sh\n", notes.display()),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("refused by extension"),
+        "{}",
+        text(&out)
+    );
+    assert!(!there.join("run.sh").exists(), "not even an empty file");
+    // scp (SFTP by default): an ELF under a .txt name.
+    let mut cmd = gw.transfer_tool("scp", "alice-pw");
+    let out = cmd
+        .args(["-P", &gw.port.to_string(), "-o", "User=alice:web01"])
+        .arg(&elf)
+        .arg(format!("127.0.0.1:{work}/readme.txt"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("x-executable"), "{}", text(&out));
+    assert!(!there.join("readme.txt").exists());
+    // Downloads are refused on this login while uploads pass.
+    let back = dir.join("back.txt");
+    let out = sftp_batch(
+        &gw,
+        &key,
+        &format!("get {work}/kept.txt {}\n", back.display()),
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("downloads are refused"),
+        "{}",
+        text(&out)
+    );
+    assert!(!back.exists());
+    let s = gw.last_closed_session();
+    assert!(
+        has_event(&s, "file_refused", "downloads are refused"),
+        "{s}"
+    );
+    let _ = std::fs::remove_dir_all(&there);
     let spool = gw.dir.path().join("data/spool");
     let left = std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "spool {}", spool.display());

@@ -1,6 +1,5 @@
 //! A login's transfer policy at work on real clients (issue 13): directions and rsync refused
-//! or allowed, and a policy whose file checks SFTP cannot apply yet refuses SFTP rather than
-//! let files through unchecked. Each refusal says
+//! or allowed, over legacy SCP (per channel) and SFTP (per file). Each refusal says
 //! why to the client, is logged, and leaves nothing on the target.
 
 use std::path::PathBuf;
@@ -40,7 +39,7 @@ fn rsync(gw: &Gateway, from: &str, to: &str) -> Output {
 }
 
 #[test]
-fn directions_rsync_and_uncheckable_policies_are_enforced_when_a_transfer_opens() {
+fn directions_and_rsync_are_enforced_for_every_transfer_protocol() {
     let target = Target::start();
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
@@ -88,19 +87,26 @@ fn directions_rsync_and_uncheckable_policies_are_enforced_when_a_transfer_opens(
     assert!(text(&out).contains("rsync is refused"), "{}", text(&out));
     assert!(!home_file(&rs).exists());
 
-    // SFTP (scp's default) carries both directions: refused while one is.
+    // SFTP (scp's default) carries both directions: its uploads pass, its downloads are
+    // refused file by file, saying why.
     let sf = format!("pol-sftp-{tag}.txt");
     let out = scp(&gw, false, &local_s, &format!("127.0.0.1:{sf}"));
+    assert!(out.status.success(), "SFTP upload: {}", text(&out));
+    assert!(home_file(&sf).exists());
+    let _ = std::fs::remove_file(home_file(&sf));
+    let out = scp(
+        &gw,
+        false,
+        "127.0.0.1:.profile",
+        &back.display().to_string(),
+    );
     assert!(!out.status.success());
-    assert!(!home_file(&sf).exists());
-
-    // A policy with file checks that SFTP cannot apply yet refuses SFTP (scp -O is
-    // inspected: see the inspection tests).
-    gw.ok(&["transfer-policy", "set", "web01", "--deny-extension", "exe"]);
-    let out = scp(&gw, false, &local_s, &format!("127.0.0.1:{sf}"));
-    assert!(!out.status.success());
-    assert!(text(&out).contains("unchecked"), "{}", text(&out));
-    assert!(!home_file(&sf).exists());
+    assert!(
+        text(&out).contains("downloads are refused"),
+        "{}",
+        text(&out)
+    );
+    assert!(!back.exists());
 
     // Cleared: everything passes again.
     gw.ok(&["transfer-policy", "clear", "web01"]);
