@@ -35,6 +35,7 @@ async function transferForm(target: string, login: string | null, reload: () => 
     field('Refuse extensions (e.g. exe, tar.gz)', 'deny_extensions', { value: p.deny_extensions.join(', ') }),
     field('Refuse SHA-256 digests', 'deny_sha256', { value: p.deny_sha256.join(', ') }),
     field('External check (absolute path of a program)', 'command', { value: p.command ?? '' }),
+    field('ICAP antivirus or DLP service (icap://host:1344/service)', 'icap', { value: p.icap ?? '' }),
     field('Keep transferred files up to (bytes) with the session', 'keep_files_up_to', { type: 'number', min: '0', value: p.keep_files_up_to !== null ? String(p.keep_files_up_to) : '' }),
     ...(current.policy ? [h('button', { type: 'button', 'data-testid': 'transfer-clear', onclick: async (e: Event) => {
       try {
@@ -49,7 +50,7 @@ async function transferForm(target: string, login: string | null, reload: () => 
       upload: d.get('upload'), download: d.get('download'), rsync: d.get('rsync'),
       max_size: bytes(d.get('max_size')), keep_files_up_to: bytes(d.get('keep_files_up_to')),
       deny_content_types: words(d.get('deny_content_types')), deny_extensions: words(d.get('deny_extensions')), deny_sha256: words(d.get('deny_sha256')),
-      command: text(d.get('command')), yara: p.yara, icap: p.icap,
+      command: text(d.get('command')), yara: p.yara, icap: text(d.get('icap')),
     });
     await reload();
     return `File-transfer policy of ${scope} saved.`;

@@ -7,7 +7,9 @@ use crate::plugin::{BoxFuture, Plugin, PluginError, Verdict};
 use crate::spool::Spooled;
 
 mod command;
+mod icap;
 pub use command::Command;
+pub use icap::Icap;
 
 /// Refuses files over a size.
 pub struct MaxSize(pub u64);
@@ -148,8 +150,9 @@ impl Plugin for DenySha256 {
 #[cfg(test)]
 mod tests;
 
-/// The checks of `policy`, in its order. YARA rules and ICAP are not built yet: a policy
-/// naming them cannot inspect, and the error says so (its files are refused).
+/// The checks of `policy`, in its order (`timeout`: the external command's and the ICAP
+/// service's, per file). YARA rules are not built yet: a policy naming them cannot inspect,
+/// and the error says so (its transfers are refused).
 pub fn chain_for(
     policy: &vigil_core::TransferPolicy,
     command_timeout: std::time::Duration,
@@ -173,8 +176,8 @@ pub fn chain_for(
     if policy.yara.is_some() {
         return Err("YARA rules are not supported by this build yet".into());
     }
-    if policy.icap.is_some() {
-        return Err("ICAP is not supported by this build yet".into());
+    if let Some(url) = &policy.icap {
+        chain.push(Box::new(Icap::new(url, command_timeout)?));
     }
     Ok(chain)
 }
