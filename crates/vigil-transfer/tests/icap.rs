@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The ICAP plugin against a real chain on loopback: c-icap's virus_scan service backed by
 //! clamd with a custom signature (no signature download: offline). scripts/test installs
 //! `clamav-daemon`, `c-icap` and `libc-icap-mod-virus-scan`; this test starts its own
