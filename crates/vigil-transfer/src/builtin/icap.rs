@@ -291,10 +291,14 @@ mod tests {
         }
     }
 
+    /// An answer, the direction it was for, and the verdict: allowed (`None`), refused with
+    /// a reason holding the text, or an error.
+    type Case<'a> = (&'a str, Direction, Result<Option<&'a str>, ()>);
+
     #[test]
     fn answers_are_judged() {
         use Direction::{Download, Upload};
-        let table: &[(&str, Direction, Result<Option<&str>, ()>)] = &[
+        let table: &[Case] = &[
             ("ICAP/1.0 204 No Content\r\n\r\n", Upload, Ok(None)),
             (
                 "ICAP/1.0 200 OK\r\nX-Infection-Found: Type=0; Resolution=2; Threat=Vigil.Test.Body.UNOFFICIAL;\r\nEncapsulated: res-hdr=0, res-body=100\r\n\r\nHTTP/1.1 403 Forbidden\r\n",
