@@ -161,6 +161,10 @@ const SENTENCES: Record<string, (d: Detail, e: SessionEvent) => string> = {
   channel_refused: (d) => `A ${str(d.kind)} request was refused: ${str(d.reason)}.`,
   forward_opened: (d) => `A port forward to ${str(d.to)} opened.`,
   transfer_opened: (d) => `A file transfer with ${str(d.tool)} opened (${str(d.direction)}).`,
+  file_allowed: (d) => `${str(d.direction) === 'upload' ? 'Uploaded' : 'Downloaded'} ${str(d.path)} (${str(d.size)} bytes, SHA-256 ${str(d.sha256)}) with ${str(d.tool)}: every check allowed it${d.kept ? '; a copy is kept with the session' : ''}.`,
+  file_refused: (d) => `The ${str(d.direction)} of ${str(d.path)} with ${str(d.tool)} was refused by ${str(d.plugin)}: ${str(d.reason)}. Nothing of it was delivered.`,
+  file_undelivered: (d) => `${str(d.path)} was allowed but did not reach the far side: ${str(d.reason)}.`,
+  sftp_operation: (d) => `SFTP ${str(d.op)} ${str(d.path)}${d.to ? ` → ${str(d.to)}` : ''}${d.error ? ` failed: ${str(d.error)}` : ''}.`,
   exit_status: (d) => `The target's command ended with ${d.signal ? `signal ${str(d.signal)}` : `status ${str(d.status)}`}.`,
   recording_failed: (d) => `The recording could not be written, so the session ended: ${str(d.error)}.`,
   live_view_started: (d, e) => `${e.actor ?? 'Someone'} started watching live from ${str(d.addr)}.`,
@@ -212,6 +216,16 @@ export function commandsTable(events: SessionEvent[], testid = 'session-commands
       h('td', {}, c.action === 'none' ? '—' : h('span', { class: `badge action-${c.action}` }, c.action))))));
 }
 
+/** A download link for a transferred file kept with the session (audited by the server). */
+function keptFileLink(id: string, e: SessionEvent): HTMLElement | null {
+  if (e.kind !== 'file_allowed') return null;
+  let d: Detail;
+  try { d = JSON.parse(e.detail) as Detail; } catch { return null; }
+  if (!d.kept) return null;
+  const name = str(d.path).split('/').pop() || 'file';
+  return h('a', { class: 'button small', href: `/api/v1/sessions/${encodeURIComponent(id)}/files/${e.id}`, download: name, 'data-testid': 'kept-file' }, `Download ${name}`);
+}
+
 export async function sessionLogs(id: string): Promise<void> {
   let events: SessionEvent[] = [];
   let detail: SessionDetail | null = null;
@@ -240,7 +254,8 @@ export async function sessionLogs(id: string): Promise<void> {
         h('time', {}, new Date(e.at).toLocaleTimeString()), ' ',
         h('strong', {}, e.kind.replace(/_/g, ' ')),
         e.actor ? h('span', { class: 'actor' }, ` by ${e.actor}`) : null,
-        h('div', { class: 'muted', title: e.detail }, describe(e))))),
+        h('div', { class: 'muted', title: e.detail }, describe(e)),
+        keptFileLink(id, e)))),
     h('footer', {}, h('button', { class: 'primary', onclick: close }, 'Close')),
   ], 'logs');
 }

@@ -14,6 +14,7 @@ mod commands;
 mod console;
 mod control;
 mod error;
+mod kept;
 mod live;
 mod recording;
 mod routes;

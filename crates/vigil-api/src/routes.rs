@@ -8,7 +8,9 @@ use vigil_core::Permission;
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::{auth, commands, control, live, recording, rules, sessions, targets, transfers, users};
+use crate::{
+    auth, commands, control, kept, live, recording, rules, sessions, targets, transfers, users,
+};
 
 /// Who may call a route.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +142,13 @@ pub const ROUTES: &[Route] = &[
         "The recording's markers (commands, gateway notices, locks): [{at_ms, label}]; track=N",
         SessionOrAuditor(P::SessionRecording),
         |m| on(m, recording::markers),
+    ),
+    r(
+        "GET",
+        "/api/v1/sessions/{id}/files/{event}",
+        "A transferred file the session's transfer policy kept (keep_files_up_to), named by the id of its file_allowed event in the session log; downloads are audited (kept_file_downloaded) and carry the file's SHA-256 in X-Vigil-SHA256",
+        SessionOrAuditor(P::SessionRecording),
+        |m| on(m, kept::kept_file),
     ),
     r(
         "GET",

@@ -89,7 +89,8 @@ async fn every_route_answers_every_caller_as_the_table_says() {
                     },
                 )
                 .replace("{login}", "root")
-                .replace("{key}", "no-such-key");
+                .replace("{key}", "no-such-key")
+                .replace("{event}", "1");
             let method = Method::from_bytes(route.method.as_bytes()).unwrap();
             let (status, body) = f
                 .call(

@@ -153,3 +153,126 @@ async fn a_seek_streams_from_the_screen_of_its_moment_and_is_part_of_the_play() 
     assert_eq!(status, StatusCode::OK, "{markers}");
     assert!(markers.starts_with('['), "{markers}");
 }
+
+/// Files the transfer policy keeps (`keep_files_up_to`) are named by their `file_allowed`
+/// event, downloaded whole (audited) by those who may download recordings, and purged with
+/// the recording.
+#[tokio::test]
+async fn kept_files_are_downloaded_by_their_event_and_purged_with_the_recording() {
+    let f = Fixture::new().await;
+    let (live, _inbox) = f
+        .hub
+        .open(NewSession {
+            id: SessionId::new(),
+            user_name: "operator".into(),
+            target_name: Some("web01".into()),
+            login: Some("root".into()),
+            client_addr: "127.0.0.1:5000".into(),
+            node: "node-1".into(),
+            protocol: "ssh".into(),
+        })
+        .await
+        .unwrap();
+    let io = live
+        .start_recording(vigil_session::Policy::default())
+        .await
+        .unwrap();
+    let policy = vigil_core::TransferPolicy {
+        keep_files_up_to: Some(100),
+        ..Default::default()
+    };
+    let inspector = live.inspector(&policy, "scp", 0).unwrap();
+    for (path, body) in [
+        ("/srv/small.txt", &b"kept bytes\0\xff"[..]),
+        ("/srv/large.txt", &[b'x'; 500][..]),
+    ] {
+        let mut incoming = inspector
+            .incoming(path, vigil_core::Direction::Upload)
+            .await;
+        incoming.write_at(0, body).await;
+        assert!(matches!(
+            inspector.decide(incoming).await,
+            vigil_transfer::Outcome::Deliver(_)
+        ));
+    }
+    let id = live.id().0.clone();
+    drop((io, inspector));
+    live.close(EndReason::OperatorExit).await;
+
+    let events = f.store.session_events(&id).await.unwrap();
+    let allowed: Vec<_> = events.iter().filter(|e| e.kind == "file_allowed").collect();
+    assert_eq!(allowed.len(), 2);
+    let (small, large) = (allowed[0].id, allowed[1].id);
+    assert!(
+        allowed[0].detail.contains("\"kept\":\""),
+        "{}",
+        allowed[0].detail
+    );
+    assert!(
+        allowed[1].detail.contains("\"kept\":null"),
+        "{}",
+        allowed[1].detail
+    );
+
+    let admin = Who::User {
+        name: "admin".into(),
+        role: Role::PamAdministrator,
+    };
+    let path = format!("/api/v1/sessions/{id}/files/{small}");
+    let (status, body) = f.call(&admin, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // (The fixture reads bodies as text: the byte that is not UTF-8 shows as U+FFFD.)
+    assert_eq!(
+        body,
+        String::from_utf8_lossy(b"kept bytes\0\xff"),
+        "bytes as transferred"
+    );
+    let (status, _) = f
+        .call(
+            &admin,
+            Method::GET,
+            &format!("/api/v1/sessions/{id}/files/{large}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a file over the limit is not kept"
+    );
+    // An operator who is neither this session's user nor one of its auditors.
+    let other = Who::User {
+        name: "assigned".into(),
+        role: Role::Operator,
+    };
+    let (status, body) = f.call(&other, Method::GET, &path, None).await;
+    assert!(
+        status == StatusCode::FORBIDDEN || status == StatusCode::NOT_FOUND,
+        "{status} {body}"
+    );
+    let audit = f.store.audit_entries(100).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "kept_file_downloaded" && e.subject == id),
+        "the download is audited"
+    );
+
+    let kept = vigil_session::Admin::new(f.store.clone())
+        .kept_files(&id)
+        .await
+        .unwrap();
+    let key = kept[0].1.key.clone();
+    assert!(f.hub.recordings().open(&key).await.is_ok());
+    let report = vigil_session::Admin::new(f.store.clone())
+        .purge(&vigil_session::Actor::system(), f.hub.recordings(), 0)
+        .await
+        .unwrap();
+    assert!(report.purged.contains(&id), "{report:?}");
+    assert!(
+        f.hub.recordings().open(&key).await.is_err(),
+        "purged with the recording"
+    );
+    let (status, _) = f.call(&admin, Method::GET, &path, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

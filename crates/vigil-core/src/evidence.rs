@@ -221,6 +221,8 @@ kinds! {
     RecordingDownloaded = "recording_downloaded", Admin, ["track"];
     /// A recording was exported with the CLI.
     RecordingExported = "recording_exported", Admin, ["track"];
+    /// Someone downloaded a transferred file the policy kept with the session.
+    KeptFileDownloaded = "kept_file_downloaded", Admin, ["path", "sha256"];
     /// A session's recording and log were purged, by the retention job or a person.
     SessionPurged = "session_purged", Admin, ["retention_days", "user", "target"];
     /// An audited-command rule was added: its pattern (`kind`: regex, command or class),

@@ -28,7 +28,7 @@ mod stdin;
 mod tracks;
 mod transfer;
 
-pub use admin::{Actor, Admin, AdminError, MAX_SCORE, Purpose, Via, rule_of};
+pub use admin::{Actor, Admin, AdminError, KeptFile, MAX_SCORE, Purpose, Via, rule_of};
 pub use audit::{CommandRules, CommandVerdict, Source, Unreadable};
 pub use carry::{CarryError, Closed, Outlet};
 pub use echo::{ECHO_WAIT, EchoJudge, Verdict};

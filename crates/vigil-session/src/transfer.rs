@@ -4,8 +4,11 @@
 
 use std::sync::Arc;
 
+use tokio::io::AsyncReadExt;
 use vigil_core::EventKind;
-use vigil_transfer::{BoxFuture, Checked, FileInfo, Inspector, Spool, TransferLog, Verdict};
+use vigil_transfer::{
+    BoxFuture, Checked, FileInfo, Inspector, Keeper, Spool, Spooled, TransferLog, Verdict,
+};
 
 use crate::hub::LiveSession;
 
@@ -30,7 +33,7 @@ impl TransferLog for SessionTransfers {
                         "tool": c.tool, "direction": c.info.direction.as_str(),
                         "path": c.info.path, "also": c.info.aliases, "size": c.info.size,
                         "sha256": c.info.sha256, "took_ms": took_ms, "check_ms": check_ms,
-                        "channel": self.channel,
+                        "channel": self.channel, "kept": c.kept,
                     }),
                 ),
                 Verdict::Deny(reason) => (
@@ -95,6 +98,38 @@ impl TransferLog for SessionTransfers {
     }
 }
 
+/// Keeps allowed files with the session, as blobs of the recording store
+/// (`SESSION.file-ID`), named in their `file_allowed` event; the purge deletes them with the
+/// recording.
+struct SessionKeeper {
+    session: Arc<LiveSession>,
+}
+
+impl Keeper for SessionKeeper {
+    fn keep<'a>(&'a self, file: &'a Spooled) -> BoxFuture<'a, Result<String, String>> {
+        Box::pin(async move {
+            let key = format!(
+                "{}{}",
+                crate::admin::kept_prefix(&self.session.id().0),
+                uuid::Uuid::new_v4().simple()
+            );
+            let store = self.session.hub().recordings();
+            let mut blob = store.create_live(&key).await.map_err(|e| e.to_string())?;
+            let mut source = file.open().await.map_err(|e| e.to_string())?;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                let n = source.read(&mut buf).await.map_err(|e| e.to_string())?;
+                if n == 0 {
+                    break;
+                }
+                blob.append(&buf[..n]).await.map_err(|e| e.to_string())?;
+            }
+            blob.finish().await.map_err(|e| e.to_string())?;
+            Ok(key)
+        })
+    }
+}
+
 impl LiveSession {
     /// The inspector of a transfer channel (`tool`: scp or sftp): the session's transfer
     /// policy, the node's spool, this session's log. An error says why the policy's checks
@@ -110,11 +145,15 @@ impl LiveSession {
             session: Arc::clone(self),
             channel,
         });
-        Ok(Inspector::new(
-            Spool::new(self.hub().spool_dir()),
-            plugins,
-            log,
-            tool,
-        ))
+        let inspector = Inspector::new(Spool::new(self.hub().spool_dir()), plugins, log, tool);
+        Ok(match policy.keep_files_up_to {
+            Some(up_to) => inspector.keeping(
+                up_to,
+                Arc::new(SessionKeeper {
+                    session: Arc::clone(self),
+                }),
+            ),
+            None => inspector,
+        })
     }
 }

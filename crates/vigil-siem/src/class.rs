@@ -124,6 +124,12 @@ pub fn class_of(kind: K, action: &str, score: i64) -> Option<Class> {
         K::RecordingPlayed => c(3009, "RECORDING_PLAYED", "Recording played", 3),
         K::RecordingDownloaded => c(3010, "RECORDING_DOWNLOADED", "Recording downloaded", 4),
         K::RecordingExported => c(3011, "RECORDING_EXPORTED", "Recording exported", 4),
+        K::KeptFileDownloaded => c(
+            3013,
+            "KEPT_FILE_DOWNLOADED",
+            "Kept transferred file downloaded",
+            4,
+        ),
         K::SessionAuditorsSet => c(3012, "AUDITORS_SET", "Session auditors set", 4),
         // The session log's copies of what the administration log already says.
         K::Locked | K::Unlocked | K::TerminateRequested => None,

@@ -22,6 +22,15 @@ pub struct Checked<'a> {
     pub decision: &'a Decision,
     /// From the file's first byte to its decision.
     pub took: Duration,
+    /// Where the policy kept a copy of the allowed file with the session (see [`Keeper`]).
+    pub kept: Option<&'a str>,
+}
+
+/// Keeps a copy of an allowed file with its session, for auditors (the policy's
+/// `keep_files_up_to`).
+pub trait Keeper: Send + Sync {
+    /// Stores the file; returns the key it is kept under.
+    fn keep<'a>(&'a self, file: &'a Spooled) -> BoxFuture<'a, Result<String, String>>;
 }
 
 /// Where transfer evidence goes (the session log and event bus, in the gateway).
@@ -74,6 +83,8 @@ pub struct Inspector {
     plugins: Vec<Box<dyn Plugin>>,
     log: Arc<dyn TransferLog>,
     tool: &'static str,
+    /// Allowed files up to this many bytes are kept by the keeper.
+    keep: Option<(u64, Arc<dyn Keeper>)>,
 }
 
 /// A file on its way into the spool: its writer, or why it cannot be spooled (its bytes are
@@ -142,7 +153,16 @@ impl Inspector {
             plugins,
             log,
             tool,
+            keep: None,
         }
+    }
+
+    /// Allowed files of at most `up_to` bytes are kept by `keeper` before they are
+    /// delivered; a file that should be kept and cannot be is refused (its evidence would be
+    /// missing).
+    pub fn keeping(mut self, up_to: u64, keeper: Arc<dyn Keeper>) -> Inspector {
+        self.keep = Some((up_to, keeper));
+        self
     }
 
     pub fn tool(&self) -> &'static str {
@@ -187,19 +207,44 @@ impl Inspector {
                 return Outcome::Refused { message };
             }
         };
-        let decision = decide(&self.plugins, &spooled).await;
-        self.record(&spooled.info, &decision, incoming.started)
+        let mut decision = decide(&self.plugins, &spooled).await;
+        let mut kept = None;
+        if let (Verdict::Allow, Some((up_to, keeper))) = (&decision.verdict, &self.keep)
+            && spooled.info.size <= *up_to
+        {
+            match keeper.keep(&spooled).await {
+                Ok(key) => kept = Some(key),
+                Err(e) => {
+                    decision.verdict = Verdict::Deny(format!(
+                        "the policy keeps files like this one with the session, and it could not be kept ({e}); tell an administrator"
+                    ));
+                    decision.plugin = Some("keep".into());
+                }
+            }
+        }
+        self.record_kept(&spooled.info, &decision, incoming.started, kept.as_deref())
             .await
             .map(|()| spooled)
     }
 
     /// Writes the decision; what the operator is told when it is a refusal.
     async fn record(&self, info: &FileInfo, decision: &Decision, started: Instant) -> Outcome<()> {
+        self.record_kept(info, decision, started, None).await
+    }
+
+    async fn record_kept(
+        &self,
+        info: &FileInfo,
+        decision: &Decision,
+        started: Instant,
+        kept: Option<&str>,
+    ) -> Outcome<()> {
         let checked = Checked {
             tool: self.tool,
             info,
             decision,
             took: started.elapsed(),
+            kept,
         };
         let logged = self.log.decided(checked).await;
         match (&decision.verdict, logged) {

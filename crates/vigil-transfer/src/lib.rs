@@ -23,6 +23,6 @@ mod spool;
 mod test_log;
 
 pub use chain::{Decision, decide};
-pub use inspect::{Checked, Incoming, Inspector, Outcome, TransferLog};
+pub use inspect::{Checked, Incoming, Inspector, Keeper, Outcome, TransferLog};
 pub use plugin::{BoxFuture, Plugin, PluginError, Verdict};
 pub use spool::{FileInfo, Spool, SpoolError, SpoolWriter, Spooled};

@@ -21,7 +21,8 @@ use vigil_store::{Store, StoreError};
 use crate::{ControlError, Hub};
 
 pub use rules::{MAX_SCORE, rule_of};
-pub use sessions::Purpose;
+pub(crate) use sessions::kept_prefix;
+pub use sessions::{KeptFile, Purpose};
 
 /// How a request reached Vigil; the evidence says it (`via`, and the client's address).
 #[derive(Debug, Clone, PartialEq, Eq)]

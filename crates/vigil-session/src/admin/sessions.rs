@@ -10,6 +10,22 @@ use vigil_store::{ControlCommand, SessionFilter, SessionRow, StoreError};
 use super::{Actor, Admin, AdminError};
 use crate::{Control, PurgeReport};
 
+/// The prefix of the keys a session's kept files are stored under in the recording store.
+pub(crate) fn kept_prefix(session: &str) -> String {
+    format!("{session}.file-")
+}
+
+/// A transferred file kept with its session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptFile {
+    /// Its key in the recording store.
+    pub key: String,
+    /// Its path on the target.
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
 /// Why a person opened a recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
@@ -309,6 +325,64 @@ impl Admin {
         for key in keys {
             recordings.delete(&key).await.map_err(|e| e.to_string())?;
         }
+        // The files the transfer policy kept with the session go with its recording.
+        for (_, kept) in self
+            .kept_files(&session.id)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            recordings
+                .delete(&kept.key)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// The files kept with a session (by its transfer policy's `keep_files_up_to`), each
+    /// with the id of the `file_allowed` event that names it.
+    pub async fn kept_files(&self, session: &str) -> Result<Vec<(i64, KeptFile)>, AdminError> {
+        let events = self.store.session_events(session).await?;
+        Ok(events
+            .into_iter()
+            .filter(|e| e.kind == EventKind::FileAllowed.as_str())
+            .filter_map(|e| {
+                let d: serde_json::Value = serde_json::from_str(&e.detail).ok()?;
+                let key = d["kept"].as_str()?;
+                // Only keys of this session's own kept files (see transfer.rs).
+                if !key.starts_with(&kept_prefix(session)) {
+                    return None;
+                }
+                Some((
+                    e.id,
+                    KeptFile {
+                        key: key.to_owned(),
+                        path: d["path"].as_str().unwrap_or("").to_owned(),
+                        size: d["size"].as_u64().unwrap_or(0),
+                        sha256: d["sha256"].as_str().unwrap_or("").to_owned(),
+                    },
+                ))
+            })
+            .collect())
+    }
+
+    /// Records that `by` downloaded a kept file of session `id`.
+    pub async fn kept_file_downloaded(
+        &self,
+        by: &Actor,
+        id: &SessionId,
+        file: &KeptFile,
+    ) -> Result<(), AdminError> {
+        self.store
+            .record(
+                by.entry(
+                    EventKind::KeptFileDownloaded,
+                    &id.0,
+                    serde_json::json!({ "path": file.path, "sha256": file.sha256, "size": file.size }),
+                )
+                .about(id),
+            )
+            .await?;
         Ok(())
     }
 }

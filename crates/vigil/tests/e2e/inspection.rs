@@ -235,6 +235,8 @@ fn sftp_files_are_held_until_decided_and_every_other_operation_works_and_is_logg
         "application/x-executable",
         "--download",
         "deny",
+        "--keep-files-up-to",
+        "2000000",
     ]);
     let notes = dir.join("notes.txt");
     let body: Vec<u8> = (0..1_500_000u32).map(|i| (i * 7 % 251) as u8).collect();
@@ -275,6 +277,17 @@ fn sftp_files_are_held_until_decided_and_every_other_operation_works_and_is_logg
     assert_eq!(allowed.len(), 2, "{s}");
     assert_eq!(allowed[0]["tool"], "sftp");
     assert_eq!(allowed[0]["sha256"], sha256(&notes));
+    // Kept with the session (the API serves it: vigil-api's tests): the stored copy is the
+    // file itself.
+    let kept = allowed[0]["kept"]
+        .as_str()
+        .expect("kept under the policy's limit");
+    let stored = std::fs::read_dir(gw.dir.path().join("data/recordings"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(kept))
+        .expect("the kept file is in the recording store");
+    assert_eq!(sha256(&stored), sha256(&notes));
 
     // A refused upload: the batch stops with the reason, and nothing lands.
     let out = sftp_batch(
