@@ -16,8 +16,13 @@ use vigil_core::{EndReason, Role, SessionId};
 use vigil_session::ChannelKind;
 use vigil_store::NewSession;
 
-/// A recorded session whose input track holds `typed-secret` and whose output says `visible`.
-async fn recorded_session(f: &Fixture) -> String {
+/// A session of `operator` on web01, recording.
+async fn started_session(
+    f: &Fixture,
+) -> (
+    std::sync::Arc<vigil_session::LiveSession>,
+    vigil_session::SessionIo,
+) {
     let (live, _inbox) = f
         .hub
         .open(NewSession {
@@ -35,6 +40,12 @@ async fn recorded_session(f: &Fixture) -> String {
         .start_recording(vigil_session::Policy::default())
         .await
         .unwrap();
+    (live, io)
+}
+
+/// A recorded session whose input track holds `typed-secret` and whose output says `visible`.
+async fn recorded_session(f: &Fixture) -> String {
+    let (live, io) = started_session(f).await;
     let start = vigil_session::TrackStart {
         pty: Some((80, 24, "xterm".into())),
         command: Some("cat".into()),
@@ -160,23 +171,7 @@ async fn a_seek_streams_from_the_screen_of_its_moment_and_is_part_of_the_play() 
 #[tokio::test]
 async fn kept_files_are_downloaded_by_their_event_and_purged_with_the_recording() {
     let f = Fixture::new().await;
-    let (live, _inbox) = f
-        .hub
-        .open(NewSession {
-            id: SessionId::new(),
-            user_name: "operator".into(),
-            target_name: Some("web01".into()),
-            login: Some("root".into()),
-            client_addr: "127.0.0.1:5000".into(),
-            node: "node-1".into(),
-            protocol: "ssh".into(),
-        })
-        .await
-        .unwrap();
-    let io = live
-        .start_recording(vigil_session::Policy::default())
-        .await
-        .unwrap();
+    let (live, io) = started_session(&f).await;
     let policy = vigil_core::TransferPolicy {
         keep_files_up_to: Some(100),
         ..Default::default()

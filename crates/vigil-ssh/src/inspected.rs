@@ -346,32 +346,25 @@ async fn target_side_in(
 }
 
 /// What the protocol relay says to the operator.
-async fn drain_to_operator(mut from: tokio::io::ReadHalf<DuplexStream>, to: Arc<OperatorWrite>) {
-    let mut buf = vec![0u8; 32 * 1024];
-    while let Ok(n) = from.read(&mut buf).await {
-        if n == 0
-            || to
-                .data_bytes(Bytes::copy_from_slice(&buf[..n]))
-                .await
-                .is_err()
-        {
-            break;
-        }
-    }
+async fn drain_to_operator(from: tokio::io::ReadHalf<DuplexStream>, to: Arc<OperatorWrite>) {
+    drain(from, |data| to.data_bytes(data)).await;
 }
 
 /// What the protocol relay says to the target; its end is the target's EOF.
-async fn drain_to_target(mut from: tokio::io::ReadHalf<DuplexStream>, to: Arc<TargetWrite>) {
+async fn drain_to_target(from: tokio::io::ReadHalf<DuplexStream>, to: Arc<TargetWrite>) {
+    drain(from, |data| to.data_bytes(data)).await;
+    let _ = to.eof().await;
+}
+
+/// Sends what comes out of `from` with `send`, until either side is done.
+async fn drain<F, E>(mut from: tokio::io::ReadHalf<DuplexStream>, send: impl Fn(Bytes) -> F)
+where
+    F: std::future::Future<Output = Result<(), E>>,
+{
     let mut buf = vec![0u8; 32 * 1024];
     while let Ok(n) = from.read(&mut buf).await {
-        if n == 0
-            || to
-                .data_bytes(Bytes::copy_from_slice(&buf[..n]))
-                .await
-                .is_err()
-        {
+        if n == 0 || send(Bytes::copy_from_slice(&buf[..n])).await.is_err() {
             break;
         }
     }
-    let _ = to.eof().await;
 }

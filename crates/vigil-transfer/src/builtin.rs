@@ -8,8 +8,12 @@ use crate::spool::Spooled;
 
 mod command;
 mod icap;
+#[cfg(feature = "yara")]
+mod yara;
 pub use command::Command;
 pub use icap::Icap;
+#[cfg(feature = "yara")]
+pub use yara::Yara;
 
 /// Refuses files over a size.
 pub struct MaxSize(pub u64);
@@ -151,8 +155,8 @@ impl Plugin for DenySha256 {
 mod tests;
 
 /// The checks of `policy`, in its order (`timeout`: the external command's and the ICAP
-/// service's, per file). YARA rules are not built yet: a policy naming them cannot inspect,
-/// and the error says so (its transfers are refused).
+/// service's, per file). A policy naming YARA rules needs a build with the `yara` feature
+/// (and rules that compile): otherwise the error says so and its transfers are refused.
 pub fn chain_for(
     policy: &vigil_core::TransferPolicy,
     command_timeout: std::time::Duration,
@@ -173,8 +177,16 @@ pub fn chain_for(
     if let Some(program) = &policy.command {
         chain.push(Box::new(Command::new(program, command_timeout)));
     }
-    if policy.yara.is_some() {
-        return Err("YARA rules are not supported by this build yet".into());
+    if let Some(rules) = &policy.yara {
+        #[cfg(feature = "yara")]
+        chain.push(Box::new(Yara::from_file(
+            std::path::Path::new(rules),
+            command_timeout,
+        )?));
+        #[cfg(not(feature = "yara"))]
+        return Err(format!(
+            "the policy names YARA rules ({rules}), and this build of Vigil has no YARA support: build it with `--features yara`"
+        ));
     }
     if let Some(url) = &policy.icap {
         chain.push(Box::new(Icap::new(url, command_timeout)?));

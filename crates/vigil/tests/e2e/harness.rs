@@ -465,6 +465,11 @@ impl Gateway {
     }
 
     /// Waits until the newest session is closed and returns it with its events.
+    /// The serve process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
     pub fn last_closed_session(&self) -> serde_json::Value {
         let found = eventually(Duration::from_secs(15), "the session did not close", || {
             self.sessions()

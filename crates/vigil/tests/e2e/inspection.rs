@@ -337,3 +337,83 @@ fn sftp_files_are_held_until_decided_and_every_other_operation_works_and_is_logg
     let left = std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0);
     assert_eq!(left, 0, "spool {}", spool.display());
 }
+
+/// A gigabyte through SFTP with the checks on: spooled on disk and written to the target in a
+/// bounded window, so the gateway's memory does not grow with the file (the bench measures
+/// the same on 512 MiB; this bound is loose on purpose, a test on a shared machine).
+#[test]
+fn a_gigabyte_upload_is_inspected_without_the_gateway_growing() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    gw.ok(&[
+        "transfer-policy",
+        "set",
+        "web01",
+        "--deny-extension",
+        "exe",
+        "--deny-content-type",
+        "application/x-executable",
+    ]);
+    let dir = gw.dir.path();
+    let big = dir.join("big.bin");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&big).unwrap();
+        let block: Vec<u8> = (0..1u32 << 20)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        for _ in 0..1024 {
+            f.write_all(&block).unwrap();
+        }
+    }
+    let key = key_pair(dir, "alice_key");
+    gw.ok(&[
+        "user",
+        "key",
+        "add",
+        "alice",
+        "--file",
+        &format!("{}.pub", key.display()),
+    ]);
+    let name = format!("big-{}.bin", std::process::id());
+    let status = format!("/proc/{}/status", gw.pid());
+    let before = rss_kib(&status).expect("the gateway runs");
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(before));
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (peak, done) = (peak.clone(), done.clone());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(kib) = rss_kib(&status) {
+                    peak.fetch_max(kib, std::sync::atomic::Ordering::Relaxed);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+    };
+    let out = sftp_batch(&gw, &key, &format!("put {} {name}\n", big.display()));
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    watcher.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(sha256(&home_file(&name)), sha256(&big));
+    let _ = std::fs::remove_file(home_file(&name));
+    let grew = peak
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(before)
+        / 1024;
+    eprintln!("gateway RSS growth during a 1 GiB inspected SFTP upload: {grew} MiB");
+    assert!(
+        grew <= 64,
+        "the gateway grew {grew} MiB during a 1 GiB inspected upload"
+    );
+}
+
+/// VmRSS of the process whose `/proc/PID/status` is `status`, KiB.
+fn rss_kib(status: &str) -> Option<u64> {
+    std::fs::read_to_string(status).ok().and_then(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+    })
+}
