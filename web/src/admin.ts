@@ -264,6 +264,7 @@ const ADMIN_SENTENCES: Record<string, (d: Detail, r: AuditRow) => string> = {
   user_enabled: (d) => `Enabled again${via(d)}.`,
   recording_played: (d) => `Played the recording (track ${val(d.track)})${via(d)}.`,
   recording_downloaded: (d) => `Downloaded the recording (track ${val(d.track)})${via(d)}.`,
+  kept_file_downloaded: (d) => `Downloaded the kept file ${val(d.path)} (${val(d.size)} bytes, SHA-256 ${val(d.sha256)})${via(d)}.`,
   rule_added: (d) => `Rule added: ${val(d.kind)} ${val(d.pattern)}, score ${val(d.score)}, action ${val(d.action)}${via(d)}.`,
   rule_changed: (d) => `Rule changed from ${ruleText(d.before)} to ${ruleText(d.after)}${via(d)}.`,
   rule_removed: (d) => `Rule removed (it was ${ruleText(d.rule)})${via(d)}.`,

@@ -251,12 +251,14 @@ test("a target's file-transfer policy is set, shown and removed from the targets
   await page.getByTestId('field-download').selectOption('deny');
   await page.getByTestId('field-deny_extensions').fill('.EXE, sh');
   await page.getByTestId('field-max_size').fill('1048576');
+  await page.getByTestId('field-icap').fill('icap://127.0.0.1:1344/avscan');
   await page.getByTestId('transfer-form-submit').click();
   await until('the policy is saved', async () => (await page.locator('.notice, [role=status]').allInnerTexts()).join(' ').includes('saved'));
   await page.getByTestId('transfers-web01').click();
   await page.getByTestId('transfer-form').waitFor();
   assert.equal(await page.getByTestId('field-download').inputValue(), 'deny');
   assert.equal(await page.getByTestId('field-deny_extensions').inputValue(), 'exe, sh');
+  assert.equal(await page.getByTestId('field-icap').inputValue(), 'icap://127.0.0.1:1344/avscan');
   await shot(page, '15-transfer-policy');
   // A bad value is refused with what to give, and the form stays.
   await page.getByTestId('field-deny_sha256').fill('xyz');
@@ -268,6 +270,49 @@ test("a target's file-transfer policy is set, shown and removed from the targets
   const audit = await page.getByTestId('audit-table').innerText();
   assert.ok(audit.includes('File-transfer policy set: upload allow, download deny') && audit.includes('deny extensions exe, sh'), audit);
   assert.ok(audit.includes('File-transfer policy removed'), audit);
+  await page.context().close();
+});
+
+/** Uploads `body` as `name` with legacy SCP spoken over the operator's ssh (`scp -t .` on
+ * the target), as `scp -O` would; resolves when the session has ended. */
+async function scpUpload(name, body) {
+  const child = spawn(operatorSsh.program, [...operatorSsh.args, 'scp -t .'], { env: { ...process.env, ...operatorSsh.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  const acks = [];
+  let waiting = null;
+  child.stdout.on('data', (d) => { for (const b of d) acks.push(b); if (waiting) { const w = waiting; waiting = null; w(); } });
+  const ack = async () => { while (!acks.length) await new Promise((r) => { waiting = r; }); return acks.shift(); };
+  assert.equal(await ack(), 0, 'the sink is ready');
+  child.stdin.write(`C0644 ${body.length} ${name}\n`);
+  assert.equal(await ack(), 0, 'the file is taken');
+  child.stdin.write(body);
+  child.stdin.write(Buffer.from([0]));
+  assert.equal(await ack(), 0, 'the file is allowed and written');
+  child.stdin.end();
+  await new Promise((r) => child.on('exit', r));
+}
+
+test('a file the transfer policy keeps is downloaded from the session logs, as it was sent', async () => {
+  vigil('transfer-policy', 'set', 'web01', '--keep-files-up-to', '100000');
+  const body = Buffer.from(`kept by the gateway ${Date.now()}\n\u0000\u00ff`, 'latin1');
+  await scpUpload(`kept-${Date.now()}.txt`, body);
+  vigil('transfer-policy', 'clear', 'web01');
+  const page = await newPage();
+  await login(page, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
+  await findSession(page, { user: 'alice', status: 'finished' });
+  const rows = page.locator('tr[data-testid^="session-"][data-status="finished"]');
+  await until('the finished sessions are listed', async () => (await rows.count()) > 0);
+  // The newest first: the session that carried the upload.
+  const newest = (await rows.first().getAttribute('data-testid')).slice('session-'.length);
+  await action(page, newest, 'logs');
+  const log = page.getByTestId('session-log');
+  await log.waitFor();
+  assert.ok((await log.innerText()).includes('a copy is kept with the session'), await log.innerText());
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('kept-file').first().click()]);
+  assert.ok(readFileSync(await download.path()).equals(body), 'the kept file is the file sent');
+  await shot(page, '16-kept-file');
+  await page.getByRole('button', { name: 'Close' }).first().click();
+  await page.goto(`${URL}/#/audit`);
+  await until('the download is audited', async () => (await page.getByTestId('audit-table').innerText()).toLowerCase().includes('kept'));
   await page.context().close();
 });
 

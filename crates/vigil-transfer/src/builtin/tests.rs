@@ -162,7 +162,31 @@ fn a_policy_gives_its_checks_in_order() {
     );
     let icap = TransferPolicy {
         icap: Some("icap://127.0.0.1:1344/avscan".into()),
+        yara: None,
+        ..p.clone()
+    };
+    let names: Vec<String> = chain_for(&icap, Duration::from_secs(5))
+        .unwrap()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    assert_eq!(names.last().map(String::as_str), Some("icap"));
+    let bad_icap = TransferPolicy {
+        icap: Some("http://scanner/".into()),
         ..TransferPolicy::default()
     };
-    assert!(matches!(chain_for(&icap, Duration::from_secs(5)), Err(e) if e.contains("ICAP")));
+    assert!(
+        matches!(chain_for(&bad_icap, Duration::from_secs(5)), Err(e) if e.contains("ICAP URL"))
+    );
+    // YARA rules need the feature (and a file that compiles): the error says which.
+    let yara = TransferPolicy {
+        yara: Some("/nonexistent/rules.yar".into()),
+        ..TransferPolicy::default()
+    };
+    let e = chain_for(&yara, Duration::from_secs(5)).err().unwrap();
+    if cfg!(feature = "yara") {
+        assert!(e.contains("cannot read"), "{e}");
+    } else {
+        assert!(e.contains("--features yara"), "{e}");
+    }
 }
