@@ -97,6 +97,7 @@ impl Spool {
             aliases: Vec::new(),
             direction,
             size: 0,
+            position: 0,
         })
     }
 
@@ -130,6 +131,8 @@ pub struct SpoolWriter {
     aliases: Vec<String>,
     direction: Direction,
     size: u64,
+    /// Where the file's cursor is.
+    position: u64,
 }
 
 impl SpoolWriter {
@@ -151,15 +154,20 @@ impl SpoolWriter {
 
     /// Writes `data` at `offset` (a hole before it reads as zeros, as on the target).
     pub async fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), SpoolError> {
-        self.file
-            .seek(std::io::SeekFrom::Start(offset))
-            .await
-            .map_err(|e| self.spool.error(e))?;
+        // Writes mostly come in order: a seek (a round trip to the blocking pool) only when
+        // one does not.
+        if offset != self.position {
+            self.file
+                .seek(std::io::SeekFrom::Start(offset))
+                .await
+                .map_err(|e| self.spool.error(e))?;
+        }
         self.file
             .write_all(data)
             .await
             .map_err(|e| self.spool.error(e))?;
-        self.size = self.size.max(offset + data.len() as u64);
+        self.position = offset + data.len() as u64;
+        self.size = self.size.max(self.position);
         Ok(())
     }
 
@@ -170,6 +178,8 @@ impl SpoolWriter {
             .await
             .map_err(|e| self.spool.error(e))?;
         self.size = size;
+        // set_len leaves the cursor; the next write seeks whatever it was.
+        self.position = u64::MAX;
         Ok(())
     }
 

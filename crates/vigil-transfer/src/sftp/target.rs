@@ -13,8 +13,8 @@ use super::from_target;
 use crate::inspect::Incoming;
 use crate::spool::Spooled;
 
-/// Bytes per request (OpenSSH's server takes up to about 255 KiB).
-const CHUNK: u32 = 64 * 1024;
+/// Bytes per request (OpenSSH's server takes up to about 255 KiB per message).
+const CHUNK: u32 = 128 * 1024;
 /// Requests in flight at once.
 const IN_FLIGHT: usize = 16;
 
