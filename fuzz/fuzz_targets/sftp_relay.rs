@@ -25,7 +25,7 @@ impl TransferLog for Quiet {
         _: &'a str,
         _: &'a str,
         _: Option<&'a str>,
-        _: Result<(), &'a str>,
+        _: Option<&'a str>,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }

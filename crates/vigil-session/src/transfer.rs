@@ -26,26 +26,22 @@ impl TransferLog for SessionTransfers {
         Box::pin(async move {
             let took_ms = u64::try_from(c.took.as_millis()).unwrap_or(u64::MAX);
             let check_ms = u64::try_from(c.decision.took.as_millis()).unwrap_or(u64::MAX);
-            let (kind, detail) = match &c.decision.verdict {
-                Verdict::Allow => (
-                    EventKind::FileAllowed,
-                    serde_json::json!({
-                        "tool": c.tool, "direction": c.info.direction.as_str(),
-                        "path": c.info.path, "also": c.info.aliases, "size": c.info.size,
-                        "sha256": c.info.sha256, "took_ms": took_ms, "check_ms": check_ms,
-                        "channel": self.channel, "kept": c.kept,
-                    }),
-                ),
-                Verdict::Deny(reason) => (
-                    EventKind::FileRefused,
-                    serde_json::json!({
-                        "tool": c.tool, "direction": c.info.direction.as_str(),
-                        "path": c.info.path, "also": c.info.aliases, "size": c.info.size,
-                        "sha256": c.info.sha256, "plugin": c.decision.plugin,
-                        "reason": reason, "took_ms": took_ms, "check_ms": check_ms,
-                        "channel": self.channel,
-                    }),
-                ),
+            let mut detail = serde_json::json!({
+                "tool": c.tool, "direction": c.info.direction.as_str(),
+                "path": c.info.path, "also": c.info.aliases, "size": c.info.size,
+                "sha256": c.info.sha256, "took_ms": took_ms, "check_ms": check_ms,
+                "channel": self.channel,
+            });
+            let kind = match &c.decision.verdict {
+                Verdict::Allow => {
+                    detail["kept"] = serde_json::json!(c.kept);
+                    EventKind::FileAllowed
+                }
+                Verdict::Deny(reason) => {
+                    detail["plugin"] = serde_json::json!(c.decision.plugin);
+                    detail["reason"] = serde_json::json!(reason);
+                    EventKind::FileRefused
+                }
             };
             self.session
                 .record(kind, detail)
@@ -81,7 +77,7 @@ impl TransferLog for SessionTransfers {
         op: &'a str,
         path: &'a str,
         to: Option<&'a str>,
-        outcome: Result<(), &'a str>,
+        error: Option<&'a str>,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             self.session
@@ -90,7 +86,7 @@ impl TransferLog for SessionTransfers {
                     None,
                     serde_json::json!({
                         "tool": tool, "op": op, "path": path, "to": to,
-                        "error": outcome.err(), "channel": self.channel,
+                        "error": error, "channel": self.channel,
                     }),
                 )
                 .await;

@@ -216,29 +216,14 @@ pub(crate) async fn run(
     }
     // Legacy SCP and SFTP are relayed file by file: each file is held until the policy
     // decided it.
-    let inspected = match (transfer, &command, &start) {
-        (Some(t), Some(line), _) if t.tool == vigil_core::TransferTool::Scp => Some((
-            "scp",
-            crate::inspected::Protocol::Scp(vigil_transfer::scp_relay::ScpRun {
-                direction: t.direction,
-                paths: vigil_core::transfer_paths(line),
-            }),
-        )),
-        (_, _, Start::Subsystem(name)) if name == "sftp" => {
-            let policy = &io.policy().transfers;
-            Some((
-                "sftp",
-                crate::inspected::Protocol::Sftp(vigil_transfer::sftp::Directions {
-                    upload: policy.upload == vigil_core::Permit::Allow,
-                    download: policy.download == vigil_core::Permit::Allow,
-                }),
-            ))
-        }
-        _ => None,
-    };
-    let inspector = match (&inspected, shared.session.get()) {
-        (Some((tool, _)), Some(session)) => {
-            match session.inspector(&io.policy().transfers, tool, u32::from(id)) {
+    let protocol = crate::inspected::Protocol::for_channel(
+        transfer_kind,
+        command.as_deref(),
+        &io.policy().transfers,
+    );
+    let inspector = match (&protocol, shared.session.get()) {
+        (Some(p), Some(session)) => {
+            match session.inspector(&io.policy().transfers, p.tool(), u32::from(id)) {
                 Ok(i) => Some(i),
                 Err(why) => {
                     let why = format!("the transfer policy's checks cannot run: {why}");
@@ -337,7 +322,7 @@ pub(crate) async fn run(
         shared.reply(id, true).await;
     }
 
-    if let (Some((_, protocol)), Some(inspector)) = (inspected, inspector) {
+    if let (Some(protocol), Some(inspector)) = (protocol, inspector) {
         let ends = crate::inspected::Ends {
             operator_rx: rx,
             operator_tx: tx,

@@ -36,6 +36,36 @@ pub(crate) enum Protocol {
     Sftp(vigil_transfer::sftp::Directions),
 }
 
+impl Protocol {
+    /// The protocol relay a transfer channel needs (`command`: its exec line), under
+    /// `policy`; none for what is not inspected (rsync, everything else).
+    pub(crate) fn for_channel(
+        kind: Option<vigil_core::TransferKind>,
+        command: Option<&str>,
+        policy: &vigil_core::TransferPolicy,
+    ) -> Option<Protocol> {
+        use vigil_core::{TransferKind, TransferTool};
+        match kind? {
+            TransferKind::Exec(TransferTool::Scp, direction) => Some(Protocol::Scp(ScpRun {
+                direction,
+                paths: command.map(vigil_core::transfer_paths).unwrap_or_default(),
+            })),
+            TransferKind::Sftp => {
+                Some(Protocol::Sftp(vigil_transfer::sftp::Directions::of(policy)))
+            }
+            TransferKind::Exec(TransferTool::Rsync, _) => None,
+        }
+    }
+
+    /// Its name in the evidence.
+    pub(crate) fn tool(&self) -> &'static str {
+        match self {
+            Protocol::Scp(_) => "scp",
+            Protocol::Sftp(_) => "sftp",
+        }
+    }
+}
+
 /// The channels of one inspected transfer.
 pub(crate) struct Ends {
     pub(crate) operator_rx: ChannelReadHalf,
@@ -319,13 +349,7 @@ async fn target_side_in(
                     d.wait().await;
                 }
                 let _ = operator.exit_status(exit_status).await;
-                let _ = io.exit(exit_status).await;
-                shared
-                    .event(
-                        EventKind::ExitStatus,
-                        serde_json::json!({ "channel": id.to_string(), "status": exit_status }),
-                    )
-                    .await;
+                crate::relay::record_exit(&shared, &io, id, exit_status).await;
             }
             ChannelMsg::Close => {
                 closed_by_target = true;

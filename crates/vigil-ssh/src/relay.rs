@@ -195,8 +195,7 @@ pub(crate) async fn target_to_operator(
                     let _ = to.eof().await;
                 }
                 if io.kind() != ChannelKind::Forward {
-                    let _ = io.exit(exit_status).await;
-                    shared.event(EventKind::ExitStatus, serde_json::json!({ "channel": operator_id.to_string(), "status": exit_status })).await;
+                    record_exit(&shared, &io, operator_id, exit_status).await;
                 }
                 sent
             }
@@ -242,6 +241,22 @@ pub(crate) async fn target_to_operator(
         let _ = to.eof().await;
     }
     let _ = to.close().await;
+}
+
+/// A session channel's exit status: in its recording track and the session log.
+pub(crate) async fn record_exit(
+    shared: &Shared,
+    io: &ChannelIo,
+    operator_id: russh::ChannelId,
+    status: u32,
+) {
+    let _ = io.exit(status).await;
+    shared
+        .event(
+            EventKind::ExitStatus,
+            serde_json::json!({ "channel": operator_id.to_string(), "status": status }),
+        )
+        .await;
 }
 
 /// Where one chunk's actions go (see `vigil_session::Outlet`): the target's channel, the

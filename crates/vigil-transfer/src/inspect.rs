@@ -48,33 +48,24 @@ pub trait TransferLog: Send + Sync {
     ) -> BoxFuture<'a, ()>;
 
     /// Records a change made on the target that is not a file's content (SFTP: a listing,
-    /// mkdir, remove, rename, symlink, setstat), with the target's answer.
+    /// mkdir, remove, rename, symlink, setstat), with the target's refusal if it failed.
     fn operation<'a>(
         &'a self,
         tool: &'a str,
         op: &'a str,
         path: &'a str,
         to: Option<&'a str>,
-        outcome: Result<(), &'a str>,
+        error: Option<&'a str>,
     ) -> BoxFuture<'a, ()>;
 }
 
 /// What happens to a complete file.
 #[derive(Debug)]
-pub enum Outcome<F = Spooled> {
+pub enum Outcome {
     /// Every plugin allowed it and the decision is on record: deliver these bytes.
-    Deliver(F),
+    Deliver(Spooled),
     /// Refused; `message` is what the operator is told (it names the plugin and the reason).
     Refused { message: String },
-}
-
-impl<F> Outcome<F> {
-    fn map<G>(self, f: impl FnOnce(F) -> G) -> Outcome<G> {
-        match self {
-            Outcome::Deliver(x) => Outcome::Deliver(f(x)),
-            Outcome::Refused { message } => Outcome::Refused { message },
-        }
-    }
 }
 
 /// Inspects the files of one channel under its session's policy.
@@ -130,6 +121,11 @@ impl Incoming {
     }
 }
 
+/// What the operator is told of a refused file.
+fn refusal(path: &str, plugin: &str, reason: &str) -> String {
+    format!("vigil: {path} refused by {plugin}: {reason}")
+}
+
 fn unspooled(path: &str, direction: Direction, size: u64) -> FileInfo {
     FileInfo {
         path: path.to_owned(),
@@ -165,10 +161,6 @@ impl Inspector {
         self
     }
 
-    pub fn tool(&self) -> &'static str {
-        self.tool
-    }
-
     /// Starts spooling a file for `path` on the target.
     pub async fn incoming(&self, path: &str, direction: Direction) -> Incoming {
         let writer = match self.spool.writer(path, direction).await {
@@ -194,16 +186,9 @@ impl Inspector {
         let spooled = match spooled {
             Ok(s) => s,
             Err((info, e)) => {
-                let decision = Decision {
-                    verdict: Verdict::Deny(e.to_string()),
-                    plugin: Some("spool".into()),
-                    took: Duration::ZERO,
-                };
-                // A deny is never delivered, whatever the log says.
-                let (Outcome::Refused { message } | Outcome::Deliver(message)) = self
-                    .record(&info, &decision, incoming.started)
-                    .await
-                    .map(|()| format!("vigil: {} refused: {e}", info.path));
+                let message = self
+                    .refuse(&info, "spool", &e.to_string(), incoming.started)
+                    .await;
                 return Outcome::Refused { message };
             }
         };
@@ -222,47 +207,51 @@ impl Inspector {
                 }
             }
         }
-        self.record_kept(&spooled.info, &decision, incoming.started, kept.as_deref())
-            .await
-            .map(|()| spooled)
-    }
-
-    /// Writes the decision; what the operator is told when it is a refusal.
-    async fn record(&self, info: &FileInfo, decision: &Decision, started: Instant) -> Outcome<()> {
-        self.record_kept(info, decision, started, None).await
-    }
-
-    async fn record_kept(
-        &self,
-        info: &FileInfo,
-        decision: &Decision,
-        started: Instant,
-        kept: Option<&str>,
-    ) -> Outcome<()> {
         let checked = Checked {
             tool: self.tool,
-            info,
-            decision,
-            took: started.elapsed(),
-            kept,
+            info: &spooled.info,
+            decision: &decision,
+            took: incoming.started.elapsed(),
+            kept: kept.as_deref(),
         };
         let logged = self.log.decided(checked).await;
+        let path = &spooled.info.path;
         match (&decision.verdict, logged) {
-            (Verdict::Allow, Ok(())) => Outcome::Deliver(()),
+            (Verdict::Allow, Ok(())) => Outcome::Deliver(spooled),
             (Verdict::Deny(reason), _) => Outcome::Refused {
-                message: format!(
-                    "vigil: {} refused by {}: {reason}",
-                    info.path,
-                    decision.plugin.as_deref().unwrap_or("policy")
-                ),
+                message: refusal(path, decision.plugin.as_deref().unwrap_or("policy"), reason),
             },
             (Verdict::Allow, Err(e)) => Outcome::Refused {
                 message: format!(
-                    "vigil: {} refused: its transfer cannot be recorded ({e}); tell an administrator",
-                    info.path
+                    "vigil: {path} refused: its transfer cannot be recorded ({e}); tell an administrator"
                 ),
             },
         }
+    }
+
+    /// Refuses a file for `reason` before (or instead of) the checks: logged (a refusal
+    /// stands whether or not its log could be written); returns what the operator is told.
+    async fn refuse(
+        &self,
+        info: &FileInfo,
+        plugin: &str,
+        reason: &str,
+        started: Instant,
+    ) -> String {
+        let decision = Decision {
+            verdict: Verdict::Deny(reason.to_owned()),
+            plugin: Some(plugin.to_owned()),
+            took: Duration::ZERO,
+        };
+        let checked = Checked {
+            tool: self.tool,
+            info,
+            decision: &decision,
+            took: started.elapsed(),
+            kept: None,
+        };
+        let _ = self.log.decided(checked).await;
+        refusal(&info.path, plugin, reason)
     }
 
     /// Refuses a file before any of it is read (a direction the policy refuses): the
@@ -274,16 +263,8 @@ impl Inspector {
         plugin: &str,
         reason: &str,
     ) -> String {
-        let decision = Decision {
-            verdict: Verdict::Deny(reason.to_owned()),
-            plugin: Some(plugin.to_owned()),
-            took: Duration::ZERO,
-        };
         let info = unspooled(path, direction, 0);
-        match self.record(&info, &decision, Instant::now()).await {
-            Outcome::Refused { message } => message,
-            Outcome::Deliver(()) => format!("vigil: {path} refused: {reason}"),
-        }
+        self.refuse(&info, plugin, reason, Instant::now()).await
     }
 
     /// Whether a name alone is refused by the checks that look at names (a rename or a
@@ -301,14 +282,8 @@ impl Inspector {
     }
 
     /// Records a change on the target that is not a file's content.
-    pub async fn operation(
-        &self,
-        op: &str,
-        path: &str,
-        to: Option<&str>,
-        outcome: Result<(), &str>,
-    ) {
-        self.log.operation(self.tool, op, path, to, outcome).await;
+    pub async fn operation(&self, op: &str, path: &str, to: Option<&str>, error: Option<&str>) {
+        self.log.operation(self.tool, op, path, to, error).await;
     }
 
     /// Records that an allowed file did not reach the far side.

@@ -52,6 +52,16 @@ pub struct Directions {
     pub download: bool,
 }
 
+impl Directions {
+    /// The directions `policy` allows.
+    pub fn of(policy: &vigil_core::TransferPolicy) -> Directions {
+        Directions {
+            upload: policy.upload == vigil_core::Permit::Allow,
+            download: policy.download == vigil_core::Permit::Allow,
+        }
+    }
+}
+
 /// Where the relay sends what the operator must read. OpenSSH's `sftp` and `scp` print a
 /// status's code ("Permission denied"), not the server's message, so each refusal is also
 /// sent here (the gateway writes it to the channel's stderr, which the client shows).
@@ -289,14 +299,9 @@ impl Gateway {
         to: Option<&str>,
         result: Result<T, ClientError>,
     ) -> Result<T, StatusReply> {
-        let outcome = result.as_ref().map(|_| ()).map_err(ToString::to_string);
+        let error = result.as_ref().err().map(ToString::to_string);
         self.inspector
-            .operation(
-                op,
-                path,
-                to,
-                outcome.as_ref().map_err(String::as_str).copied(),
-            )
+            .operation(op, path, to, error.as_deref())
             .await;
         result.map_err(from_target)
     }

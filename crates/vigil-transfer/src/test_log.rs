@@ -37,13 +37,13 @@ impl TransferLog for Log {
         op: &'a str,
         path: &'a str,
         to: Option<&'a str>,
-        outcome: Result<(), &'a str>,
+        error: Option<&'a str>,
     ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             self.operations.lock().unwrap().push(format!(
                 "{op} {path}{}{}",
                 to.map(|t| format!(" -> {t}")).unwrap_or_default(),
-                if outcome.is_ok() { "" } else { " (failed)" }
+                if error.is_none() { "" } else { " (failed)" }
             ));
         })
     }

@@ -690,19 +690,25 @@ impl Drop for Gateway {
     }
 }
 
-/// True when the session log (from `Gateway::session`) has an event of `kind` whose detail
-/// contains `needle`.
 /// The details of a session's `command_detected` events, in order.
 pub fn command_events(gw: &Gateway, id: &str) -> Vec<serde_json::Value> {
-    gw.session(id)["events"]
+    details(&gw.session(id), "command_detected")
+}
+
+/// The details of the session log's events of `kind` (from `Gateway::session`), parsed, in
+/// order.
+pub fn details(session: &serde_json::Value, kind: &str) -> Vec<serde_json::Value> {
+    session["events"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["kind"] == "command_detected")
+        .filter(|e| e["kind"] == kind)
         .map(|e| serde_json::from_str(e["detail"].as_str().unwrap()).unwrap())
         .collect()
 }
 
+/// True when the session log (from `Gateway::session`) has an event of `kind` whose detail
+/// contains `needle`.
 pub fn has_event(session: &serde_json::Value, kind: &str, needle: &str) -> bool {
     session["events"].as_array().is_some_and(|events| {
         events
@@ -747,4 +753,32 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// A file in the target account's home.
+pub fn home_file(name: &str) -> PathBuf {
+    PathBuf::from(format!("/home/{TARGET_USER}")).join(name)
+}
+
+/// SHA-256 of a file, lowercase hex (`sha256sum`, so a gigabyte is not read into the test).
+pub fn sha256_file(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// Runs the operator's `scp` (`legacy`: `-O`, the SCP protocol; otherwise SFTP) as alice to
+/// web01 with `args`.
+pub fn scp(gw: &Gateway, legacy: bool, args: &[&str]) -> Output {
+    let mut cmd = gw.transfer_tool("scp", "alice-pw");
+    if legacy {
+        cmd.arg("-O");
+    }
+    cmd.args(["-P", &gw.port.to_string(), "-o", "User=alice:web01"])
+        .args(args)
+        .output()
+        .unwrap()
 }

@@ -3,45 +3,12 @@
 //! nothing on the far side, the client's message and exit status say which check refused it
 //! and why, and the session log has every file's decision (path, size, SHA-256, verdict).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
-use crate::harness::{Gateway, TARGET_USER, Target, has_event, key_pair, text};
-
-fn home_file(name: &str) -> PathBuf {
-    PathBuf::from(format!("/home/{TARGET_USER}")).join(name)
-}
-
-fn scp_o(gw: &Gateway, args: &[&str]) -> Output {
-    let mut cmd = gw.transfer_tool("scp", "alice-pw");
-    cmd.args(["-O", "-P", &gw.port.to_string(), "-o", "User=alice:web01"])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn sha256(path: &Path) -> String {
-    let out = std::process::Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split(' ')
-        .next()
-        .unwrap()
-        .to_owned()
-}
-
-/// Session-log details of `kind`, parsed.
-fn details(session: &serde_json::Value, kind: &str) -> Vec<serde_json::Value> {
-    session["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["kind"] == kind)
-        .map(|e| serde_json::from_str(e["detail"].as_str().unwrap()).unwrap())
-        .collect()
-}
+use crate::harness::{
+    Gateway, Target, details, has_event, home_file, key_pair, scp, sha256_file as sha256, text,
+};
 
 #[test]
 fn legacy_scp_files_are_held_until_every_check_allowed_them() {
@@ -81,7 +48,11 @@ fn legacy_scp_files_are_held_until_every_check_allowed_them() {
     let body: Vec<u8> = (0..150_000u32).map(|i| (i * 31 % 253) as u8).collect();
     std::fs::write(&ok, &body).unwrap();
     let up = format!("insp-{tag}.txt");
-    let out = scp_o(&gw, &[ok.to_str().unwrap(), &format!("127.0.0.1:{up}")]);
+    let out = scp(
+        &gw,
+        true,
+        &[ok.to_str().unwrap(), &format!("127.0.0.1:{up}")],
+    );
     assert!(out.status.success(), "allowed upload: {}", text(&out));
     assert_eq!(sha256(&home_file(&up)), sha256(&ok));
     let s = gw.last_closed_session();
@@ -96,7 +67,11 @@ fn legacy_scp_files_are_held_until_every_check_allowed_them() {
     let elf = dir.join("readme.txt");
     std::fs::copy("/bin/true", &elf).unwrap();
     let up = format!("insp-elf-{tag}.txt");
-    let out = scp_o(&gw, &[elf.to_str().unwrap(), &format!("127.0.0.1:{up}")]);
+    let out = scp(
+        &gw,
+        true,
+        &[elf.to_str().unwrap(), &format!("127.0.0.1:{up}")],
+    );
     assert!(!out.status.success());
     assert!(
         text(&out).contains("refused by content-type") && text(&out).contains("x-executable"),
@@ -111,12 +86,12 @@ fn legacy_scp_files_are_held_until_every_check_allowed_them() {
     // file is refused and the others land.
     let big = dir.join("big.txt");
     std::fs::write(&big, vec![b'x'; 300_000]).unwrap();
-    let out = scp_o(&gw, &[big.to_str().unwrap(), "127.0.0.1:"]);
+    let out = scp(&gw, true, &[big.to_str().unwrap(), "127.0.0.1:"]);
     assert!(text(&out).contains("refused by max-size"), "{}", text(&out));
     assert!(!home_file("big.txt").exists());
     let secret = dir.join("secret-plans.txt");
     std::fs::write(&secret, b"plans\n").unwrap();
-    let out = scp_o(&gw, &[secret.to_str().unwrap(), "127.0.0.1:"]);
+    let out = scp(&gw, true, &[secret.to_str().unwrap(), "127.0.0.1:"]);
     assert!(!out.status.success());
     assert!(
         text(&out).contains("refused by command: names a secret"),
@@ -130,7 +105,7 @@ fn legacy_scp_files_are_held_until_every_check_allowed_them() {
     std::fs::write(tree.join("a.txt"), b"a\n").unwrap();
     std::fs::write(tree.join("sub/b.txt"), b"b\n").unwrap();
     std::fs::write(tree.join("sub/run.sh"), b"#!/bin/sh\necho hi\n").unwrap();
-    let out = scp_o(&gw, &["-r", tree.to_str().unwrap(), "127.0.0.1:"]);
+    let out = scp(&gw, true, &["-r", tree.to_str().unwrap(), "127.0.0.1:"]);
     assert!(!out.status.success(), "one refusal makes the exit status 1");
     assert!(
         text(&out).contains("refused by extension"),
@@ -153,8 +128,9 @@ fn legacy_scp_files_are_held_until_every_check_allowed_them() {
     let there = home_file(&format!("insp-down-{tag}.txt"));
     std::fs::write(&there, &body).unwrap();
     let here = dir.join("down.txt");
-    let out = scp_o(
+    let out = scp(
         &gw,
+        true,
         &[
             &format!("127.0.0.1:insp-down-{tag}.txt"),
             here.to_str().unwrap(),
@@ -165,8 +141,9 @@ fn legacy_scp_files_are_held_until_every_check_allowed_them() {
     let script = home_file(&format!("insp-down-{tag}.sh"));
     std::fs::write(&script, b"#!/bin/sh\n").unwrap();
     let here = dir.join("down.sh");
-    let out = scp_o(
+    let out = scp(
         &gw,
+        true,
         &[
             &format!("127.0.0.1:insp-down-{tag}.sh"),
             here.to_str().unwrap(),
@@ -186,7 +163,7 @@ fn legacy_scp_files_are_held_until_every_check_allowed_them() {
     let _ = std::fs::remove_file(&script);
 
     // A glob the gateway cannot see as one transfer is refused under a restricting policy.
-    let out = scp_o(&gw, &["127.0.0.1:insp-*.none", dir.to_str().unwrap()]);
+    let out = scp(&gw, true, &["127.0.0.1:insp-*.none", dir.to_str().unwrap()]);
     assert!(!out.status.success());
     assert!(text(&out).contains("cannot inspect"), "{}", text(&out));
     // Nothing is left in the spool.
@@ -303,13 +280,14 @@ fn sftp_files_are_held_until_decided_and_every_other_operation_works_and_is_logg
     );
     assert!(!there.join("run.sh").exists(), "not even an empty file");
     // scp (SFTP by default): an ELF under a .txt name.
-    let mut cmd = gw.transfer_tool("scp", "alice-pw");
-    let out = cmd
-        .args(["-P", &gw.port.to_string(), "-o", "User=alice:web01"])
-        .arg(&elf)
-        .arg(format!("127.0.0.1:{work}/readme.txt"))
-        .output()
-        .unwrap();
+    let out = scp(
+        &gw,
+        false,
+        &[
+            elf.to_str().unwrap(),
+            &format!("127.0.0.1:{work}/readme.txt"),
+        ],
+    );
     assert!(!out.status.success());
     assert!(text(&out).contains("x-executable"), "{}", text(&out));
     assert!(!there.join("readme.txt").exists());

@@ -2,26 +2,9 @@
 //! or allowed, over legacy SCP (per channel) and SFTP (per file). Each refusal says
 //! why to the client, is logged, and leaves nothing on the target.
 
-use std::path::PathBuf;
 use std::process::{Output, Stdio};
 
-use crate::harness::{Gateway, TARGET_USER, Target, has_event, text};
-
-fn home_file(name: &str) -> PathBuf {
-    PathBuf::from(format!("/home/{TARGET_USER}")).join(name)
-}
-
-fn scp(gw: &Gateway, legacy: bool, from: &str, to: &str) -> Output {
-    let mut cmd = gw.transfer_tool("scp", "alice-pw");
-    if legacy {
-        cmd.arg("-O");
-    }
-    cmd.args(["-P", &gw.port.to_string(), "-o", "User=alice:web01"])
-        .arg(from)
-        .arg(to)
-        .output()
-        .unwrap()
-}
+use crate::harness::{Gateway, Target, has_event, home_file, scp, text};
 
 fn rsync(gw: &Gateway, from: &str, to: &str) -> Output {
     let ssh_cmd = format!(
@@ -59,14 +42,18 @@ fn directions_and_rsync_are_enforced_for_every_transfer_protocol() {
 
     // Uploads still work with scp -O.
     let up = format!("pol-up-{tag}.txt");
-    let out = scp(&gw, true, &local_s, &format!("127.0.0.1:{up}"));
+    let out = scp(&gw, true, &[&local_s, &format!("127.0.0.1:{up}")]);
     assert!(out.status.success(), "scp -O up: {}", text(&out));
     assert!(home_file(&up).exists());
     let _ = std::fs::remove_file(home_file(&up));
 
     // A download is refused, saying why, and nothing arrives.
     let back = gw.dir.path().join("back.txt");
-    let out = scp(&gw, true, "127.0.0.1:.profile", &back.display().to_string());
+    let out = scp(
+        &gw,
+        true,
+        &["127.0.0.1:.profile", &back.display().to_string()],
+    );
     assert!(!out.status.success());
     assert!(
         text(&out).contains("downloads are refused"),
@@ -90,15 +77,14 @@ fn directions_and_rsync_are_enforced_for_every_transfer_protocol() {
     // SFTP (scp's default) carries both directions: its uploads pass, its downloads are
     // refused file by file, saying why.
     let sf = format!("pol-sftp-{tag}.txt");
-    let out = scp(&gw, false, &local_s, &format!("127.0.0.1:{sf}"));
+    let out = scp(&gw, false, &[&local_s, &format!("127.0.0.1:{sf}")]);
     assert!(out.status.success(), "SFTP upload: {}", text(&out));
     assert!(home_file(&sf).exists());
     let _ = std::fs::remove_file(home_file(&sf));
     let out = scp(
         &gw,
         false,
-        "127.0.0.1:.profile",
-        &back.display().to_string(),
+        &["127.0.0.1:.profile", &back.display().to_string()],
     );
     assert!(!out.status.success());
     assert!(
@@ -110,7 +96,7 @@ fn directions_and_rsync_are_enforced_for_every_transfer_protocol() {
 
     // Cleared: everything passes again.
     gw.ok(&["transfer-policy", "clear", "web01"]);
-    let out = scp(&gw, false, &local_s, &format!("127.0.0.1:{sf}"));
+    let out = scp(&gw, false, &[&local_s, &format!("127.0.0.1:{sf}")]);
     assert!(out.status.success(), "scp after clear: {}", text(&out));
     assert!(home_file(&sf).exists());
     let _ = std::fs::remove_file(home_file(&sf));
