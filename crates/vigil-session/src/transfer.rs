@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use tokio::io::AsyncReadExt;
 use vigil_core::EventKind;
 use vigil_transfer::{
     BoxFuture, Checked, FileInfo, Inspector, Keeper, Spool, Spooled, TransferLog, Verdict,
@@ -111,14 +110,9 @@ impl Keeper for SessionKeeper {
             );
             let store = self.session.hub().recordings();
             let mut blob = store.create_live(&key).await.map_err(|e| e.to_string())?;
-            let mut source = file.open().await.map_err(|e| e.to_string())?;
-            let mut buf = vec![0u8; 64 * 1024];
-            loop {
-                let n = source.read(&mut buf).await.map_err(|e| e.to_string())?;
-                if n == 0 {
-                    break;
-                }
-                blob.append(&buf[..n]).await.map_err(|e| e.to_string())?;
+            let mut blocks = file.blocks();
+            while let Some(block) = blocks.next().await.map_err(|e| e.to_string())? {
+                blob.append(&block).await.map_err(|e| e.to_string())?;
             }
             blob.finish().await.map_err(|e| e.to_string())?;
             Ok(key)

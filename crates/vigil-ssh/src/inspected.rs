@@ -297,7 +297,7 @@ fn data_len(msg: &ChannelMsg) -> usize {
 }
 
 /// The target's channel: its output into the protocol relay, its stderr to the operator, its
-/// exit status to the operator once the protocol relay is done.
+/// exit status or signal to the operator once the protocol relay is done.
 #[allow(clippy::too_many_arguments)]
 async fn target_side_in(
     shared: Arc<Shared>,
@@ -350,6 +350,26 @@ async fn target_side_in(
                 }
                 let _ = operator.exit_status(exit_status).await;
                 crate::relay::record_exit(&shared, &io, id, exit_status).await;
+            }
+            ChannelMsg::ExitSignal {
+                signal_name,
+                core_dumped,
+                error_message,
+                lang_tag,
+            } => {
+                let _ = pipe.lock().await.shutdown().await;
+                if let Some(d) = done.take() {
+                    d.wait().await;
+                }
+                let _ = crate::relay::forward_exit_signal(
+                    &shared,
+                    id,
+                    signal_name,
+                    core_dumped,
+                    error_message,
+                    lang_tag,
+                )
+                .await;
             }
             ChannelMsg::Close => {
                 closed_by_target = true;

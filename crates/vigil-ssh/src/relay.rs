@@ -205,20 +205,15 @@ pub(crate) async fn target_to_operator(
                 error_message,
                 lang_tag,
             } => {
-                shared.event(EventKind::ExitStatus, serde_json::json!({ "channel": operator_id.to_string(), "signal": format!("{signal_name:?}") })).await;
-                let sent = match shared.handle() {
-                    Some(h) => h
-                        .exit_signal_request(
-                            operator_id,
-                            signal_name,
-                            core_dumped,
-                            error_message,
-                            lang_tag,
-                        )
-                        .await
-                        .map_err(|_| russh::Error::SendError),
-                    None => Ok(()),
-                };
+                let sent = forward_exit_signal(
+                    &shared,
+                    operator_id,
+                    signal_name,
+                    core_dumped,
+                    error_message,
+                    lang_tag,
+                )
+                .await;
                 if std::mem::take(&mut eof_held) {
                     let _ = to.eof().await;
                 }
@@ -257,6 +252,41 @@ pub(crate) async fn record_exit(
             serde_json::json!({ "channel": operator_id.to_string(), "status": status }),
         )
         .await;
+}
+
+/// The target's command died of a signal: the session log says which, and the operator's
+/// client is told the same (its exit status then says so, as it would without the gateway).
+pub(crate) async fn forward_exit_signal(
+    shared: &Shared,
+    operator_id: russh::ChannelId,
+    signal_name: russh::Sig,
+    core_dumped: bool,
+    error_message: String,
+    lang_tag: String,
+) -> Result<(), russh::Error> {
+    shared
+        .event(
+            EventKind::ExitStatus,
+            serde_json::json!({
+                "channel": operator_id.to_string(),
+                "signal": format!("{signal_name:?}"),
+                "core_dumped": core_dumped,
+            }),
+        )
+        .await;
+    match shared.handle() {
+        Some(h) => h
+            .exit_signal_request(
+                operator_id,
+                signal_name,
+                core_dumped,
+                error_message,
+                lang_tag,
+            )
+            .await
+            .map_err(|_| russh::Error::SendError),
+        None => Ok(()),
+    }
 }
 
 /// Where one chunk's actions go (see `vigil_session::Outlet`): the target's channel, the

@@ -87,11 +87,13 @@ pub struct Incoming {
 
 impl Incoming {
     /// Adds `data` at `offset`. A spool that fails (a full disk) refuses this file only.
-    pub async fn write_at(&mut self, offset: u64, data: &[u8]) {
+    pub async fn write_at(&mut self, offset: u64, data: impl Into<Vec<u8>>) {
+        let data = data.into();
+        let len = data.len() as u64;
         if let Ok(w) = &mut self.writer
             && let Err(e) = w.write_at(offset, data).await
         {
-            let info = unspooled(w.path(), w.direction(), w.size() + data.len() as u64);
+            let info = unspooled(w.path(), w.direction(), w.size().max(offset + len));
             self.writer = Err((info, e));
         }
     }

@@ -302,7 +302,7 @@ where
             }
             ScpEvent::Data(bytes) => {
                 if let Some(f) = &mut self.file {
-                    f.incoming.write_at(f.offset, &bytes).await;
+                    f.incoming.write_at(f.offset, &bytes[..]).await;
                     f.offset += bytes.len() as u64;
                 }
             }
@@ -343,8 +343,10 @@ where
             self.inspector.undelivered(&spooled.info, &a.text()).await;
             return self.tell_source(&a.0).await;
         }
-        let mut body = spooled.open().await?;
-        tokio::io::copy(&mut body, &mut self.sink.write).await?;
+        let mut blocks = spooled.blocks();
+        while let Some(block) = blocks.next().await? {
+            self.sink.write.write_all(&block).await?;
+        }
         let a = self.ask_sink(b"\0").await?;
         if !a.ok() {
             self.inspector.undelivered(&spooled.info, &a.text()).await;

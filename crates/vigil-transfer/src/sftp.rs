@@ -31,7 +31,7 @@ use russh_sftp::protocol::{
     Attrs, Data, FileAttributes, Handle, Name, OpenFlags, Status, StatusCode, Version,
 };
 use russh_sftp::server::{Handler, StatusReply};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite};
 use vigil_core::Direction;
 
 use crate::inspect::{Incoming, Inspector, Outcome};
@@ -118,10 +118,32 @@ enum Open {
 
 /// An allowed download, served from the spool.
 struct Download {
-    file: tokio::fs::File,
-    /// Keeps the spooled file until CLOSE.
-    _spooled: Spooled,
+    spooled: Spooled,
     attrs: FileAttributes,
+    /// The spooled bytes from `ahead_at`: clients read in order in small requests, so one
+    /// read from the disk serves many of them.
+    ahead: Vec<u8>,
+    ahead_at: u64,
+}
+
+/// Bytes read from the spool at once for a download.
+const READ_AHEAD: usize = 256 * 1024;
+
+impl Download {
+    /// Up to `len` bytes from `offset`; empty at the end of the file.
+    async fn read(&mut self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        let end = self.ahead_at + self.ahead.len() as u64;
+        if offset < self.ahead_at || offset.saturating_add(len as u64) > end {
+            self.ahead = self.spooled.read_at(offset, READ_AHEAD.max(len)).await?;
+            self.ahead_at = offset;
+        }
+        // In range: offset >= ahead_at and, unless the file ends first, offset + len <= end.
+        let from = usize::try_from(offset - self.ahead_at)
+            .unwrap_or(usize::MAX)
+            .min(self.ahead.len());
+        let to = from.saturating_add(len).min(self.ahead.len());
+        Ok(self.ahead[from..to].to_vec())
+    }
 }
 
 /// A file being written by the operator, held at the gateway until CLOSE.
@@ -254,14 +276,11 @@ impl Gateway {
             Outcome::Deliver(s) => s,
             Outcome::Refused { message } => return Err(self.denied(message)),
         };
-        let file = spooled
-            .open()
-            .await
-            .map_err(|e| failure(format!("vigil: cannot read the spooled file: {e}")))?;
         let handle = self.new_handle(Open::Download(Box::new(Download {
-            file,
-            _spooled: spooled,
+            spooled,
             attrs,
+            ahead: Vec::new(),
+            ahead_at: 0,
         })));
         Ok(Handle { id, handle })
     }
@@ -362,24 +381,13 @@ impl Handler for Gateway {
     ) -> Result<Data, Self::Error> {
         match self.open.get_mut(&handle) {
             Some(Open::Download(d)) => {
-                let file = &mut d.file;
-                let io = |e: std::io::Error| failure(format!("vigil: spool read failed: {e}"));
-                file.seek(std::io::SeekFrom::Start(offset))
+                let data = d
+                    .read(offset, len.min(MAX_READ) as usize)
                     .await
-                    .map_err(io)?;
-                let mut data = vec![0u8; len.min(MAX_READ) as usize];
-                let mut got = 0;
-                while got < data.len() {
-                    let n = file.read(&mut data[got..]).await.map_err(io)?;
-                    if n == 0 {
-                        break;
-                    }
-                    got += n;
-                }
-                if got == 0 {
+                    .map_err(|e| failure(format!("vigil: spool read failed: {e}")))?;
+                if data.is_empty() {
                     return Err(StatusCode::Eof.into());
                 }
-                data.truncate(got);
                 Ok(Data { id, data })
             }
             Some(Open::Upload(_)) => Err(failure(
@@ -399,7 +407,7 @@ impl Handler for Gateway {
         match self.open.get_mut(&handle) {
             Some(Open::Upload(u)) => {
                 let at = if u.append { u.incoming.size() } else { offset };
-                u.incoming.write_at(at, &data).await;
+                u.incoming.write_at(at, data).await;
                 Ok(ok(id))
             }
             Some(Open::Download(_)) => {

@@ -1,15 +1,17 @@
 //! Where a transferred file waits at the gateway while it is inspected: on disk under the
 //! data directory (never whole in memory), written by offset (SFTP writes may come out of
-//! order, with holes), hashed once complete, removed when dropped.
+//! order, with holes) on a thread of its own, hashed as the bytes come when they come in
+//! order (otherwise once complete), removed when dropped.
 //!
 //! What it is not: a quota. A disk that fills refuses the file being written
 //! ([`SpoolError::Full`]); other transfers and sessions go on.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use vigil_core::Direction;
 
 /// What a plugin knows of a file besides its bytes.
@@ -82,23 +84,13 @@ impl Spool {
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
         let at = self.dir.join(name);
-        let file = tokio::fs::OpenOptions::new()
+        let file = std::fs::OpenOptions::new()
             .create_new(true)
             .read(true)
             .write(true)
             .open(&at)
-            .await
             .map_err(|e| self.error(e))?;
-        Ok(SpoolWriter {
-            spool: self.clone(),
-            file,
-            guard: Remove(at),
-            path: path.to_owned(),
-            aliases: Vec::new(),
-            direction,
-            size: 0,
-            position: 0,
-        })
+        Ok(SpoolWriter::start(self.clone(), file, at, path, direction))
     }
 
     fn error(&self, e: std::io::Error) -> SpoolError {
@@ -121,21 +113,112 @@ impl Drop for Remove {
     }
 }
 
-/// A file being spooled.
+/// A file being spooled. Its bytes go to a blocking thread of their own, which writes them
+/// at their offsets and hashes them as they come in order: a write is queued, not waited for
+/// (the sender moves on while the disk works), and the SHA-256 is ready when the last byte
+/// is, without reading the file again. A write's failure (a full disk) is reported by a
+/// later write or by [`SpoolWriter::finish`].
 #[derive(Debug)]
 pub struct SpoolWriter {
     spool: Spool,
-    file: tokio::fs::File,
+    jobs: tokio::sync::mpsc::UnboundedSender<(Job, OwnedSemaphorePermit)>,
+    /// Bytes that may wait for the thread (each job holds its share until written).
+    room: Arc<Semaphore>,
+    worker: tokio::task::JoinHandle<std::io::Result<Written>>,
     guard: Remove,
     path: String,
     aliases: Vec<String>,
     direction: Direction,
     size: u64,
-    /// Where the file's cursor is.
-    position: u64,
+}
+
+/// Bytes queued for the writing thread at most: enough to keep it busy, little memory.
+const QUEUED_BYTES: usize = 1 << 20;
+
+#[derive(Debug)]
+enum Job {
+    Write(u64, Vec<u8>),
+    Truncate(u64),
+}
+
+impl Job {
+    /// Its share of [`QUEUED_BYTES`].
+    fn weight(&self) -> u32 {
+        let bytes = match self {
+            Job::Write(_, data) => data.len(),
+            Job::Truncate(_) => 0,
+        };
+        // A permit count fits u32: QUEUED_BYTES does.
+        bytes.clamp(1, QUEUED_BYTES) as u32
+    }
+}
+
+/// What the writing thread leaves: the file, and the hash of its first `hashed` bytes when
+/// every write so far came in order (`None` once one did not).
+#[derive(Debug)]
+struct Written {
+    file: std::fs::File,
+    hash: Option<Sha256>,
+    hashed: u64,
+}
+
+/// The writing thread's loop. Invariant: `hash`, when there is one, is the SHA-256 of the
+/// file's bytes `0..hashed` as they are on disk now; a write or truncation inside that range
+/// drops it (the file is then hashed in one pass at the end).
+fn write_jobs(
+    file: std::fs::File,
+    mut jobs: tokio::sync::mpsc::UnboundedReceiver<(Job, OwnedSemaphorePermit)>,
+) -> std::io::Result<Written> {
+    use std::os::unix::fs::FileExt;
+    let mut hash = Some(Sha256::new());
+    let mut hashed = 0u64;
+    while let Some((job, _room)) = jobs.blocking_recv() {
+        match job {
+            Job::Write(offset, data) => {
+                file.write_all_at(&data, offset)?;
+                if offset < hashed {
+                    hash = None;
+                } else if offset == hashed
+                    && let Some(h) = &mut hash
+                {
+                    h.update(&data);
+                    hashed += data.len() as u64;
+                }
+            }
+            Job::Truncate(size) => {
+                file.set_len(size)?;
+                if size < hashed {
+                    hash = None;
+                }
+            }
+        }
+    }
+    Ok(Written { file, hash, hashed })
 }
 
 impl SpoolWriter {
+    fn start(
+        spool: Spool,
+        file: std::fs::File,
+        at: PathBuf,
+        path: &str,
+        direction: Direction,
+    ) -> SpoolWriter {
+        let (jobs, queue) = tokio::sync::mpsc::unbounded_channel();
+        let worker = tokio::task::spawn_blocking(move || write_jobs(file, queue));
+        SpoolWriter {
+            spool,
+            jobs,
+            room: Arc::new(Semaphore::new(QUEUED_BYTES)),
+            worker,
+            guard: Remove(at),
+            path: path.to_owned(),
+            aliases: Vec::new(),
+            direction,
+            size: 0,
+        }
+    }
+
     /// The file may also land as `path` (see [`FileInfo::aliases`]).
     pub fn also_named(&mut self, path: String) {
         if path != self.path && !self.aliases.contains(&path) {
@@ -153,34 +236,48 @@ impl SpoolWriter {
     }
 
     /// Writes `data` at `offset` (a hole before it reads as zeros, as on the target).
-    pub async fn write_at(&mut self, offset: u64, data: &[u8]) -> Result<(), SpoolError> {
-        // Writes mostly come in order: a seek (a round trip to the blocking pool) only when
-        // one does not.
-        if offset != self.position {
-            self.file
-                .seek(std::io::SeekFrom::Start(offset))
-                .await
-                .map_err(|e| self.spool.error(e))?;
-        }
-        self.file
-            .write_all(data)
-            .await
-            .map_err(|e| self.spool.error(e))?;
-        self.position = offset + data.len() as u64;
-        self.size = self.size.max(self.position);
+    pub async fn write_at(
+        &mut self,
+        offset: u64,
+        data: impl Into<Vec<u8>>,
+    ) -> Result<(), SpoolError> {
+        let data = data.into();
+        let end = offset + data.len() as u64;
+        self.queue(Job::Write(offset, data)).await?;
+        self.size = self.size.max(end);
         Ok(())
     }
 
     /// Cuts the file at `size` (SFTP's SETSTAT size, an `O_TRUNC` open).
     pub async fn truncate(&mut self, size: u64) -> Result<(), SpoolError> {
-        self.file
-            .set_len(size)
-            .await
-            .map_err(|e| self.spool.error(e))?;
+        self.queue(Job::Truncate(size)).await?;
         self.size = size;
-        // set_len leaves the cursor; the next write seeks whatever it was.
-        self.position = u64::MAX;
         Ok(())
+    }
+
+    async fn queue(&mut self, job: Job) -> Result<(), SpoolError> {
+        // The semaphore is never closed.
+        if let Ok(room) = Arc::clone(&self.room)
+            .acquire_many_owned(job.weight())
+            .await
+            && self.jobs.send((job, room)).is_ok()
+        {
+            return Ok(());
+        }
+        // The thread stopped: it says why.
+        let failed = (&mut self.worker).await;
+        Err(self.failure(failed))
+    }
+
+    fn failure(
+        &self,
+        ended: Result<std::io::Result<Written>, tokio::task::JoinError>,
+    ) -> SpoolError {
+        let e = match joined(ended) {
+            Ok(_) => std::io::Error::other("the spool's writer stopped"),
+            Err(e) => e,
+        };
+        self.spool.error(e)
     }
 
     /// The bytes so far.
@@ -188,48 +285,93 @@ impl SpoolWriter {
         self.size
     }
 
-    /// The file is complete: flushed, measured and hashed (one sequential read).
-    pub async fn finish(mut self) -> Result<Spooled, SpoolError> {
-        self.file.flush().await.map_err(|e| self.spool.error(e))?;
-        self.file
-            .sync_data()
-            .await
-            .map_err(|e| self.spool.error(e))?;
-        self.file
-            .seek(std::io::SeekFrom::Start(0))
-            .await
-            .map_err(|e| self.spool.error(e))?;
-        let mut hash = Sha256::new();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = self
-                .file
-                .read(&mut buf)
-                .await
-                .map_err(|e| self.spool.error(e))?;
-            if n == 0 {
-                break;
-            }
-            hash.update(&buf[..n]);
-        }
-        let sha256 = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    /// The file is complete: every write done, measured and hashed (by then, when the writes
+    /// came in order; otherwise in one sequential read now).
+    pub async fn finish(self) -> Result<Spooled, SpoolError> {
+        let SpoolWriter {
+            spool,
+            jobs,
+            room: _,
+            worker,
+            guard,
+            path,
+            aliases,
+            direction,
+            size,
+        } = self;
+        drop(jobs);
+        let this = |e| spool.error(e);
+        let written = joined(worker.await).map_err(this)?;
+        let (file, sha256) =
+            joined(tokio::task::spawn_blocking(move || hash_of(written, size)).await)
+                .map_err(this)?;
         Ok(Spooled {
             info: FileInfo {
-                path: self.path,
-                direction: self.direction,
-                size: self.size,
+                path,
+                direction,
+                size,
                 sha256,
-                aliases: self.aliases,
+                aliases,
             },
-            guard: self.guard,
+            file: Arc::new(file),
+            guard,
         })
     }
+}
+
+/// The file's SHA-256 in hex: the hash kept while writing when it covers the whole file,
+/// otherwise one pass over it.
+fn hash_of(written: Written, size: u64) -> std::io::Result<(std::fs::File, String)> {
+    let Written { file, hash, hashed } = written;
+    let hash = match hash {
+        Some(h) if hashed == size => h,
+        _ => {
+            let mut h = Sha256::new();
+            let mut at = 0u64;
+            loop {
+                let block = read_full(&file, at, BLOCK)?;
+                if block.is_empty() {
+                    break;
+                }
+                h.update(&block);
+                at += block.len() as u64;
+            }
+            h
+        }
+    };
+    let hex = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Ok((file, hex))
+}
+
+/// Bytes per read of a spooled file from the blocking pool.
+const BLOCK: usize = 256 * 1024;
+
+/// Up to `len` bytes of `file` from `offset`; fewer only at its end.
+fn read_full(file: &std::fs::File, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; len];
+    let mut got = 0;
+    while got < len {
+        let n = file.read_at(&mut buf[got..], offset + got as u64)?;
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
+/// A blocking task's result, its panic as an I/O error.
+fn joined<T>(ended: Result<std::io::Result<T>, tokio::task::JoinError>) -> std::io::Result<T> {
+    ended.map_err(|e| std::io::Error::other(e.to_string()))?
 }
 
 /// A complete spooled file, ready for the plugins; removed from the spool when dropped.
 #[derive(Debug)]
 pub struct Spooled {
     pub info: FileInfo,
+    file: Arc<std::fs::File>,
     guard: Remove,
 }
 
@@ -239,20 +381,54 @@ impl Spooled {
         &self.guard.0
     }
 
-    /// Reads the file from its start.
-    pub async fn open(&self) -> std::io::Result<tokio::fs::File> {
-        tokio::fs::File::open(&self.guard.0).await
-    }
-
     /// Up to `n` bytes from the start (content sniffing).
     pub async fn head(&self, n: usize) -> std::io::Result<Vec<u8>> {
-        let mut buf = Vec::with_capacity(n.min(1 << 20));
-        self.open()
-            .await?
-            .take(n as u64)
-            .read_to_end(&mut buf)
-            .await?;
-        Ok(buf)
+        self.read_at(0, n).await
+    }
+
+    /// Up to `len` bytes from `offset` (fewer only at the end of the file), read on the
+    /// blocking pool in one go.
+    pub async fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+        let file = Arc::clone(&self.file);
+        joined(tokio::task::spawn_blocking(move || read_full(&file, offset, len)).await)
+    }
+
+    /// The file in order, a block of up to `BLOCK` bytes at a time, the next block read while
+    /// the caller sends this one.
+    pub fn blocks(&self) -> Blocks<'_> {
+        Blocks {
+            file: self,
+            next: 0,
+            ahead: None,
+        }
+    }
+}
+
+/// See [`Spooled::blocks`].
+pub struct Blocks<'a> {
+    file: &'a Spooled,
+    next: u64,
+    ahead: Option<tokio::task::JoinHandle<std::io::Result<Vec<u8>>>>,
+}
+
+impl Blocks<'_> {
+    /// The next block; `None` at the end of the file.
+    pub async fn next(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        let block = match self.ahead.take() {
+            Some(reading) => joined(reading.await)?,
+            None => self.file.read_at(self.next, BLOCK).await?,
+        };
+        if block.is_empty() {
+            return Ok(None);
+        }
+        self.next += block.len() as u64;
+        if self.next < self.file.info.size {
+            let (file, offset) = (Arc::clone(&self.file.file), self.next);
+            self.ahead = Some(tokio::task::spawn_blocking(move || {
+                read_full(&file, offset, BLOCK)
+            }));
+        }
+        Ok(Some(block))
     }
 }
 
@@ -291,5 +467,102 @@ mod tests {
         assert_eq!(w.size(), 3);
         drop(w);
         assert_eq!(std::fs::read_dir(spool.dir()).unwrap().count(), 0);
+    }
+
+    /// What a sequence of writes and truncations leaves, kept in memory.
+    fn model(ops: &[(bool, u64, Vec<u8>)]) -> Vec<u8> {
+        let mut want = Vec::new();
+        for (truncate, at, data) in ops {
+            let at = *at as usize;
+            if *truncate {
+                want.resize(at, 0);
+            } else {
+                if want.len() < at + data.len() {
+                    want.resize(at + data.len(), 0);
+                }
+                want[at..at + data.len()].copy_from_slice(data);
+            }
+        }
+        want
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    proptest::proptest! {
+        /// In order, out of order, overwritten, cut: the spooled bytes and their hash are
+        /// the file's, whichever way the hash was made (while writing or in one pass).
+        #[test]
+        fn bytes_and_hash_are_the_files_whatever_the_order(
+            ops in proptest::collection::vec(
+                (proptest::bool::weighted(0.1), 0u64..5000, proptest::collection::vec(proptest::num::u8::ANY, 0..3000)),
+                0..12,
+            ),
+            in_order in proptest::bool::ANY,
+        ) {
+            // Half the cases write one file front to back in pieces (the hash is then made
+            // while writing); the rest write anywhere.
+            let ops: Vec<(bool, u64, Vec<u8>)> = if in_order {
+                let mut at = 0;
+                ops.into_iter().map(|(_, _, d)| { let w = (false, at, d); at += w.2.len() as u64; w }).collect()
+            } else {
+                ops
+            };
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let (bytes, sha, size) = rt.block_on(async {
+                let dir = tempfile::tempdir().unwrap();
+                let mut w = Spool::new(dir.path()).writer("/x", Direction::Upload).await.unwrap();
+                for (truncate, at, data) in &ops {
+                    if *truncate {
+                        w.truncate(*at).await.unwrap();
+                    } else {
+                        w.write_at(*at, &data[..]).await.unwrap();
+                    }
+                }
+                let f = w.finish().await.unwrap();
+                let mut bytes = Vec::new();
+                let mut blocks = f.blocks();
+                while let Some(b) = blocks.next().await.unwrap() {
+                    bytes.extend(b);
+                }
+                (bytes, f.info.sha256.clone(), f.info.size)
+            });
+            let want = model(&ops);
+            proptest::prop_assert_eq!(size, want.len() as u64);
+            proptest::prop_assert_eq!(&bytes, &want);
+            proptest::prop_assert_eq!(sha, hex(&want));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_file_larger_than_a_block_reads_back_whole_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Spool::new(dir.path())
+            .writer("/big", Direction::Download)
+            .await
+            .unwrap();
+        let body: Vec<u8> = (0..(BLOCK * 2 + 12345)).map(|i| (i % 251) as u8).collect();
+        for (n, piece) in body.chunks(32 * 1024).enumerate() {
+            w.write_at((n * 32 * 1024) as u64, piece).await.unwrap();
+        }
+        let f = w.finish().await.unwrap();
+        assert_eq!(f.info.sha256, hex(&body));
+        let mut blocks = f.blocks();
+        let mut got = Vec::new();
+        let mut sizes = Vec::new();
+        while let Some(b) = blocks.next().await.unwrap() {
+            sizes.push(b.len());
+            got.extend(b);
+        }
+        assert_eq!(sizes, vec![BLOCK, BLOCK, 12345]);
+        assert_eq!(got, body);
+        assert_eq!(
+            f.read_at(BLOCK as u64 * 2 + 12340, 100).await.unwrap(),
+            &body[BLOCK * 2 + 12340..]
+        );
     }
 }

@@ -129,7 +129,7 @@ async fn a_real_icap_antivirus_allows_clean_files_and_refuses_the_test_signature
                 .writer(&format!("/srv/{name}"), direction)
                 .await
                 .unwrap();
-            w.write_at(0, body).await.unwrap();
+            w.write_at(0, &body[..]).await.unwrap();
             let file = w.finish().await.unwrap();
             let d = decide(&plugins, &file).await;
             match (&d.verdict, refused) {

@@ -14,7 +14,7 @@
 
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use vigil_core::Direction;
 
@@ -120,19 +120,15 @@ impl Icap {
             .write_all(&out)
             .await
             .map_err(|e| failed("cannot send", e))?;
-        let mut body = file.open().await?;
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = body.read(&mut buf).await?;
-            if n == 0 {
-                break;
-            }
+        let mut blocks = file.blocks();
+        while let Some(block) = blocks.next().await? {
+            let n = block.len();
             write
                 .write_all(format!("{n:x}\r\n").as_bytes())
                 .await
                 .map_err(|e| failed("cannot send", e))?;
             write
-                .write_all(&buf[..n])
+                .write_all(&block)
                 .await
                 .map_err(|e| failed("cannot send", e))?;
             write

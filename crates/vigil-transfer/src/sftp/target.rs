@@ -7,7 +7,6 @@ use russh_sftp::client::RawSftpSession;
 use russh_sftp::client::error::Error as ClientError;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
 use russh_sftp::server::StatusReply;
-use tokio::io::AsyncReadExt;
 
 use super::from_target;
 use crate::inspect::Incoming;
@@ -51,9 +50,10 @@ async fn fetch_open(
         while let Some((offset, result)) = reads.next().await {
             match result {
                 Ok(data) => {
-                    incoming.write_at(offset, &data.data).await;
-                    let end = offset + data.data.len() as u64;
-                    if data.data.len() < CHUNK as usize {
+                    let got = data.data.len();
+                    incoming.write_at(offset, data.data).await;
+                    let end = offset + got as u64;
+                    if got < CHUNK as usize {
                         // Reads after this one asked past what the server gave: ask again
                         // from where this one ended (the window's other reads are dropped).
                         next = end;
@@ -107,28 +107,28 @@ async fn write_all(
     file: &Spooled,
 ) -> Result<(), ClientError> {
     let io = |e: std::io::Error| ClientError::IO(e.to_string());
-    let mut source = file.open().await.map_err(io)?;
+    let mut blocks = file.blocks();
+    // The block being cut into requests, and how much of it is sent.
+    let (mut block, mut sent) = (Vec::new(), 0);
     let mut writes = FuturesUnordered::new();
     let mut offset = 0u64;
     let mut eof = false;
     loop {
         while !eof && writes.len() < IN_FLIGHT {
-            let mut chunk = vec![0u8; CHUNK as usize];
-            let mut got = 0;
-            while got < chunk.len() {
-                let n = source.read(&mut chunk[got..]).await.map_err(io)?;
-                if n == 0 {
-                    eof = true;
-                    break;
+            if sent == block.len() {
+                match blocks.next().await.map_err(io)? {
+                    Some(b) => (block, sent) = (b, 0),
+                    None => {
+                        eof = true;
+                        break;
+                    }
                 }
-                got += n;
             }
-            if got == 0 {
-                break;
-            }
-            chunk.truncate(got);
+            let end = block.len().min(sent + CHUNK as usize);
+            let chunk = block[sent..end].to_vec();
+            sent = end;
             let at = offset;
-            offset += got as u64;
+            offset += chunk.len() as u64;
             writes.push(async move { target.write(handle, at, chunk).await });
         }
         match writes.next().await {

@@ -395,3 +395,149 @@ fn rss_kib(status: &str) -> Option<u64> {
             .and_then(|v| v.split_whitespace().next()?.parse().ok())
     })
 }
+
+/// A target command that dies of a signal is logged as such (`exit_status` with `signal`)
+/// and the operator's client learns it, on the plain relay and on the inspected one alike.
+#[test]
+fn a_command_killed_by_a_signal_is_logged_through_either_relay() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("kill -TERM $$")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    let s = gw.last_closed_session();
+    let exits = details(&s, "exit_status");
+    assert!(
+        exits.iter().any(|e| e["signal"] == "TERM"),
+        "plain relay: {s}"
+    );
+
+    // Under a restricting policy `scp -t` goes through the inspected relay; the target's
+    // scp is killed while it waits for the operator's first line.
+    gw.ok(&["transfer-policy", "set", "web01", "--max-size", "1000000"]);
+    let dest = format!("/tmp/vigil-sig-{}", std::process::id());
+    let mut client = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg(format!("scp -t {dest}"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pattern = format!("^scp -t {dest}");
+    crate::harness::eventually(
+        std::time::Duration::from_secs(10),
+        "the target's scp -t never started",
+        || {
+            std::process::Command::new("pgrep")
+                .args(["-f", &pattern])
+                .status()
+                .ok()
+                .filter(|s| s.success())
+        },
+    );
+    let killed = std::process::Command::new("pkill")
+        .args(["-TERM", "-f", &pattern])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = client.wait().unwrap();
+    assert!(!status.success());
+    let s = crate::harness::eventually(
+        std::time::Duration::from_secs(10),
+        "the inspected session never closed",
+        || {
+            let s = gw.last_closed_session();
+            (s["events"].to_string().contains("scp -t")).then_some(s)
+        },
+    );
+    let exits = details(&s, "exit_status");
+    assert!(
+        exits.iter().any(|e| e["signal"] == "TERM"),
+        "inspected relay: {s}"
+    );
+}
+
+/// A small file system mounted for one test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .unwrap()
+            .success();
+        assert!(
+            ok,
+            "mount a tmpfs on {} (the test runs as root)",
+            at.display()
+        );
+        Tmpfs(at.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The spool fills its disk: the file being spooled is refused with a message that says so,
+/// nothing of it lands, and the same session's next file goes through.
+#[test]
+fn a_full_spool_refuses_the_file_and_nothing_else() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    gw.ok(&["transfer-policy", "set", "web01", "--max-size", "100000000"]);
+    let _small_disk = Tmpfs::mount(&gw.data.join("spool"), "1m");
+    let tag = std::process::id();
+    let dir = gw.dir.path();
+    let big = dir.join("big.bin");
+    let status = std::process::Command::new("head")
+        .args(["-c", "3000000", "/dev/urandom"])
+        .stdout(std::fs::File::create(&big).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let small = dir.join("small.txt");
+    std::fs::write(&small, "fits in the spool\n").unwrap();
+    let key = key_pair(dir, "alice_key");
+    gw.ok(&[
+        "user",
+        "key",
+        "add",
+        "alice",
+        "--file",
+        &format!("{}.pub", key.display()),
+    ]);
+    let (big_there, small_there) = (format!("big-{tag}.bin"), format!("small-{tag}.txt"));
+    // `-put`: the batch goes on after a failed command.
+    let batch = format!(
+        "-put {} {big_there}\nput {} {small_there}\n",
+        big.display(),
+        small.display()
+    );
+    let out = sftp_batch(&gw, &key, &batch);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("spool") && said.contains("full"), "{said}");
+    assert!(
+        !home_file(&big_there).exists(),
+        "nothing of the refused file lands"
+    );
+    assert_eq!(sha256(&home_file(&small_there)), sha256(&small));
+    let s = gw.last_closed_session();
+    let refused = details(&s, "file_refused");
+    assert_eq!(refused.len(), 1, "{s}");
+    assert_eq!(refused[0]["plugin"], "spool");
+    assert_eq!(details(&s, "file_allowed").len(), 1, "{s}");
+    let _ = std::fs::remove_file(home_file(&small_there));
+}
