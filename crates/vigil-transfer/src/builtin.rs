@@ -23,6 +23,10 @@ impl Plugin for MaxSize {
         "max-size"
     }
 
+    fn size_limit(&self) -> Option<u64> {
+        Some(self.0)
+    }
+
     fn check<'a>(&'a self, file: &'a Spooled) -> BoxFuture<'a, Result<Verdict, PluginError>> {
         Box::pin(async move {
             Ok(if file.info.size > self.0 {

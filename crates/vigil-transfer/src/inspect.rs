@@ -78,33 +78,60 @@ pub struct Inspector {
     keep: Option<(u64, Arc<dyn Keeper>)>,
 }
 
-/// A file on its way into the spool: its writer, or why it cannot be spooled (its bytes are
-/// then read and dropped, and it is refused at its end).
+/// A file on its way into the spool: its writer, or why it is refused already (its bytes
+/// are then read and dropped, and the refusal is logged and told at its end).
 pub struct Incoming {
-    writer: Result<SpoolWriter, (FileInfo, SpoolError)>,
+    writer: Result<SpoolWriter, Unspooled>,
     started: Instant,
+    /// The size past which a check refuses the file, and that check's name.
+    limit: Option<(u64, String)>,
+}
+
+/// A file refused before it was whole: the check (`spool` when the gateway could not hold
+/// it) and the reason.
+struct Unspooled {
+    info: FileInfo,
+    plugin: String,
+    reason: String,
 }
 
 impl Incoming {
-    /// Adds `data` at `offset`. A spool that fails (a full disk) refuses this file only.
+    /// Adds `data` at `offset`. A spool that fails (a full disk) refuses this file only; so
+    /// does a file growing past the policy's size limit (nothing more of it is kept).
     pub async fn write_at(&mut self, offset: u64, data: impl Into<Vec<u8>>) {
         let data = data.into();
-        let len = data.len() as u64;
+        let end = offset.saturating_add(data.len() as u64);
+        self.stop_past_limit(end);
         if let Ok(w) = &mut self.writer
             && let Err(e) = w.write_at(offset, data).await
         {
-            let info = unspooled(w.path(), w.direction(), w.size().max(offset + len));
-            self.writer = Err((info, e));
+            let info = unspooled(w.path(), w.direction(), w.size().max(end));
+            self.writer = Err(Unspooled::spool(info, &e));
         }
     }
 
     /// Cuts the file at `size`.
     pub async fn truncate(&mut self, size: u64) {
+        self.stop_past_limit(size);
         if let Ok(w) = &mut self.writer
             && let Err(e) = w.truncate(size).await
         {
             let info = unspooled(w.path(), w.direction(), size);
-            self.writer = Err((info, e));
+            self.writer = Err(Unspooled::spool(info, &e));
+        }
+    }
+
+    /// The file would be `size` bytes: past the limit, it is refused now and its spooled
+    /// bytes dropped.
+    fn stop_past_limit(&mut self, size: u64) {
+        if let (Ok(w), Some((limit, plugin))) = (&self.writer, &self.limit)
+            && size > *limit
+        {
+            self.writer = Err(Unspooled {
+                info: unspooled(w.path(), w.direction(), size),
+                plugin: plugin.clone(),
+                reason: format!("the file grew past the limit of {limit} bytes"),
+            });
         }
     }
 
@@ -118,7 +145,17 @@ impl Incoming {
     pub fn size(&self) -> u64 {
         match &self.writer {
             Ok(w) => w.size(),
-            Err((info, _)) => info.size,
+            Err(u) => u.info.size,
+        }
+    }
+}
+
+impl Unspooled {
+    fn spool(info: FileInfo, e: &SpoolError) -> Unspooled {
+        Unspooled {
+            info,
+            plugin: "spool".into(),
+            reason: e.to_string(),
         }
     }
 }
@@ -167,11 +204,17 @@ impl Inspector {
     pub async fn incoming(&self, path: &str, direction: Direction) -> Incoming {
         let writer = match self.spool.writer(path, direction).await {
             Ok(w) => Ok(w),
-            Err(e) => Err((unspooled(path, direction, 0), e)),
+            Err(e) => Err(Unspooled::spool(unspooled(path, direction, 0), &e)),
         };
+        let limit = self
+            .plugins
+            .iter()
+            .filter_map(|p| Some((p.size_limit()?, p.name().to_owned())))
+            .min_by_key(|(bytes, _)| *bytes);
         Incoming {
             writer,
             started: Instant::now(),
+            limit,
         }
     }
 
@@ -181,15 +224,15 @@ impl Inspector {
         let spooled = match incoming.writer {
             Ok(w) => {
                 let info = unspooled(w.path(), w.direction(), w.size());
-                w.finish().await.map_err(|e| (info, e))
+                w.finish().await.map_err(|e| Unspooled::spool(info, &e))
             }
-            Err(failed) => Err(failed),
+            Err(refused) => Err(refused),
         };
         let spooled = match spooled {
             Ok(s) => s,
-            Err((info, e)) => {
+            Err(u) => {
                 let message = self
-                    .refuse(&info, "spool", &e.to_string(), incoming.started)
+                    .refuse(&u.info, &u.plugin, &u.reason, incoming.started)
                     .await;
                 return Outcome::Refused { message };
             }

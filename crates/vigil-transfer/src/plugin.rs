@@ -41,6 +41,12 @@ pub trait Plugin: Send + Sync {
         None
     }
 
+    /// The largest file the check can allow, when it is known before the bytes are (the
+    /// size check): a file that grows past it is refused at once, not spooled whole first.
+    fn size_limit(&self) -> Option<u64> {
+        None
+    }
+
     /// How long the check may take before the file is refused.
     fn timeout(&self) -> Duration {
         Duration::from_secs(60)

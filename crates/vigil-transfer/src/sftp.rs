@@ -20,7 +20,10 @@
 //! What it is not: a full SFTP v3 server. File names must be UTF-8 (russh-sftp's types);
 //! no extensions are offered to the client (no `posix-rename`, `statvfs`, `hardlink`,
 //! `fsync`: OpenSSH's clients fall back or say the server does not support them); reading
-//! from a file opened for writing is refused; the server side answers one request at a time.
+//! from a file opened for writing is refused; a file with bytes never written (a sparse
+//! upload: a write far past the end) is refused at CLOSE, since its holes would be inspected
+//! and delivered as zeros the client never sent; the server side answers one request at a
+//! time.
 
 use std::collections::HashMap;
 use std::sync::Arc;

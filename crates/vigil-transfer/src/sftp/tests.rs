@@ -311,3 +311,49 @@ async fn other_operations_pass_through_and_changes_are_logged() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_file_past_the_size_limit_or_with_holes_is_refused_without_being_held() {
+    let policy = vigil_core::TransferPolicy {
+        max_size: Some(100_000),
+        ..Default::default()
+    };
+    let mut s = Setup::start(policy, both()).await;
+    // Past the limit: refused at CLOSE, and the spool let go of it at the first byte over.
+    let piece = vec![7u8; 60_000];
+    let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE;
+    let h = s
+        .client
+        .open(s.path("big.bin"), flags, FileAttributes::empty())
+        .await
+        .unwrap()
+        .handle;
+    s.client.write(h.as_str(), 0, piece.clone()).await.unwrap();
+    s.client
+        .write(h.as_str(), 60_000, piece.clone())
+        .await
+        .unwrap();
+    let spooled = std::fs::read_dir(s.dir.path().join("spool"))
+        .unwrap()
+        .count();
+    assert_eq!(spooled, 0, "nothing held past the limit");
+    let e = s.client.close(h).await.unwrap_err();
+    denied_with(e, "grew past the limit of 100000 bytes");
+    // Five bytes far into the file, nothing before: refused, never hashed nor delivered.
+    let e = s
+        .upload("sparse.bin", &[(50_000, b"hello")])
+        .await
+        .unwrap_err();
+    denied_with(e, "never written");
+    assert_eq!(std::fs::read_dir(s.target()).unwrap().count(), 0);
+    assert_eq!(s.told().len(), 2);
+    let log = s.end().await;
+    let refused: Vec<_> = log
+        .decided
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|d| d.2.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(refused, ["max-size", "spool"]);
+}
