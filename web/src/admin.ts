@@ -242,6 +242,13 @@ const ruleText = (r: unknown) => {
   return `${val(x.kind ?? (x.pattern as Detail | undefined)?.kind)} ${val(typeof x.pattern === 'object' ? (x.pattern as Detail).value : x.pattern)}, score ${val(x.score)}, ${val(x.action)}${x.enabled === false ? ', disabled' : ''}`;
 };
 
+const agentPolicyText = (p: unknown) => {
+  const x = (p ?? {}) as Detail;
+  const who = (x.subject ?? {}) as Detail;
+  const what = [x.audit ? 'audit' : '', x.record ? 'record' : ''].filter(Boolean).join(' and ');
+  return `${what} ${val(x.path)}${x.symlink ? ' (a symbolic link)' : ''} for ${val(who.kind)} ${val(who.name)} on ${x.workstation ? val(x.workstation) : 'every workstation'}`;
+};
+
 /** What an administration-log entry says, as a sentence (the raw detail stays in the title). */
 const ADMIN_SENTENCES: Record<string, (d: Detail, r: AuditRow) => string> = {
   console_login: (d) => `Signed in to the console from ${val(d.addr)}.`,
@@ -258,6 +265,14 @@ const ADMIN_SENTENCES: Record<string, (d: Detail, r: AuditRow) => string> = {
     return `File-transfer policy set: upload ${val(p.upload)}, download ${val(p.download)}, rsync ${val(p.rsync)}${p.max_size ? `, max ${val(p.max_size)} bytes` : ''}${lists.length ? `; ${lists.join('; ')}` : ''}${via(d)}.`;
   },
   transfer_policy_cleared: (d) => `File-transfer policy removed${via(d)}.`,
+  agent_token_created: (d) => `Made a workstation enrolment token, valid until ${new Date(Number(d.expires_at)).toISOString()}${via(d)}.`,
+  agent_enrolled: (d) => `Workstation agent enrolled (machine ${val(d.machine_id)}, key ${val(d.fingerprint)}); pending approval${via(d)}.`,
+  agent_approved: (d) => `Workstation approved (key ${val(d.fingerprint)})${via(d)}.`,
+  agent_removed: (d) => `Workstation removed (key ${val(d.fingerprint)})${via(d)}.`,
+  agent_policy_added: (d) => `Endpoint policy added: ${agentPolicyText(d.policy)}${via(d)}.`,
+  agent_policy_enabled: (d) => `Endpoint policy enabled${via(d)}.`,
+  agent_policy_disabled: (d) => `Endpoint policy disabled${via(d)}.`,
+  agent_policy_removed: (d) => `Endpoint policy removed (it was ${agentPolicyText(d.policy)})${via(d)}.`,
   user_added: (d) => `Added with the role ${val(d.role)}${via(d)}.`,
   user_role_changed: (d) => `Role changed from ${val(d.from)} to ${val(d.to)}${via(d)}.`,
   user_disabled: (d) => d.reason ? `Disabled: ${val(d.reason)}${d.command ? `, after running ${val(d.command)}` : ''}${via(d)}.` : `Disabled${via(d)}.`,

@@ -30,6 +30,13 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A workstation's agent that did not prove itself; the message says why.
+    #[error("{0}")]
+    AgentUnauthenticated(String),
+    #[error(
+        "workstation {0} is enrolled but waits for an administrator's approval (`vigil agent approve {0}` or the console's Endpoint Manager)"
+    )]
+    AgentPending(String),
     #[error("internal error: see the server log")]
     Internal(String),
 }
@@ -73,9 +80,11 @@ impl From<vigil_session::AdminError> for ApiError {
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthenticated | ApiError::LoginFailed(_) | ApiError::TotpRequired => {
-                StatusCode::UNAUTHORIZED
-            }
+            ApiError::Unauthenticated
+            | ApiError::LoginFailed(_)
+            | ApiError::TotpRequired
+            | ApiError::AgentUnauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::AgentPending(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Forbidden(_) | ApiError::Csrf => StatusCode::FORBIDDEN,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,

@@ -9,6 +9,8 @@
 //! lists each route with who may call it; the permission-matrix test holds the two together.
 #![forbid(unsafe_code)]
 
+mod agent_api;
+mod agents;
 mod auth;
 mod commands;
 mod console;
@@ -17,6 +19,7 @@ mod error;
 mod kept;
 mod live;
 mod recording;
+mod replays;
 mod routes;
 mod rules;
 mod seek_cache;

@@ -9,7 +9,8 @@ use vigil_core::Permission;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{
-    auth, commands, control, kept, live, recording, rules, sessions, targets, transfers, users,
+    agent_api, agents, auth, commands, control, kept, live, recording, rules, sessions, targets,
+    transfers, users,
 };
 
 /// Who may call a route.
@@ -25,6 +26,8 @@ pub enum Access {
     SessionOrAuditor(Permission),
     /// Holders of the permission; a user may also act on themselves.
     PermissionOrSelf(Permission),
+    /// A workstation's enrolled agent, by a request signed with its key (no user may).
+    Agent,
 }
 
 /// One route: the router, the OpenAPI document and the permission matrix are all made from
@@ -56,7 +59,7 @@ const fn r(
 }
 
 /// Where [`ROUTES`] is served: every path starts with this.
-pub(crate) const PREFIX: &str = "/api/v1";
+pub(crate) const PREFIX: &str = crate::state::API_PREFIX;
 
 /// The API's router, made from [`ROUTES`] alone.
 pub(crate) fn api_router() -> Router<AppState> {
@@ -437,6 +440,83 @@ pub const ROUTES: &[Route] = &[
         Public,
         |m| on(m, serve_openapi),
     ),
+    r(
+        "GET",
+        "/api/v1/agents",
+        "Enrolled workstations (endpoint manager): host_name, machine_id, fingerprint, status (pending|approved), enrolled_at, approved_at, approved_by, last_seen_at",
+        Permission(P::ManageEndpoints),
+        |m| on(m, agents::list),
+    ),
+    r(
+        "POST",
+        "/api/v1/agents/tokens",
+        "Make a one-time enrolment token for vigil-agent enrol: {valid_hours?} (default 24) -> {token, expires_at}; the token is shown once",
+        Permission(P::ManageEndpoints),
+        |m| on(m, agents::token),
+    ),
+    r(
+        "POST",
+        "/api/v1/agents/{host}/approve",
+        "Approve a workstation: its agent's recordings are accepted from now on",
+        Permission(P::ManageEndpoints),
+        |m| on(m, agents::approve),
+    ),
+    r(
+        "DELETE",
+        "/api/v1/agents/{host}",
+        "Remove a workstation: its agent can no longer sign in (its recordings stay)",
+        Permission(P::ManageEndpoints),
+        |m| on(m, agents::remove),
+    ),
+    r(
+        "GET",
+        "/api/v1/agent-policies",
+        "Endpoint access policies (binary run): what the agents audit and record, for whom",
+        Permission(P::ManageEndpoints),
+        |m| on(m, agents::policies),
+    ),
+    r(
+        "POST",
+        "/api/v1/agent-policies",
+        "Add an endpoint access policy: {name, path, symlink?, audit? (default true), record? (default false), subject_kind: user|group (the user's primary group), subject_name, workstation?, enabled? (default true)}",
+        Permission(P::ManageEndpoints),
+        |m| on(m, agents::add_policy),
+    ),
+    r(
+        "PATCH",
+        "/api/v1/agent-policies/{name}",
+        "Enable or disable an endpoint access policy: {enabled}",
+        Permission(P::ManageEndpoints),
+        |m| on(m, agents::change_policy),
+    ),
+    r(
+        "DELETE",
+        "/api/v1/agent-policies/{name}",
+        "Remove an endpoint access policy",
+        Permission(P::ManageEndpoints),
+        |m| on(m, agents::remove_policy),
+    ),
+    r(
+        "POST",
+        "/api/v1/agent/enrol",
+        "A workstation's agent enrols with a one-time token: {token, host_name, machine_id, public_key: ed25519:BASE64} -> {id, host_name, status, fingerprint}; the workstation is pending until approved",
+        Public,
+        |m| on(m, agent_api::enrol),
+    ),
+    r(
+        "GET",
+        "/api/v1/agent/status",
+        "The calling agent's workstation: {id, host_name, status, fingerprint} (signed request)",
+        Agent,
+        |m| on(m, agent_api::status),
+    ),
+    r(
+        "GET",
+        "/api/v1/agent/policies",
+        "The access policies that apply to the calling workstation, with their revision: {revision, policies} (signed request; approved workstations only)",
+        Agent,
+        |m| on(m, agent_api::policies),
+    ),
 ];
 
 /// The OpenAPI 3.1 document of [`ROUTES`].
@@ -455,12 +535,17 @@ pub fn openapi() -> serde_json::Value {
             Permission(p) => p.name().to_owned(),
             SessionOrAuditor(p) => format!("{} or assigned auditor of the session", p.name()),
             PermissionOrSelf(p) => format!("{} or the user themselves", p.name()),
+            Agent => "a workstation's enrolled agent: Authorization: Vigil-Agent id=ID, at=UNIX_MS, sig=BASE64 (Ed25519 over \"vigil-agent-v1\\nMETHOD\\nPATH?QUERY\\nAT\\nSHA256(BODY) hex\")".to_owned(),
         };
         let op = serde_json::json!({
             "summary": route.summary,
             "description": format!("Access: {access}."),
             "parameters": params,
-            "security": if route.access == Public { serde_json::json!([]) } else { serde_json::json!([{ "cookie": [] }, { "bearer": [] }]) },
+            "security": match route.access {
+                Public => serde_json::json!([]),
+                Agent => serde_json::json!([{ "agent": [] }]),
+                _ => serde_json::json!([{ "cookie": [] }, { "bearer": [] }]),
+            },
             "responses": {
                 "200": { "description": "OK" },
                 "401": { "description": "not signed in" },
@@ -478,6 +563,7 @@ pub fn openapi() -> serde_json::Value {
         "components": { "securitySchemes": {
             "cookie": { "type": "apiKey", "in": "cookie", "name": crate::auth::COOKIE },
             "bearer": { "type": "http", "scheme": "bearer" },
+            "agent": { "type": "http", "scheme": "Vigil-Agent" },
         }},
         "paths": paths,
     })

@@ -33,6 +33,8 @@ pub struct ApiState {
     pub session_ttl: Duration,
     /// Recording keyframes found by seeks, and the plays already audited.
     pub seeks: crate::seek_cache::SeekIndexes,
+    /// Agent request signatures seen lately (a replay is refused).
+    pub agent_replays: crate::replays::Replays,
 }
 
 impl ApiState {
@@ -46,11 +48,15 @@ impl ApiState {
             secure_cookies,
             session_ttl: Duration::from_secs(8 * 3600),
             seeks: Default::default(),
+            agent_replays: Default::default(),
         })
     }
 }
 
 pub type AppState = Arc<ApiState>;
+
+/// Where the API's routes are served: every path starts with this.
+pub(crate) const API_PREFIX: &str = "/api/v1";
 
 /// The client's address, put on each request by the server loop.
 #[derive(Debug, Clone, Copy)]

@@ -41,6 +41,14 @@ fn body_for(method: &str, path: &str, who: &str) -> Option<serde_json::Value> {
         ("POST", "/api/v1/grants") => json!({ "user": "nobody", "target": "web01" }),
         ("PUT", "/api/v1/sessions/{id}/prevent-purge") => json!({ "reason": "matrix" }),
         ("PUT", "/api/v1/sessions/{id}/auditors") => json!({ "users": ["assigned"] }),
+        ("POST", "/api/v1/agents/tokens") => json!({}),
+        ("POST", "/api/v1/agent-policies") => json!({
+            "name": format!("p-{who}"), "path": "/usr/bin/ping", "subject_kind": "user", "subject_name": "alice"
+        }),
+        ("PATCH", "/api/v1/agent-policies/{name}") => json!({ "enabled": false }),
+        ("POST", "/api/v1/agent/enrol") => json!({
+            "token": "no-such-token", "host_name": "ws01", "machine_id": "00", "public_key": "ed25519:x"
+        }),
         _ => return None,
     })
 }
@@ -48,6 +56,8 @@ fn body_for(method: &str, path: &str, who: &str) -> Option<serde_json::Value> {
 fn allowed(access: Access, who: &Who, path_user: &str) -> bool {
     match (access, who) {
         (Access::Public, _) => true,
+        // Only an agent's signed request passes; no user is one.
+        (Access::Agent, _) => false,
         (_, Who::Nobody) => false,
         (Access::SignedIn, _) => true,
         (Access::Permission(p), Who::User { role, .. }) => role.allows(p),
@@ -89,6 +99,7 @@ async fn every_route_answers_every_caller_as_the_table_says() {
                     },
                 )
                 .replace("{login}", "root")
+                .replace("{host}", "ws01")
                 .replace("{key}", "no-such-key")
                 .replace("{event}", "1");
             let method = Method::from_bytes(route.method.as_bytes()).unwrap();
@@ -105,6 +116,7 @@ async fn every_route_answers_every_caller_as_the_table_says() {
                 (_, Who::Nobody) if route.access != Access::Public => {
                     status == StatusCode::UNAUTHORIZED
                 }
+                (_, _) if route.access == Access::Agent => status == StatusCode::UNAUTHORIZED,
                 (true, _) => status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
                 (false, _) => status == StatusCode::FORBIDDEN,
             };

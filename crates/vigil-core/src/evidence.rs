@@ -199,6 +199,24 @@ kinds! {
     /// A file-transfer policy was removed: its sessions fall back to the target's policy, or
     /// to the default (everything allowed, nothing inspected).
     TransferPolicyCleared = "transfer_policy_cleared", Admin, [];
+    /// An enrolment token for a workstation's agent was made (shown once; only its SHA-256
+    /// is kept): `expires_at` in Unix milliseconds.
+    AgentTokenCreated = "agent_token_created", Admin, ["expires_at"];
+    /// A workstation's agent enrolled with a token (subject: its host name); it is pending
+    /// until an administrator approves it. `fingerprint` is its key's.
+    AgentEnrolled = "agent_enrolled", Admin, ["machine_id", "fingerprint"];
+    /// A workstation (the subject) was approved: its agent's uploads are accepted.
+    AgentApproved = "agent_approved", Admin, ["fingerprint"];
+    /// A workstation was removed: its agent can no longer sign in (its recordings stay).
+    AgentRemoved = "agent_removed", Admin, ["fingerprint"];
+    /// An endpoint access policy was added (subject: its name): `policy` is the whole rule.
+    AgentPolicyAdded = "agent_policy_added", Admin, ["policy"];
+    /// An endpoint access policy was enabled.
+    AgentPolicyEnabled = "agent_policy_enabled", Admin, [];
+    /// An endpoint access policy was disabled: kept, but it applies nowhere.
+    AgentPolicyDisabled = "agent_policy_disabled", Admin, [];
+    /// An endpoint access policy was removed: `policy` is the rule as it was.
+    AgentPolicyRemoved = "agent_policy_removed", Admin, ["policy"];
     /// A user (the subject) was granted access to a target, or to one login on it.
     AccessGranted = "access_granted", Admin, ["grant", "target"];
     /// A grant (the subject) was revoked.

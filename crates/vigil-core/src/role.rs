@@ -31,12 +31,15 @@ pub enum Permission {
     ManageTargets,
     /// Manage audit rules and policies.
     ManageRules,
+    /// The endpoint manager: enrol and approve workstations, manage the access policies
+    /// their agents enforce.
+    ManageEndpoints,
     /// Read the log of administrator actions (who watched, played, terminated, changed what).
     ViewAuditLog,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 14] = [
         Permission::SessionConnect,
         Permission::SessionLivestream,
         Permission::SessionRecording,
@@ -49,6 +52,7 @@ impl Permission {
         Permission::ManageUsers,
         Permission::ManageTargets,
         Permission::ManageRules,
+        Permission::ManageEndpoints,
         Permission::ViewAuditLog,
     ];
 
@@ -66,6 +70,7 @@ impl Permission {
             Permission::ManageUsers => "PAM.Administration.Users",
             Permission::ManageTargets => "PAM.Administration.Targets",
             Permission::ManageRules => "PAM.Administration.Rules",
+            Permission::ManageEndpoints => "GO.EndpointManager.Policies",
             Permission::ViewAuditLog => "PAM.Audit.AdministrationLog",
         }
     }

@@ -28,7 +28,10 @@ mod stdin;
 mod tracks;
 mod transfer;
 
-pub use admin::{Actor, Admin, AdminError, KeptFile, MAX_SCORE, Purpose, Via, rule_of};
+pub use admin::{
+    AGENT_TOKEN_VALIDITY, Actor, Admin, AdminError, KeptFile, MAX_SCORE, Purpose, Via,
+    WorkstationId, rule_of,
+};
 pub use audit::{CommandRules, CommandVerdict, Source, Unreadable};
 pub use carry::{CarryError, Closed, Outlet};
 pub use echo::{ECHO_WAIT, EchoJudge, Verdict};

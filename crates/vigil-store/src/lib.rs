@@ -7,6 +7,7 @@
 //! secret in clear.
 #![forbid(unsafe_code)]
 
+mod agents;
 mod alone;
 mod command_search;
 mod commands;
@@ -32,6 +33,7 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use vigil_vault::MasterKey;
 
+pub use agents::{AgentPolicyRow, AgentRow, AgentStatus, Enrolment};
 pub use command_search::CommandHit;
 pub use commands::{ControlCommand, PendingCommand};
 pub use consumer::{EvidenceConsumer, Start};

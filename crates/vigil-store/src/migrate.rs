@@ -19,6 +19,7 @@ const SQLITE: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/sqlite/0010_transfer_policies.sql"),
     ),
+    (11, include_str!("../migrations/sqlite/0011_agents.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -37,6 +38,7 @@ const POSTGRES: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/postgres/0010_transfer_policies.sql"),
     ),
+    (11, include_str!("../migrations/postgres/0011_agents.sql")),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

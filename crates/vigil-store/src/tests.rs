@@ -365,6 +365,7 @@ async fn unsupported_url_says_what_works() {
     assert!(err.to_string().contains("sqlite://"), "{err}");
 }
 
+mod agents;
 mod console;
 mod evidence;
 

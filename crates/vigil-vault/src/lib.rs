@@ -8,6 +8,7 @@
 //! and back; where that text lives is `vigil-store`'s business.
 #![forbid(unsafe_code)]
 
+mod agent_key;
 mod envelope;
 mod master_key;
 mod password;
@@ -15,6 +16,7 @@ mod secret;
 mod token;
 mod totp;
 
+pub use agent_key::{AgentKey, AgentKeyError, AgentPublicKey, request_message};
 pub use envelope::{open, seal};
 pub use master_key::MasterKey;
 pub use password::{hash_password, random_password, verify_password};

@@ -63,6 +63,12 @@ enum Command {
     /// passes before it is delivered.
     #[command(subcommand, name = "transfer-policy")]
     TransferPolicy(cli::TransferPolicyCommand),
+    /// Workstations whose agent records chosen programs: enrolment tokens, approval.
+    #[command(subcommand)]
+    Agent(cli::AgentCommand),
+    /// What the workstations' agents audit and record ("binary run" access policies).
+    #[command(subcommand, name = "agent-policy")]
+    AgentPolicy(cli::AgentPolicyCommand),
     /// Audited-command rules: what operators' commands are scored and acted on.
     #[command(subcommand)]
     Rule(cli::RuleCommand),

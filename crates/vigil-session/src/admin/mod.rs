@@ -8,6 +8,7 @@
 //! another node (or any session, from a CLI process, which has no hub) through the command
 //! queue; the queued command and its evidence are one transaction.
 
+mod agents;
 mod rules;
 mod sessions;
 mod targets;
@@ -20,6 +21,7 @@ use vigil_store::{Store, StoreError};
 
 use crate::{ControlError, Hub};
 
+pub use agents::{AGENT_TOKEN_VALIDITY, WorkstationId};
 pub use rules::{MAX_SCORE, rule_of};
 pub(crate) use sessions::kept_prefix;
 pub use sessions::{KeptFile, Purpose};

@@ -3,6 +3,7 @@
 //! `serve` runs: they share the store, and live control reaches the node that runs a session
 //! through the store's command queue.
 
+mod agents;
 mod commands;
 mod events;
 mod rules;
@@ -24,6 +25,7 @@ use vigil_vault::{Secret, random_password};
 use crate::Command;
 use crate::config::Settings;
 
+pub(crate) use agents::{AgentCommand, AgentPolicyCommand};
 pub(crate) use commands::CommandCommand;
 pub(crate) use events::EventsArgs;
 pub(crate) use rules::RuleCommand;
@@ -46,6 +48,8 @@ pub(crate) async fn run(
         Command::Account(c) => targets::account(&admin, &by, c).await,
         Command::Access(c) => targets::access(&admin, &by, c).await,
         Command::TransferPolicy(c) => transfers::run(&admin, &by, c).await,
+        Command::Agent(c) => agents::agent(&admin, &by, c).await,
+        Command::AgentPolicy(c) => agents::policy(&admin, &by, c).await,
         Command::Rule(c) => rules::run(&admin, &by, c).await,
         Command::Commands(c) => commands::run(store, c).await,
         Command::Session(c) => sessions::session(&admin, &by, c).await,

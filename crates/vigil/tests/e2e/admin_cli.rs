@@ -331,3 +331,110 @@ fn a_transfer_policy_is_set_shown_replaced_and_cleared_from_the_cli() {
     );
     assert!(actions.contains(&"transfer_policy_cleared".to_owned()));
 }
+
+/// The endpoint manager from a terminal (issue 14): a token alone on stdout, workstations
+/// listed, policies added, refused when they cannot work, disabled and removed, each change
+/// in the administration log.
+#[test]
+fn endpoint_tokens_and_policies_are_managed_from_the_cli() {
+    let gw = Gateway::start();
+    let out = gw.cli(&["agent", "token", "--valid-for", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let token = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(token.lines().count(), 1, "the token alone: {token:?}");
+    assert!(token.starts_with("vigil-enrol-"), "{token}");
+    assert!(text(&out).contains("vigil-agent enrol"), "{}", text(&out));
+    assert!(
+        gw.ok(&["agent", "list"])
+            .contains("no workstation has enrolled")
+    );
+    let out = gw.cli(&["agent", "approve", "ws01"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("workstation ws01 not found"),
+        "{}",
+        text(&out)
+    );
+
+    let added = gw.ok(&[
+        "agent-policy",
+        "add",
+        "ping",
+        "--path",
+        "/usr/bin/ping",
+        "--group",
+        "staff",
+        "--record",
+        "yes",
+    ]);
+    assert!(added.contains("record       yes"), "{added}");
+    assert!(added.contains("for          group staff"), "{added}");
+    for (args, says) in [
+        (
+            vec![
+                "agent-policy",
+                "add",
+                "p2",
+                "--path",
+                "ping",
+                "--user",
+                "alice",
+            ],
+            "application path",
+        ),
+        (
+            vec![
+                "agent-policy",
+                "add",
+                "p3",
+                "--path",
+                "/bin/ls",
+                "--user",
+                "alice",
+                "--audit",
+                "no",
+            ],
+            "neither audits nor records",
+        ),
+        (
+            vec![
+                "agent-policy",
+                "add",
+                "ping",
+                "--path",
+                "/bin/ls",
+                "--user",
+                "alice",
+            ],
+            "already exists",
+        ),
+        (
+            vec!["agent-policy", "add", "p4", "--path", "/bin/ls"],
+            "--user",
+        ),
+    ] {
+        let out = gw.cli(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
+    }
+    gw.ok(&["agent-policy", "disable", "ping"]);
+    let listed: serde_json::Value =
+        serde_json::from_str(&gw.ok(&["agent-policy", "list", "--json"])).unwrap();
+    assert_eq!(listed[0]["policy"]["enabled"], false, "{listed}");
+    assert_eq!(listed[0]["policy"]["subject"]["kind"], "group");
+    gw.ok(&["agent-policy", "remove", "ping"]);
+    assert!(gw.ok(&["agent-policy", "list"]).contains("no agent policy"));
+    let actions: Vec<String> = gw
+        .audit()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap_or("").to_owned())
+        .collect();
+    for kind in [
+        "agent_token_created",
+        "agent_policy_added",
+        "agent_policy_disabled",
+        "agent_policy_removed",
+    ] {
+        assert!(actions.iter().any(|a| a == kind), "{kind} in {actions:?}");
+    }
+}
