@@ -165,6 +165,8 @@ const SENTENCES: Record<string, (d: Detail, e: SessionEvent) => string> = {
   file_refused: (d) => `The ${str(d.direction)} of ${str(d.path)} with ${str(d.tool)} was refused by ${str(d.plugin)}: ${str(d.reason)}. Nothing of it was delivered.`,
   file_undelivered: (d) => `${str(d.path)} was allowed but did not reach the far side: ${str(d.reason)}.`,
   sftp_operation: (d) => `SFTP ${str(d.op)} ${str(d.path)}${d.to ? ` → ${str(d.to)}` : ''}${d.error ? ` failed: ${str(d.error)}` : ''}.`,
+  endpoint_run: (d) => `${Array.isArray(d.argv) ? (d.argv as unknown[]).map(String).join(' ') : str(d.program)} ran on ${str(d.workstation)} as ${str(d.program)} in ${str(d.cwd)}${d.tty ? ` on ${str(d.tty)}` : ''} and ended with ${d.signal ? `signal ${str(d.signal)}` : `status ${str(d.exit)}`}; ${d.record ? 'recorded' : 'audited'} by ${Array.isArray(d.policies) ? (d.policies as unknown[]).map(String).join(', ') : '-'}${d.known_user === false ? '. No Vigil user has this name: kept, flagged for review' : ''}.`,
+  endpoint_uploaded: (d) => `The ${str(d.object)} recording arrived whole (${str(d.size)} bytes, SHA-256 ${str(d.sha256)}).`,
   exit_status: (d) => `The target's command ended with ${d.signal ? `signal ${str(d.signal)}` : `status ${str(d.status)}`}.`,
   recording_failed: (d) => `The recording could not be written, so the session ended: ${str(d.error)}.`,
   live_view_started: (d, e) => `${e.actor ?? 'Someone'} started watching live from ${str(d.addr)}.`,

@@ -9,6 +9,7 @@
 //! approval.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::header::AUTHORIZATION;
 use serde::{Deserialize, Serialize};
@@ -48,6 +49,20 @@ fn parse_authorization(value: &str) -> Option<(&str, i64, &str)> {
 /// A request from an enrolled agent whose signature (over its body too) was checked.
 pub(crate) struct AgentRequest {
     pub(crate) agent: AgentRow,
+    pub(crate) body: Bytes,
+    /// The agent's address.
+    pub(crate) addr: String,
+    /// The query string (read after the signature is checked: nothing of an unsigned
+    /// request is interpreted).
+    pub(crate) query: Option<String>,
+}
+
+impl AgentRequest {
+    /// The body as JSON of type `T`.
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self) -> ApiResult<T> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ApiError::BadRequest(format!("request body: {e}")))
+    }
 }
 
 impl AgentRequest {
@@ -115,7 +130,12 @@ impl FromRequest<AppState> for AgentRequest {
             ));
         }
         state.store.agent_seen(&agent.id, now).await?;
-        Ok(AgentRequest { agent })
+        Ok(AgentRequest {
+            agent,
+            body,
+            addr: client_addr(&parts),
+            query: parts.uri.query().map(str::to_owned),
+        })
     }
 }
 

@@ -10,6 +10,7 @@
 #![forbid(unsafe_code)]
 
 mod agent_api;
+mod agent_runs;
 mod agents;
 mod auth;
 mod commands;

@@ -9,8 +9,8 @@ use vigil_core::Permission;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{
-    agent_api, agents, auth, commands, control, kept, live, recording, rules, sessions, targets,
-    transfers, users,
+    agent_api, agent_runs, agents, auth, commands, control, kept, live, recording, rules, sessions,
+    targets, transfers, users,
 };
 
 /// Who may call a route.
@@ -516,6 +516,34 @@ pub const ROUTES: &[Route] = &[
         "The access policies that apply to the calling workstation, with their revision: {revision, policies} (signed request; approved workstations only)",
         Agent,
         |m| on(m, agent_api::policies),
+    ),
+    r(
+        "POST",
+        "/api/v1/agent/runs",
+        "Report a run an access policy audited or recorded, once its program ended: {id (UUID), user, uid, primary_group, program, real_path?, argv, cwd, tty?, started_at, ended_at, exit_status?, signal?, record, policies}; sent again, returns the run as it stands (signed request)",
+        Agent,
+        |m| on(m, agent_runs::report),
+    ),
+    r(
+        "GET",
+        "/api/v1/agent/runs/{run}",
+        "A run of the calling workstation with its uploads (received bytes, finished): where an upload resumes (signed request)",
+        Agent,
+        |m| on(m, agent_runs::get),
+    ),
+    r(
+        "PUT",
+        "/api/v1/agent/runs/{run}/{object}",
+        "Upload part of a recorded run's output or input recording (asciicast v3, zstd or plain) at ?offset=N, which must be what the server holds; returns {received} once durable; 409 says where to resume (signed request)",
+        Agent,
+        |m| on(m, agent_runs::part),
+    ),
+    r(
+        "POST",
+        "/api/v1/agent/runs/{run}/{object}/finish",
+        "The recording is whole: {size, sha256}, checked against what the server holds; when both are in, the session's recording is made (signed request)",
+        Agent,
+        |m| on(m, agent_runs::finish),
     ),
 ];
 

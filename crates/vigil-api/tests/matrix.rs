@@ -100,6 +100,8 @@ async fn every_route_answers_every_caller_as_the_table_says() {
                 )
                 .replace("{login}", "root")
                 .replace("{host}", "ws01")
+                .replace("{run}", "no-such-run")
+                .replace("{object}", "output")
                 .replace("{key}", "no-such-key")
                 .replace("{event}", "1");
             let method = Method::from_bytes(route.method.as_bytes()).unwrap();

@@ -104,6 +104,15 @@ kinds! {
     /// listing: `op` is list, mkdir, rmdir, remove, rename, symlink or setstat; `to` the
     /// new name (rename, symlink); `error` the target's refusal when it failed.
     SftpOperation = "sftp_operation", Session, ["op", "path"];
+    /// A program an endpoint access policy names ran on a workstation (the session's target)
+    /// and ended: `program` the wrapped path, `argv`, `cwd`, `tty`, `exit` its status (or
+    /// `signal`), `record` whether it was recorded, `policies` the rules that applied,
+    /// `known_user` false when no Vigil user has the workstation user's name (kept, and
+    /// flagged in the console).
+    EndpointRun = "endpoint_run", Session, ["program", "argv", "exit", "record"];
+    /// One of a recorded run's two recordings (`object`: output or input) reached the server
+    /// whole: `size` in bytes and `sha256` as the agent computed them and the server checked.
+    EndpointUploaded = "endpoint_uploaded", Session, ["object", "size", "sha256"];
     /// The target's exit status or signal for a channel.
     ExitStatus = "exit_status", Session, ["channel"];
     /// The recording could not be written; the session ends (fail closed).

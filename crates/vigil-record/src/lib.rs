@@ -24,6 +24,7 @@
 mod blob;
 mod compress;
 mod filter;
+mod merge;
 mod reader;
 mod screen;
 mod seek;
@@ -35,6 +36,7 @@ pub use blob::{
 };
 pub use compress::LiveCompressor;
 pub use filter::OutputOnly;
+pub use merge::{merge_casts, merge_stored};
 pub use reader::{Cast, CastEvent, CastHeader, EventData, read_cast};
 pub use screen::Screen;
 pub use seek::{KEYFRAME_EVERY, Keyframe, SeekIndex, Seeked, markers, seek};

@@ -75,6 +75,9 @@ pub struct Hub {
     ssh_logins: vigil_core::LoginLimiter,
     /// Where transferred files wait while they are inspected (see [`Hub::set_spool_dir`]).
     spool_dir: std::sync::Mutex<std::path::PathBuf>,
+    /// Where workstation recordings wait while they are uploaded (see
+    /// [`Hub::set_upload_dir`]).
+    upload_dir: std::sync::Mutex<std::path::PathBuf>,
 }
 
 /// Why a session cannot have its policy (and must be refused).
@@ -121,6 +124,7 @@ impl Hub {
             unreadable: std::sync::Mutex::new(Unreadable::default()),
             ssh_logins: vigil_core::LoginLimiter::new(5, std::time::Duration::from_secs(300)),
             spool_dir: std::sync::Mutex::new(std::env::temp_dir().join("vigil-spool")),
+            upload_dir: std::sync::Mutex::new(std::env::temp_dir().join("vigil-uploads")),
         })
     }
 
@@ -144,6 +148,19 @@ impl Hub {
 
     pub fn spool_dir(&self) -> std::path::PathBuf {
         self.spool_dir
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Workstation recordings being uploaded wait under `dir` until they are whole (the
+    /// node's data directory; kept across restarts, so an upload resumes).
+    pub fn set_upload_dir(&self, dir: std::path::PathBuf) {
+        *self.upload_dir.lock().unwrap_or_else(|p| p.into_inner()) = dir;
+    }
+
+    pub fn upload_dir(&self) -> std::path::PathBuf {
+        self.upload_dir
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()

@@ -16,6 +16,7 @@ mod carry;
 mod echo;
 mod elevate;
 mod elevation;
+pub mod endpoint;
 mod error;
 mod hub;
 mod io;

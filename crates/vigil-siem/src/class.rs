@@ -29,6 +29,18 @@ const fn c(signature: u32, msgid: &'static str, name: &'static str, severity: u8
 pub fn class_of(kind: K, action: &str, score: i64) -> Option<Class> {
     match kind {
         K::Connected => c(1000, "SESSION_START", "Session started", 3),
+        K::EndpointRun => c(
+            1020,
+            "ENDPOINT_RUN",
+            "Audited program ran on a workstation",
+            4,
+        ),
+        K::EndpointUploaded => c(
+            1021,
+            "ENDPOINT_UPLOADED",
+            "Workstation recording uploaded",
+            2,
+        ),
         K::Ended => c(1001, "SESSION_END", "Session ended", 3),
         K::Authenticated => c(1002, "SIGNED_IN", "Signed in to the gateway", 2),
         K::ConnectFailed => c(

@@ -20,6 +20,10 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0010_transfer_policies.sql"),
     ),
     (11, include_str!("../migrations/sqlite/0011_agents.sql")),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_endpoint_runs.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -39,6 +43,10 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0010_transfer_policies.sql"),
     ),
     (11, include_str!("../migrations/postgres/0011_agents.sql")),
+    (
+        12,
+        include_str!("../migrations/postgres/0012_endpoint_runs.sql"),
+    ),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

@@ -39,6 +39,8 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         }
     }
     hub.set_spool_dir(spool);
+    // Workstation recordings part-uploaded stay: their agents resume them.
+    hub.set_upload_dir(settings.data_dir.join("uploads"));
     let siem =
         vigil_forward::Forwarder::start(store.clone(), &settings.node_name, settings.siem.clone())
             .await

@@ -167,3 +167,92 @@ store_test!(
         assert_eq!(store.agent_policy_revision().await.unwrap(), 3);
     }
 );
+
+store_test!(
+    a_recorded_run_is_a_closed_session_whose_uploads_resume_and_complete,
+    |store: Store| async move {
+        let session = NewSession {
+            id: SessionId::new(),
+            user_name: "alice".into(),
+            target_name: Some("ws01".into()),
+            login: Some("alice".into()),
+            client_addr: "127.0.0.1".into(),
+            node: "n1".into(),
+            protocol: "endpoint".into(),
+        };
+        let run = crate::NewRun {
+            id: "0190-run",
+            agent_id: "agent-1",
+            session: &session,
+            started_at: 1_000,
+            ended_at: 2_000,
+            end_reason: "operator_exit",
+            record: true,
+        };
+        let mut tx = store.begin().await.unwrap();
+        let row = tx.create_endpoint_run(&run, 3_000).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(row.completed_at, None);
+        let objects: Vec<_> = row
+            .uploads
+            .iter()
+            .map(|u| (u.object.as_str(), u.received))
+            .collect();
+        assert_eq!(objects, [("output", 0), ("input", 0)]);
+        let s = store.session(&session.id.0).await.unwrap();
+        assert_eq!(
+            (s.status.as_str(), s.started_at, s.ended_at),
+            ("closed", 1_000, Some(2_000))
+        );
+        assert_eq!(s.protocol, "endpoint");
+        // The same run again is refused (its agent asks for it instead).
+        let mut tx = store.begin().await.unwrap();
+        let again = NewSession {
+            id: SessionId::new(),
+            ..session.clone()
+        };
+        let twice = crate::NewRun {
+            session: &again,
+            ..run.clone()
+        };
+        assert!(matches!(
+            tx.create_endpoint_run(&twice, 3_000).await,
+            Err(StoreError::Conflict(_))
+        ));
+        drop(tx);
+        let mut tx = store.begin().await.unwrap();
+        tx.set_upload_received("0190-run", "output", 100)
+            .await
+            .unwrap();
+        tx.finish_upload("0190-run", "output", 100, "ab", 4_000)
+            .await
+            .unwrap();
+        // A finished object no longer moves.
+        tx.set_upload_received("0190-run", "output", 5)
+            .await
+            .unwrap();
+        tx.complete_endpoint_run("0190-run", 5_000).await.unwrap();
+        tx.commit().await.unwrap();
+        let row = store.endpoint_run("0190-run").await.unwrap().unwrap();
+        assert_eq!(row.uploads[0].received, 100);
+        assert_eq!(row.uploads[0].sha256.as_deref(), Some("ab"));
+        assert_eq!(row.completed_at, Some(5_000));
+        assert!(store.endpoint_run("nope").await.unwrap().is_none());
+        // An audit-only run has nothing to upload: complete at once.
+        let other = NewSession {
+            id: SessionId::new(),
+            ..session.clone()
+        };
+        let audit = crate::NewRun {
+            id: "0190-audit",
+            session: &other,
+            record: false,
+            ..run.clone()
+        };
+        let mut tx = store.begin().await.unwrap();
+        let row = tx.create_endpoint_run(&audit, 6_000).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(row.uploads.is_empty());
+        assert_eq!(row.completed_at, Some(6_000));
+    }
+);
