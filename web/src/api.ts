@@ -101,4 +101,5 @@ export const P = {
   targets: 'PAM.Administration.Targets',
   auditLog: 'PAM.Audit.AdministrationLog',
   rules: 'PAM.Administration.Rules',
+  endpoints: 'GO.EndpointManager.Policies',
 } as const;

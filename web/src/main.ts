@@ -11,6 +11,7 @@ import { livePage } from './live';
 import { videoPage } from './player';
 import { auditPage, grantsPage, targetsPage, usersPage } from './admin';
 import { commandsPage, rulesPage } from './rules';
+import { endpointPage } from './endpoint';
 
 const app = document.getElementById('app')!;
 let me: Me | null = null;
@@ -81,6 +82,9 @@ function nav(): HTMLElement {
       { hash: '#/rules', label: 'Audited commands', allowed: () => may(P.rules) },
       { hash: '#/audit', label: 'Administration log', allowed: () => may(P.auditLog) },
     ]],
+    ['GO Endpoint Manager', [
+      { hash: '#/endpoint', label: 'Policies › Linux › Access policies', allowed: () => may(P.endpoints) },
+    ]],
     ['Access control', [
       { hash: '#/users', label: 'Users', allowed: () => may(P.users) },
       { hash: '#/targets', label: 'Targets and logins', allowed: () => may(P.targets) },
@@ -130,6 +134,7 @@ function render(): void {
       case 'audit': return auditPage(main);
       case 'rules': return rulesPage(main);
       case 'commands': return commandsPage(main);
+      case 'endpoint': return endpointPage(main);
       default:
         location.hash = '#/sessions';
         return Promise.resolve();

@@ -590,3 +590,79 @@ test('a long recording streams: the player reads a little ahead, and a seek or a
   await until('a seek back shows the start', async () => !(await terminalText(page, 'video-terminal')).includes('2000000'));
   await page.context().close();
 });
+
+test('the endpoint manager: policies from its three entry points, a workstation enrolled with a token and approved', async () => {
+  const page = await newPage();
+  await login(page, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
+  await page.getByTestId('nav-endpoint').click();
+  await page.getByTestId('policies-empty').waitFor();
+  await page.getByTestId('workstations-empty').waitFor();
+  // New rule for user: the subject is a user, fixed.
+  await page.getByTestId('policy-menu').click();
+  await page.getByTestId('policy-new-user').click();
+  await page.getByTestId('policy-form').waitFor();
+  assert.equal(await page.getByTestId('policy-subject_kind').isDisabled(), true);
+  await page.getByTestId('policy-name').fill('ping-alice');
+  await page.getByTestId('policy-path').fill('/usr/bin/ping');
+  await page.getByTestId('policy-subject_name').fill('alice');
+  await page.getByTestId('policy-submit').click();
+  await page.getByTestId('policy-ping-alice').waitFor();
+  // New rule for workstation: the workstation is asked for; audit only.
+  await page.getByTestId('policy-menu').click();
+  await page.getByTestId('policy-new-workstation').click();
+  await page.getByTestId('policy-form').waitFor();
+  await page.getByTestId('policy-name').fill('ls-staff');
+  await page.getByTestId('policy-path').fill('/bin/ls');
+  await page.getByTestId('policy-permission').selectOption('deny');
+  await page.getByTestId('policy-subject_kind').selectOption('group');
+  await page.getByTestId('policy-subject_name').fill('staff');
+  await page.getByTestId('policy-workstation').fill('ws01');
+  await page.getByTestId('policy-submit').click();
+  await page.getByTestId('policy-ls-staff').waitFor();
+  const row = await page.getByTestId('policy-ls-staff').innerText();
+  assert.ok(row.includes('group staff') && row.includes('ws01'), row);
+  // New rule: a path that is not absolute is refused with what to give; the form stays.
+  await page.getByTestId('policy-menu').click();
+  await page.getByTestId('policy-new-rule').click();
+  await page.getByTestId('policy-name').fill('bad');
+  await page.getByTestId('policy-path').fill('ping');
+  await page.getByTestId('policy-subject_name').fill('staff');
+  await page.getByTestId('policy-submit').click();
+  await until('the path is refused', async () => (await page.getByTestId('policy-error').innerText()).includes('absolute path'));
+  await page.keyboard.press('Escape');
+  // Disable, then remove after the confirmation.
+  await page.getByTestId('policy-ping-alice').getByTestId('policy-toggle').click();
+  await until('disabled', async () => (await page.getByTestId('policy-ping-alice').getAttribute('data-enabled')) === 'false');
+  await shot(page, '30-endpoint-policies');
+  await page.getByTestId('policy-ls-staff').getByTestId('policy-remove').click();
+  await page.getByTestId('confirm-yes').click();
+  await until('removed', async () => (await page.getByTestId('policy-ls-staff').count()) === 0);
+
+  // A workstation: a token made in the console, an agent's enrolment with it (as the agent
+  // sends it), pending, approved here.
+  await page.getByTestId('token-open').click();
+  await page.getByTestId('token-make').click();
+  const token = (await page.getByTestId('token-value').innerText()).trim();
+  assert.ok(token.startsWith('vigil-enrol-'), token);
+  await page.keyboard.press('Escape');
+  const { generateKeyPairSync } = await import('node:crypto');
+  const raw = generateKeyPairSync('ed25519').publicKey.export({ format: 'der', type: 'spki' }).subarray(-32);
+  const enrolled = await page.evaluate(async (body) => {
+    const r = await fetch('/api/v1/agent/enrol', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    return { status: r.status, body: await r.json() };
+  }, { token, host_name: 'ws01', machine_id: '0123abcd', public_key: `ed25519:${raw.toString('base64')}` });
+  assert.equal(enrolled.status, 200, JSON.stringify(enrolled));
+  await page.goto(`${URL}/#/sessions`);
+  await page.goto(`${URL}/#/endpoint`);
+  await until('pending', async () => (await page.getByTestId('workstation-ws01').getAttribute('data-status')) === 'pending');
+  assert.ok((await page.getByTestId('workstation-ws01').innerText()).includes('Pending approval'));
+  await page.getByTestId('workstation-ws01').getByTestId('workstation-approve').click();
+  await until('approved', async () => (await page.getByTestId('workstation-ws01').getAttribute('data-status')) === 'approved');
+  await shot(page, '31-endpoint-workstations');
+  await page.goto(`${URL}/#/audit`);
+  const audit = await page.getByTestId('audit-table').innerText();
+  for (const said of ['Endpoint policy added: audit and record /usr/bin/ping for user alice', 'Endpoint policy disabled', 'Endpoint policy removed', 'Made a workstation enrolment token', 'pending approval', 'Workstation approved']) {
+    assert.ok(audit.includes(said), `${said} in ${audit}`);
+  }
+  await page.context().close();
+});

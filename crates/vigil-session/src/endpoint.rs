@@ -229,8 +229,24 @@ pub async fn upload_part(
     .map_err(|e| std::io::Error::other(e.to_string()))??;
     let now = received + i64::try_from(bytes.len()).unwrap_or(i64::MAX);
     let mut tx = hub.store().begin().await?;
-    tx.set_upload_received(run_id, object, now).await?;
+    let moved = tx
+        .set_upload_received(run_id, object, received, now)
+        .await?;
     tx.commit().await?;
+    if !moved {
+        // Another part for the same place won; whatever it left in the staged copy, the
+        // whole-recording SHA-256 check decides.
+        let held = own_run(hub, agent, run_id)
+            .await?
+            .uploads
+            .into_iter()
+            .find(|u| u.object == object)
+            .map_or(0, |u| u.received);
+        return Err(EndpointError::Offset {
+            object: object.to_owned(),
+            received: held,
+        });
+    }
     Ok(now)
 }
 
@@ -269,7 +285,8 @@ pub async fn finish_upload(
         .map_err(|e| std::io::Error::other(e.to_string()))??;
         if !digest.eq_ignore_ascii_case(sha256) {
             let mut tx = hub.store().begin().await?;
-            tx.set_upload_received(run_id, object, 0).await?;
+            tx.set_upload_received(run_id, object, upload.received, 0)
+                .await?;
             tx.commit().await?;
             return Err(EndpointError::Invalid(format!(
                 "the {object} recording's SHA-256 is {digest}, not {sha256}: send it again from offset 0"

@@ -147,20 +147,23 @@ impl Tx {
         find_run(&mut self.conn, id).await
     }
 
-    /// The server now holds `received` bytes of the object durably.
+    /// The server now holds `to` bytes of the object durably, if it held `from` until now
+    /// (false: another request moved it first, or the object is finished).
     pub async fn set_upload_received(
         &mut self,
         run: &str,
         object: &str,
-        received: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE endpoint_uploads SET received = $1 WHERE run_id = $2 AND object = $3 AND finished_at IS NULL")
-            .bind(received)
+        from: i64,
+        to: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE endpoint_uploads SET received = $1 WHERE run_id = $2 AND object = $3 AND received = $4 AND finished_at IS NULL")
+            .bind(to)
             .bind(run)
             .bind(object)
+            .bind(from)
             .execute(&mut *self.conn)
             .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// The object is whole, checked against the size and SHA-256 its agent gave.

@@ -221,14 +221,20 @@ store_test!(
         ));
         drop(tx);
         let mut tx = store.begin().await.unwrap();
-        tx.set_upload_received("0190-run", "output", 100)
+        assert!(
+            !tx.set_upload_received("0190-run", "output", 7, 100)
+                .await
+                .unwrap(),
+            "moved only from where it is"
+        );
+        tx.set_upload_received("0190-run", "output", 0, 100)
             .await
             .unwrap();
         tx.finish_upload("0190-run", "output", 100, "ab", 4_000)
             .await
             .unwrap();
         // A finished object no longer moves.
-        tx.set_upload_received("0190-run", "output", 5)
+        tx.set_upload_received("0190-run", "output", 100, 5)
             .await
             .unwrap();
         tx.complete_endpoint_run("0190-run", 5_000).await.unwrap();
