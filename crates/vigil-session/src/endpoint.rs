@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use vigil_core::{EndReason, EventKind, Evidence, SessionId, now_millis};
-use vigil_store::{AgentRow, NewRun, NewSession, RunRow, StoreError, UPLOAD_OBJECTS};
+use vigil_store::{AgentRow, NewRun, NewSession, RunRow, StoreError, UPLOAD_OBJECTS, UploadRow};
 
 use crate::Hub;
 
@@ -118,6 +118,24 @@ async fn own_run(hub: &Hub, agent: &AgentRow, id: &str) -> Result<RunRow, Endpoi
     }
 }
 
+/// The run `id` if it is `agent`'s, with its upload of `object`.
+async fn own_upload(
+    hub: &Hub,
+    agent: &AgentRow,
+    run_id: &str,
+    object: &str,
+) -> Result<(RunRow, UploadRow), EndpointError> {
+    check_object(object)?;
+    let run = own_run(hub, agent, run_id).await?;
+    let upload = run
+        .uploads
+        .iter()
+        .find(|u| u.object == object)
+        .cloned()
+        .ok_or_else(|| EndpointError::Invalid(format!("run {run_id} was not recorded")))?;
+    Ok((run, upload))
+}
+
 /// Takes a run's report: its session and `endpoint_run` evidence, in one transaction. A
 /// report sent again returns the run as it stands (the agent resumes from there).
 pub async fn report_run(
@@ -191,13 +209,7 @@ pub async fn upload_part(
     offset: i64,
     bytes: &[u8],
 ) -> Result<i64, EndpointError> {
-    check_object(object)?;
-    let run = own_run(hub, agent, run_id).await?;
-    let upload = run
-        .uploads
-        .iter()
-        .find(|u| u.object == object)
-        .ok_or_else(|| EndpointError::Invalid(format!("run {run_id} was not recorded")))?;
+    let (_, upload) = own_upload(hub, agent, run_id, object).await?;
     if upload.finished_at.is_some() {
         return Err(EndpointError::Finished(object.to_owned()));
     }
@@ -261,13 +273,7 @@ pub async fn finish_upload(
     size: i64,
     sha256: &str,
 ) -> Result<RunRow, EndpointError> {
-    check_object(object)?;
-    let run = own_run(hub, agent, run_id).await?;
-    let upload = run
-        .uploads
-        .iter()
-        .find(|u| u.object == object)
-        .ok_or_else(|| EndpointError::Invalid(format!("run {run_id} was not recorded")))?;
+    let (run, upload) = own_upload(hub, agent, run_id, object).await?;
     if upload.finished_at.is_none() {
         if upload.received != size {
             return Err(EndpointError::Offset {

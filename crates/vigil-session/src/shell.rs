@@ -182,6 +182,11 @@ pub(crate) struct ShellStage {
     /// its buffer holds is unknown (a cancel can leave keys of a paste behind, or land
     /// after them), so the typed keys alone are not taken as exact.
     unsure_buffer: bool,
+    /// The last cancel was for a line bash was asked for: it may have reached bash inside
+    /// the query's key handler, where a Ctrl-C is absorbed and readline keeps the line.
+    /// Until bash answers a query in time or the gateway cancels again outside a query, an
+    /// Enter that is not asked about is refused (see `buffer_may_hold_a_cancelled_line`).
+    cancelled_while_asked: bool,
     /// Answers sudo with the vaulted password, when the login is set to.
     elevate: Option<Responder>,
 }
@@ -192,6 +197,10 @@ const TAIL: usize = 512;
 /// What cancels the line in the target's shell: interrupt (bash, dash, zsh all return to a
 /// fresh prompt).
 const CANCEL: &[u8] = b"\x03";
+
+/// What the operator is told when an Enter comes before bash showed that a refused line
+/// was cleared.
+const UNSURE: &str = "vigil: the refused line may still be in the shell's buffer, so this Enter did not run it; the line was cleared: type your command again at the prompt";
 
 /// What the operator is told when a line cannot be read exactly while rules could stop it.
 const UNREADABLE: &str = "vigil: this line was edited with keys the gateway cannot follow (history, completion or cursor keys) and audited-command rules apply: type it out in full";
@@ -227,6 +236,7 @@ impl ShellStage {
             outputs: 0,
             edited_at: 0,
             unsure_buffer: false,
+            cancelled_while_asked: false,
             elevate: None,
         }
     }
@@ -248,7 +258,11 @@ impl ShellStage {
     /// cancel and the notice. Every line is decided; only its logging depends on its echo.
     fn decide_typed(&mut self, s: Typed, echo: Echo, key: Bytes, out: &mut Vec<Action>) {
         self.settle_unconfirmed(false, out);
-        let (mut actions, decided) = self.judge(s.text, s.exact, &s.tail, key);
+        let (mut actions, decided) = if self.buffer_may_hold_a_cancelled_line() {
+            self.refuse_unsure(s.text)
+        } else {
+            self.judge(s.text, s.exact, &s.tail, key)
+        };
         self.distrust_after(&decided, &mut actions);
         self.note_cancel(&actions);
         if runs(&actions) && echo != Echo::NotShown {
@@ -296,6 +310,28 @@ impl ShellStage {
             return (actions, decided);
         }
         self.verdict_on(text, source, key)
+    }
+
+    /// After a cancel, bash has neither drawn a fresh prompt nor answered a query: its
+    /// buffer may still hold the cancelled line (a Ctrl-C that reached bash inside the
+    /// query's key handler is absorbed, and readline keeps the line). The keys typed since
+    /// are then no guide to what an Enter runs: it is refused (fail closed) and the line
+    /// cancelled again, which returns to a fresh prompt where bash is asked. Only where bash
+    /// answers queries: a shell without them keeps deciding by its keys.
+    fn buffer_may_hold_a_cancelled_line(&self) -> bool {
+        self.cancelled_while_asked && self.query_answers() && self.rules.refuses_unreadable()
+    }
+
+    /// The refusal of an Enter while the buffer may hold a cancelled line. Its own cancel
+    /// reaches bash outside any query, so it clears the line.
+    fn refuse_unsure(&mut self, text: String) -> (Vec<Action>, Decided) {
+        self.cancelled_while_asked = false;
+        let decided = self.decided(text, Source::Unreadable);
+        let actions = vec![
+            Action::Inject(Bytes::from_static(CANCEL)),
+            Action::Tell(UNSURE.into()),
+        ];
+        (actions, decided)
     }
 
     /// Remembers that the gateway cancelled a line (see `unsure_buffer`).
@@ -470,6 +506,21 @@ impl ShellStage {
                         tail: s.tail,
                     };
                     self.decide_typed(typed, echo, key, &mut out)
+                }
+                // An empty line runs what bash's buffer holds: after a cancel bash has not
+                // confirmed, that may be the cancelled line. At a prompt, bash is asked.
+                Submitted::Empty if self.cancelled_while_asked && self.can_ask() => {
+                    let typed = Typed {
+                        text: String::new(),
+                        exact: true,
+                        tail: String::new(),
+                    };
+                    self.ask(typed, key, &mut out)
+                }
+                Submitted::Empty if self.buffer_may_hold_a_cancelled_line() => {
+                    let (actions, decided) = self.refuse_unsure(String::new());
+                    self.log(decided, &mut out);
+                    out.extend(actions);
                 }
                 Submitted::Empty => {
                     self.at_prompt = false;

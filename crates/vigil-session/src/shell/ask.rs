@@ -59,6 +59,10 @@ impl ShellStage {
         // Whether the default is taken is known only at the deadline: a default that cancels
         // leaves the buffer unsure until an answer in time says otherwise.
         self.note_cancel(&default);
+        if super::cancels(&default) {
+            // Taken only at the deadline, when bash may still be in the query's handler.
+            self.cancelled_while_asked = true;
+        }
         default.insert(0, Action::Mark(marker(&decided.line, &decided.decision)));
         let evidence = self.evidence.clone();
         let misses = self.misses.clone();
@@ -121,6 +125,7 @@ impl ShellStage {
         if asked.decider.decide(all) {
             // Only an answer in time says what the buffer held; a late one settles nothing.
             self.unsure_buffer = cancel;
+            self.cancelled_while_asked = cancel;
             let _ = self.evidence.send(decided.into());
         }
     }
@@ -139,6 +144,11 @@ impl ShellStage {
             "vigil: the shell's line query is no longer trusted on this channel (a line could have changed it); commands are read from typed keys"
                 .into(),
         ));
+    }
+
+    /// Whether bash answers queries on this channel (not whether one may be asked now).
+    pub(super) fn query_answers(&self) -> bool {
+        self.query == Query::Asking && self.misses.load(Ordering::Relaxed) < MAX_MISSES
     }
 
     /// Whether the query is asked for this line.

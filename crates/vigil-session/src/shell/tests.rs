@@ -430,3 +430,38 @@ async fn a_shell_that_only_switched_to_the_alternate_screen_is_still_audited() {
         "{decided:?}"
     );
 }
+
+#[tokio::test]
+async fn after_a_cancel_bash_did_not_confirm_an_enter_does_not_run_what_its_buffer_may_hold() {
+    let (mut s, mut rx) = bash();
+    // A refused paste whose cancel bash absorbed: it redraws the line, not a fresh prompt.
+    let hold = held(s.on_input(Bytes::from_static(
+        b"\x1b[200~echo a\rrm -rf /x\recho c\x1b[201~\r",
+    )));
+    s.on_output(Bytes::from(osc(
+        &s,
+        "L",
+        Some("'echo a\nrm -rf /x\necho c'"),
+    )));
+    let decided = summary(&hold.decided().await);
+    assert!(
+        decided.iter().any(|a| a == "inject \"\\u{3}\""),
+        "{decided:?}"
+    );
+    assert!(rx.recv().await.is_some());
+    s.on_output(Bytes::from_static(b"^C\r\n$ echo a\r\nrm -rf /x\r\necho c"));
+    // Harmless keys and an Enter: not forwarded, the line cancelled again, the operator told.
+    let out = summary(&s.on_input(Bytes::from_static(b"PS1=x\r")));
+    assert!(!out.iter().any(|a| a == "forward \r"), "{out:?}");
+    assert!(out.iter().any(|a| a == "inject \"\\u{3}\""), "{out:?}");
+    assert!(
+        out.iter()
+            .any(|a| a.contains("may still be in the shell's buffer")),
+        "{out:?}"
+    );
+    assert_eq!(rx.recv().await.unwrap().source, Source::Unreadable);
+    // That cancel reached bash outside any query, so the buffer is clear: keys decide again.
+    let out = summary(&s.on_input(Bytes::from_static(b"\r")));
+    assert_eq!(out, ["forward \r"]);
+    assert!(!s.cancelled_while_asked);
+}
