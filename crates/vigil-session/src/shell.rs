@@ -20,7 +20,12 @@
 //! After the gateway cancels a line, bash's buffer is unknown until bash answers a query in
 //! time (a Ctrl-C can leave keys of a paste behind): until then the typed keys of a line
 //! bash was asked for and did not answer are a guess, not exact. A line no query is asked for
-//! (a nested shell, a program) is still decided by its keys.
+//! (a nested shell, a program) is still decided by its keys, except right after a cancel of a
+//! line bash was asked about: that Ctrl-C may have reached bash inside the query's key
+//! handler, which absorbs it and keeps the line, so the next Enter that is not asked about
+//! (bash drew no fresh prompt) is refused and the line cancelled again, outside any query
+//! (`cancelled_while_asked`; test
+//! `after_a_cancel_bash_did_not_confirm_an_enter_does_not_run_what_its_buffer_may_hold`).
 //!
 //! What it is not: see `vigil_audit::query` (the operator can subvert their own shell: when
 //! the typed line is exact it is decided too and the stricter verdict wins, and a line that
