@@ -340,6 +340,12 @@ async fn make_recording(hub: &Hub, run: &RunRow) -> Result<(), EndpointError> {
     .await
     .map_err(|e| std::io::Error::other(e.to_string()))??;
     let key = run.session_id.clone();
+    // A copy left by an attempt that failed before its commit is this run's own (no other
+    // writer uses an endpoint session's key): made again whole.
+    match hub.recordings().delete(&key).await {
+        Ok(()) | Err(vigil_record::RecordError::NotFound(_)) => {}
+        Err(e) => return Err(EndpointError::Recording(e.to_string())),
+    }
     let mut blob = hub
         .recordings()
         .create_live(&key)
