@@ -4,7 +4,7 @@
 // (within seconds); recordings arrive in Remote Sessions as protocol `endpoint`.
 
 import { call } from './api';
-import { clear, confirm, errorText, h, modal, notice, when } from './ui';
+import { clear, confirm, errorText, h, modal, notice, popupMenu, type MenuItem, when } from './ui';
 
 interface AgentPolicy {
   name: string; enabled: boolean; path: string; symlink: boolean; audit: boolean; record: boolean;
@@ -105,14 +105,8 @@ function tokenDialog(done: () => Promise<void>): Promise<void> {
 
 /** The ⁝ menu: the three ways to start a policy. */
 function newPolicyMenu(anchor: HTMLElement, reload: () => Promise<void>): void {
-  const menu = h('div', { class: 'menu', role: 'menu', 'data-testid': 'policy-menu-items' },
-    ...(['rule', 'workstation', 'user'] as Entry[]).map((e) =>
-      h('button', { role: 'menuitem', 'data-testid': `policy-new-${e}`, onclick: () => { menu.remove(); void policyForm(e, reload); } }, TITLES[e])));
-  const r = anchor.getBoundingClientRect();
-  menu.style.top = `${r.bottom + window.scrollY + 4}px`;
-  menu.style.left = `${r.left + window.scrollX}px`;
-  document.body.append(menu);
-  setTimeout(() => document.addEventListener('click', () => menu.remove(), { once: true }));
+  const items = (['rule', 'workstation', 'user'] as Entry[]).map((e): MenuItem => [`policy-new-${e}`, TITLES[e], () => void policyForm(e, reload)]);
+  popupMenu(anchor, 'policy-menu-items', items, '', 'left');
 }
 
 export async function endpointPage(main: HTMLElement): Promise<void> {

@@ -3,7 +3,7 @@
 // An action is shown only to users who may use it.
 
 import { call, P, type Session, type SessionDetail, type SessionEvent } from './api';
-import { bytes, clear, confirm, duration, errorText, h, modal, notice, when } from './ui';
+import { bytes, clear, confirm, duration, errorText, h, modal, notice, popupMenu, type MenuItem, when } from './ui';
 import { may, onLeave, stillShown } from './state';
 
 const FILTERS = ['status', 'user', 'target', 'login', 'protocol', 'node', 'min_risk', 'from', 'to', 'q'] as const;
@@ -114,22 +114,14 @@ export async function sessionsPage(main: HTMLElement): Promise<void> {
 }
 
 function actionsMenu(anchor: HTMLElement, s: Session, reload: () => Promise<void>): void {
-  document.querySelector('.menu')?.remove();
-  const items: [string, string, () => void][] = [];
+  const items: MenuItem[] = [];
   if (s.active && canView(P.livestream)) items.push(['live', 'Live Stream', () => { location.hash = `#/sessions/${s.id}/live`; }]);
   if (s.active && may(P.terminate)) items.push(['terminate', 'Terminate session', () => void terminate(s.id, reload)]);
   if (!s.active && canView(P.logs)) items.push(['logs', 'Session logs', () => void sessionLogs(s.id)]);
   if (!s.active && canView(P.recording) && s.recording_key) items.push(['video', 'Session video', () => { location.hash = `#/sessions/${s.id}/video`; }]);
   if (may(P.preventPurge) && !s.purged_at) items.push(['prevent-purge', 'Prevent purge', () => void preventPurge(s.id, reload)]);
   if (may(P.auditors)) items.push(['auditors', 'Configure auditors', () => void configureAuditors(s.id)]);
-  const menu = h('div', { class: 'menu', role: 'menu', 'data-testid': 'actions-menu' },
-    ...(items.length ? items.map(([id, label, run]) => h('button', { role: 'menuitem', 'data-testid': `action-${id}`, onclick: () => { menu.remove(); run(); } }, label))
-      : [h('span', { class: 'muted' }, 'No action available to you')]));
-  const r = anchor.getBoundingClientRect();
-  menu.style.top = `${r.bottom + window.scrollY + 4}px`;
-  menu.style.left = `${Math.max(8, r.right + window.scrollX - 200)}px`;
-  document.body.append(menu);
-  setTimeout(() => document.addEventListener('click', () => menu.remove(), { once: true }));
+  popupMenu(anchor, 'actions-menu', items.map(([id, label, run]) => [`action-${id}`, label, run]), 'No action available to you', 'right');
 }
 
 export async function terminate(id: string, after?: () => Promise<void>): Promise<boolean> {

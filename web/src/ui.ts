@@ -107,3 +107,20 @@ export function bytes(n: number): string {
 export function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
+
+/** One menu item: its test id, its label, what it does. */
+export type MenuItem = [string, string, () => void];
+
+/** A menu under `anchor` (one at a time), closed by a click anywhere; `empty` is shown when
+ * there is no item. `align` puts it under the anchor's left or right edge. */
+export function popupMenu(anchor: HTMLElement, testid: string, items: MenuItem[], empty: string, align: 'left' | 'right'): void {
+  document.querySelector('.menu')?.remove();
+  const menu = h('div', { class: 'menu', role: 'menu', 'data-testid': testid },
+    ...(items.length ? items.map(([id, label, run]) => h('button', { role: 'menuitem', 'data-testid': id, onclick: () => { menu.remove(); run(); } }, label))
+      : [h('span', { class: 'muted' }, empty)]));
+  const r = anchor.getBoundingClientRect();
+  menu.style.top = `${r.bottom + window.scrollY + 4}px`;
+  menu.style.left = align === 'right' ? `${Math.max(8, r.right + window.scrollX - 200)}px` : `${r.left + window.scrollX}px`;
+  document.body.append(menu);
+  setTimeout(() => document.addEventListener('click', () => menu.remove(), { once: true }));
+}

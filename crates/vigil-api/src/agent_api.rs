@@ -12,6 +12,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use vigil_core::{AgentPolicy, now_millis};
 use vigil_session::WorkstationId;
@@ -171,18 +172,10 @@ impl From<AgentRow> for Enrolled {
 
 pub(crate) async fn enrol(
     State(state): State<AppState>,
-    req: Request,
+    parts: Parts,
+    Json(e): Json<EnrolRequest>,
 ) -> ApiResult<Json<Enrolled>> {
-    let (parts, body) = req.into_parts();
     let from = client_addr(&parts);
-    let body = axum::body::to_bytes(body, 64 * 1024)
-        .await
-        .map_err(|_| ApiError::BadRequest("the enrolment request is too large".into()))?;
-    let e: EnrolRequest = serde_json::from_slice(&body).map_err(|err| {
-        ApiError::BadRequest(format!(
-            "enrolment request: {err} (expected token, host_name, machine_id, public_key)"
-        ))
-    })?;
     let ws = WorkstationId {
         host_name: &e.host_name,
         machine_id: &e.machine_id,

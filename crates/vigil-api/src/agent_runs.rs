@@ -70,8 +70,15 @@ pub(crate) async fn part(
         .find_map(|kv| kv.strip_prefix("offset="))
         .and_then(|v| v.parse::<i64>().ok())
         .ok_or_else(|| ApiError::BadRequest("give ?offset=N: where this part starts".into()))?;
-    let received =
-        endpoint::upload_part(&state.hub, &req.agent, &run, &object, offset, &req.body).await?;
+    let received = endpoint::upload_part(
+        &state.hub,
+        &req.agent,
+        &run,
+        &object,
+        offset,
+        req.body.clone(),
+    )
+    .await?;
     Ok(Json(Received { received }))
 }
 

@@ -130,11 +130,7 @@ impl AgentPolicy {
             );
         }
         if let Some(host) = &self.workstation
-            && (host.is_empty()
-                || host.len() > 253
-                || !host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_'))
+            && !is_host_name(host)
         {
             return err(
                 "workstation",
@@ -165,6 +161,14 @@ impl AgentPolicy {
                 PolicySubject::Group(name) => name == runner.primary_group,
             }
     }
+}
+
+/// Whether `s` can be a workstation's host name: 1 to 253 letters, digits, `-`, `.`, `_`.
+pub fn is_host_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 253
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
 }
 
 /// What the rules wrapping one program decide for one run: audited if any applying rule

@@ -128,16 +128,7 @@ struct Out<W: Write> {
 
 impl<W: Write> Out<W> {
     fn event(&mut self, at: Duration, code: &str, data: &str) -> std::io::Result<()> {
-        let interval = at.saturating_sub(self.last);
-        self.last = self.last.max(at);
-        let micros = interval.as_micros();
-        write!(
-            self.out,
-            "[{}.{:06}, {}, ",
-            micros / 1_000_000,
-            micros % 1_000_000,
-            serde_json::to_string(code)?
-        )?;
+        crate::writer::event_prefix(&mut self.out, &mut self.last, at, code)?;
         serde_json::to_writer(&mut self.out, data)?;
         self.out.write_all(b"]\n")
     }

@@ -299,16 +299,24 @@ impl<W: Write> CastWriter<W> {
 
     /// `[interval, "code", ` of an event line.
     fn event_prefix(&mut self, at: Duration, code: &str) -> io::Result<()> {
-        let interval = at.saturating_sub(self.last);
-        self.last = self.last.max(at);
-        let micros = interval.as_micros();
-        write!(
-            self.out,
-            "[{}.{:06}, \"{code}\", ",
-            micros / 1_000_000,
-            micros % 1_000_000
-        )
+        event_prefix(&mut self.out, &mut self.last, at, code)
     }
+}
+
+/// `[interval, "code", ` of an event line at `at`, the interval counted from `last` (which
+/// moves on): microseconds, as every Vigil recording writes them.
+pub(crate) fn event_prefix(
+    out: &mut impl Write,
+    last: &mut Duration,
+    at: Duration,
+    code: &str,
+) -> io::Result<()> {
+    let interval = at.saturating_sub(*last);
+    *last = (*last).max(at);
+    let micros = interval.as_micros();
+    write!(out, "[{}.{:06}, ", micros / 1_000_000, micros % 1_000_000)?;
+    serde_json::to_writer(&mut *out, code)?;
+    out.write_all(b", ")
 }
 
 #[cfg(test)]

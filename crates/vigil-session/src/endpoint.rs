@@ -207,7 +207,7 @@ pub async fn upload_part(
     run_id: &str,
     object: &str,
     offset: i64,
-    bytes: &[u8],
+    bytes: bytes::Bytes,
 ) -> Result<i64, EndpointError> {
     let (_, upload) = own_upload(hub, agent, run_id, object).await?;
     if upload.finished_at.is_some() {
@@ -221,8 +221,8 @@ pub async fn upload_part(
     }
     let path = staged(hub, run_id, object);
     let received = upload.received;
-    let data = bytes.to_vec();
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+    let now = received + i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+    blocking(move || {
         use std::os::unix::fs::FileExt;
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
@@ -234,12 +234,10 @@ pub async fn upload_part(
             .open(&path)?;
         // Bytes past the durable length are a part the server never confirmed: dropped.
         file.set_len(u64::try_from(received).unwrap_or(0))?;
-        file.write_all_at(&data, u64::try_from(received).unwrap_or(0))?;
-        file.sync_data()
+        file.write_all_at(&bytes, u64::try_from(received).unwrap_or(0))?;
+        Ok(file.sync_data()?)
     })
-    .await
-    .map_err(|e| std::io::Error::other(e.to_string()))??;
-    let now = received + i64::try_from(bytes.len()).unwrap_or(i64::MAX);
+    .await?;
     let mut tx = hub.store().begin().await?;
     let moved = tx
         .set_upload_received(run_id, object, received, now)
@@ -248,15 +246,10 @@ pub async fn upload_part(
     if !moved {
         // Another part for the same place won; whatever it left in the staged copy, the
         // whole-recording SHA-256 check decides.
-        let held = own_run(hub, agent, run_id)
-            .await?
-            .uploads
-            .into_iter()
-            .find(|u| u.object == object)
-            .map_or(0, |u| u.received);
+        let (_, held) = own_upload(hub, agent, run_id, object).await?;
         return Err(EndpointError::Offset {
             object: object.to_owned(),
-            received: held,
+            received: held.received,
         });
     }
     Ok(now)
@@ -282,13 +275,16 @@ pub async fn finish_upload(
             });
         }
         let path = staged(hub, run_id, object);
-        let digest = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+        let digest = blocking(move || {
             let mut hash = Sha256::new();
             std::io::copy(&mut std::fs::File::open(path)?, &mut hash)?;
-            Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+            Ok(hash
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>())
         })
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))??;
+        .await?;
         if !digest.eq_ignore_ascii_case(sha256) {
             let mut tx = hub.store().begin().await?;
             tx.set_upload_received(run_id, object, upload.received, 0)
@@ -310,10 +306,20 @@ pub async fn finish_upload(
         tx.commit().await?;
     }
     let run = own_run(hub, agent, run_id).await?;
-    if run.completed_at.is_none() && run.uploads.iter().all(|u| u.finished_at.is_some()) {
-        make_recording(hub, &run).await?;
+    if run.completed_at.is_some() || run.uploads.iter().any(|u| u.finished_at.is_none()) {
+        return Ok(run);
     }
+    make_recording(hub, &run).await?;
     own_run(hub, agent, run_id).await
+}
+
+/// Runs `work` on the blocking pool; its panic as an I/O error.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, EndpointError> + Send + 'static,
+) -> Result<T, EndpointError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?
 }
 
 /// Merges the run's two recordings into its session's recording and marks it complete.
@@ -324,21 +330,18 @@ async fn make_recording(hub: &Hub, run: &RunRow) -> Result<(), EndpointError> {
     );
     let merged_path = hub.upload_dir().join(format!("{}.cast.zst", run.id));
     let into = merged_path.clone();
-    tokio::task::spawn_blocking(move || -> Result<(), EndpointError> {
-        let out = std::fs::File::create(&into)?;
-        let mut out = std::io::BufWriter::new(out);
+    // Scratch: the recording store makes the result durable.
+    blocking(move || {
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&into)?);
         vigil_record::merge_stored(
             std::fs::File::open(&output)?,
             std::fs::File::open(&input)?,
             &mut out,
         )
         .map_err(|e| EndpointError::Recording(e.to_string()))?;
-        out.flush()?;
-        out.get_ref().sync_data()?;
-        Ok(())
+        Ok(out.flush()?)
     })
-    .await
-    .map_err(|e| std::io::Error::other(e.to_string()))??;
+    .await?;
     let key = run.session_id.clone();
     // A copy left by an attempt that failed before its commit is this run's own (no other
     // writer uses an endpoint session's key): made again whole.

@@ -71,13 +71,30 @@ pub struct Hub {
     rules:
         tokio::sync::Mutex<Option<(Vec<vigil_store::RuleRow>, Arc<vigil_audit::rules::RuleSet>)>>,
     /// The node's `unreadable_lines` setting, taken into each session's policy.
-    unreadable: std::sync::Mutex<Unreadable>,
+    unreadable: Setting<Unreadable>,
     ssh_logins: vigil_core::LoginLimiter,
     /// Where transferred files wait while they are inspected (see [`Hub::set_spool_dir`]).
-    spool_dir: std::sync::Mutex<std::path::PathBuf>,
+    spool_dir: Setting<std::path::PathBuf>,
     /// Where workstation recordings wait while they are uploaded (see
     /// [`Hub::set_upload_dir`]).
-    upload_dir: std::sync::Mutex<std::path::PathBuf>,
+    upload_dir: Setting<std::path::PathBuf>,
+}
+
+/// A node setting `serve` gives once and sessions read as they start.
+struct Setting<T>(std::sync::Mutex<T>);
+
+impl<T: Clone> Setting<T> {
+    fn new(value: T) -> Self {
+        Setting(std::sync::Mutex::new(value))
+    }
+
+    fn set(&self, value: T) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = value;
+    }
+
+    fn get(&self) -> T {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
 }
 
 /// Why a session cannot have its policy (and must be refused).
@@ -121,10 +138,10 @@ impl Hub {
             feeding: tokio::sync::Mutex::new(false),
             stages,
             rules: tokio::sync::Mutex::new(None),
-            unreadable: std::sync::Mutex::new(Unreadable::default()),
+            unreadable: Setting::new(Unreadable::default()),
             ssh_logins: vigil_core::LoginLimiter::new(5, std::time::Duration::from_secs(300)),
-            spool_dir: std::sync::Mutex::new(std::env::temp_dir().join("vigil-spool")),
-            upload_dir: std::sync::Mutex::new(std::env::temp_dir().join("vigil-uploads")),
+            spool_dir: Setting::new(std::env::temp_dir().join("vigil-spool")),
+            upload_dir: Setting::new(std::env::temp_dir().join("vigil-uploads")),
         })
     }
 
@@ -137,33 +154,27 @@ impl Hub {
     /// What sessions that start from now on do with interactive lines no exact source could
     /// read (the node's `unreadable_lines` setting).
     pub fn set_unreadable_lines(&self, unreadable: Unreadable) {
-        *self.unreadable.lock().unwrap_or_else(|p| p.into_inner()) = unreadable;
+        self.unreadable.set(unreadable);
     }
 
     /// Transferred files wait under `dir` while they are inspected (the node's data
     /// directory; the default is the system's temporary directory).
     pub fn set_spool_dir(&self, dir: std::path::PathBuf) {
-        *self.spool_dir.lock().unwrap_or_else(|p| p.into_inner()) = dir;
+        self.spool_dir.set(dir);
     }
 
     pub fn spool_dir(&self) -> std::path::PathBuf {
-        self.spool_dir
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.spool_dir.get()
     }
 
     /// Workstation recordings being uploaded wait under `dir` until they are whole (the
     /// node's data directory; kept across restarts, so an upload resumes).
     pub fn set_upload_dir(&self, dir: std::path::PathBuf) {
-        *self.upload_dir.lock().unwrap_or_else(|p| p.into_inner()) = dir;
+        self.upload_dir.set(dir);
     }
 
     pub fn upload_dir(&self) -> std::path::PathBuf {
-        self.upload_dir
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.upload_dir.get()
     }
 
     /// The policy snapshot of a session that starts now: the grant's decision, the audited-
@@ -176,7 +187,7 @@ impl Hub {
         at: vigil_audit::rules::Where,
     ) -> Result<Policy, PolicyError> {
         let rules = self.compiled_rules().await?;
-        let unreadable = *self.unreadable.lock().unwrap_or_else(|p| p.into_inner());
+        let unreadable = self.unreadable.get();
         let commands = CommandRules::new(rules, at).with_unreadable(unreadable);
         let policy = Policy::new(allow_port_forwarding, commands);
         Ok(self

@@ -300,21 +300,26 @@ impl ShellStage {
         // A line edited with keys the gateway cannot follow (history, completion, cursor)
         // may not be what the shell runs: while a rule could stop it, it does not run
         // unread (fail closed); the operator types it out.
-        let unreadable = !exact && self.rules.refuses_unreadable();
-        let source = match (unreadable, exact) {
-            (true, _) => Source::Unreadable,
-            (false, true) => Source::TypedLine,
-            (false, false) => Source::TypedLineInexact,
-        };
-        if unreadable {
-            let decided = self.decided(text, source);
-            let actions = vec![
-                Action::Inject(Bytes::from_static(CANCEL)),
-                Action::Tell(UNREADABLE.into()),
-            ];
-            return (actions, decided);
+        if !exact && self.rules.refuses_unreadable() {
+            return self.refuse_unread(text, UNREADABLE);
         }
+        let source = if exact {
+            Source::TypedLine
+        } else {
+            Source::TypedLineInexact
+        };
         self.verdict_on(text, source, key)
+    }
+
+    /// A line that does not run because the gateway cannot know what it is: cancelled, the
+    /// operator told `why`.
+    fn refuse_unread(&self, text: String, why: &str) -> (Vec<Action>, Decided) {
+        let decided = self.decided(text, Source::Unreadable);
+        let actions = vec![
+            Action::Inject(Bytes::from_static(CANCEL)),
+            Action::Tell(why.into()),
+        ];
+        (actions, decided)
     }
 
     /// After a cancel, bash has neither drawn a fresh prompt nor answered a query: its
@@ -331,12 +336,7 @@ impl ShellStage {
     /// reaches bash outside any query, so it clears the line.
     fn refuse_unsure(&mut self, text: String) -> (Vec<Action>, Decided) {
         self.cancelled_while_asked = false;
-        let decided = self.decided(text, Source::Unreadable);
-        let actions = vec![
-            Action::Inject(Bytes::from_static(CANCEL)),
-            Action::Tell(UNSURE.into()),
-        ];
-        (actions, decided)
+        self.refuse_unread(text, UNSURE)
     }
 
     /// Remembers that the gateway cancelled a line (see `unsure_buffer`).

@@ -344,10 +344,7 @@ async fn target_side_in(
                 let _ = pipe.lock().await.shutdown().await;
             }
             ChannelMsg::ExitStatus { exit_status } => {
-                let _ = pipe.lock().await.shutdown().await;
-                if let Some(d) = done.take() {
-                    d.wait().await;
-                }
+                relay_done(&pipe, &mut done).await;
                 let _ = operator.exit_status(exit_status).await;
                 crate::relay::record_exit(&shared, &io, id, exit_status).await;
             }
@@ -357,10 +354,7 @@ async fn target_side_in(
                 error_message,
                 lang_tag,
             } => {
-                let _ = pipe.lock().await.shutdown().await;
-                if let Some(d) = done.take() {
-                    d.wait().await;
-                }
+                relay_done(&pipe, &mut done).await;
                 let _ = crate::relay::forward_exit_signal(
                     &shared,
                     id,
@@ -378,15 +372,21 @@ async fn target_side_in(
             _ => {}
         }
     }
-    let _ = pipe.lock().await.shutdown().await;
-    if let Some(d) = done.take() {
-        d.wait().await;
-    }
+    relay_done(&pipe, &mut done).await;
     if !closed_by_target {
         shared.target_lost();
     }
     let _ = operator.eof().await;
     let _ = operator.close().await;
+}
+
+/// The target's output has ended: the protocol relay reads the end of it, and is waited for
+/// (once) before the exit status or signal goes to the operator.
+async fn relay_done(pipe: &Mutex<WriteHalf<DuplexStream>>, done: &mut Option<Done>) {
+    let _ = pipe.lock().await.shutdown().await;
+    if let Some(d) = done.take() {
+        d.wait().await;
+    }
 }
 
 /// What the protocol relay says to the operator.

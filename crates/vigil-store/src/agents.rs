@@ -191,7 +191,7 @@ impl Tx {
         by: &str,
         now_ms: i64,
     ) -> Result<AgentRow, StoreError> {
-        let agent = self.agent_by_host(host).await?;
+        let mut agent = self.agent_by_host(host).await?;
         if agent.status == AgentStatus::Approved {
             return Ok(agent);
         }
@@ -203,7 +203,10 @@ impl Tx {
         .bind(&agent.id)
         .execute(&mut *self.conn)
         .await?;
-        self.agent_by_host(host).await
+        agent.status = AgentStatus::Approved;
+        agent.approved_at = Some(now_ms);
+        agent.approved_by = Some(by.to_owned());
+        Ok(agent)
     }
 
     /// Forgets a workstation: its agent can no longer sign in (its recordings stay).

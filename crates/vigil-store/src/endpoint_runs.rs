@@ -126,6 +126,7 @@ impl Tx {
         .execute(&mut *self.conn)
         .await
         .map_err(crate::conflict(format!("run {}", run.id)))?;
+        let mut uploads = Vec::new();
         if run.record {
             for object in UPLOAD_OBJECTS {
                 sqlx::query(
@@ -135,16 +136,24 @@ impl Tx {
                 .bind(object)
                 .execute(&mut *self.conn)
                 .await?;
+                uploads.push(UploadRow {
+                    object: object.to_owned(),
+                    received: 0,
+                    size: None,
+                    sha256: None,
+                    finished_at: None,
+                });
             }
         }
-        find_run(&mut self.conn, run.id)
-            .await?
-            .ok_or_else(|| StoreError::NotFound(format!("run {}", run.id)))
-    }
-
-    /// The run `id`, read in this transaction.
-    pub async fn endpoint_run(&mut self, id: &str) -> Result<Option<RunRow>, StoreError> {
-        find_run(&mut self.conn, id).await
+        Ok(RunRow {
+            id: run.id.to_owned(),
+            agent_id: run.agent_id.to_owned(),
+            session_id: s.id.0.clone(),
+            record: run.record,
+            created_at: now_ms,
+            completed_at: (!run.record).then_some(now_ms),
+            uploads,
+        })
     }
 
     /// The server now holds `to` bytes of the object durably, if it held `from` until now

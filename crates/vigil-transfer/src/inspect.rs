@@ -76,6 +76,8 @@ pub struct Inspector {
     tool: &'static str,
     /// Allowed files up to this many bytes are kept by the keeper.
     keep: Option<(u64, Arc<dyn Keeper>)>,
+    /// The smallest size a check refuses every file over, and that check's name.
+    limit: Option<(u64, String)>,
 }
 
 /// A file on its way into the spool: its writer, or why it is refused already (its bytes
@@ -183,12 +185,17 @@ impl Inspector {
         log: Arc<dyn TransferLog>,
         tool: &'static str,
     ) -> Inspector {
+        let limit = plugins
+            .iter()
+            .filter_map(|p| Some((p.size_limit()?, p.name().to_owned())))
+            .min_by_key(|(bytes, _)| *bytes);
         Inspector {
             spool,
             plugins,
             log,
             tool,
             keep: None,
+            limit,
         }
     }
 
@@ -206,15 +213,10 @@ impl Inspector {
             Ok(w) => Ok(w),
             Err(e) => Err(Unspooled::spool(unspooled(path, direction, 0), &e)),
         };
-        let limit = self
-            .plugins
-            .iter()
-            .filter_map(|p| Some((p.size_limit()?, p.name().to_owned())))
-            .min_by_key(|(bytes, _)| *bytes);
         Incoming {
             writer,
             started: Instant::now(),
-            limit,
+            limit: self.limit.clone(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Where a transferred file waits at the gateway while it is inspected: on disk under the
-//! data directory (never whole in memory), written by offset (SFTP writes may come out of
-//! order, with holes) on a thread of its own, hashed as the bytes come when they come in
-//! order (otherwise once complete), removed when dropped.
+//! data directory (never whole in memory), written by offset on a thread of its own (SFTP
+//! writes may come out of order; a file must be whole when finished), hashed as the bytes
+//! come when they come in order (otherwise once complete), removed when dropped.
 //!
 //! What it is not: a quota. A disk that fills refuses the file being written
 //! ([`SpoolError::Full`]); other transfers and sessions go on.
@@ -295,7 +295,8 @@ impl SpoolWriter {
         &self.path
     }
 
-    /// Writes `data` at `offset` (a hole before it reads as zeros, as on the target).
+    /// Writes `data` at `offset`, in any order; a file still holding bytes never written when
+    /// it is finished is refused ([`SpoolError::Holes`]).
     pub async fn write_at(
         &mut self,
         offset: u64,

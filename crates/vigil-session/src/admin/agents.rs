@@ -22,12 +22,7 @@ pub struct WorkstationId<'a> {
 }
 
 fn check_host(host: &str) -> Result<(), AdminError> {
-    let ok = !host.is_empty()
-        && host.len() <= 253
-        && host
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'));
-    if ok {
+    if vigil_core::is_host_name(host) {
         Ok(())
     } else {
         Err(AdminError::Invalid(format!(

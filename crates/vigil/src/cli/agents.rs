@@ -85,6 +85,10 @@ pub(crate) struct AddArgs {
     disabled: bool,
 }
 
+fn yn(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
 fn yes_no(flag: &str, value: Option<String>, default: bool) -> anyhow::Result<bool> {
     match value.as_deref() {
         None => Ok(default),
@@ -193,7 +197,6 @@ pub(crate) async fn policy(
             );
             for r in rows {
                 let p = &r.policy;
-                let yn = |b: bool| if b { "yes" } else { "no" };
                 println!(
                     "{:<20} {:<8} {:<6} {:<6} {:<18} {:<16} {}{}",
                     p.name,
@@ -224,7 +227,6 @@ pub(crate) async fn policy(
 }
 
 fn print_policy(p: &AgentPolicy) {
-    let yn = |b: bool| if b { "yes" } else { "no" };
     println!("  enabled      {}", yn(p.enabled));
     println!("  path         {}", p.path);
     println!("  symlink      {}", yn(p.symlink));

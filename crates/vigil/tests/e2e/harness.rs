@@ -660,6 +660,21 @@ impl Gateway {
         (child, id)
     }
 
+    /// A new key pair for `user`, added to their keys (batch-mode clients such as `sftp -b`
+    /// take no password); returns the private key's path.
+    pub fn user_key(&self, user: &str) -> PathBuf {
+        let key = key_pair(self.dir.path(), &format!("{user}_key"));
+        self.ok(&[
+            "user",
+            "key",
+            "add",
+            user,
+            "--file",
+            &format!("{}.pub", key.display()),
+        ]);
+        key
+    }
+
     pub fn write_code(&self, code: &str) {
         std::fs::write(self.dir.path().join("code"), format!("{code}\n")).expect("code file");
     }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Output;
 
 use crate::harness::{
-    Gateway, Target, details, has_event, home_file, key_pair, scp, sha256_file as sha256, text,
+    Gateway, Target, details, has_event, home_file, scp, sha256_file as sha256, text,
 };
 
 #[test]
@@ -172,20 +172,6 @@ fn legacy_scp_files_are_held_until_every_check_allowed_them() {
     assert_eq!(left, 0, "spool {}", spool.display());
 }
 
-/// A new key pair for alice, added to her keys (SFTP batch mode takes no password).
-fn alice_key(gw: &Gateway) -> std::path::PathBuf {
-    let key = key_pair(gw.dir.path(), "alice_key");
-    gw.ok(&[
-        "user",
-        "key",
-        "add",
-        "alice",
-        "--file",
-        &format!("{}.pub", key.display()),
-    ]);
-    key
-}
-
 /// Runs `sftp -b -` with `batch` on its standard input (batch mode takes no password: alice
 /// signs in with `key`).
 fn sftp_batch(gw: &Gateway, key: &Path, batch: &str) -> Output {
@@ -235,7 +221,7 @@ fn sftp_files_are_held_until_decided_and_every_other_operation_works_and_is_logg
     let elf = dir.join("readme.txt");
     std::fs::copy("/bin/true", &elf).unwrap();
     let work = format!("sftp-{tag}");
-    let key = alice_key(&gw);
+    let key = gw.user_key("alice");
 
     // Listings, directories, renames and removals work; an allowed upload lands whole.
     let batch = format!(
@@ -351,7 +337,7 @@ fn a_gigabyte_upload_is_inspected_without_the_gateway_growing() {
             f.write_all(&block).unwrap();
         }
     }
-    let key = alice_key(&gw);
+    let key = gw.user_key("alice");
     let name = format!("big-{}.bin", std::process::id());
     let status = format!("/proc/{}/status", gw.pid());
     let before = rss_kib(&status).expect("the gateway runs");
@@ -507,7 +493,7 @@ fn a_full_spool_refuses_the_file_and_nothing_else() {
     assert!(status.success());
     let small = dir.join("small.txt");
     std::fs::write(&small, "fits in the spool\n").unwrap();
-    let key = alice_key(&gw);
+    let key = gw.user_key("alice");
     let (big_there, small_there) = (format!("big-{tag}.bin"), format!("small-{tag}.txt"));
     // `-put`: the batch goes on after a failed command.
     let batch = format!(

@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::harness::{Gateway, Target, has_event, key_pair, text};
+use crate::harness::{Gateway, Target, has_event, text};
 
 fn random_bytes(n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];
@@ -102,15 +102,7 @@ fn sftp_scp_and_rsync_pass_through() {
     let payload = random_bytes(2 << 20);
     std::fs::write(&local, &payload).unwrap();
     // sftp -b implies BatchMode (no password prompts): alice logs in with a key.
-    let key = key_pair(gw.dir.path(), "alice_key");
-    gw.ok(&[
-        "user",
-        "key",
-        "add",
-        "alice",
-        "--file",
-        &format!("{}.pub", key.display()),
-    ]);
+    let key = gw.user_key("alice");
     let batch = gw.dir.path().join("batch");
     let back = gw.dir.path().join("back.bin");
     std::fs::write(
