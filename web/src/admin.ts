@@ -267,6 +267,7 @@ const ADMIN_SENTENCES: Record<string, (d: Detail, r: AuditRow) => string> = {
   transfer_policy_cleared: (d) => `File-transfer policy removed${via(d)}.`,
   agent_token_created: (d) => `Made a workstation enrolment token, valid until ${new Date(Number(d.expires_at)).toISOString()}${via(d)}.`,
   agent_enrolled: (d) => `Workstation agent enrolled (machine ${val(d.machine_id)}, key ${val(d.fingerprint)}); pending approval${via(d)}.`,
+  agent_alert: (d) => `Workstation alert (${val(d.alert)}): ${val(d.message)}${via(d)}.`,
   agent_approved: (d) => `Workstation approved (key ${val(d.fingerprint)})${via(d)}.`,
   agent_removed: (d) => `Workstation removed (key ${val(d.fingerprint)})${via(d)}.`,
   agent_policy_added: (d) => `Endpoint policy added: ${agentPolicyText(d.policy)}${via(d)}.`,

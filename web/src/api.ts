@@ -26,6 +26,8 @@ export interface Session {
   risk: number;
   prevent_purge_at: number | null;
   purged_at: number | null;
+  /** A workstation run whose user has no Vigil user of the same name (kept, flagged). */
+  unknown_user: boolean;
   duration_ms: number;
   active: boolean;
 }

@@ -41,7 +41,7 @@ export async function sessionsPage(main: HTMLElement): Promise<void> {
   const status = h('select', { name: 'status', 'data-testid': 'filter-status' },
     ...[['', 'All'], ['active', 'Active'], ['finished', 'Finished']].map(([v, l]) => h('option', { value: v, selected: (f.status ?? '') === v }, l)));
   const protocol = h('select', { name: 'protocol', 'data-testid': 'filter-protocol' },
-    ...[['', 'Any'], ['ssh', 'SSH']].map(([v, l]) => h('option', { value: v, selected: (f.protocol ?? '') === v }, l)));
+    ...[['', 'Any'], ['ssh', 'SSH'], ['endpoint', 'Endpoint (workstation agent)']].map(([v, l]) => h('option', { value: v, selected: (f.protocol ?? '') === v }, l)));
   const form = h('form', { class: 'filters', 'data-testid': 'filters', onsubmit: (e: Event) => {
     e.preventDefault();
     const data = new FormData(form);
@@ -105,7 +105,10 @@ export async function sessionsPage(main: HTMLElement): Promise<void> {
     return h('tr', { 'data-testid': `session-${s.id}`, 'data-user': s.user_name, 'data-status': s.active ? 'active' : 'finished' },
       h('td', {}, h('span', { class: `badge ${s.active ? 'live' : s.purged_at ? 'purged' : 'done'}` }, s.status === 'locked' ? 'Locked' : s.active ? 'Active' : s.purged_at ? 'Purged' : 'Finished'),
         s.prevent_purge_at ? h('span', { class: 'badge kept', title: 'Kept from the retention purge' }, 'Kept') : null),
-      h('td', {}, s.user_name), h('td', {}, s.target_name ?? '—'), h('td', {}, s.login ?? '—'),
+      h('td', {}, s.user_name, s.unknown_user
+        ? h('span', { class: 'badge flagged', 'data-testid': 'unknown-user', title: 'A workstation run whose user has no Vigil user of the same name: kept for review. Create the Vigil user, or find out who this is.' }, 'Unknown user')
+        : null),
+      h('td', {}, s.target_name ?? '—', s.protocol === 'endpoint' ? h('span', { class: 'muted' }, ' (workstation)') : null), h('td', {}, s.login ?? '—'),
       h('td', {}, s.client_addr), h('td', {}, s.node), h('td', {}, when(s.started_at)),
       h('td', {}, duration(s.duration_ms)), h('td', {}, String(s.risk)),
       h('td', { title: 'from operator / to operator' }, `${bytes(s.bytes_in)} / ${bytes(s.bytes_out)}`),

@@ -69,7 +69,7 @@ async function findSession(page, filters) {
   await page.goto(`${URL}/#/sessions`);
   for (const [k, v] of Object.entries(filters)) {
     const el = page.getByTestId(`filter-${k}`);
-    if (k === 'status') await el.selectOption(v); else await el.fill(v);
+    if (k === 'status' || k === 'protocol') await el.selectOption(v); else await el.fill(v);
   }
   await page.getByTestId('apply-filters').click();
 }
@@ -595,8 +595,9 @@ test('the endpoint manager: policies from its three entry points, a workstation 
   const page = await newPage();
   await login(page, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
   await page.getByTestId('nav-endpoint').click();
-  await page.getByTestId('policies-empty').waitFor();
-  await page.getByTestId('workstations-empty').waitFor();
+  // The console.rs stage enrolled a workstation with one rule (the recorded run below).
+  await page.getByTestId('policy-vconsole').waitFor();
+  await page.getByTestId('workstation-ws-console').waitFor();
   // New rule for user: the subject is a user, fixed.
   await page.getByTestId('policy-menu').click();
   await page.getByTestId('policy-new-user').click();
@@ -664,5 +665,42 @@ test('the endpoint manager: policies from its three entry points, a workstation 
   for (const said of ['Endpoint policy added: audit and record /usr/bin/ping for user alice', 'Endpoint policy disabled', 'Endpoint policy removed', 'Made a workstation enrolment token', 'pending approval', 'Workstation approved']) {
     assert.ok(audit.includes(said), `${said} in ${audit}`);
   }
+  await page.context().close();
+});
+
+test('a workstation run recorded by the agent is in Remote Sessions: flagged, its logs and its video', async () => {
+  const id = process.env.VIGIL_ENDPOINT_SESSION;
+  assert.ok(id, 'console.rs records a workstation run first');
+  const page = await newPage();
+  await login(page, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
+  await findSession(page, { protocol: 'endpoint' });
+  const row = page.getByTestId(`session-${id}`);
+  await row.waitFor();
+  assert.equal(await page.locator('[data-testid^="session-"][data-user]').count(), 1, 'only endpoint sessions are listed');
+  const text = await row.innerText();
+  assert.ok(text.includes('vwsconsole') && text.includes('ws-console') && text.includes('(workstation)'), text);
+  await row.getByTestId('unknown-user').waitFor();
+  await shot(page, '32-endpoint-session-flagged');
+  await action(page, id, 'logs');
+  const log = await until('the run in the session log', async () => {
+    const t = await page.getByTestId('session-log').innerText();
+    if (!t.includes('ran on')) throw new Error(t);
+    return t;
+  });
+  for (const needle of ['ran on ws-console as /usr/local/bin/vconsole', 'status 7', 'recorded by vconsole', 'No Vigil user has this name']) {
+    assert.ok(log.includes(needle), `the session log shows "${needle}":\n${log}`);
+  }
+  await page.getByRole('button', { name: 'Close' }).first().click();
+  await action(page, id, 'video');
+  await page.getByTestId('video-play').waitFor();
+  await page.getByTestId('video-play').click();
+  await until('the video plays the run', async () => (await terminalText(page, 'video-terminal')).includes('endpoint-console-42'), 15000);
+  await shot(page, '33-endpoint-session-video');
+  // Prevent purge and Configure auditors are offered as for every session.
+  await page.goto(`${URL}/#/sessions`);
+  await findSession(page, { protocol: 'endpoint' });
+  await page.getByTestId(`session-${id}`).getByTestId('actions').click();
+  await page.getByTestId('action-prevent-purge').waitFor();
+  await page.getByTestId('action-auditors').waitFor();
   await page.context().close();
 });

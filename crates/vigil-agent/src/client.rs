@@ -84,6 +84,10 @@ pub struct Client {
     base: String,
     http: ureq::Agent,
     identity: Option<(String, Arc<AgentKey>)>,
+    /// The time of the last signed request: each one is signed at a later millisecond, so
+    /// two identical requests never carry the same signature (the server refuses a
+    /// signature it has seen as a replay).
+    last_at: std::sync::Mutex<i64>,
 }
 
 impl Client {
@@ -114,6 +118,7 @@ impl Client {
             base: base.trim_end_matches('/').to_owned(),
             http: config.into(),
             identity: None,
+            last_at: std::sync::Mutex::new(0),
         })
     }
 
@@ -157,7 +162,14 @@ impl Client {
             .uri(&url)
             .header("Content-Type", content_type);
         if let Some((id, key)) = &self.identity {
-            let at = now_ms();
+            let at = {
+                let mut last = self
+                    .last_at
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                *last = now_ms().max(*last + 1);
+                *last
+            };
             let sig = key.sign(&request_message(method, path_and_query, at, body));
             req = req.header(
                 "Authorization",
@@ -230,6 +242,16 @@ impl Client {
 
     pub fn policies(&self) -> Result<Policies, ClientError> {
         self.json("GET", "/api/v1/agent/policies", None::<&()>)
+    }
+
+    /// Raises an alert in the server's administration log and SIEM (`spool_full`).
+    pub fn alert(&self, alert: &str, message: &str) -> Result<(), ClientError> {
+        let _: serde_json::Value = self.json(
+            "POST",
+            "/api/v1/agent/alerts",
+            Some(&serde_json::json!({ "alert": alert, "message": message })),
+        )?;
+        Ok(())
     }
 
     pub fn report_run(&self, report: &impl Serialize) -> Result<RunState, ClientError> {

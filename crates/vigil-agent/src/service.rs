@@ -36,6 +36,8 @@ pub struct Service {
     uploading: Mutex<HashSet<String>>,
     /// The latest policies (shared with the connection threads' own decisions).
     policies: Mutex<PolicyCache>,
+    /// When the server was last told that the spool is full.
+    alerted_at: Mutex<Option<Instant>>,
     /// "Waiting for approval" was said (once is enough).
     waiting_said: AtomicBool,
 }
@@ -65,6 +67,7 @@ impl Service {
             uploading: Mutex::new(HashSet::new()),
             policies: Mutex::new(policies),
             waiting_said: AtomicBool::new(false),
+            alerted_at: Mutex::new(None),
         }
     }
 
@@ -219,11 +222,9 @@ impl Service {
                 start.program,
                 self.spool.quota() >> 20
             );
-            say!(
-                "ALERT: the spool is full ({} MiB): a recorded run was refused",
-                self.spool.quota() >> 20
-            );
             let _ = stream.write_all(&Frame::Accepted(Acceptance { ok: false, message }).encode());
+            drop(stream);
+            self.spool_full_alert(&start.program);
             return Ok(());
         }
         let report = RunReport {
@@ -310,6 +311,27 @@ impl Service {
             // The wrapper still waits for the objects not said yet.
         }
         Ok(())
+    }
+
+    /// Says that the spool is full, here and (at most every ten minutes) to the server.
+    fn spool_full_alert(&self, program: &str) {
+        let message = format!(
+            "the recording spool is full ({} of {} MiB): recorded programs are refused until uploads empty it (last refused: {program})",
+            self.spool.used() >> 20,
+            self.spool.quota() >> 20
+        );
+        say!("ALERT: {message}");
+        let mut last = self
+            .alerted_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if last.is_some_and(|at| at.elapsed() < Duration::from_secs(600)) {
+            return;
+        }
+        match self.client.alert("spool_full", &message) {
+            Ok(()) => *last = Some(Instant::now()),
+            Err(e) => say!("cannot send the alert to the server: {e}"),
+        }
     }
 
     /// Uploads `run` unless someone else is; true when it is all on the server.

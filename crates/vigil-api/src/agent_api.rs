@@ -189,6 +189,26 @@ pub(crate) async fn status(req: AgentRequest) -> ApiResult<Json<Enrolled>> {
     Ok(Json(req.agent.into()))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AlertRequest {
+    alert: String,
+    message: String,
+}
+
+pub(crate) async fn alert(
+    State(state): State<AppState>,
+    req: AgentRequest,
+) -> ApiResult<Json<serde_json::Value>> {
+    req.approved()?;
+    let a: AlertRequest = req.json()?;
+    state
+        .admin
+        .agent_alert(&req.agent, &req.addr, &a.alert, &a.message)
+        .await?;
+    Ok(Json(serde_json::json!({ "alert": a.alert })))
+}
+
 /// The policies that apply to the calling workstation, with the revision they are at.
 #[derive(Serialize)]
 pub(crate) struct Policies {

@@ -519,6 +519,13 @@ pub const ROUTES: &[Route] = &[
     ),
     r(
         "POST",
+        "/api/v1/agent/alerts",
+        "Raise an alert from the calling workstation: {alert: spool_full, message}; written to the administration log and sent to the SIEM (signed request)",
+        Agent,
+        |m| on(m, agent_api::alert),
+    ),
+    r(
+        "POST",
         "/api/v1/agent/runs",
         "Report a run an access policy audited or recorded, once its program ended: {id (UUID), user, uid, primary_group, program, real_path?, argv, cwd, tty?, started_at, ended_at, exit_status?, signal?, record, policies}; sent again, returns the run as it stands (signed request)",
         Agent,

@@ -301,7 +301,9 @@ async fn a_recorded_run_is_uploaded_in_resumable_parts_and_becomes_a_session_wit
     .await;
     assert_eq!(status, StatusCode::OK, "{run}");
     let session = run["session_id"].as_str().unwrap().to_owned();
-    // Sent again (the agent did not hear the answer): the same run.
+    // Sent again (the agent did not hear the answer): the same run. A millisecond later at
+    // least: the same request signed in the same millisecond is a replay.
+    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     let (status, again) = agent_call(
         &f,
         &agent,

@@ -218,6 +218,10 @@ kinds! {
     AgentApproved = "agent_approved", Admin, ["fingerprint"];
     /// A workstation was removed: its agent can no longer sign in (its recordings stay).
     AgentRemoved = "agent_removed", Admin, ["fingerprint"];
+    /// A workstation's agent (the subject) raised an alert: `alert` names it (`spool_full`:
+    /// its recording spool is full and recorded programs are refused until it empties),
+    /// `message` says it in words.
+    AgentAlert = "agent_alert", Admin, ["alert", "message"];
     /// An endpoint access policy was added (subject: its name): `policy` is the whole rule.
     AgentPolicyAdded = "agent_policy_added", Admin, ["policy"];
     /// An endpoint access policy was enabled.

@@ -191,6 +191,7 @@ pub fn class_of(kind: K, action: &str, score: i64) -> Option<Class> {
         K::AgentEnrolled => c(6401, "AGENT_ENROLLED", "Workstation agent enrolled", 5),
         K::AgentApproved => c(6402, "AGENT_APPROVED", "Workstation approved", 6),
         K::AgentRemoved => c(6403, "AGENT_REMOVED", "Workstation removed", 6),
+        K::AgentAlert => c(6404, "AGENT_ALERT", "Workstation agent alert", 8),
         K::AgentPolicyAdded => c(6410, "AGENT_POLICY_ADDED", "Endpoint policy added", 5),
         K::AgentPolicyEnabled => c(6411, "AGENT_POLICY_ENABLED", "Endpoint policy enabled", 5),
         K::AgentPolicyDisabled => c(6412, "AGENT_POLICY_DISABLED", "Endpoint policy disabled", 6),

@@ -40,6 +40,9 @@ pub struct SessionRow {
     pub prevent_purge_at: Option<i64>,
     /// Set once the retention purge removed the recording and the log.
     pub purged_at: Option<i64>,
+    /// A workstation run (protocol `endpoint`) whose user has no Vigil user of the same
+    /// name: kept, and flagged in Remote Sessions until such a user exists.
+    pub unknown_user: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -74,7 +77,8 @@ pub struct SessionFilter {
     pub offset: Option<i64>,
 }
 
-pub(crate) const COLUMNS: &str = "id, user_name, target_name, login, client_addr, node, protocol, status, started_at, ended_at, end_reason, bytes_in, bytes_out, recording_key, risk, prevent_purge_at, purged_at";
+pub(crate) const COLUMNS: &str = "id, user_name, target_name, login, client_addr, node, protocol, status, started_at, ended_at, end_reason, bytes_in, bytes_out, recording_key, risk, prevent_purge_at, purged_at, \
+    CAST(CASE WHEN protocol = 'endpoint' AND NOT EXISTS (SELECT 1 FROM users WHERE users.name = sessions.user_name) THEN 1 ELSE 0 END AS BIGINT) AS unknown_user";
 
 pub(crate) fn row_from(r: &AnyRow) -> Result<SessionRow, StoreError> {
     Ok(SessionRow {
@@ -95,6 +99,7 @@ pub(crate) fn row_from(r: &AnyRow) -> Result<SessionRow, StoreError> {
         risk: r.try_get("risk")?,
         prevent_purge_at: r.try_get("prevent_purge_at")?,
         purged_at: r.try_get("purged_at")?,
+        unknown_user: r.try_get::<i64, _>("unknown_user")? != 0,
     })
 }
 

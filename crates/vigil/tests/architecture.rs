@@ -265,6 +265,22 @@ fn no_crate_depends_on_one_it_must_not_know() {
             &["vigil-ssh", "vigil-api", "axum", "russh"],
         ),
         ("vigil-ssh", &["vigil-api", "axum", "sqlx"]),
+        // The workstation agent speaks only the public agent API: no store, no session, no
+        // server crate (it runs on workstations, far from the server's database).
+        (
+            "vigil-agent",
+            &[
+                "vigil-store",
+                "vigil-session",
+                "vigil-ssh",
+                "vigil-api",
+                "vigil-forward",
+                "vigil-transfer",
+                "sqlx",
+                "axum",
+                "russh",
+            ],
+        ),
         ("vigil-api", &["vigil-ssh", "russh"]),
     ];
     let mut offenders = Vec::new();

@@ -9,6 +9,10 @@ use vigil_vault::{AgentPublicKey, Secret, new_token, token_hash};
 
 use super::{Actor, Admin, AdminError};
 
+/// The alerts an agent raises: `spool_full` (its recording spool reached its quota; recorded
+/// programs are refused on the workstation until uploads empty it).
+pub(crate) const AGENT_ALERTS: &[&str] = &["spool_full"];
+
 /// How long an enrolment token is valid unless the administrator says otherwise.
 pub const AGENT_TOKEN_VALIDITY: Duration = Duration::from_secs(24 * 3600);
 
@@ -98,6 +102,37 @@ impl Admin {
             tx.enrol_agent(&enrolment, now_millis()).await
         })
         .await
+    }
+
+    /// An alert a workstation's agent raised (see [`AGENT_ALERTS`]), in the administration
+    /// log and the SIEM.
+    pub async fn agent_alert(
+        &self,
+        agent: &AgentRow,
+        from: &str,
+        alert: &str,
+        message: &str,
+    ) -> Result<(), AdminError> {
+        if !AGENT_ALERTS.contains(&alert) {
+            return Err(AdminError::Invalid(format!(
+                "alert {alert:?} is not one an agent raises: use one of {}",
+                AGENT_ALERTS.join(", ")
+            )));
+        }
+        if message.is_empty() || message.chars().count() > 1000 || message.contains('\0') {
+            return Err(AdminError::Invalid(
+                "message: say the alert in at most 1000 characters".into(),
+            ));
+        }
+        let actor = Actor::api(format!("agent@{}", agent.host_name), from);
+        let mut tx = self.store.begin().await?;
+        tx.record(actor.entry(
+            EventKind::AgentAlert,
+            &agent.host_name,
+            serde_json::json!({ "alert": alert, "message": message }),
+        ));
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Approves a workstation: its agent's uploads are accepted from now on.

@@ -5,7 +5,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::harness::{Gateway, TARGET_USER, Target, vigil_bin};
+use std::time::Duration;
+
+use crate::harness::{Gateway, TARGET_USER, Target, eventually, vigil_bin};
+use crate::workstation::{Workstation, endpoint_sessions, os_user, run_as};
 
 /// The target account's home: where the operator's shell writes its evidence files.
 fn target_home() -> String {
@@ -26,6 +29,8 @@ fn console_in_a_browser() {
     let gw = Gateway::start();
     gw.provision(&target, "web01", "alice", "alice-pw");
     gw.add_user("carol", "carol-pw-7d1c");
+    // A workstation run recorded by the real agent, by a user with no Vigil user: flagged.
+    let (_workstation, endpoint_session) = endpoint_run(&gw);
     let ssh = gw.ssh("alice:web01", "alice-pw");
     let operator = serde_json::json!({
         "program": ssh.get_program().to_string_lossy(),
@@ -50,6 +55,7 @@ fn console_in_a_browser() {
         .env("VIGIL_DATA_DIR", &gw.data)
         .env("VIGIL_SCREENSHOTS", &shots)
         .env("VIGIL_TARGET_HOME", target_home())
+        .env("VIGIL_ENDPOINT_SESSION", &endpoint_session)
         .status()
         .expect("node (the test script installs Node.js and Chromium)");
     eprintln!("console screenshots: {shots}");
@@ -58,4 +64,45 @@ fn console_in_a_browser() {
         "the browser tests failed (see above); serve log:\n{}",
         gw.log_text()
     );
+}
+
+/// A recorded run on a workstation enrolled with `gw`; returns its session's id.
+fn endpoint_run(gw: &Gateway) -> (Workstation, String) {
+    let user = "vwsconsole";
+    os_user(user, None, &[]);
+    let mut ws = Workstation::enrol(gw, "ws-console");
+    ws.approve(gw);
+    let program = ws.program(
+        "/usr/local/bin/vconsole",
+        "#!/bin/sh\necho endpoint-console-42\nexit 7\n",
+    );
+    gw.ok(&[
+        "agent-policy",
+        "add",
+        "vconsole",
+        "--path",
+        "/usr/local/bin/vconsole",
+        "--record",
+        "yes",
+        "--user",
+        user,
+    ]);
+    ws.start();
+    ws.wait_wrapped("/usr/local/bin/vconsole");
+    let out = run_as(user, &program.display().to_string(), "");
+    assert!(crate::harness::text(&out).contains("OK."));
+    let id = eventually(Duration::from_secs(60), "the endpoint session", || {
+        endpoint_sessions(gw, "ws-console")
+            .first()
+            .and_then(|s| s["id"].as_str().map(str::to_owned))
+    });
+    // Kept from the purge another browser test runs.
+    gw.ok(&[
+        "session",
+        "prevent-purge",
+        &id,
+        "--reason",
+        "the browser test's workstation run",
+    ]);
+    (ws, id)
 }

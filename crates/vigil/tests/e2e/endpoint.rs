@@ -470,3 +470,136 @@ fn an_unapproved_workstation_uploads_nothing() {
         (details(&gw.session(&id), "endpoint_uploaded").len() == 2).then_some(())
     });
 }
+
+/// On the real root the original is moved aside with the real `dpkg-divert --local
+/// --rename` (a throwaway path), and put back, diversion removed, when the rule goes.
+#[test]
+fn on_the_real_root_originals_are_diverted_with_dpkg_and_restored() {
+    let gw = Gateway::start();
+    let user = "vwsdpkg1";
+    os_user(user, None, &[]);
+    let mut ws = Workstation::enrol(&gw, "ws-dpkg1");
+    ws.approve(&gw);
+    ws.on_the_real_root();
+    let path = format!("/usr/local/bin/vigil-e2e-divert-{}", std::process::id());
+    let script = "#!/bin/sh\necho diverted-program-ran\n";
+    let _cleanup = Diverted(path.clone());
+    std::fs::write(&path, script).unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    gw.ok(&[
+        "agent-policy",
+        "add",
+        "vdpkg",
+        "--path",
+        &path,
+        "--record",
+        "yes",
+        "--user",
+        user,
+    ]);
+    ws.start();
+    ws.wait_wrapped(&path);
+    let list = diversions(&path);
+    assert!(
+        list.contains(&format!(
+            "local diversion of {path} to /usr/lib/vigil-agent/orig{path}"
+        )),
+        "{list}"
+    );
+    let out = run_as(user, &path, "");
+    assert!(
+        text(&out).contains("diverted-program-ran"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("Uploading recorded input data...\r\nOK."),
+        "{}",
+        text(&out)
+    );
+    one_session(&gw, "ws-dpkg1");
+
+    gw.ok(&["agent-policy", "remove", "vdpkg"]);
+    eventually(WAIT, "the original back in place", || {
+        (std::fs::read_to_string(&path).ok()? == script).then_some(())
+    });
+    assert_eq!(diversions(&path), "");
+    let out = run_as(user, &path, "");
+    assert!(!text(&out).contains("Uploading"), "{}", text(&out));
+}
+
+fn diversions(path: &str) -> String {
+    let out = std::process::Command::new("dpkg-divert")
+        .args(["--list", path])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Removes the throwaway program and any diversion of it left by a failed test.
+struct Diverted(String);
+
+impl Drop for Diverted {
+    fn drop(&mut self) {
+        let original = format!("/usr/lib/vigil-agent/orig{}", self.0);
+        if !diversions(&self.0).is_empty() {
+            let _ = std::fs::remove_file(&self.0);
+            let _ = std::process::Command::new("dpkg-divert")
+                .args([
+                    "--local", "--rename", "--divert", &original, "--remove", &self.0,
+                ])
+                .status();
+        }
+        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(&original);
+    }
+}
+
+/// A full spool: a recorded program is refused (it cannot be recorded), the user told why,
+/// and the server's administration log and SIEM get the agent's alert.
+#[test]
+fn a_full_spool_refuses_recorded_programs_and_alerts_the_server() {
+    let gw = Gateway::start();
+    let user = "vwsfull1";
+    os_user(user, None, &[]);
+    let mut ws = Workstation::enrol(&gw, "ws-full1");
+    ws.approve(&gw);
+    ws.with_args(&["--spool-quota-mib", "0"]);
+    let program = ws.program("/usr/local/bin/vfull", "#!/bin/sh\necho full-ran\n");
+    gw.ok(&[
+        "agent-policy",
+        "add",
+        "vfull",
+        "--path",
+        "/usr/local/bin/vfull",
+        "--record",
+        "yes",
+        "--user",
+        user,
+    ]);
+    ws.start();
+    ws.wait_wrapped("/usr/local/bin/vfull");
+    let out = run_as(user, &program.display().to_string(), "");
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(126), "{said}");
+    assert!(!said.contains("full-ran"), "{said}");
+    assert!(
+        said.contains("the recording spool on this workstation is full"),
+        "{said}"
+    );
+    let what = format!(
+        "the agent's alert in the administration log: {}",
+        ws.log_text()
+    );
+    let alert = eventually(WAIT, &what, || {
+        gw.audit()
+            .into_iter()
+            .find(|e| e["action"] == "agent_alert")
+    });
+    assert_eq!(alert["subject"], "ws-full1");
+    assert!(
+        alert["detail"].as_str().unwrap().contains("spool_full"),
+        "{alert}"
+    );
+    assert!(ws.spooled().is_empty());
+}

@@ -88,6 +88,11 @@ impl Workstation {
         c
     }
 
+    /// Installs wrappers under the real root (`/`, with dpkg-divert) from the next start.
+    pub fn on_the_real_root(&mut self) {
+        self.root = PathBuf::from("/");
+    }
+
     /// Options for the next start of the service.
     pub fn with_args(&mut self, args: &[&str]) {
         self.extra = args.iter().map(|s| s.to_string()).collect();
