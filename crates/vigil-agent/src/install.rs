@@ -317,3 +317,148 @@ fn dpkg_divert(action: &[&str], path: &Path, to: &Path) -> Result<(), InstallErr
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use vigil_core::PolicySubject;
+
+    fn rule(name: &str, path: &str, symlink: bool) -> AgentPolicy {
+        AgentPolicy {
+            name: name.into(),
+            enabled: true,
+            path: path.into(),
+            symlink,
+            audit: true,
+            record: true,
+            subject: PolicySubject::User("alice".into()),
+            workstation: None,
+        }
+    }
+
+    struct Fixture {
+        _dir: tempfile::TempDir,
+        installer: Installer,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::create_dir_all(root.join("opt/tool")).unwrap();
+        std::fs::write(root.join("usr/bin/psql"), b"the real psql").unwrap();
+        std::fs::write(root.join("opt/tool/tool"), b"the real tool").unwrap();
+        std::os::unix::fs::symlink("../../opt/tool/tool", root.join("usr/bin/tool")).unwrap();
+        let wrapper = dir.path().join("vigil-rec");
+        std::fs::write(&wrapper, b"\x7fELF the wrapper").unwrap();
+        let installer = Installer {
+            root,
+            state_dir: dir.path().join("state"),
+            wrapper,
+            group: None,
+            divert: Divert::Rename,
+        };
+        Fixture {
+            _dir: dir,
+            installer,
+        }
+    }
+
+    fn config_at(f: &Fixture, path: &str) -> Option<WrapperConfig> {
+        let file = std::fs::File::open(f.installer.on_disk(path)).ok()?;
+        trailer::read(file).ok()
+    }
+
+    #[test]
+    fn a_rule_wraps_its_path_and_its_removal_puts_the_program_back() {
+        let f = fixture();
+        let rules = vec![rule("psql", "/usr/bin/psql", false)];
+        let (installed, problems) = f.installer.reconcile(&rules, Vec::new());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(installed.len(), 1);
+        let config = config_at(&f, "/usr/bin/psql").unwrap();
+        assert_eq!(config.paths, ["/usr/bin/psql"]);
+        assert_eq!(std::fs::read(&config.original).unwrap(), b"the real psql");
+        assert!(
+            config
+                .original
+                .starts_with(f.installer.root.join("usr/lib/vigil-agent/orig"))
+        );
+        // Again with the same rules: nothing to do.
+        let (again, problems) = f.installer.reconcile(&rules, installed.clone());
+        assert!(problems.is_empty());
+        assert_eq!(again, installed);
+        // The rule gone: the program is back where it was.
+        let (none, problems) = f.installer.reconcile(&[], installed);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert!(none.is_empty());
+        let back = std::fs::read(f.installer.on_disk("/usr/bin/psql")).unwrap();
+        assert_eq!(back, b"the real psql");
+    }
+
+    #[test]
+    fn a_symlink_rule_wraps_what_the_link_resolves_to() {
+        let f = fixture();
+        let rules = vec![rule("tool", "/usr/bin/tool", true)];
+        let (installed, problems) = f.installer.reconcile(&rules, Vec::new());
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(installed[0].target, "/opt/tool/tool");
+        assert_eq!(installed[0].paths, ["/usr/bin/tool"]);
+        let link = f.installer.on_disk("/usr/bin/tool");
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(
+            config_at(&f, "/usr/bin/tool").unwrap().paths,
+            ["/usr/bin/tool"]
+        );
+        // A second rule on the target itself joins the same wrapper.
+        let both = vec![
+            rule("tool", "/usr/bin/tool", true),
+            rule("t2", "/opt/tool/tool", false),
+        ];
+        let (installed, problems) = f.installer.reconcile(&both, installed);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(installed.len(), 1);
+        assert_eq!(installed[0].paths, ["/opt/tool/tool", "/usr/bin/tool"]);
+    }
+
+    #[test]
+    fn a_rule_that_disagrees_with_the_file_is_refused_with_what_to_do() {
+        let f = fixture();
+        let cases = [
+            (rule("a", "/usr/bin/tool", false), "mark the rule"),
+            (rule("b", "/usr/bin/psql", true), "not a symbolic link"),
+            (rule("c", "/usr/bin/missing", false), "cannot be wrapped"),
+        ];
+        for (r, says) in cases {
+            let (installed, problems) = f.installer.reconcile(std::slice::from_ref(&r), Vec::new());
+            assert!(installed.is_empty());
+            assert_eq!(problems.len(), 1);
+            assert!(problems[0].to_string().contains(says), "{}", problems[0]);
+        }
+        // A disabled rule wants no wrapper.
+        let mut off = rule("d", "/usr/bin/psql", false);
+        off.enabled = false;
+        let (installed, problems) = f.installer.reconcile(&[off], Vec::new());
+        assert!(installed.is_empty() && problems.is_empty());
+    }
+
+    #[test]
+    fn a_program_replaced_over_its_wrapper_becomes_the_original() {
+        let f = fixture();
+        let rules = vec![rule("psql", "/usr/bin/psql", false)];
+        let (installed, _) = f.installer.reconcile(&rules, Vec::new());
+        // An upgrade without dpkg-divert writes the new program over the wrapper.
+        std::fs::write(f.installer.on_disk("/usr/bin/psql"), b"psql 2").unwrap();
+        let (installed, problems) = f.installer.reconcile(&rules, installed);
+        assert!(problems.is_empty(), "{problems:?}");
+        let config = config_at(&f, "/usr/bin/psql").unwrap();
+        assert_eq!(std::fs::read(&config.original).unwrap(), b"psql 2");
+        assert_eq!(installed[0].original, config.original);
+    }
+}

@@ -42,6 +42,9 @@ pub struct Service {
     waiting_said: AtomicBool,
 }
 
+/// How often a running program's recording is flushed when it is quiet.
+const FLUSH_TICK: Duration = Duration::from_secs(1);
+
 /// Prints what the service does, as a log line on stderr (journald keeps it).
 macro_rules! say {
     ($($arg:tt)*) => { eprintln!("vigil-agent: {}", format_args!($($arg)*)) };
@@ -193,13 +196,16 @@ impl Service {
         stream
             .set_read_timeout(Some(Duration::from_secs(10)))
             .map_err(|e| e.to_string())?;
-        let start = match next_frame(&mut stream, &mut decoder)? {
+        let start = match next_frame(&mut stream, &mut decoder).map_err(|e| e.to_string())? {
             Some(Frame::Start(s)) => s,
             // A connection that says nothing (`vigil-agent status` checking the service).
             None => return Ok(()),
             other => return Err(format!("a wrapper began with {other:?}, not a run")),
         };
-        stream.set_read_timeout(None).map_err(|e| e.to_string())?;
+        // A tick at least every second while the program runs: the recording is flushed.
+        stream
+            .set_read_timeout(Some(FLUSH_TICK))
+            .map_err(|e| e.to_string())?;
         let uid = peer.uid.as_raw();
         let (user, primary_group) = identity(uid);
         // The agent decides with its own copy of the policies; the wrapper's choice can only
@@ -288,7 +294,16 @@ impl Service {
                     }
                 }
                 Ok(None) => break None,
-                Err(e) => {
+                Err(Quiet) => {
+                    if let Err(e) = recording.flush() {
+                        say!(
+                            "run {}: cannot write the recording: {e}",
+                            recording.report().id
+                        );
+                        break None;
+                    }
+                }
+                Err(Broken(e)) => {
                     say!("run {}: {e}", recording.report().id);
                     break None;
                 }
@@ -408,23 +423,47 @@ fn identity(uid: u32) -> (String, String) {
     }
 }
 
-fn next_frame(stream: &mut UnixStream, decoder: &mut Decoder) -> Result<Option<Frame>, String> {
+/// Why no frame came.
+#[derive(Debug)]
+enum NoFrame {
+    /// Nothing arrived within the read timeout.
+    Quiet,
+    /// The stream is unusable.
+    Broken(String),
+}
+use NoFrame::{Broken, Quiet};
+
+impl std::fmt::Display for NoFrame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Quiet => write!(f, "the wrapper said nothing in time"),
+            Broken(why) => write!(f, "{why}"),
+        }
+    }
+}
+
+fn next_frame(stream: &mut UnixStream, decoder: &mut Decoder) -> Result<Option<Frame>, NoFrame> {
     let mut buf = [0u8; 64 * 1024];
-    let started = Instant::now();
     loop {
-        if let Some(f) = decoder.next_frame().map_err(|e| e.to_string())? {
+        if let Some(f) = decoder
+            .next_frame()
+            .map_err(|e| Broken(format!("a wrapper sent a bad frame: {e}")))?
+        {
             return Ok(Some(f));
         }
         match stream.read(&mut buf) {
             Ok(0) => return Ok(None),
             Ok(n) => decoder.push(&buf[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                return Err(format!(
-                    "a wrapper stopped talking after {} s: {e}",
-                    started.elapsed().as_secs()
-                ));
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(Quiet);
             }
+            Err(e) => return Err(Broken(format!("a wrapper's stream broke: {e}"))),
         }
     }
 }

@@ -232,7 +232,16 @@ impl Recording {
             _ => {}
         }
         if self.last_flush.elapsed() >= FLUSH_EVERY {
-            self.last_flush = Instant::now();
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Puts what is held in memory (coalesced output, buffers) into the files, so a crash
+    /// loses nothing before now. The service calls it at least every second.
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.last_flush = Instant::now();
+        if let Some(c) = &mut self.casts {
             c.output.flush_pending()?;
             c.output.get_mut().flush()?;
             c.input.get_mut().flush()?;
@@ -427,4 +436,152 @@ pub(crate) fn sum_of(path: &Path) -> Result<Sum, StateError> {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::io::Read as _;
+
+    fn report(record: bool) -> RunReport {
+        RunReport {
+            id: uuid::Uuid::now_v7().to_string(),
+            user: "alice".into(),
+            uid: 1000,
+            primary_group: "staff".into(),
+            program: "/usr/bin/psql".into(),
+            real_path: Some("/usr/lib/vigil-agent/orig/usr/bin/psql".into()),
+            argv: vec!["psql".into()],
+            cwd: "/home/alice".into(),
+            tty: None,
+            started_at: 1_700_000_000_000,
+            ended_at: 1_700_000_000_000,
+            exit_status: None,
+            signal: None,
+            record,
+            policies: vec!["psql".into()],
+        }
+    }
+
+    fn unpacked(run: &SpooledRun, object: &str) -> String {
+        let mut out = String::new();
+        zstd::stream::read::Decoder::new(File::open(run.object(object)).unwrap())
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_recorded_run_is_sealed_with_its_two_recordings_summed() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::new(dir.path(), 1 << 30);
+        let mut rec = spool.begin(report(true), 80, 24, None).unwrap();
+        for frame in [
+            Frame::Output {
+                at_ns: 1_000,
+                bytes: b"Password: ".to_vec(),
+            },
+            Frame::Redacted {
+                at_ns: 2_000,
+                bytes: 3,
+            },
+            Frame::Redacted {
+                at_ns: 3_000,
+                bytes: 4,
+            },
+            Frame::Input {
+                at_ns: 4_000_000,
+                bytes: b"\\q\r".to_vec(),
+            },
+            Frame::Resize {
+                at_ns: 5_000_000,
+                cols: 100,
+                rows: 30,
+            },
+        ] {
+            rec.take(&frame).unwrap();
+        }
+        assert!(!spool.runs()[0].is_ready());
+        let end = RunEnd {
+            at_ns: 6_000_000,
+            ended_at: 1_700_000_000_006,
+            exit_status: Some(2),
+            signal: None,
+        };
+        let run = rec.end(Some(&end)).unwrap();
+        assert!(run.is_ready());
+        let r = run.report().unwrap();
+        assert_eq!((r.ended_at, r.exit_status), (1_700_000_000_006, Some(2)));
+        let output = unpacked(&run, "output");
+        assert!(output.contains("Password: "), "{output}");
+        assert!(
+            output.contains("input redacted: 7 bytes typed without echo"),
+            "{output}"
+        );
+        assert!(output.contains("\"r\", \"100x30\""), "{output}");
+        assert!(output.contains("\"x\", \"2\""), "{output}");
+        let input = unpacked(&run, "input");
+        assert!(input.contains("\\\\q\\r"), "{input}");
+        for object in OBJECTS {
+            assert_eq!(
+                run.sum(object).unwrap(),
+                sum_of(&run.object(object)).unwrap()
+            );
+        }
+        assert!(
+            !run.dir().join("output.cast").exists(),
+            "the plain copies are gone"
+        );
+        run.remove().unwrap();
+        assert!(spool.runs().is_empty());
+    }
+
+    #[test]
+    fn a_run_cut_short_by_a_crash_is_kept_up_to_its_last_whole_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::new(dir.path(), 1 << 30);
+        let mut rec = spool.begin(report(true), 80, 24, None).unwrap();
+        rec.take(&Frame::Output {
+            at_ns: 1_000,
+            bytes: b"before the crash\r\n".to_vec(),
+        })
+        .unwrap();
+        let id = rec.report().id.clone();
+        rec.flush().unwrap();
+        // The agent dies: what reached the disk is a whole line and part of the next.
+        drop(rec);
+        let plain = dir.path().join(&id).join("output.cast");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&plain)
+            .unwrap();
+        f.write_all(b"[0.5, \"o\", \"half a li").unwrap();
+        drop(f);
+        let recovered: Vec<_> = spool.recover_interrupted();
+        assert_eq!(recovered.len(), 1);
+        let run = recovered.into_iter().next().unwrap().unwrap();
+        assert!(run.is_ready());
+        let output = unpacked(&run, "output");
+        assert!(output.contains("before the crash"), "{output}");
+        assert!(!output.contains("half a li"), "{output}");
+        let r = run.report().unwrap();
+        assert!(r.ended_at >= r.started_at);
+        assert_eq!(r.exit_status, None);
+        assert!(spool.recover_interrupted().is_empty(), "recovered once");
+    }
+
+    #[test]
+    fn an_audited_run_has_no_recordings_and_the_quota_counts_what_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = Spool::new(dir.path(), 1);
+        assert!(!spool.is_full());
+        let rec = spool.begin(report(false), 80, 24, None).unwrap();
+        let run = rec.end(None).unwrap();
+        assert!(run.is_ready());
+        assert!(!run.object("output").exists());
+        assert!(spool.used() > 0);
+        assert!(spool.is_full());
+    }
 }

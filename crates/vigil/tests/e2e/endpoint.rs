@@ -603,3 +603,169 @@ fn a_full_spool_refuses_recorded_programs_and_alerts_the_server() {
     );
     assert!(ws.spooled().is_empty());
 }
+
+/// The documented limits, shown: root runs the diverted original directly (unrecorded); an
+/// interpreter named by a rule records every script it runs as itself (the script is only in
+/// the arguments); a script whose interpreter is not named runs unrecorded.
+#[test]
+fn root_bypasses_and_an_interpreter_records_as_itself() {
+    let gw = Gateway::start();
+    let user = "vwslimit1";
+    os_user(user, None, &[]);
+    let mut ws = Workstation::enrol(&gw, "ws-limit1");
+    ws.approve(&gw);
+    // An interpreter of our own: a copy of dash.
+    let interpreter = ws.path("/usr/local/bin/vsh");
+    std::fs::copy("/bin/dash", &interpreter).unwrap();
+    gw.ok(&[
+        "agent-policy",
+        "add",
+        "vsh",
+        "--path",
+        "/usr/local/bin/vsh",
+        "--record",
+        "yes",
+        "--user",
+        user,
+    ]);
+    ws.start();
+    ws.wait_wrapped("/usr/local/bin/vsh");
+    let script = ws.program(
+        "/usr/local/share/vscript",
+        &format!("#!{}\necho script-ran-under-vsh\n", interpreter.display()),
+    );
+    let out = run_as(user, &script.display().to_string(), "");
+    assert!(
+        text(&out).contains("script-ran-under-vsh"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        text(&out).contains("Uploading recorded output data"),
+        "{}",
+        text(&out)
+    );
+    let s = one_session(&gw, "ws-limit1");
+    let run = run_event(&gw, s["id"].as_str().unwrap());
+    assert_eq!(
+        run["program"], "/usr/local/bin/vsh",
+        "recorded as the interpreter"
+    );
+    assert_eq!(
+        run["argv"][1],
+        script.display().to_string(),
+        "the script only in argv"
+    );
+
+    // Root reaches the original and runs it unwrapped.
+    let original = ws.root.join("usr/lib/vigil-agent/orig/usr/local/bin/vsh");
+    let out = std::process::Command::new(&original)
+        .args(["-c", "echo root-bypass"])
+        .output()
+        .unwrap();
+    assert!(text(&out).contains("root-bypass"));
+    assert!(!text(&out).contains("Uploading"));
+    // The user cannot: the originals' directory is the agent group's.
+    let out = run_as(user, &format!("{} -c 'echo nope'", original.display()), "");
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Permission denied"), "{}", text(&out));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(endpoint_sessions(&gw, "ws-limit1").len(), 1);
+}
+
+/// An audit-only rule: the run is reported (command line, directory, exit status) and
+/// nothing is recorded or uploaded; the user sees only the program.
+#[test]
+fn an_audit_only_rule_reports_the_run_without_recording_it() {
+    let gw = Gateway::start();
+    let user = "vwsaudit1";
+    os_user(user, None, &[]);
+    let mut ws = Workstation::enrol(&gw, "ws-audit1");
+    ws.approve(&gw);
+    let program = ws.program(
+        "/usr/local/bin/vaudit",
+        "#!/bin/sh\necho audited-ran \"$@\"\nexit 5\n",
+    );
+    gw.ok(&[
+        "agent-policy",
+        "add",
+        "vaudit",
+        "--path",
+        "/usr/local/bin/vaudit",
+        "--audit",
+        "yes",
+        "--user",
+        user,
+    ]);
+    ws.start();
+    ws.wait_wrapped("/usr/local/bin/vaudit");
+    let out = run_as(
+        user,
+        &format!("cd /tmp && {} one two", program.display()),
+        "",
+    );
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert_eq!(text(&out), "audited-ran one two\n");
+    let s = one_session(&gw, "ws-audit1");
+    let id = s["id"].as_str().unwrap();
+    let run = run_event(&gw, id);
+    assert_eq!(run["record"], false);
+    assert_eq!(run["exit"], 5);
+    assert_eq!(run["cwd"], "/tmp");
+    assert_eq!(run["argv"][2], "two");
+    assert!(details(&gw.session(id), "endpoint_uploaded").is_empty());
+    assert_eq!(s["recording_key"], serde_json::Value::Null);
+    eventually(WAIT, "the spool empties", || {
+        ws.spooled().is_empty().then_some(())
+    });
+}
+
+/// The agent killed while a recorded program runs: the program is hung up (it cannot go on
+/// unrecorded); at the agent's next start the run is kept up to what reached its spool and
+/// uploaded.
+#[test]
+fn an_agent_killed_while_a_program_runs_hangs_it_up_and_keeps_what_it_recorded() {
+    let gw = Gateway::start();
+    let user = "vwscrash1";
+    os_user(user, None, &[]);
+    let mut ws = Workstation::enrol(&gw, "ws-crash1");
+    ws.approve(&gw);
+    let program = ws.program(
+        "/usr/local/bin/vcrash",
+        "#!/bin/sh\necho before-the-crash\nwhile true; do sleep 0.2; echo tick; done\n",
+    );
+    gw.ok(&[
+        "agent-policy",
+        "add",
+        "vcrash",
+        "--path",
+        "/usr/local/bin/vcrash",
+        "--record",
+        "yes",
+        "--user",
+        user,
+    ]);
+    ws.start();
+    ws.wait_wrapped("/usr/local/bin/vcrash");
+    let term = Tmux::login(user);
+    term.line(&format!("{}; echo status=$?", program.display()));
+    term.wait_for("tick", WAIT);
+    std::thread::sleep(Duration::from_millis(1500));
+    ws.kill();
+    let screen = term.wait_for("\nstatus=", WAIT);
+    assert!(
+        screen.contains("the Vigil agent stopped taking the recording"),
+        "{screen}"
+    );
+    assert!(endpoint_sessions(&gw, "ws-crash1").is_empty());
+    ws.start();
+    let s = one_session(&gw, "ws-crash1");
+    let id = s["id"].as_str().unwrap().to_owned();
+    eventually(WAIT, "both uploads", || {
+        (details(&gw.session(&id), "endpoint_uploaded").len() == 2).then_some(())
+    });
+    let cast = String::from_utf8(gw.export(&id)).unwrap();
+    assert!(cast.contains("before-the-crash"), "{cast}");
+    assert!(cast.contains("tick"), "{cast}");
+    assert!(ws.log_text().contains("cut short"), "{}", ws.log_text());
+}
