@@ -44,10 +44,13 @@ class Workstation:
         env.procs.append(self.proc)
         for path in self.programs.values():
             for _ in range(600):
-                with open(path, "rb") as f:
-                    f.seek(-8, 2)
-                    if f.read() == b"VIGILREC":
-                        break
+                try:
+                    with open(path, "rb") as f:
+                        f.seek(-8, 2)
+                        if f.read() == b"VIGILREC":
+                            break
+                except OSError:
+                    pass  # between the move aside and the wrapper's arrival
                 time.sleep(0.05)
             else:
                 sys.exit(f"the agent did not wrap {path}")

@@ -139,6 +139,16 @@ impl Frame {
     }
 }
 
+/// Appends an `Output` (or, with `input`, an `Input`) frame of `bytes` to `out`: what
+/// [`Frame::encode`] gives for it, without making the frame (the wrapper's hot path).
+pub fn encode_chunk(out: &mut Vec<u8>, input: bool, at_ns: u64, bytes: &[u8]) {
+    let len = u32::try_from(8 + bytes.len()).unwrap_or(u32::MAX);
+    out.push(if input { INPUT } else { OUTPUT });
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&at_ns.to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
 /// A JSON payload: plain structs of strings and numbers, which cannot fail to serialize.
 fn json<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
@@ -340,6 +350,24 @@ mod tests {
             assert_eq!(d.next_frame().unwrap(), None);
             assert_eq!(d.pending(), 0);
         }
+    }
+
+    #[test]
+    fn a_chunk_encodes_as_its_frame() {
+        let mut out = Vec::new();
+        encode_chunk(&mut out, false, 42, b"abc");
+        encode_chunk(&mut out, true, 43, b"");
+        let frames = [
+            Frame::Output {
+                at_ns: 42,
+                bytes: b"abc".to_vec(),
+            },
+            Frame::Input {
+                at_ns: 43,
+                bytes: vec![],
+            },
+        ];
+        assert_eq!(out, [frames[0].encode(), frames[1].encode()].concat());
     }
 
     #[test]

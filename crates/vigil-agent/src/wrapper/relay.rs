@@ -42,17 +42,54 @@ pub(crate) fn window_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
 struct Recorder<'a> {
     socket: &'a mut UnixStream,
     started: Instant,
+    /// Reused for every chunk's frame: the hot path allocates nothing.
+    scratch: Vec<u8>,
 }
 
-impl Recorder<'_> {
+impl<'a> Recorder<'a> {
+    fn new(socket: &'a mut UnixStream, started: Instant) -> Recorder<'a> {
+        Recorder {
+            socket,
+            started,
+            scratch: Vec::with_capacity(CHUNK + 16),
+        }
+    }
+
     fn at(&self) -> u64 {
         u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     fn send(&mut self, frame: Frame) -> Result<(), String> {
-        self.socket.write_all(&frame.encode()).map_err(|e| {
-            format!("the Vigil agent stopped taking the recording ({e}); the program was hung up")
-        })
+        self.socket.write_all(&frame.encode()).map_err(stopped)
+    }
+
+    /// Output (or input) as it passes, timed now.
+    fn chunk(&mut self, input: bool, bytes: &[u8]) -> Result<(), String> {
+        let at = self.at();
+        self.scratch.clear();
+        crate::wire::encode_chunk(&mut self.scratch, input, at, bytes);
+        self.socket.write_all(&self.scratch).map_err(stopped)
+    }
+}
+
+fn stopped(e: std::io::Error) -> String {
+    format!("the Vigil agent stopped taking the recording ({e}); the program was hung up")
+}
+
+/// Writes all of `bytes` to `fd` as they are (the user's terminal or output: no buffering,
+/// no line discipline of ours); gives up on an error (the user's side went away).
+fn write_fd(fd: BorrowedFd<'_>, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        match nix::unistd::write(fd, bytes) {
+            Ok(0) => return,
+            Ok(n) => bytes = &bytes[n..],
+            Err(nix::Error::EINTR) => {}
+            Err(nix::Error::EAGAIN) => {
+                let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+                let _ = poll(&mut fds, PollTimeout::from(100u8));
+            }
+            Err(_) => return,
+        }
     }
 }
 
@@ -138,7 +175,8 @@ pub(crate) fn run_in_pty(
 ) -> Result<Outcome, String> {
     let stdin = std::io::stdin();
     let user = stdin.as_fd();
-    let mut stdout = std::io::stdout();
+    let stdout = std::io::stdout();
+    let out = stdout.as_fd();
     let saved = termios::tcgetattr(user)
         .map_err(|e| format!("cannot read the terminal's settings: {e}"))?;
     let (cols, rows) = window_size(user).unwrap_or((80, 24));
@@ -160,7 +198,7 @@ pub(crate) fn run_in_pty(
     ];
     let signals = signal_fd()?;
     let mut child = spawn_on(original, argv, stdio, Some(slave))?;
-    let mut rec = Recorder { socket, started };
+    let mut rec = Recorder::new(socket, started);
     let raw = RawMode::enter(user, saved)?;
     let mut buf = vec![0u8; CHUNK];
     let mut queue = Queue::default();
@@ -190,13 +228,8 @@ pub(crate) fn run_in_pty(
                 if n == 0 {
                     master_open = false;
                 } else {
-                    let _ = stdout.write_all(&buf[..n]);
-                    let _ = stdout.flush();
-                    let at = rec.at();
-                    if let Err(e) = rec.send(Frame::Output {
-                        at_ns: at,
-                        bytes: buf[..n].to_vec(),
-                    }) {
+                    write_fd(out, &buf[..n]);
+                    if let Err(e) = rec.chunk(false, &buf[..n]) {
                         hang_up(&child);
                         return Err(e);
                     }
@@ -215,18 +248,15 @@ pub(crate) fn run_in_pty(
                         !t.local_flags.contains(LocalFlags::ECHO)
                             && t.local_flags.contains(LocalFlags::ICANON)
                     });
-                    let frame = if hidden {
-                        Frame::Redacted {
+                    let sent = if hidden {
+                        rec.send(Frame::Redacted {
                             at_ns: at,
                             bytes: n as u32,
-                        }
+                        })
                     } else {
-                        Frame::Input {
-                            at_ns: at,
-                            bytes: buf[..n].to_vec(),
-                        }
+                        rec.chunk(true, &buf[..n])
                     };
-                    if let Err(e) = rec.send(frame) {
+                    if let Err(e) = sent {
                         hang_up(&child);
                         return Err(e);
                     }
@@ -256,15 +286,10 @@ pub(crate) fn run_in_pty(
     // What the program wrote before it ended is still in the pseudo-terminal.
     if master_open {
         while let Some(n) = read_some(master.as_fd(), &mut buf).filter(|n| *n > 0) {
-            let _ = stdout.write_all(&buf[..n]);
-            let at = rec.at();
-            rec.send(Frame::Output {
-                at_ns: at,
-                bytes: buf[..n].to_vec(),
-            })?;
+            write_fd(out, &buf[..n]);
+            rec.chunk(false, &buf[..n])?;
         }
     }
-    let _ = stdout.flush();
     drop(raw);
     Ok(outcome)
 }
@@ -284,12 +309,13 @@ pub(crate) fn run_with_pipes(
         None,
     )?;
     let mut to_child: Option<OwnedFd> = child.stdin.take().map(OwnedFd::from);
-    let mut outs: Vec<(OwnedFd, Box<dyn Write>)> = Vec::new();
+    let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+    let mut outs: Vec<(OwnedFd, BorrowedFd<'_>)> = Vec::new();
     if let Some(o) = child.stdout.take() {
-        outs.push((OwnedFd::from(o), Box::new(std::io::stdout())));
+        outs.push((OwnedFd::from(o), stdout.as_fd()));
     }
     if let Some(e) = child.stderr.take() {
-        outs.push((OwnedFd::from(e), Box::new(std::io::stderr())));
+        outs.push((OwnedFd::from(e), stderr.as_fd()));
     }
     for (fd, _) in &outs {
         set_flags(fd.as_fd(), true, true)?;
@@ -300,7 +326,7 @@ pub(crate) fn run_with_pipes(
     let stdin = std::io::stdin();
     let user = stdin.as_fd();
     let mut user_open = true;
-    let mut rec = Recorder { socket, started };
+    let mut rec = Recorder::new(socket, started);
     let mut buf = vec![0u8; CHUNK];
     let mut queue = Queue::default();
     let mut outcome = None;
@@ -336,13 +362,8 @@ pub(crate) fn run_with_pipes(
             match read_some(fd.as_fd(), &mut buf) {
                 Some(0) => closed.push(i),
                 Some(n) => {
-                    let _ = sink.write_all(&buf[..n]);
-                    let _ = sink.flush();
-                    let at = rec.at();
-                    if let Err(e) = rec.send(Frame::Output {
-                        at_ns: at,
-                        bytes: buf[..n].to_vec(),
-                    }) {
+                    write_fd(*sink, &buf[..n]);
+                    if let Err(e) = rec.chunk(false, &buf[..n]) {
                         hang_up(&child);
                         return Err(e);
                     }
@@ -362,11 +383,7 @@ pub(crate) fn run_with_pipes(
             match read_some(user, &mut buf) {
                 Some(0) => user_open = false,
                 Some(n) => {
-                    let at = rec.at();
-                    if let Err(e) = rec.send(Frame::Input {
-                        at_ns: at,
-                        bytes: buf[..n].to_vec(),
-                    }) {
+                    if let Err(e) = rec.chunk(true, &buf[..n]) {
                         hang_up(&child);
                         return Err(e);
                     }
