@@ -10,6 +10,7 @@ mod console;
 mod control;
 mod elevation;
 mod endpoint;
+mod endpoint_faults;
 mod inspection;
 mod lock;
 mod privacy;
