@@ -133,18 +133,14 @@ fn an_agent_killed_mid_upload_resumes_at_the_committed_offset() {
     ws.start();
     // From the held offset on: the staged copy only grows until it is taken whole.
     let mut last = held;
-    loop {
-        match std::fs::metadata(&file) {
-            Ok(m) => {
-                assert!(
-                    m.len() >= last,
-                    "the upload restarted from {} (held {last})",
-                    m.len()
-                );
-                last = m.len();
-            }
-            Err(_) => break, // merged and removed
-        }
+    // (Until it is merged and removed.)
+    while let Ok(m) = std::fs::metadata(&file) {
+        assert!(
+            m.len() >= last,
+            "the upload restarted from {} (held {last})",
+            m.len()
+        );
+        last = m.len();
         std::thread::sleep(Duration::from_millis(20));
     }
     let s = one_session(&gw, "ws-resume1");
