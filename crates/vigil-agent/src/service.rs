@@ -309,9 +309,19 @@ impl Service {
                 }
             }
         };
-        let run = recording.end(end.as_ref()).map_err(|e| e.to_string())?;
+        // Claimed before it is made ready, so the uploader cannot take it first (and the
+        // wrapper, waiting for the word on it, would hear nothing).
+        let id = recording.report().id.clone();
+        self.claim(&id);
+        let run = match recording.end(end.as_ref()) {
+            Ok(run) => run,
+            Err(e) => {
+                self.release(&id);
+                return Err(e.to_string());
+            }
+        };
         if !record {
-            self.try_upload(&run, &mut |_, _| {});
+            self.upload_claimed(&run, &mut |_, _| {});
             return Ok(());
         }
         let mut tell = |object: &str, outcome: Result<(), String>| {
@@ -322,9 +332,7 @@ impl Service {
             };
             let _ = stream.write_all(&Frame::Uploaded(notice).encode());
         };
-        if !self.try_upload(&run, &mut tell) {
-            // The wrapper still waits for the objects not said yet.
-        }
+        self.upload_claimed(&run, &mut tell);
         Ok(())
     }
 
@@ -349,30 +357,34 @@ impl Service {
         }
     }
 
-    /// Uploads `run` unless someone else is; true when it is all on the server.
-    fn try_upload(
+    /// Marks a run as being uploaded; false when someone already is.
+    fn claim(&self, id: &str) -> bool {
+        self.uploading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned())
+    }
+
+    fn release(&self, id: &str) {
+        self.uploading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+    }
+
+    /// Uploads a run this thread claimed, tells `notify` about each recording (uploaded, or
+    /// why not), and releases the claim; true when it is all on the server.
+    fn upload_claimed(
         &self,
         run: &SpooledRun,
         notify: &mut dyn FnMut(&str, Result<(), String>),
     ) -> bool {
-        {
-            let mut busy = self
-                .uploading
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            if !busy.insert(run.id.clone()) {
-                return false;
-            }
-        }
         let mut said = Vec::new();
         let result = upload_run(&self.client, run, self.rate, &mut |object, outcome| {
             said.push(object.to_owned());
             notify(object, outcome);
         });
-        self.uploading
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&run.id);
+        self.release(&run.id);
         match result {
             Ok(()) => {
                 say!("run {} uploaded", run.id);
@@ -394,10 +406,11 @@ impl Service {
         let mut backoff = Backoff::default();
         loop {
             for run in self.spool.runs() {
-                if !run.is_ready() || !backoff.due(&run.id) {
+                // A run being uploaded by its own connection is that connection's.
+                if !run.is_ready() || !backoff.due(&run.id) || !self.claim(&run.id) {
                     continue;
                 }
-                if self.try_upload(&run, &mut |_, _| {}) {
+                if self.upload_claimed(&run, &mut |_, _| {}) {
                     backoff.succeeded(&run.id);
                 } else if run.dir().exists() {
                     let wait = backoff.failed(&run.id);
