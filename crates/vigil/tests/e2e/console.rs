@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::harness::{Gateway, TARGET_USER, Target, eventually, vigil_bin};
-use crate::workstation::{Workstation, endpoint_sessions, os_user, run_as};
+use crate::workstation::{Workstation, endpoint_sessions, os_user, run_as, wrapped};
 
 /// The target account's home: where the operator's shell writes its evidence files.
 fn target_home() -> String {
@@ -70,25 +70,14 @@ fn console_in_a_browser() {
 fn endpoint_run(gw: &Gateway) -> (Workstation, String) {
     let user = "vwsconsole";
     os_user(user, None, &[]);
-    let mut ws = Workstation::enrol(gw, "ws-console");
-    ws.approve(gw);
-    let program = ws.program(
-        "/usr/local/bin/vconsole",
-        "#!/bin/sh\necho endpoint-console-42\nexit 7\n",
-    );
-    gw.ok(&[
-        "agent-policy",
-        "add",
+    let (ws, program) = wrapped(
+        gw,
+        "ws-console",
         "vconsole",
-        "--path",
-        "/usr/local/bin/vconsole",
-        "--record",
-        "yes",
-        "--user",
-        user,
-    ]);
-    ws.start();
-    ws.wait_wrapped("/usr/local/bin/vconsole");
+        "#!/bin/sh\necho endpoint-console-42\nexit 7\n",
+        &["--record", "yes", "--user", user],
+        &[],
+    );
     let out = run_as(user, &program.display().to_string(), "");
     assert!(crate::harness::text(&out).contains("OK."));
     let id = eventually(Duration::from_secs(60), "the endpoint session", || {

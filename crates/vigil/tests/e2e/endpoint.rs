@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use crate::harness::{Gateway, details, eventually, text};
-use crate::workstation::{Tmux, Workstation, endpoint_sessions, os_user, run_as, run_event};
+use crate::workstation::{
+    Tmux, Workstation, endpoint_sessions, os_user, rule, run_as, run_event, wrapped,
+};
 
 pub(crate) const WAIT: Duration = Duration::from_secs(60);
 
@@ -30,22 +32,14 @@ fn a_recorded_program_shows_both_uploads_and_is_a_session_with_its_tracks() {
     let user = "vwsrec1";
     os_user(user, None, &[]);
     gw.add_user(user, "Vws-rec1-password");
-    let mut ws = Workstation::enrol(&gw, "ws-rec1");
-    ws.approve(&gw);
-    let program = ws.program("/usr/local/bin/vtest1", ASKING);
-    gw.ok(&[
-        "agent-policy",
-        "add",
+    let (ws, program) = wrapped(
+        &gw,
+        "ws-rec1",
         "vtest1",
-        "--path",
-        "/usr/local/bin/vtest1",
-        "--record",
-        "yes",
-        "--user",
-        user,
-    ]);
-    ws.start();
-    ws.wait_wrapped("/usr/local/bin/vtest1");
+        ASKING,
+        &["--record", "yes", "--user", user],
+        &[],
+    );
 
     let term = Tmux::login(user);
     term.line(&format!("{} first-arg; echo status=$?", program.display()));
@@ -146,18 +140,12 @@ fn a_symlink_rule_records_runs_through_the_link_and_copies_are_the_documented_li
     std::os::unix::fs::symlink("../../lib/vtool/vtool", &link).unwrap();
     let early_copy = ws.path("/usr/local/bin/vtool-copy");
     std::fs::copy(&tool, &early_copy).unwrap();
-    gw.ok(&[
-        "agent-policy",
-        "add",
+    rule(
+        &gw,
         "vtool",
-        "--path",
         "/usr/local/bin/vtool",
-        "--symlink",
-        "--record",
-        "yes",
-        "--user",
-        user,
-    ]);
+        &["--symlink", "--record", "yes", "--user", user],
+    );
     ws.start();
     ws.wait_wrapped("/usr/lib/vtool/vtool");
     assert!(
@@ -218,22 +206,14 @@ fn only_the_primary_group_counts() {
     let gw = Gateway::start();
     os_user("vwsgrp1", Some("vwsrecorded"), &[]);
     os_user("vwsgrp2", None, &["vwsrecorded"]);
-    let mut ws = Workstation::enrol(&gw, "ws-grp1");
-    ws.approve(&gw);
-    let program = ws.program("/usr/local/bin/vgrp", "#!/bin/sh\necho grp-ran\n");
-    gw.ok(&[
-        "agent-policy",
-        "add",
+    let (_ws, program) = wrapped(
+        &gw,
+        "ws-grp1",
         "vgrp",
-        "--path",
-        "/usr/local/bin/vgrp",
-        "--record",
-        "yes",
-        "--group",
-        "vwsrecorded",
-    ]);
-    ws.start();
-    ws.wait_wrapped("/usr/local/bin/vgrp");
+        "#!/bin/sh\necho grp-ran\n",
+        &["--record", "yes", "--group", "vwsrecorded"],
+        &[],
+    );
 
     let supplementary = run_as("vwsgrp2", &program.display().to_string(), "");
     assert!(text(&supplementary).contains("grp-ran"));
@@ -275,17 +255,7 @@ fn on_the_real_root_originals_are_diverted_with_dpkg_and_restored() {
     let _cleanup = Diverted(path.clone());
     std::fs::write(&path, script).unwrap();
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    gw.ok(&[
-        "agent-policy",
-        "add",
-        "vdpkg",
-        "--path",
-        &path,
-        "--record",
-        "yes",
-        "--user",
-        user,
-    ]);
+    rule(&gw, "vdpkg", &path, &["--record", "yes", "--user", user]);
     ws.start();
     ws.wait_wrapped(&path);
     let list = diversions(&path);
@@ -357,17 +327,12 @@ fn root_bypasses_and_an_interpreter_records_as_itself() {
     // An interpreter of our own: a copy of dash.
     let interpreter = ws.path("/usr/local/bin/vsh");
     std::fs::copy("/bin/dash", &interpreter).unwrap();
-    gw.ok(&[
-        "agent-policy",
-        "add",
+    rule(
+        &gw,
         "vsh",
-        "--path",
         "/usr/local/bin/vsh",
-        "--record",
-        "yes",
-        "--user",
-        user,
-    ]);
+        &["--record", "yes", "--user", user],
+    );
     ws.start();
     ws.wait_wrapped("/usr/local/bin/vsh");
     let script = ws.program(
@@ -420,25 +385,14 @@ fn an_audit_only_rule_reports_the_run_without_recording_it() {
     let gw = Gateway::start();
     let user = "vwsaudit1";
     os_user(user, None, &[]);
-    let mut ws = Workstation::enrol(&gw, "ws-audit1");
-    ws.approve(&gw);
-    let program = ws.program(
-        "/usr/local/bin/vaudit",
-        "#!/bin/sh\necho audited-ran \"$@\"\nexit 5\n",
-    );
-    gw.ok(&[
-        "agent-policy",
-        "add",
+    let (ws, program) = wrapped(
+        &gw,
+        "ws-audit1",
         "vaudit",
-        "--path",
-        "/usr/local/bin/vaudit",
-        "--audit",
-        "yes",
-        "--user",
-        user,
-    ]);
-    ws.start();
-    ws.wait_wrapped("/usr/local/bin/vaudit");
+        "#!/bin/sh\necho audited-ran \"$@\"\nexit 5\n",
+        &["--audit", "yes", "--user", user],
+        &[],
+    );
     let out = run_as(
         user,
         &format!("cd /tmp && {} one two", program.display()),

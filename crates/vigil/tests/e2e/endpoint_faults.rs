@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::endpoint::{WAIT, one_session};
 use crate::harness::{Gateway, details, eventually, sha256_file, text};
-use crate::workstation::{Tmux, Workstation, endpoint_sessions, os_user, run_as};
+use crate::workstation::{Tmux, Workstation, endpoint_sessions, os_user, rule, run_as, wrapped};
 
 /// The server down while a recorded program runs: the terminal says the upload is queued;
 /// when the server returns, the agent uploads it, once, byte for byte.
@@ -15,25 +15,14 @@ fn with_the_server_down_the_upload_is_queued_and_arrives_exactly_once() {
     let mut gw = Gateway::start();
     let user = "vwsdown1";
     os_user(user, None, &[]);
-    let mut ws = Workstation::enrol(&gw, "ws-down1");
-    ws.approve(&gw);
-    let program = ws.program(
-        "/usr/local/bin/vdown",
-        "#!/bin/sh\necho down-output\nexit 0\n",
-    );
-    gw.ok(&[
-        "agent-policy",
-        "add",
+    let (ws, program) = wrapped(
+        &gw,
+        "ws-down1",
         "vdown",
-        "--path",
-        "/usr/local/bin/vdown",
-        "--record",
-        "yes",
-        "--user",
-        user,
-    ]);
-    ws.start();
-    ws.wait_wrapped("/usr/local/bin/vdown");
+        "#!/bin/sh\necho down-output\nexit 0\n",
+        &["--record", "yes", "--user", user],
+        &[],
+    );
     gw.stop();
 
     let out = run_as(user, &program.display().to_string(), "");
@@ -78,26 +67,14 @@ fn an_agent_killed_mid_upload_resumes_at_the_committed_offset() {
     let gw = Gateway::start();
     let user = "vwsresume1";
     os_user(user, None, &[]);
-    let mut ws = Workstation::enrol(&gw, "ws-resume1");
-    ws.approve(&gw);
-    ws.with_args(&["--upload-rate", "300000"]);
-    let program = ws.program(
-        "/usr/local/bin/vbig",
-        "#!/bin/sh\nhead -c 1500000 /dev/urandom | base64\necho big-done\n",
-    );
-    gw.ok(&[
-        "agent-policy",
-        "add",
+    let (mut ws, program) = wrapped(
+        &gw,
+        "ws-resume1",
         "vbig",
-        "--path",
-        "/usr/local/bin/vbig",
-        "--record",
-        "yes",
-        "--user",
-        user,
-    ]);
-    ws.start();
-    ws.wait_wrapped("/usr/local/bin/vbig");
+        "#!/bin/sh\nhead -c 1500000 /dev/urandom | base64\necho big-done\n",
+        &["--record", "yes", "--user", user],
+        &["--upload-rate", "300000"],
+    );
     let runner = {
         let program = program.display().to_string();
         std::thread::spawn(move || run_as(user, &format!("{program} > /dev/null"), ""))
@@ -172,17 +149,12 @@ fn an_unapproved_workstation_uploads_nothing() {
     os_user(user, None, &[]);
     let mut ws = Workstation::enrol(&gw, "ws-pend1");
     let program = ws.program("/usr/local/bin/vpend", "#!/bin/sh\necho pend-output\n");
-    gw.ok(&[
-        "agent-policy",
-        "add",
+    rule(
+        &gw,
         "vpend",
-        "--path",
         "/usr/local/bin/vpend",
-        "--record",
-        "yes",
-        "--user",
-        user,
-    ]);
+        &["--record", "yes", "--user", user],
+    );
     ws.start();
     // Pending: the server gives it no policies, so nothing is wrapped yet.
     eventually(WAIT, "the agent waits for approval", || {
@@ -222,23 +194,14 @@ fn a_full_spool_refuses_recorded_programs_and_alerts_the_server() {
     let gw = Gateway::start();
     let user = "vwsfull1";
     os_user(user, None, &[]);
-    let mut ws = Workstation::enrol(&gw, "ws-full1");
-    ws.approve(&gw);
-    ws.with_args(&["--spool-quota-mib", "0"]);
-    let program = ws.program("/usr/local/bin/vfull", "#!/bin/sh\necho full-ran\n");
-    gw.ok(&[
-        "agent-policy",
-        "add",
+    let (ws, program) = wrapped(
+        &gw,
+        "ws-full1",
         "vfull",
-        "--path",
-        "/usr/local/bin/vfull",
-        "--record",
-        "yes",
-        "--user",
-        user,
-    ]);
-    ws.start();
-    ws.wait_wrapped("/usr/local/bin/vfull");
+        "#!/bin/sh\necho full-ran\n",
+        &["--record", "yes", "--user", user],
+        &["--spool-quota-mib", "0"],
+    );
     let out = run_as(user, &program.display().to_string(), "");
     let said = text(&out);
     assert_eq!(out.status.code(), Some(126), "{said}");
@@ -272,25 +235,14 @@ fn an_agent_killed_while_a_program_runs_hangs_it_up_and_keeps_what_it_recorded()
     let gw = Gateway::start();
     let user = "vwscrash1";
     os_user(user, None, &[]);
-    let mut ws = Workstation::enrol(&gw, "ws-crash1");
-    ws.approve(&gw);
-    let program = ws.program(
-        "/usr/local/bin/vcrash",
-        "#!/bin/sh\necho before-the-crash\nwhile true; do sleep 0.2; echo tick; done\n",
-    );
-    gw.ok(&[
-        "agent-policy",
-        "add",
+    let (mut ws, program) = wrapped(
+        &gw,
+        "ws-crash1",
         "vcrash",
-        "--path",
-        "/usr/local/bin/vcrash",
-        "--record",
-        "yes",
-        "--user",
-        user,
-    ]);
-    ws.start();
-    ws.wait_wrapped("/usr/local/bin/vcrash");
+        "#!/bin/sh\necho before-the-crash\nwhile true; do sleep 0.2; echo tick; done\n",
+        &["--record", "yes", "--user", user],
+        &[],
+    );
     let term = Tmux::login(user);
     term.line(&format!("{}; echo status=$?", program.display()));
     term.wait_for("tick", WAIT);

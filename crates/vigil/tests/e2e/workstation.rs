@@ -184,6 +184,36 @@ impl Drop for Workstation {
     }
 }
 
+/// An approved workstation whose agent runs with one rule `name` for the program at
+/// `/usr/local/bin/NAME` (written from `script`): `flags` follow the rule's path (`--record
+/// yes --user U`), `agent_args` go to `vigil-agent run`. Returns when the program is wrapped,
+/// with the program's path on disk.
+pub fn wrapped(
+    gw: &Gateway,
+    host: &str,
+    name: &str,
+    script: &str,
+    flags: &[&str],
+    agent_args: &[&str],
+) -> (Workstation, PathBuf) {
+    let mut ws = Workstation::enrol(gw, host);
+    ws.approve(gw);
+    ws.with_args(agent_args);
+    let path = format!("/usr/local/bin/{name}");
+    let program = ws.program(&path, script);
+    rule(gw, name, &path, flags);
+    ws.start();
+    ws.wait_wrapped(&path);
+    (ws, program)
+}
+
+/// Adds the access policy `name` for `path` with `flags`.
+pub fn rule(gw: &Gateway, name: &str, path: &str, flags: &[&str]) {
+    let mut args = vec!["agent-policy", "add", name, "--path", path];
+    args.extend_from_slice(flags);
+    gw.ok(&args);
+}
+
 /// A workstation account, made once: `primary` is its primary group (made when missing),
 /// `also` supplementary groups.
 pub fn os_user(name: &str, primary: Option<&str>, also: &[&str]) {
