@@ -16,11 +16,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use nix::unistd::{Group, Uid, User};
-use vigil_core::{Runner, decide_run};
+use vigil_core::{RunReport, Runner, decide_run};
 
 use crate::client::{Client, ClientError};
 use crate::install::{Installed, Installer};
-use crate::spool::{RunReport, Spool, SpooledRun};
+use crate::spool::{Spool, SpooledRun};
 use crate::state::{PolicyCache, StateDir, read_json_or_default, write_json};
 use crate::upload::{Backoff, RateLimit, upload_run};
 use crate::wire::{Acceptance, Decoder, Frame, UploadNotice};

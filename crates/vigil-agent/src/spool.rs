@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use vigil_core::RunReport;
 use vigil_record::{CastWriter, Header};
 
 use crate::state::{StateError, io_err, parse, write_json};
@@ -25,27 +26,6 @@ use crate::wire::{Frame, RunEnd};
 pub const OBJECTS: [&str; 2] = ["output", "input"];
 /// Plain recordings reach the disk at least this often.
 const FLUSH_EVERY: Duration = Duration::from_secs(1);
-
-/// What the agent reports of a run (the server's `RunReport`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunReport {
-    pub id: String,
-    pub user: String,
-    pub uid: u32,
-    pub primary_group: String,
-    pub program: String,
-    pub real_path: Option<String>,
-    pub argv: Vec<String>,
-    pub cwd: String,
-    pub tty: Option<String>,
-    pub started_at: i64,
-    pub ended_at: i64,
-    pub exit_status: Option<i32>,
-    pub signal: Option<String>,
-    pub record: bool,
-    pub policies: Vec<String>,
-}
 
 /// The size and SHA-256 of an object as it is uploaded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

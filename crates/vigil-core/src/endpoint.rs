@@ -186,6 +186,39 @@ pub fn decide_run<'a>(
     decision
 }
 
+/// What a workstation's agent reports of a run once its program ended (the body of
+/// `POST /api/v1/agent/runs`; the agent writes it, the server reads it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunReport {
+    /// The UUID the agent made for the run.
+    pub id: String,
+    /// The workstation user (the real user's name).
+    pub user: String,
+    pub uid: u32,
+    /// The name of the user's primary group.
+    pub primary_group: String,
+    /// The wrapped path that ran (the policy's path).
+    pub program: String,
+    /// What it resolved to (the diverted original), when not the same.
+    #[serde(default)]
+    pub real_path: Option<String>,
+    pub argv: Vec<String>,
+    pub cwd: String,
+    #[serde(default)]
+    pub tty: Option<String>,
+    /// Unix milliseconds, the workstation's clock.
+    pub started_at: i64,
+    pub ended_at: i64,
+    #[serde(default)]
+    pub exit_status: Option<i32>,
+    #[serde(default)]
+    pub signal: Option<String>,
+    pub record: bool,
+    /// The access policies that applied, by name.
+    pub policies: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

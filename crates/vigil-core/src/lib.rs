@@ -19,7 +19,9 @@ mod utc;
 
 pub use access::{AccessDecision, decide_access};
 pub use elevation::SudoInject;
-pub use endpoint::{AgentPolicy, PolicySubject, RunDecision, Runner, decide_run, is_host_name};
+pub use endpoint::{
+    AgentPolicy, PolicySubject, RunDecision, RunReport, Runner, decide_run, is_host_name,
+};
 pub use evidence::{EventKind, Evidence, Log, SYSTEM_ACTOR, spec_markdown};
 pub use limiter::LoginLimiter;
 pub use login_spec::{LoginSpec, LoginSpecError};
