@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 mod blob;
+pub mod chain;
 mod compress;
 mod filter;
 mod merge;

@@ -319,7 +319,7 @@ async fn make_recording(hub: &Hub, run: &RunRow) -> Result<(), EndpointError> {
         Err(e) => return Err(EndpointError::Recording(e.to_string())),
     }
     let mut blob = hub
-        .recordings()
+        .recording_writer()
         .create_live(&key)
         .await
         .map_err(|e| EndpointError::Recording(e.to_string()))?;

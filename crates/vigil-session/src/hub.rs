@@ -78,6 +78,8 @@ pub struct Hub {
     /// Where workstation recordings wait while they are uploaded (see
     /// [`Hub::set_upload_dir`]).
     upload_dir: Setting<std::path::PathBuf>,
+    /// Signs the chain of every recording this node writes (see [`Hub::set_recording_signer`]).
+    signer: Setting<Option<Arc<dyn vigil_record::chain::LinkSigner>>>,
 }
 
 /// A node setting `serve` gives once and sessions read as they start.
@@ -142,6 +144,7 @@ impl Hub {
             ssh_logins: vigil_core::LoginLimiter::new(5, std::time::Duration::from_secs(300)),
             spool_dir: Setting::new(std::env::temp_dir().join("vigil-spool")),
             upload_dir: Setting::new(std::env::temp_dir().join("vigil-uploads")),
+            signer: Setting::new(None),
         })
     }
 
@@ -169,6 +172,25 @@ impl Hub {
 
     /// Workstation recordings being uploaded wait under `dir` until they are whole (the
     /// node's data directory; kept across restarts, so an upload resumes).
+    /// The node's recording key: from now on every recording (session tracks, workstation
+    /// runs) is hash-chained and signed with it (issue 15). Without one, recordings are
+    /// written unchained.
+    pub fn set_recording_signer(&self, signer: Arc<dyn vigil_record::chain::LinkSigner>) {
+        self.signer.set(Some(signer));
+    }
+
+    /// Where recordings are written: the recording store, chaining and signing them when the
+    /// node has a recording key. (Kept files go to [`Hub::recordings`] as they are.)
+    pub fn recording_writer(&self) -> Arc<dyn RecordingStore> {
+        match self.signer.get() {
+            Some(signer) => Arc::new(vigil_record::chain::ChainedStore {
+                inner: Arc::clone(&self.recordings),
+                signer,
+            }),
+            None => Arc::clone(&self.recordings),
+        }
+    }
+
     pub fn set_upload_dir(&self, dir: std::path::PathBuf) {
         self.upload_dir.set(dir);
     }
@@ -527,7 +549,7 @@ impl LiveSession {
             self.id.clone(),
             key.clone(),
             self.hub.store.clone(),
-            Arc::clone(&self.hub.recordings),
+            self.hub.recording_writer(),
             self.failed_tx.clone(),
         )
         .await?;

@@ -28,6 +28,7 @@ mod stage;
 mod stdin;
 mod tracks;
 mod transfer;
+pub mod verify;
 
 pub use admin::{
     AGENT_TOKEN_VALIDITY, Actor, Admin, AdminError, KeptFile, MAX_SCORE, Purpose, Via,

@@ -24,6 +24,7 @@ const SQLITE: &[(i64, &str)] = &[
         12,
         include_str!("../migrations/sqlite/0012_endpoint_runs.sql"),
     ),
+    (13, include_str!("../migrations/sqlite/0013_node_keys.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -46,6 +47,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         12,
         include_str!("../migrations/postgres/0012_endpoint_runs.sql"),
+    ),
+    (
+        13,
+        include_str!("../migrations/postgres/0013_node_keys.sql"),
     ),
 ];
 

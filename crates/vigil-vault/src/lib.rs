@@ -8,7 +8,7 @@
 //! and back; where that text lives is `vigil-store`'s business.
 #![forbid(unsafe_code)]
 
-mod agent_key;
+pub mod ed25519;
 mod envelope;
 mod master_key;
 mod password;
@@ -16,7 +16,11 @@ mod secret;
 mod token;
 mod totp;
 
-pub use agent_key::{AgentKey, AgentKeyError, AgentPublicKey, request_message};
+pub use ed25519::{Ed25519Key, Ed25519PublicKey, KeyError, request_message};
+/// A workstation agent's key (see [`ed25519`]).
+pub type AgentKey = Ed25519Key;
+pub type AgentPublicKey = Ed25519PublicKey;
+pub type AgentKeyError = KeyError;
 pub use envelope::{open, seal};
 pub use master_key::MasterKey;
 pub use password::{hash_password, random_password, verify_password};

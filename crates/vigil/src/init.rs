@@ -12,6 +12,8 @@ use vigil_vault::{MasterKey, hash_password, random_password};
 use crate::config::{self, Overrides, Settings};
 
 pub(crate) const HOST_KEY_FILE: &str = "ssh_host_ed25519_key";
+/// The node's recording key: signs the hash chain of every recording the node writes.
+pub(crate) const RECORDING_KEY_FILE: &str = "recording_signing.key";
 
 pub(crate) fn settings(data_dir: &Path, overrides: &Overrides) -> anyhow::Result<Settings> {
     let file = config::read_file_config(data_dir)?;
@@ -115,6 +117,7 @@ pub(crate) async fn initialise(settings: &Settings) -> anyhow::Result<Store> {
             key.public_key().fingerprint(Default::default())
         );
     }
+    let recording_key = recording_key(settings)?;
     std::fs::create_dir_all(&settings.recordings_dir)
         .with_context(|| format!("cannot create {}", settings.recordings_dir.display()))?;
     if settings.http_tls && settings.tls_files.is_none() {
@@ -129,6 +132,7 @@ pub(crate) async fn initialise(settings: &Settings) -> anyhow::Result<Store> {
     let store = Store::open(&settings.database_url, Arc::new(master_key(settings)?))
         .await
         .with_context(|| format!("opening the store at {}", redact(&settings.database_url)))?;
+    register_recording_key(&store, settings, &recording_key).await?;
     if store.user_count().await? == 0 {
         let password = random_password();
         let hash = hash_password(&password)?;
@@ -173,6 +177,48 @@ pub(crate) fn recording_store(settings: &Settings) -> Arc<dyn vigil_record::Reco
     Arc::new(vigil_record::LocalRecordingStore::new(
         &settings.recordings_dir,
     ))
+}
+
+/// The node's recording key, made on first use (`init`, or the first start of a data
+/// directory from before tamper-evident recordings).
+pub(crate) fn recording_key(settings: &Settings) -> anyhow::Result<vigil_vault::Ed25519Key> {
+    let path = settings.data_dir.join(RECORDING_KEY_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => vigil_vault::Ed25519Key::from_text(&text)
+            .with_context(|| format!("the recording key {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = vigil_vault::Ed25519Key::generate();
+            write_private(&path, key.to_text().as_bytes())?;
+            println!(
+                "created recording signing key {} ({}): it signs every recording this node writes",
+                path.display(),
+                key.public().fingerprint()
+            );
+            Ok(key)
+        }
+        Err(e) => {
+            Err(e).with_context(|| format!("cannot read the recording key {}", path.display()))
+        }
+    }
+}
+
+/// Puts the public half of the node's recording key in the store, where every node finds it.
+pub(crate) async fn register_recording_key(
+    store: &Store,
+    settings: &Settings,
+    key: &vigil_vault::Ed25519Key,
+) -> anyhow::Result<()> {
+    let public = key.public();
+    store
+        .register_node_key(
+            &settings.node_name,
+            &public.to_text(),
+            &public.fingerprint(),
+            vigil_core::now_millis(),
+        )
+        .await
+        .context("cannot register the node's recording key")?;
+    Ok(())
 }
 
 pub(crate) fn load_host_key(settings: &Settings) -> anyhow::Result<PrivateKey> {

@@ -93,6 +93,15 @@ enum Command {
     /// What the nodes are doing: open sessions, and each SIEM destination's state, queue,
     /// events sent and dropped.
     Status,
+    /// Whether a session's recordings are complete and unaltered: `intact`, `interrupted`
+    /// (authentic up to a crash), or what is wrong. Exits 1 unless authentic.
+    Verify {
+        /// The session's id.
+        session: String,
+        /// Print the verification as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the retention purge now: delete the recordings and logs of sessions that ended
     /// longer ago than the retention period (sessions kept by prevent-purge stay).
     Purge {

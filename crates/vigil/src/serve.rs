@@ -31,6 +31,9 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         Arc::clone(&recordings),
     );
     hub.set_unreadable_lines(settings.unreadable_lines);
+    let recording_key = init::recording_key(&settings)?;
+    init::register_recording_key(&store, &settings, &recording_key).await?;
+    hub.set_recording_signer(Arc::new(vigil_session::verify::NodeSigner(recording_key)));
     // Files a previous run held for inspection were never delivered: they go.
     let spool = settings.data_dir.join("spool");
     if let Ok(entries) = std::fs::read_dir(&spool) {

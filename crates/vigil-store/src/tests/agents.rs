@@ -262,3 +262,28 @@ store_test!(
         assert_eq!(row.completed_at, Some(6_000));
     }
 );
+
+store_test!(
+    node_keys_are_registered_once_and_listed_for_every_node,
+    |store: Store| async move {
+        assert!(store.node_keys().await.unwrap().is_empty());
+        store
+            .register_node_key("a", "ed25519:AAA", "SHA256:a", 10)
+            .await
+            .unwrap();
+        store
+            .register_node_key("a", "ed25519:AAA", "SHA256:a", 20)
+            .await
+            .unwrap();
+        store
+            .register_node_key("b", "ed25519:BBB", "SHA256:b", 30)
+            .await
+            .unwrap();
+        let keys = store.node_keys().await.unwrap();
+        let listed: Vec<(&str, &str, i64)> = keys
+            .iter()
+            .map(|k| (k.node.as_str(), k.public_key.as_str(), k.created_at))
+            .collect();
+        assert_eq!(listed, [("a", "ed25519:AAA", 10), ("b", "ed25519:BBB", 30)]);
+    }
+);

@@ -12,6 +12,7 @@ mod siem;
 mod targets;
 mod transfers;
 mod users;
+mod verify;
 
 use std::io::BufRead;
 use std::path::Path;
@@ -59,6 +60,7 @@ pub(crate) async fn run(
         Command::Siem(c) => siem::run(settings, c).await,
         Command::Status => siem::status(store).await,
         Command::Purge { days } => sessions::purge(settings, &admin, &by, days).await,
+        Command::Verify { session, json } => verify::run(settings, store, &session, json).await,
         Command::Init | Command::Serve { .. } => Ok(()),
     }
 }

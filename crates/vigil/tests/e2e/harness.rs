@@ -335,6 +335,19 @@ impl Gateway {
         }
     }
 
+    /// Kills the node at once (SIGKILL): a crash, nothing finished.
+    pub fn crash(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the node again after [`Gateway::stop`] or [`Gateway::crash`].
+    pub fn start_again(&mut self) {
+        self.spawn();
+    }
+
     pub fn restart(&mut self) {
         self.stop();
         self.spawn();

@@ -11,6 +11,7 @@ mod control;
 mod elevation;
 mod endpoint;
 mod endpoint_faults;
+mod evidence;
 mod inspection;
 mod lock;
 mod privacy;

@@ -1,8 +1,11 @@
-//! The key a workstation's agent proves itself with (issue 14): Ed25519, made on the
-//! workstation at enrolment; the server keeps only the public half. Every request the agent
-//! makes after enrolment is signed over its method, path, time and body digest
-//! ([`request_message`]), so a captured request cannot be altered, and the server refuses
-//! one whose time is far from its own (and, within that window, one it has seen).
+//! Ed25519 keys, for two jobs:
+//! - a workstation's agent proves itself with one (issue 14), made on the workstation at
+//!   enrolment; the server keeps only the public half. Every request the agent makes after
+//!   enrolment is signed over its method, path, time and body digest ([`request_message`]),
+//!   so a captured request cannot be altered, and the server refuses one whose time is far
+//!   from its own (and, within that window, one it has seen);
+//! - a node signs its recordings' chain links and seals with one (issue 15), made at `init`;
+//!   the store keeps the public half so every node can verify any recording.
 //!
 //! Text forms: the public key is `ed25519:` and 32 bytes of base64; a signature is 64 bytes
 //! of base64; the fingerprint is `SHA256:` and the unpadded base64 of the public key's
@@ -17,87 +20,95 @@ use zeroize::Zeroizing;
 
 /// Why a key or signature was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AgentKeyError {
+pub enum KeyError {
     #[error("the public key is not `ed25519:` followed by 32 bytes of base64")]
     BadPublicKey,
-    #[error("the agent's key file is not 32 bytes of base64: enrol the workstation again")]
+    #[error("the key file is not 32 bytes of base64")]
     BadPrivateKey,
     #[error("the signature is not 64 bytes of base64")]
     BadSignature,
-    #[error("the signature does not match the agent's key")]
+    #[error("the signature does not match the key")]
     Mismatch,
 }
 
-/// An agent's private key. It never prints.
-pub struct AgentKey(SigningKey);
+/// A private key. It never prints.
+pub struct Ed25519Key(SigningKey);
 
-impl std::fmt::Debug for AgentKey {
+impl std::fmt::Debug for Ed25519Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "AgentKey({})", self.public().fingerprint())
+        write!(f, "Ed25519Key({})", self.public().fingerprint())
     }
 }
 
-impl AgentKey {
+impl Ed25519Key {
     /// A new random key.
-    pub fn generate() -> AgentKey {
+    pub fn generate() -> Ed25519Key {
         let mut seed = Zeroizing::new([0u8; 32]);
         rand::rngs::OsRng.fill_bytes(seed.as_mut());
-        AgentKey(SigningKey::from_bytes(&seed))
+        Ed25519Key(SigningKey::from_bytes(&seed))
     }
 
-    /// The key as stored in the agent's state directory (base64 of its seed); keep the
-    /// file readable by root only.
+    /// The key as stored in a file (base64 of its seed); keep the file readable by its
+    /// owner only.
     pub fn to_text(&self) -> Zeroizing<String> {
         Zeroizing::new(STANDARD.encode(self.0.to_bytes()))
     }
 
-    pub fn from_text(text: &str) -> Result<AgentKey, AgentKeyError> {
+    pub fn from_text(text: &str) -> Result<Ed25519Key, KeyError> {
         let bytes = Zeroizing::new(
             STANDARD
                 .decode(text.trim())
-                .map_err(|_| AgentKeyError::BadPrivateKey)?,
+                .map_err(|_| KeyError::BadPrivateKey)?,
         );
         let seed: &[u8; 32] = bytes
             .as_slice()
             .try_into()
-            .map_err(|_| AgentKeyError::BadPrivateKey)?;
-        Ok(AgentKey(SigningKey::from_bytes(seed)))
+            .map_err(|_| KeyError::BadPrivateKey)?;
+        Ok(Ed25519Key(SigningKey::from_bytes(seed)))
     }
 
-    pub fn public(&self) -> AgentPublicKey {
-        AgentPublicKey(self.0.verifying_key())
+    pub fn public(&self) -> Ed25519PublicKey {
+        Ed25519PublicKey(self.0.verifying_key())
     }
 
     /// The signature of `message`, as text.
     pub fn sign(&self, message: &[u8]) -> String {
-        STANDARD.encode(self.0.sign(message).to_bytes())
+        STANDARD.encode(self.sign_bytes(message))
+    }
+
+    /// The signature of `message`, as bytes.
+    pub fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+        self.0.sign(message).to_bytes()
     }
 }
 
-/// An agent's public key, as the server keeps it.
+/// A public key, as the store keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentPublicKey(VerifyingKey);
+pub struct Ed25519PublicKey(VerifyingKey);
 
-impl AgentPublicKey {
-    pub fn parse(text: &str) -> Result<AgentPublicKey, AgentKeyError> {
+impl Ed25519PublicKey {
+    pub fn parse(text: &str) -> Result<Ed25519PublicKey, KeyError> {
         let b64 = text
             .trim()
             .strip_prefix("ed25519:")
-            .ok_or(AgentKeyError::BadPublicKey)?;
-        let bytes = STANDARD
-            .decode(b64)
-            .map_err(|_| AgentKeyError::BadPublicKey)?;
+            .ok_or(KeyError::BadPublicKey)?;
+        let bytes = STANDARD.decode(b64).map_err(|_| KeyError::BadPublicKey)?;
         let bytes: &[u8; 32] = bytes
             .as_slice()
             .try_into()
-            .map_err(|_| AgentKeyError::BadPublicKey)?;
+            .map_err(|_| KeyError::BadPublicKey)?;
         VerifyingKey::from_bytes(bytes)
-            .map(AgentPublicKey)
-            .map_err(|_| AgentKeyError::BadPublicKey)
+            .map(Ed25519PublicKey)
+            .map_err(|_| KeyError::BadPublicKey)
     }
 
     pub fn to_text(&self) -> String {
         format!("ed25519:{}", STANDARD.encode(self.0.to_bytes()))
+    }
+
+    /// The key's 32 bytes.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
     }
 
     pub fn fingerprint(&self) -> String {
@@ -108,17 +119,22 @@ impl AgentPublicKey {
     }
 
     /// Checks `signature` (text) over `message` (strict: no malleable signatures).
-    pub fn verify(&self, message: &[u8], signature: &str) -> Result<(), AgentKeyError> {
+    pub fn verify(&self, message: &[u8], signature: &str) -> Result<(), KeyError> {
         let bytes = STANDARD
             .decode(signature.trim())
-            .map_err(|_| AgentKeyError::BadSignature)?;
+            .map_err(|_| KeyError::BadSignature)?;
         let bytes: &[u8; 64] = bytes
             .as_slice()
             .try_into()
-            .map_err(|_| AgentKeyError::BadSignature)?;
+            .map_err(|_| KeyError::BadSignature)?;
+        self.verify_bytes(message, bytes)
+    }
+
+    /// Checks a signature given as bytes.
+    pub fn verify_bytes(&self, message: &[u8], signature: &[u8; 64]) -> Result<(), KeyError> {
         self.0
-            .verify_strict(message, &Signature::from_bytes(bytes))
-            .map_err(|_| AgentKeyError::Mismatch)
+            .verify_strict(message, &Signature::from_bytes(signature))
+            .map_err(|_| KeyError::Mismatch)
     }
 }
 
@@ -138,8 +154,8 @@ mod tests {
 
     #[test]
     fn a_request_signed_by_the_key_verifies_and_nothing_else_does() {
-        let key = AgentKey::generate();
-        let public = AgentPublicKey::parse(&key.public().to_text()).unwrap();
+        let key = Ed25519Key::generate();
+        let public = Ed25519PublicKey::parse(&key.public().to_text()).unwrap();
         assert_eq!(public, key.public());
         let msg = request_message(
             "PUT",
@@ -176,23 +192,23 @@ mod tests {
                 b"datA",
             ),
         ] {
-            assert_eq!(public.verify(&other, &sig), Err(AgentKeyError::Mismatch));
+            assert_eq!(public.verify(&other, &sig), Err(KeyError::Mismatch));
         }
-        let stranger = AgentKey::generate();
+        let stranger = Ed25519Key::generate();
         assert_eq!(
             stranger.public().verify(&msg, &sig),
-            Err(AgentKeyError::Mismatch)
+            Err(KeyError::Mismatch)
         );
         assert_eq!(
             public.verify(&msg, "not base64!"),
-            Err(AgentKeyError::BadSignature)
+            Err(KeyError::BadSignature)
         );
     }
 
     #[test]
     fn keys_round_trip_as_text_and_bad_text_is_refused() {
-        let key = AgentKey::generate();
-        let again = AgentKey::from_text(&key.to_text()).unwrap();
+        let key = Ed25519Key::generate();
+        let again = Ed25519Key::from_text(&key.to_text()).unwrap();
         assert_eq!(again.public(), key.public());
         assert!(!format!("{key:?}").contains(key.to_text().as_str()));
         assert!(key.public().fingerprint().starts_with("SHA256:"));
@@ -204,14 +220,14 @@ mod tests {
             "ed25519:!!",
         ] {
             assert_eq!(
-                AgentPublicKey::parse(bad),
-                Err(AgentKeyError::BadPublicKey),
+                Ed25519PublicKey::parse(bad),
+                Err(KeyError::BadPublicKey),
                 "{bad}"
             );
         }
         assert_eq!(
-            AgentKey::from_text("short").unwrap_err(),
-            AgentKeyError::BadPrivateKey
+            Ed25519Key::from_text("short").unwrap_err(),
+            KeyError::BadPrivateKey
         );
     }
 }

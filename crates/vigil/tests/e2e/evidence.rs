@@ -1,0 +1,137 @@
+//! Tamper-evident recordings (issue 15): `vigil verify` on real sessions, untouched,
+//! altered on disk in each way, and cut short by a crash of the node.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::harness::{Gateway, Target, eventually, files_under, text};
+
+/// The stored recording file of session `id` (track 0).
+fn stored(gw: &Gateway, id: &str) -> std::path::PathBuf {
+    files_under(&gw.data.join("recordings"))
+        .into_iter()
+        .find(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            name.starts_with(&format!("{id}.cast.zst"))
+        })
+        .unwrap_or_else(|| panic!("no recording file for {id}"))
+}
+
+fn verify(gw: &Gateway, id: &str) -> (bool, String, serde_json::Value) {
+    let out = gw.cli(&["verify", id]);
+    let json = gw.cli(&["verify", id, "--json"]);
+    let parsed = serde_json::from_slice(&json.stdout).unwrap_or(serde_json::Value::Null);
+    assert_eq!(out.status.success(), json.status.success());
+    (out.status.success(), text(&out), parsed)
+}
+
+#[test]
+fn a_recording_verifies_intact_and_every_alteration_is_named() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .args([
+            "-tt",
+            "for i in 1 2 3; do echo evidence-line-$i; sleep 1; done",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("evidence-line-3"));
+    let s = gw.last_closed_session();
+    let id = s["session"]["id"].as_str().unwrap().to_owned();
+    let (ok, said, json) = verify(&gw, &id);
+    assert!(ok, "{said}");
+    assert!(said.contains("intact"), "{said}");
+    assert_eq!(json["verdict"], "intact", "{json}");
+    assert!(json["tracks"][0]["links"].as_u64().unwrap() >= 3, "{json}");
+    assert_eq!(json["tracks"][0]["sealed"], true);
+
+    let path = stored(&gw, &id);
+    let original = std::fs::read(&path).unwrap();
+    // A flipped byte in the middle.
+    let mut flipped = original.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x20;
+    std::fs::write(&path, &flipped).unwrap();
+    let (ok, said, json) = verify(&gw, &id);
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains("altered") || said.contains("damaged"),
+        "{said}"
+    );
+    assert_eq!(json["verdict"], "altered", "{json}");
+    // Cut short although the session closed normally: its seal is missing.
+    let cut = &original[..original.len() - 162];
+    std::fs::write(&path, cut).unwrap();
+    let (ok, said, _) = verify(&gw, &id);
+    assert!(!ok, "{said}");
+    assert!(
+        said.contains("truncated") && said.contains("seal is missing"),
+        "{said}"
+    );
+    // Bytes added after the seal.
+    std::fs::write(&path, [&original[..], b"forged"].concat()).unwrap();
+    let (ok, said, _) = verify(&gw, &id);
+    assert!(!ok && said.contains("follow the seal"), "{said}");
+    // As it was: intact again, and it still plays as before.
+    std::fs::write(&path, &original).unwrap();
+    assert!(verify(&gw, &id).0);
+    assert!(
+        String::from_utf8(gw.export(&id))
+            .unwrap()
+            .contains("evidence-line-3")
+    );
+}
+
+/// `kill -9` of the node mid-session: at restart the session is interrupted and its recording
+/// verifies as authentic up to at most about a second before the kill.
+#[test]
+fn a_node_killed_mid_session_leaves_a_recording_authentic_up_to_the_kill() {
+    let target = Target::start();
+    let mut gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    let mut child = gw
+        .ssh("alice:web01", "alice-pw")
+        .args([
+            "-tt",
+            "i=0; while true; do i=$((i+1)); echo tick-$i; sleep 0.2; done",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let id = eventually(Duration::from_secs(15), "an active session", || {
+        gw.sessions()
+            .into_iter()
+            .find(|s| s["status"] == "active")
+            .and_then(|s| s["id"].as_str().map(str::to_owned))
+    });
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_millis(3500));
+    let ran = started.elapsed();
+    gw.crash();
+    let _ = child.kill();
+    let _ = child.wait();
+    gw.start_again();
+    let s = gw.session(&id);
+    assert_eq!(s["session"]["end_reason"], "interrupted", "{s}");
+    let (ok, said, json) = verify(&gw, &id);
+    assert!(
+        ok,
+        "an interrupted recording is authentic up to the kill: {said}"
+    );
+    assert_eq!(json["verdict"], "interrupted", "{json}");
+    assert!(said.contains("intact up to its interruption"), "{said}");
+    let verified = Duration::from_millis(json["tracks"][0]["verified_ms"].as_u64().unwrap());
+    // The session's recording started a little before `started`: what is verified reaches to
+    // within about a second (the flush interval, plus scheduling) of the kill.
+    assert!(
+        verified + Duration::from_millis(1800) >= ran,
+        "verified up to {verified:?} of {ran:?}: {said}"
+    );
+    let cast = String::from_utf8(gw.export(&id)).unwrap();
+    assert!(cast.contains("tick-"), "readable after the crash");
+}
