@@ -32,6 +32,14 @@ export interface Session {
   active: boolean;
 }
 
+/** Whether a session's recordings are complete and unaltered (`vigil verify`). */
+export interface Verification {
+  session: string;
+  verdict: 'intact' | 'interrupted' | 'unverifiable' | 'altered';
+  summary: string;
+  tracks: { track: number; verdict: Verification['verdict']; summary: string; links: number; sealed: boolean; verified_ms: number }[];
+}
+
 /** One recorded channel of a session: its own recording and live stream (`?track=N`). */
 export interface Track {
   track: number;

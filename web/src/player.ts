@@ -12,6 +12,7 @@ import { call, type SessionDetail } from './api';
 import { clear, duration, errorText, h } from './ui';
 import { onLeave, stillShown } from './state';
 import { trackFrom, trackPicker } from './tracks';
+import { verificationBadge } from './verification';
 
 interface Frame { t: number; kind: 'o' | 'r'; data: string }
 interface Marker { at_ms: number; label: string }
@@ -141,6 +142,7 @@ export async function videoPage(main: HTMLElement, id: string, trackParam?: stri
     h('p', { class: 'crumbs' }, h('a', { href: '#/sessions' }, 'Remote sessions'), ' › Session video'),
     h('h1', {}, `Session video: ${s.user_name} → ${s.login ?? '?'}@${s.target_name ?? '?'}`),
     h('p', { class: 'muted' }, `Session ${s.id} · ${new Date(s.started_at).toLocaleString()} · ${duration(s.duration_ms)} · ${s.end_reason ?? ''}`),
+    h('p', { class: 'verification' }, verificationBadge(id, track)),
     status);
   const base = `/api/v1/sessions/${encodeURIComponent(id)}/recording`;
   const screen = h('div', { class: 'terminal', 'data-testid': 'video-terminal' });

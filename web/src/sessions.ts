@@ -2,6 +2,7 @@
 // Stream, Terminate session, Session logs, Session video, Prevent purge and Configure auditors.
 // An action is shown only to users who may use it.
 
+import { verificationBadge } from './verification';
 import { call, P, type Session, type SessionDetail, type SessionEvent } from './api';
 import { bytes, clear, confirm, duration, errorText, h, modal, notice, popupMenu, type MenuItem, when } from './ui';
 import { may, onLeave, stillShown } from './state';
@@ -242,7 +243,8 @@ export async function sessionLogs(id: string): Promise<void> {
       h('dt', {}, 'Operator'), h('dd', {}, `${d.user_name} from ${d.client_addr}`),
       h('dt', {}, 'Target'), h('dd', {}, `${d.login ?? '?'}@${d.target_name ?? '?'} (${d.protocol}, node ${d.node})`),
       h('dt', {}, 'Ended'), h('dd', {}, d.end_reason ? `${when(d.ended_at)} — ${d.end_reason}` : 'still active'),
-      h('dt', {}, 'Risk'), h('dd', { 'data-testid': 'log-risk' }, String(d.risk))),
+      h('dt', {}, 'Risk'), h('dd', { 'data-testid': 'log-risk' }, String(d.risk)),
+      h('dt', {}, 'Recording'), h('dd', {}, d.recording_key ? verificationBadge(id) : 'none')),
     h('h3', {}, 'Commands'),
     commandsTable(events),
     h('h3', {}, 'Events'),

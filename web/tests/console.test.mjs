@@ -149,11 +149,14 @@ test('session logs, video with seek and speed, and a download equal to the store
   for (const needle of ['authenticated', 'live view started', 'by admin', 'terminate requested', 'terminated_by(admin)']) {
     assert.ok(text.includes(needle), `the session log shows "${needle}":\n${text}`);
   }
+  await until('the recording verified intact in the logs', async () => (await page.getByTestId('verification').getAttribute('data-verdict')) === 'intact');
   await shot(page, '06-session-logs');
   await page.getByRole('button', { name: 'Close' }).first().click();
 
   await action(page, id, 'video');
   await page.getByTestId('video-play').waitFor();
+  await until('the video says its recording is intact', async () => (await page.getByTestId('verification').getAttribute('data-verdict')) === 'intact');
+  assert.ok((await page.getByTestId('verification-summary').innerText()).includes('sealed'));
   await page.getByTestId('video-speed').selectOption('8');
   await page.getByTestId('video-play').click();
   await until('the video plays the session', async () => (await terminalText(page, 'video-terminal')).includes('typed-live-42'), 15000);
@@ -695,6 +698,7 @@ test('a workstation run recorded by the agent is in Remote Sessions: flagged, it
   await page.getByTestId('video-play').waitFor();
   await page.getByTestId('video-play').click();
   await until('the video plays the run', async () => (await terminalText(page, 'video-terminal')).includes('endpoint-console-42'), 15000);
+  await until('the run\'s recording verified intact', async () => (await page.getByTestId('verification').getAttribute('data-verdict')) === 'intact');
   await shot(page, '33-endpoint-session-video');
   // Prevent purge and Configure auditors are offered as for every session.
   await page.goto(`${URL}/#/sessions`);

@@ -127,6 +127,13 @@ pub const ROUTES: &[Route] = &[
     ),
     r(
         "GET",
+        "/api/v1/sessions/{id}/verification",
+        "Whether the session's recordings are complete and unaltered: {session, verdict (intact | interrupted | unverifiable | altered), summary, tracks: [{track, recording_key, verdict, summary, links, sealed, verified_ms, unverified_bytes}]}",
+        SessionOrAuditor(P::SessionLogs),
+        |m| on(m, sessions::verification),
+    ),
+    r(
+        "GET",
         "/api/v1/sessions/{id}/events",
         "The session log",
         SessionOrAuditor(P::SessionLogs),

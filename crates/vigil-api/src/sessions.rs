@@ -155,6 +155,25 @@ pub(crate) async fn events(
     Ok(Json(state.store.session_events(&id).await?))
 }
 
+pub(crate) async fn verification(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<vigil_session::verify::Verification>> {
+    visible(&state, &caller, &id, Permission::SessionLogs).await?;
+    vigil_session::verify::verify_session(
+        &state.store,
+        std::sync::Arc::clone(state.hub.recordings()),
+        &id,
+    )
+    .await
+    .map(Json)
+    .map_err(|e| match e {
+        vigil_session::verify::VerifyError::Store(e) => e.into(),
+        e @ vigil_session::verify::VerifyError::Read { .. } => ApiError::Internal(e.to_string()),
+    })
+}
+
 #[derive(Deserialize)]
 pub(crate) struct PreventPurgeRequest {
     reason: String,
