@@ -35,7 +35,7 @@ export interface Session {
 /** Whether a session's recordings are complete and unaltered (`vigil verify`). */
 export interface Verification {
   session: string;
-  verdict: 'intact' | 'interrupted' | 'unverifiable' | 'altered';
+  verdict: 'intact' | 'interrupted' | 'purged' | 'unverifiable' | 'altered';
   summary: string;
   tracks: { track: number; verdict: Verification['verdict']; summary: string; links: number; sealed: boolean; verified_ms: number }[];
 }

@@ -7,6 +7,7 @@ import { errorText, h } from './ui';
 const LABEL: Record<Verification['verdict'], string> = {
   intact: 'Verified: intact',
   interrupted: 'Verified: intact up to an interruption',
+  purged: 'Purged (signed tombstone)',
   unverifiable: 'Not verifiable',
   altered: 'ALTERED',
 };

@@ -255,7 +255,9 @@ kinds! {
     /// Someone downloaded a transferred file the policy kept with the session.
     KeptFileDownloaded = "kept_file_downloaded", Admin, ["path", "sha256"];
     /// A session's recording and log were purged, by the retention job or a person.
-    SessionPurged = "session_purged", Admin, ["retention_days", "user", "target"];
+    /// `tombstone`: each track's state when it went (verdict, links, sealed), signed with the
+    /// purging node's recording key, so a purged recording is told apart from a missing one.
+    SessionPurged = "session_purged", Admin, ["retention_days", "user", "target", "tombstone"];
     /// An audited-command rule was added: its pattern (`kind`: regex, command or class),
     /// score, action and scope. It applies to sessions that start from now on.
     RuleAdded = "rule_added", Admin, ["kind", "pattern", "score", "action", "scope"];

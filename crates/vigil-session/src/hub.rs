@@ -179,6 +179,11 @@ impl Hub {
         self.signer.set(Some(signer));
     }
 
+    /// The node's recording key, when it has one.
+    pub fn recording_signer(&self) -> Option<Arc<dyn vigil_record::chain::LinkSigner>> {
+        self.signer.get()
+    }
+
     /// Where recordings are written: the recording store, chaining and signing them when the
     /// node has a recording key. (Kept files go to [`Hub::recordings`] as they are.)
     pub fn recording_writer(&self) -> Arc<dyn RecordingStore> {

@@ -21,6 +21,7 @@ pub async fn run_retention(
     recordings: Arc<dyn RecordingStore>,
     retention_days: u32,
     every: Duration,
+    signer: Option<Arc<dyn vigil_record::chain::LinkSigner>>,
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -32,7 +33,10 @@ pub async fn run_retention(
         if retention_days == 0 {
             continue;
         }
-        let admin = crate::Admin::new(store.clone());
+        let mut admin = crate::Admin::new(store.clone());
+        if let Some(s) = &signer {
+            admin = admin.signing_with(Arc::clone(s));
+        }
         match admin
             .purge(&crate::Actor::system(), &recordings, retention_days)
             .await

@@ -62,20 +62,61 @@ impl LinkKeys for StoreKeys {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Intact,
     Interrupted,
+    /// Deleted by the retention purge, which left a tombstone signed by a known node.
+    Purged,
     Unverifiable,
     Altered,
 }
 
 impl Verdict {
-    /// Authentic: complete, or cut short by a crash (which the summary says).
+    /// Authentic: complete, cut short by a crash (which the summary says), or purged under
+    /// retention with a signed tombstone.
     pub fn authentic(self) -> bool {
-        matches!(self, Verdict::Intact | Verdict::Interrupted)
+        matches!(
+            self,
+            Verdict::Intact | Verdict::Interrupted | Verdict::Purged
+        )
     }
+
+    fn word(self) -> &'static str {
+        match self {
+            Verdict::Intact => "intact",
+            Verdict::Interrupted => "interrupted",
+            Verdict::Purged => "purged",
+            Verdict::Unverifiable => "unverifiable",
+            Verdict::Altered => "altered",
+        }
+    }
+}
+
+/// What a purge's tombstone says of one track as it was when it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TombstoneTrack {
+    pub key: String,
+    pub verdict: Verdict,
+    pub links: u64,
+    pub sealed: bool,
+}
+
+/// What a tombstone's signature covers: the session, when it was purged, and each track's
+/// state then.
+pub fn tombstone_message(session: &str, at: i64, tracks: &[TombstoneTrack]) -> Vec<u8> {
+    let mut m = format!("vigil-tombstone-v1\n{session}\n{at}\n");
+    for t in tracks {
+        m.push_str(&format!(
+            "{}\t{}\t{}\t{}\n",
+            t.key,
+            t.verdict.word(),
+            t.links,
+            t.sealed
+        ));
+    }
+    m.into_bytes()
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -185,6 +226,9 @@ pub async fn verify_session(
 ) -> Result<Verification, VerifyError> {
     let session = store.session(id).await?;
     let keys = Arc::new(StoreKeys::load(store).await?);
+    if session.purged_at.is_some() {
+        return Ok(purged(store, id, &keys).await?);
+    }
     let mut tracks = Vec::new();
     for t in store.recording_tracks(id).await? {
         let key = t.recording_key.clone();
@@ -192,10 +236,23 @@ pub async fn verify_session(
             key: key.clone(),
             why,
         };
-        let stored = recordings
-            .open(&t.recording_key)
-            .await
-            .map_err(|e| read_err(e.to_string()))?;
+        let stored = match recordings.open(&t.recording_key).await {
+            Ok(s) => s,
+            Err(vigil_record::RecordError::NotFound(_)) => {
+                tracks.push(TrackVerification {
+                    track: t.track,
+                    recording_key: t.recording_key,
+                    verdict: Verdict::Altered,
+                    summary: "altered: the recording is missing, and no purge removed it".into(),
+                    links: 0,
+                    sealed: false,
+                    verified_ms: 0,
+                    unverified_bytes: 0,
+                });
+                continue;
+            }
+            Err(e) => return Err(read_err(e.to_string())),
+        };
         let runtime = tokio::runtime::Handle::current();
         let (k, keys) = (t.recording_key.clone(), Arc::clone(&keys));
         let walk = tokio::task::spawn_blocking(move || {
@@ -231,12 +288,7 @@ pub async fn verify_session(
                 "{} of {} recording tracks {}; track {}: {}",
                 tracks.iter().filter(|t| t.verdict == verdict).count(),
                 tracks.len(),
-                match verdict {
-                    Verdict::Intact => "intact",
-                    Verdict::Interrupted => "interrupted",
-                    Verdict::Unverifiable => "unverifiable",
-                    Verdict::Altered => "altered",
-                },
+                verdict.word(),
                 worst.map_or(0, |t| t.track),
                 worst.map_or("", |t| t.summary.as_str())
             )
@@ -247,5 +299,60 @@ pub async fn verify_session(
         verdict,
         summary,
         tracks,
+    })
+}
+
+/// A purged session: its tombstone (in the `session_purged` entry) checked against the nodes'
+/// keys.
+async fn purged(store: &Store, id: &str, keys: &StoreKeys) -> Result<Verification, StoreError> {
+    let entry = store
+        .latest_evidence_about(id, vigil_core::EventKind::SessionPurged.as_str())
+        .await?;
+    let detail: serde_json::Value = entry
+        .as_ref()
+        .and_then(|e| serde_json::from_str(&e.detail).ok())
+        .unwrap_or_default();
+    let stone = &detail["tombstone"];
+    let tracks: Vec<TombstoneTrack> =
+        serde_json::from_value(stone["tracks"].clone()).unwrap_or_default();
+    let at = stone["at"].as_i64().unwrap_or(0);
+    let signed = (|| {
+        let signer = Ed25519PublicKey::parse(stone["signer"].as_str()?).ok()?;
+        let sig = stone["signature"].as_str()?;
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(sig).ok()?;
+        let sig: [u8; 64] = bytes.as_slice().try_into().ok()?;
+        let message = tombstone_message(id, at, &tracks);
+        Some(keys.check(&signer.to_bytes(), &message, &sig))
+    })();
+    let when = vigil_core::Utc::from_millis(at);
+    let (verdict, summary) = match signed {
+        Some(KeyCheck::Valid) => {
+            let was = tracks.iter().map(|t| t.verdict).max();
+            (
+                Verdict::Purged,
+                format!(
+                    "purged under retention on {:04}-{:02}-{:02}; its tombstone is signed by a node of this store and says the recording was {} when it went",
+                    when.year,
+                    when.month,
+                    when.day,
+                    was.map_or("absent", Verdict::word)
+                ),
+            )
+        }
+        Some(KeyCheck::Invalid) => (
+            Verdict::Altered,
+            "altered: the purge's tombstone does not match its signature".into(),
+        ),
+        _ => (
+            Verdict::Unverifiable,
+            "purged; no tombstone signed by a known node says what the recording was".into(),
+        ),
+    };
+    Ok(Verification {
+        session: id.to_owned(),
+        verdict,
+        summary,
+        tracks: Vec::new(),
     })
 }

@@ -212,6 +212,22 @@ impl Store {
         Ok(())
     }
 
+    /// The newest piece of evidence of `kind` about session `id`, whichever log it is in.
+    pub async fn latest_evidence_about(
+        &self,
+        id: &str,
+        kind: &str,
+    ) -> Result<Option<EvidenceRow>, StoreError> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM evidence WHERE session_id = $1 AND kind = $2 ORDER BY seq DESC LIMIT 1"
+        )))
+        .bind(id)
+        .bind(kind)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(evidence_from).transpose()
+    }
+
     /// The session log, oldest first.
     pub async fn session_events(&self, id: &str) -> Result<Vec<SessionEvent>, StoreError> {
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(

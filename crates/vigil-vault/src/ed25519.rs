@@ -111,6 +111,12 @@ impl Ed25519PublicKey {
         self.0.to_bytes()
     }
 
+    pub fn from_bytes(bytes: &[u8; 32]) -> Result<Ed25519PublicKey, KeyError> {
+        VerifyingKey::from_bytes(bytes)
+            .map(Ed25519PublicKey)
+            .map_err(|_| KeyError::BadPublicKey)
+    }
+
     pub fn fingerprint(&self) -> String {
         format!(
             "SHA256:{}",

@@ -68,6 +68,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         Arc::clone(&recordings),
         settings.retention_days,
         settings.purge_interval,
+        hub.recording_signer(),
     ));
     let http = start_console(&settings, &hub).await?;
     let addr = settings.ssh_listen;

@@ -110,18 +110,31 @@ pub enum AdminError {
 pub struct Admin {
     store: Store,
     hub: Option<Arc<Hub>>,
+    /// The node's recording key: signs the tombstone a purge leaves (issue 15).
+    signer: Option<Arc<dyn vigil_record::chain::LinkSigner>>,
 }
 
 impl Admin {
     /// For a process that runs no session (the CLI): live control goes through the queue.
     pub fn new(store: Store) -> Admin {
-        Admin { store, hub: None }
+        Admin {
+            store,
+            hub: None,
+            signer: None,
+        }
+    }
+
+    /// Signs what needs the node's recording key (a purge's tombstones) with `signer`.
+    pub fn signing_with(mut self, signer: Arc<dyn vigil_record::chain::LinkSigner>) -> Admin {
+        self.signer = Some(signer);
+        self
     }
 
     /// For a node: its own sessions are controlled at once.
     pub fn with_hub(hub: Arc<Hub>) -> Admin {
         Admin {
             store: hub.store().clone(),
+            signer: hub.recording_signer(),
             hub: Some(hub),
         }
     }

@@ -270,6 +270,9 @@ impl Admin {
             let done = batch.len() < 100;
             let mut progressed = false;
             for session in batch {
+                // What the recording was when it went, signed: a purged recording is then
+                // told apart from one that went missing.
+                let tombstone = self.tombstone(&session, recordings).await;
                 if let Err(why) = self.delete_recording(&session, recordings).await {
                     tracing::error!(session = %session.id, error = %why, "cannot delete an expired recording; the session is kept");
                     report.failed.push((session.id.clone(), why));
@@ -285,6 +288,7 @@ impl Admin {
                             "user": session.user_name,
                             "target": session.target_name,
                             "ended_at": session.ended_at,
+                            "tombstone": tombstone,
                         }),
                     )
                     .about(&id);
@@ -305,6 +309,54 @@ impl Admin {
             }
         }
         Ok(report)
+    }
+
+    /// The tombstone of a session about to be purged: each track's verification, signed with
+    /// the node's recording key (see `verify::tombstone_message`).
+    async fn tombstone(
+        &self,
+        session: &vigil_store::SessionRow,
+        recordings: &Arc<dyn RecordingStore>,
+    ) -> serde_json::Value {
+        let at = vigil_core::now_millis();
+        let tracks = match crate::verify::verify_session(
+            &self.store,
+            Arc::clone(recordings),
+            &session.id,
+        )
+        .await
+        {
+            Ok(v) => v
+                .tracks
+                .iter()
+                .map(|t| crate::verify::TombstoneTrack {
+                    key: t.recording_key.clone(),
+                    verdict: t.verdict,
+                    links: t.links,
+                    sealed: t.sealed,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(session = %session.id, error = %e, "cannot verify a recording before its purge");
+                Vec::new()
+            }
+        };
+        let message = crate::verify::tombstone_message(&session.id, at, &tracks);
+        let (signer, signature) = match &self.signer {
+            Some(s) => {
+                let public = vigil_vault::Ed25519PublicKey::from_bytes(&s.public())
+                    .map(|k| k.to_text())
+                    .unwrap_or_default();
+                (Some(public), Some(base64_encode(&s.sign(&message))))
+            }
+            None => (None, None),
+        };
+        serde_json::json!({
+            "at": at,
+            "tracks": tracks,
+            "signer": signer,
+            "signature": signature,
+        })
     }
 
     /// Deletes every track of a session's recording.
@@ -385,4 +437,9 @@ impl Admin {
             .await?;
         Ok(())
     }
+}
+
+fn base64_encode(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -378,6 +379,9 @@ pub(super) async fn purge(
     };
     println!("purging sessions that ended more than {days} day(s) ago...");
     let recordings = crate::init::recording_store(settings);
+    // Each purged session leaves a tombstone signed with this node's recording key.
+    let signer = vigil_session::verify::NodeSigner(crate::init::recording_key(settings)?);
+    let admin = vigil_session::Admin::new(admin.store().clone()).signing_with(Arc::new(signer));
     let report = admin.purge(by, &recordings, days).await?;
     for id in &report.purged {
         println!("purged {id}");

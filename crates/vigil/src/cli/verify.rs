@@ -25,7 +25,7 @@ pub(crate) async fn run(
         }
     }
     match v.verdict {
-        Verdict::Intact | Verdict::Interrupted => Ok(()),
+        Verdict::Intact | Verdict::Interrupted | Verdict::Purged => Ok(()),
         Verdict::Altered => bail!("session {session}'s recording is not authentic"),
         Verdict::Unverifiable => bail!("session {session}'s recording cannot be verified"),
     }

@@ -78,10 +78,26 @@ fn a_recording_verifies_intact_and_every_alteration_is_named() {
     // As it was: intact again, and it still plays as before.
     std::fs::write(&path, &original).unwrap();
     assert!(verify(&gw, &id).0);
+    let played = String::from_utf8(gw.export(&id)).unwrap();
+    assert!(played.contains("evidence-line-3"));
+
+    // Deleted behind Vigil's back: missing, and nothing says it was purged.
+    std::fs::remove_file(&path).unwrap();
+    let (ok, said, _) = verify(&gw, &id);
     assert!(
-        String::from_utf8(gw.export(&id))
-            .unwrap()
-            .contains("evidence-line-3")
+        !ok && said.contains("missing, and no purge removed it"),
+        "{said}"
+    );
+    std::fs::write(&path, &original).unwrap();
+    // Purged under retention: the tombstone, signed by the node, says what it was.
+    gw.ok(&["purge", "--days", "0"]);
+    assert!(!path.exists());
+    let (ok, said, json) = verify(&gw, &id);
+    assert!(ok, "{said}");
+    assert_eq!(json["verdict"], "purged", "{json}");
+    assert!(
+        said.contains("tombstone is signed") && said.contains("was intact"),
+        "{said}"
     );
 }
 
