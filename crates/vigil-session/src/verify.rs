@@ -356,3 +356,100 @@ async fn purged(store: &Store, id: &str, keys: &StoreKeys) -> Result<Verificatio
         tracks: Vec::new(),
     })
 }
+
+/// The proof written beside an exported recording (`FILE.vigil-proof`): what the stored
+/// recording was when it was exported, and the SHA-256 of the exported file, signed with the
+/// exporting node's recording key. `vigil verify FILE` checks both.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportProof {
+    pub version: u8,
+    pub session: String,
+    pub track: i64,
+    pub recording_key: String,
+    /// Of the exported (plain asciicast) file.
+    pub sha256: String,
+    pub size: u64,
+    /// The stored recording's verification at export time.
+    pub verdict: Verdict,
+    pub summary: String,
+    pub exported_at: i64,
+    /// `ed25519:` and the exporting node's recording key.
+    pub signer: String,
+    pub signature: String,
+}
+
+impl ExportProof {
+    /// What the signature covers: every field but the signature.
+    pub fn message(&self) -> Vec<u8> {
+        format!(
+            "vigil-export-v1\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+            self.session,
+            self.track,
+            self.recording_key,
+            self.sha256,
+            self.size,
+            self.verdict.word(),
+            self.summary,
+            self.exported_at,
+            self.signer
+        )
+        .into_bytes()
+    }
+
+    /// Signs the proof with `signer` (sets `signer` and `signature`).
+    pub fn sign(mut self, signer: &dyn LinkSigner) -> ExportProof {
+        use base64::Engine;
+        self.signer = Ed25519PublicKey::from_bytes(&signer.public())
+            .map(|k| k.to_text())
+            .unwrap_or_default();
+        self.signature =
+            base64::engine::general_purpose::STANDARD.encode(signer.sign(&self.message()));
+        self
+    }
+
+    /// Judges an exported file of `size` bytes and SHA-256 `sha256` against this proof.
+    pub fn check(&self, sha256: &str, size: u64, keys: &StoreKeys) -> (Verdict, String) {
+        use base64::Engine;
+        let signature = base64::engine::general_purpose::STANDARD
+            .decode(&self.signature)
+            .ok()
+            .and_then(|b| <[u8; 64]>::try_from(b.as_slice()).ok());
+        let signer = Ed25519PublicKey::parse(&self.signer).ok();
+        let check = match (signer, signature) {
+            (Some(k), Some(sig)) => keys.check(&k.to_bytes(), &self.message(), &sig),
+            _ => KeyCheck::Invalid,
+        };
+        match check {
+            KeyCheck::Unknown => {
+                return (
+                    Verdict::Unverifiable,
+                    "unverifiable: the proof is signed by a key no node of this store has".into(),
+                );
+            }
+            KeyCheck::Invalid => {
+                return (
+                    Verdict::Altered,
+                    "altered: the proof does not match its signature".into(),
+                );
+            }
+            KeyCheck::Valid => {}
+        }
+        if sha256 != self.sha256 || size != self.size {
+            return (
+                Verdict::Altered,
+                format!(
+                    "altered: the file is not the one exported ({size} bytes, SHA-256 {sha256}; the proof signs {} bytes, SHA-256 {})",
+                    self.size, self.sha256
+                ),
+            );
+        }
+        (
+            self.verdict,
+            format!(
+                "the export of session {} track {} as it was exported; the stored recording was then {}",
+                self.session, self.track, self.summary
+            ),
+        )
+    }
+}

@@ -94,9 +94,11 @@ enum Command {
     /// events sent and dropped.
     Status,
     /// Whether a session's recordings are complete and unaltered: `intact`, `interrupted`
-    /// (authentic up to a crash), or what is wrong. Exits 1 unless authentic.
+    /// (authentic up to a crash), `purged` (with a signed tombstone), or what is wrong; or
+    /// whether an exported file is what was exported (its `.vigil-proof` beside it). Exits 1
+    /// unless authentic.
     Verify {
-        /// The session's id.
+        /// The session's id, or an exported recording file.
         session: String,
         /// Print the verification as JSON.
         #[arg(long)]

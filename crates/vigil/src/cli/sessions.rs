@@ -330,13 +330,76 @@ pub(super) async fn recording(
     })
     .await??;
     if let Some(path) = output {
+        let (proof, summary) = write_proof(settings, admin, &id, track, &key, &path).await?;
         eprintln!(
             "wrote {} ({written} bytes); play it with `asciinema play {}`",
             path.display(),
             path.display()
         );
+        eprintln!(
+            "wrote {} (the stored recording: {summary}); `vigil verify {}` checks the export",
+            proof.display(),
+            path.display()
+        );
     }
     Ok(())
+}
+
+/// `PATH.vigil-proof`: the stored track's verification and the export's SHA-256, signed
+/// with this node's recording key.
+async fn write_proof(
+    settings: &Settings,
+    admin: &Admin,
+    id: &str,
+    track: u32,
+    key: &str,
+    path: &std::path::Path,
+) -> anyhow::Result<(std::path::PathBuf, String)> {
+    use vigil_session::verify::{ExportProof, NodeSigner, Verdict, verify_session};
+    let recordings = crate::init::recording_store(settings);
+    let v = verify_session(admin.store(), recordings, id).await?;
+    let t = v.tracks.iter().find(|t| t.track == i64::from(track));
+    let (sha256, size) = file_sha256(path)?;
+    let proof = ExportProof {
+        version: 1,
+        session: id.to_owned(),
+        track: i64::from(track),
+        recording_key: key.to_owned(),
+        sha256,
+        size,
+        verdict: t.map_or(Verdict::Unverifiable, |t| t.verdict),
+        summary: t.map_or_else(|| v.summary.clone(), |t| t.summary.clone()),
+        exported_at: vigil_core::now_millis(),
+        signer: String::new(),
+        signature: String::new(),
+    }
+    .sign(&NodeSigner(crate::init::recording_key(settings)?));
+    let proof_path = proof_path(path);
+    std::fs::write(&proof_path, serde_json::to_vec_pretty(&proof)?)
+        .with_context(|| format!("cannot write {}", proof_path.display()))?;
+    Ok((proof_path, proof.summary))
+}
+
+/// Where an export's proof goes: beside it, `.vigil-proof` appended.
+pub(super) fn proof_path(export: &std::path::Path) -> std::path::PathBuf {
+    let mut name = export.as_os_str().to_owned();
+    name.push(".vigil-proof");
+    std::path::PathBuf::from(name)
+}
+
+/// A file's SHA-256 (hex) and size, read in blocks.
+pub(super) fn file_sha256(path: &std::path::Path) -> anyhow::Result<(String, u64)> {
+    use sha2::Digest;
+    let mut file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let mut hasher = sha2::Sha256::new();
+    let size = std::io::copy(&mut file, &mut hasher)?;
+    let hex = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((hex, size))
 }
 
 pub(super) async fn audit(store: &Store, command: AuditCommand) -> anyhow::Result<()> {

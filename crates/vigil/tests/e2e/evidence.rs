@@ -151,3 +151,80 @@ fn a_node_killed_mid_session_leaves_a_recording_authentic_up_to_the_kill() {
     let cast = String::from_utf8(gw.export(&id)).unwrap();
     assert!(cast.contains("tick-"), "readable after the crash");
 }
+
+/// An export carries its proof beside it: `vigil verify FILE` says it is what was exported
+/// (and what the stored recording was then), names a changed file, and says when the proof
+/// is missing. The export still plays as before.
+#[test]
+fn an_export_is_verified_with_the_proof_beside_it() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .args(["-tt", "echo exported-evidence-42"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("exported-evidence-42"));
+    let s = gw.last_closed_session();
+    let id = s["session"]["id"].as_str().unwrap().to_owned();
+    let file = gw.dir.path().join("export.cast");
+    let out = gw.cli(&["recording", "export", &id, "-o", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("vigil-proof"), "{}", text(&out));
+    let proof = file.with_file_name("export.cast.vigil-proof");
+    assert!(proof.exists());
+    let ok = gw.cli(&["verify", file.to_str().unwrap()]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(
+        text(&ok).contains("as it was exported") && text(&ok).contains("intact"),
+        "{}",
+        text(&ok)
+    );
+    // One character changed in the export.
+    let original = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        original.replace("exported-evidence-42", "exported-evidence-43"),
+    )
+    .unwrap();
+    let bad = gw.cli(&["verify", file.to_str().unwrap()]);
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad).contains("not the one exported"),
+        "{}",
+        text(&bad)
+    );
+    // The proof edited to match: its signature no longer does.
+    let (sha, size) = {
+        let out = std::process::Command::new("sha256sum")
+            .arg(&file)
+            .output()
+            .unwrap();
+        let sha = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned();
+        (sha, std::fs::metadata(&file).unwrap().len())
+    };
+    let mut p: serde_json::Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    p["sha256"] = sha.into();
+    p["size"] = size.into();
+    std::fs::write(&proof, serde_json::to_vec(&p).unwrap()).unwrap();
+    let forged = gw.cli(&["verify", file.to_str().unwrap()]);
+    assert!(!forged.status.success());
+    assert!(
+        text(&forged).contains("does not match its signature"),
+        "{}",
+        text(&forged)
+    );
+    std::fs::remove_file(&proof).unwrap();
+    let none = gw.cli(&["verify", file.to_str().unwrap()]);
+    assert!(!none.status.success());
+    assert!(
+        text(&none).contains("no proof beside it"),
+        "{}",
+        text(&none)
+    );
+}
