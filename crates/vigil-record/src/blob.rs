@@ -58,10 +58,13 @@ enum Inner<R: Read> {
 
 impl<R: Read> CastReader<R> {
     pub fn new(mut stored: R) -> io::Result<Self> {
-        // zstd frames start with their magic; anything else is a plain asciicast file.
+        // zstd frames start with their magic (a chained recording with a skippable frame, its
+        // first link); anything else is a plain asciicast file.
         let mut head = Vec::with_capacity(4);
         (&mut stored).take(4).read_to_end(&mut head)?;
-        let zstd = head.len() == 4 && head[1..] == [0xB5, 0x2F, 0xFD] && head[0] == 0x28;
+        let zstd = head.len() == 4
+            && ((head[0] == 0x28 && head[1..] == [0xB5, 0x2F, 0xFD])
+                || (head[0] & 0xF0 == 0x50 && head[1..] == [0x2A, 0x4D, 0x18]));
         let whole = io::Cursor::new(head).chain(stored);
         Ok(CastReader(if zstd {
             Inner::Compressed(Box::new(UnfinishedFrame::new(whole)?))

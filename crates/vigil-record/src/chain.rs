@@ -261,7 +261,12 @@ impl RecordingStore for ChainedStore {
     fn create_live<'a>(&'a self, key: &'a str) -> BlobFuture<'a, Box<dyn LiveBlob>> {
         Box::pin(async move {
             let blob = self.inner.create_live(key).await?;
-            Ok(chained(blob, key, Arc::clone(&self.signer)))
+            let mut blob = chained(blob, key, Arc::clone(&self.signer));
+            // The first link, written and flushed now: a store that cannot take bytes (a full
+            // disk) refuses the recording before its session reaches a target (fail closed),
+            // instead of at the first flush, a second after output began to pass.
+            blob.flush().await?;
+            Ok(blob)
         })
     }
 
@@ -614,6 +619,33 @@ mod tests {
     }
 
     #[test]
+    fn a_recording_that_starts_with_its_first_link_reads_as_a_cast() {
+        // What ChainedStore writes: a link before any byte (the store proved it takes bytes).
+        let signer = TestKey(7);
+        let mut chain = Chain::new("k0");
+        let mut file = chain.link(LinkKind::Link, 0, &signer);
+        let mut c = LiveCompressor::default();
+        let mut data = c
+            .push(b"{\"version\":3}\n[0.5, \"o\", \"first\"]\n", 0)
+            .unwrap();
+        data.extend(c.finish().unwrap());
+        chain.absorb(&data);
+        file.extend(data);
+        file.extend(chain.link(LinkKind::Seal, 500, &signer));
+        let w = walk(&file, "k0");
+        assert!(w.sealed && w.problem.is_none() && w.links == 2, "{w:?}");
+        let mut cast = String::new();
+        crate::CastReader::new(&file[..])
+            .unwrap()
+            .read_to_string(&mut cast)
+            .unwrap();
+        assert!(
+            cast.starts_with("{\"version\":3}") && cast.contains("first"),
+            "{cast}"
+        );
+    }
+
+    #[test]
     fn a_recording_cut_short_verifies_up_to_its_last_link() {
         let (file, links) = recording("k2", 4, false);
         // A crash: part of the next second's bytes reached the disk, no link after them.
@@ -708,6 +740,24 @@ mod tests {
             walk(&garbage, "k3").problem,
             Some(Problem::Damaged { frame: 2, .. })
         ));
+    }
+
+    #[test]
+    fn a_frame_header_changed_to_swallow_the_rest_never_leaves_it_sealed() {
+        // Found by the recording_chain fuzz target: a flipped byte in a zstd frame's header can
+        // make the decoder read every later byte (links, seal) as that frame, to the end of the
+        // file. Nothing is named then, but the seal is never reached: verified up to the link
+        // before, and a normally closed session is judged altered for its missing seal.
+        let (file, links) = recording("k5", 3, true);
+        for at in links[0] + 8 + PAYLOAD..links[0] + 8 + PAYLOAD + 12 {
+            for bit in 0..8 {
+                let mut changed = file.clone();
+                changed[at] ^= 1 << bit;
+                let w = walk(&changed, "k5");
+                assert!(w.problem.is_some() || !w.sealed, "byte {at} bit {bit}: {w:?}");
+                assert!(w.verified_ms <= 1000 || w.problem.is_some(), "{w:?}");
+            }
+        }
     }
 
     #[test]

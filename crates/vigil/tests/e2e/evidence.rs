@@ -228,3 +228,78 @@ fn an_export_is_verified_with_the_proof_beside_it() {
         text(&none)
     );
 }
+
+/// The recordings' disk fills mid-session (a 2 MiB tmpfs made by the test): the running session
+/// ends as `error(recording failed…)` with the operator told, a new session is refused with a
+/// message that says why, and what was recorded up to then stays readable and verifies as
+/// authentic up to the failure.
+#[test]
+fn a_full_recordings_disk_ends_the_session_and_keeps_what_was_recorded() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    let _small = Tmpfs::mount(&gw.data.join("recordings"), "2m");
+    let out = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("echo before-the-disk-filled; sleep 1.5; head -c 20000000 /dev/urandom; sleep 30")
+        .output()
+        .unwrap();
+    let said = text(&out);
+    assert!(said.contains("before-the-disk-filled"));
+    assert!(
+        said.contains("can no longer be recorded"),
+        "{}",
+        &said[said.len().saturating_sub(300)..]
+    );
+    let s = gw.last_closed_session();
+    let id = s["session"]["id"].as_str().unwrap().to_owned();
+    let reason = s["session"]["end_reason"].as_str().unwrap();
+    assert!(reason.starts_with("error(recording failed"), "{reason}");
+    let (ok, summary, json) = verify(&gw, &id);
+    assert!(ok, "authentic up to the failure: {summary}");
+    assert_eq!(json["verdict"], "interrupted", "{json}");
+    assert!(
+        String::from_utf8(gw.export(&id))
+            .unwrap()
+            .contains("before-the-disk-filled")
+    );
+    // The disk is still full: the next session cannot be recorded and is not let through.
+    let next = gw
+        .ssh("alice:web01", "alice-pw")
+        .arg("echo second-session-ran")
+        .output()
+        .unwrap();
+    let said = text(&next);
+    assert!(
+        !String::from_utf8_lossy(&next.stdout).contains("second-session-ran"),
+        "{said}"
+    );
+    assert!(said.contains("record"), "{said}");
+}
+
+/// A small file system mounted for one test, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &std::path::Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .unwrap()
+            .success();
+        assert!(
+            ok,
+            "mount a tmpfs on {} (the test runs as root)",
+            at.display()
+        );
+        Tmpfs(at.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
