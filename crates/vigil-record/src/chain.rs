@@ -754,7 +754,10 @@ mod tests {
                 let mut changed = file.clone();
                 changed[at] ^= 1 << bit;
                 let w = walk(&changed, "k5");
-                assert!(w.problem.is_some() || !w.sealed, "byte {at} bit {bit}: {w:?}");
+                assert!(
+                    w.problem.is_some() || !w.sealed,
+                    "byte {at} bit {bit}: {w:?}"
+                );
                 assert!(w.verified_ms <= 1000 || w.problem.is_some(), "{w:?}");
             }
         }

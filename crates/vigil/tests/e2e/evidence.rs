@@ -4,7 +4,7 @@
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::harness::{Gateway, Target, eventually, files_under, text};
+use crate::harness::{Gateway, Target, Tmpfs, eventually, files_under, text};
 
 /// The stored recording file of session `id` (track 0).
 fn stored(gw: &Gateway, id: &str) -> std::path::PathBuf {
@@ -275,31 +275,4 @@ fn a_full_recordings_disk_ends_the_session_and_keeps_what_was_recorded() {
         "{said}"
     );
     assert!(said.contains("record"), "{said}");
-}
-
-/// A small file system mounted for one test, unmounted when dropped.
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &std::path::Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(at).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .unwrap()
-            .success();
-        assert!(
-            ok,
-            "mount a tmpfs on {} (the test runs as root)",
-            at.display()
-        );
-        Tmpfs(at.to_owned())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
 }

@@ -810,3 +810,30 @@ pub fn scp(gw: &Gateway, legacy: bool, args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// A small file system mounted for one test (as root), unmounted when dropped: a disk that
+/// fills.
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    pub fn mount(at: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(at).expect("mount point");
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            ok,
+            "mount a tmpfs on {} (the test runs as root)",
+            at.display()
+        );
+        Tmpfs(at.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Output;
 
 use crate::harness::{
-    Gateway, Target, details, has_event, home_file, scp, sha256_file as sha256, text,
+    Gateway, Target, Tmpfs, details, has_event, home_file, scp, sha256_file as sha256, text,
 };
 
 #[test]
@@ -444,33 +444,6 @@ fn a_command_killed_by_a_signal_is_logged_through_either_relay() {
         exits.iter().any(|e| e["signal"] == "TERM"),
         "inspected relay: {s}"
     );
-}
-
-/// A small file system mounted for one test, unmounted when dropped.
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(at).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .unwrap()
-            .success();
-        assert!(
-            ok,
-            "mount a tmpfs on {} (the test runs as root)",
-            at.display()
-        );
-        Tmpfs(at.to_owned())
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
 }
 
 /// The spool fills its disk: the file being spooled is refused with a message that says so,
