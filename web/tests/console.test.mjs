@@ -679,7 +679,8 @@ test('a workstation run recorded by the agent is in Remote Sessions: flagged, it
   await findSession(page, { protocol: 'endpoint' });
   const row = page.getByTestId(`session-${id}`);
   await row.waitFor();
-  assert.equal(await page.locator('[data-testid^="session-"][data-user]').count(), 1, 'only endpoint sessions are listed');
+  // The list refreshes itself every few seconds: count once it has settled.
+  await until('only endpoint sessions are listed', async () => (await page.locator('[data-testid^="session-"][data-user]').count()) === 1);
   const text = await row.innerText();
   assert.ok(text.includes('vwsconsole') && text.includes('ws-console') && text.includes('(workstation)'), text);
   await row.getByTestId('unknown-user').waitFor();
