@@ -152,10 +152,13 @@ export async function videoPage(main: HTMLElement, id: string, trackParam?: stri
   const clock = h('span', { class: 'clock', 'data-testid': 'video-clock' });
   const speed = h('select', { 'data-testid': 'video-speed', 'aria-label': 'Speed' }, ...[0.5, 1, 2, 4, 8].map((x) => h('option', { value: String(x), selected: x === 1 }, `${x}×`)));
   const idle = h('input', { type: 'checkbox', checked: true, 'data-testid': 'video-idle' });
-  const download = h('a', { class: 'button', href: `${base}?purpose=download&track=${track}`, download: track ? `${id}.${track}.cast` : `${id}.cast`, 'data-testid': 'video-download' }, 'Download recording');
+  const file = track ? `${id}.${track}.cast` : `${id}.cast`;
+  const download = h('a', { class: 'button', href: `${base}?purpose=download&track=${track}`, download: file, 'data-testid': 'video-download' }, 'Download recording');
+  // Kept beside the download, the proof lets `vigil verify FILE` check it (issue 15).
+  const proof = h('a', { class: 'button', href: `${base}/proof?track=${track}`, download: `${file}.vigil-proof`, 'data-testid': 'video-proof', title: 'Save it beside the recording: `vigil verify FILE` checks the recording against it' }, 'Download proof');
   const markerList = h('ol', { class: 'markers', 'data-testid': 'video-markers', 'aria-label': 'Markers' }, h('li', { class: 'muted' }, 'Loading the markers…'));
   main.append(
-    h('div', { class: 'toolbar' }, trackPicker(s, track, 'video'), play, seek, clock, h('label', { class: 'inline' }, 'Speed ', speed), h('label', { class: 'inline' }, idle, ' Skip idle time (> 2 s)'), download),
+    h('div', { class: 'toolbar' }, trackPicker(s, track, 'video'), play, seek, clock, h('label', { class: 'inline' }, 'Speed ', speed), h('label', { class: 'inline' }, idle, ' Skip idle time (> 2 s)'), download, proof),
     h('div', { class: 'video' }, screen, h('aside', {}, h('h3', {}, 'Markers'), markerList)));
   term.open(screen);
 

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const URL = process.env.VIGIL_URL;
@@ -171,6 +171,16 @@ test('session logs, video with seek and speed, and a download equal to the store
   const downloaded = readFileSync(await download.path());
   const stored = vigil('recording', 'export', id);
   assert.ok(downloaded.length > 100 && downloaded.equals(stored), 'the download equals the stored recording');
+  // Its proof, saved beside it, makes `vigil verify FILE` say it is what was downloaded.
+  const [proofDownload] = await Promise.all([page.waitForEvent('download'), page.getByTestId('video-proof').click()]);
+  const proof = JSON.parse(readFileSync(await proofDownload.path(), 'utf8'));
+  const { createHash } = await import('node:crypto');
+  assert.equal(proof.sha256, createHash('sha256').update(downloaded).digest('hex'));
+  assert.equal(proof.verdict, 'intact', JSON.stringify(proof));
+  const saved = `${SHOTS}/downloaded-${id}.cast`;
+  writeFileSync(saved, downloaded);
+  writeFileSync(`${saved}.vigil-proof`, JSON.stringify(proof));
+  assert.ok(vigil('verify', saved).toString().includes('as it was exported'));
   await page.context().close();
 });
 

@@ -33,7 +33,12 @@ pub(crate) struct RecordingQuery {
 }
 
 /// The stored recording key of a session's track, or why there is none.
-async fn track_key(state: &AppState, caller: &Caller, id: &str, track: u32) -> ApiResult<String> {
+pub(crate) async fn track_key(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    track: u32,
+) -> ApiResult<String> {
     let row = visible(state, caller, id, Permission::SessionRecording).await?;
     let Some(key) = row.recording_key else {
         return Err(ApiError::NotFound(if row.purged_at.is_some() {
@@ -49,7 +54,7 @@ async fn track_key(state: &AppState, caller: &Caller, id: &str, track: u32) -> A
 }
 
 /// The decoded recording of `key` as a blocking reader, on a blocking thread.
-async fn open_decoded(
+pub(crate) async fn open_decoded(
     state: &AppState,
     id: &str,
     key: &str,

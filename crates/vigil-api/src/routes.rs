@@ -9,8 +9,8 @@ use vigil_core::Permission;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{
-    agent_api, agent_runs, agents, auth, commands, control, kept, live, recording, rules, sessions,
-    targets, transfers, users,
+    agent_api, agent_runs, agents, auth, commands, control, kept, live, proof, recording, rules,
+    sessions, targets, transfers, users,
 };
 
 /// Who may call a route.
@@ -124,6 +124,13 @@ pub const ROUTES: &[Route] = &[
         "One session with its prevent-purge mark and auditors",
         SessionOrAuditor(P::SessionLogs),
         |m| on(m, sessions::get),
+    ),
+    r(
+        "GET",
+        "/api/v1/sessions/{id}/recording/proof",
+        "The proof to keep beside a downloaded recording (save it as FILE.vigil-proof; `vigil verify FILE` checks it): the SHA-256 and size of what this caller downloads, the stored track's verification, signed with the node's recording key; track=N",
+        SessionOrAuditor(P::SessionRecording),
+        |m| on(m, proof::proof),
     ),
     r(
         "GET",
