@@ -374,7 +374,7 @@ async fn target_side_in(
     }
     relay_done(&pipe, &mut done).await;
     if !closed_by_target {
-        shared.target_lost();
+        shared.target_lost(id).await;
     }
     let _ = operator.eof().await;
     let _ = operator.close().await;

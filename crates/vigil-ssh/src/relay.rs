@@ -230,7 +230,7 @@ pub(crate) async fn target_to_operator(
         }
     }
     if !closed_by_target {
-        shared.target_lost();
+        shared.target_lost(operator_id).await;
     }
     if eof_held {
         let _ = to.eof().await;

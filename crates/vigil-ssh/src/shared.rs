@@ -18,6 +18,10 @@ use crate::target::TargetLink;
 pub(crate) type OperatorWrite = russh::ChannelWriteHalf<russh::server::Msg>;
 
 /// State shared by a connection's handler and its channel tasks.
+/// What the operator is told when the target's side of a channel goes away unclosed.
+pub(crate) const TARGET_LOST: &str =
+    "vigil: the connection to the target was lost (it closed without ending the session's channel)";
+
 pub(crate) struct Shared {
     pub(crate) hub: Arc<Hub>,
     pub(crate) settings: Arc<SshSettings>,
@@ -122,8 +126,17 @@ impl Shared {
             .unwrap_or(EndReason::OperatorExit)
     }
 
-    pub(crate) fn target_lost(&self) {
+    /// The target's side of channel `id` went away without closing it (its connection was
+    /// cut, its process killed): the session ends for that reason and the operator is told
+    /// before the channel closes.
+    pub(crate) async fn target_lost(&self, id: ChannelId) {
+        // Only when it is why the session ends: after a termination or a lock-out the
+        // target's side goes away because Vigil ended it, and the operator was told that.
+        let first = self.end.lock().map(|e| e.is_none()).unwrap_or(false);
         self.set_end(EndReason::TargetClosed);
+        if first {
+            self.say(id, TARGET_LOST).await;
+        }
     }
 
     pub(crate) fn track_channel(&self, id: ChannelId, pty: bool) {

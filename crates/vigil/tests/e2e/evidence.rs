@@ -276,3 +276,80 @@ fn a_full_recordings_disk_ends_the_session_and_keeps_what_was_recorded() {
     );
     assert!(said.contains("record"), "{said}");
 }
+
+/// The target's side of the session killed (its sshd process for this session, SIGKILL):
+/// the session ends at once as `target_closed`, the operator is told why before the client
+/// exits, and the recording is sealed and intact.
+#[test]
+fn the_target_killed_mid_session_ends_it_with_a_reason() {
+    let target = Target::start();
+    let gw = Gateway::start();
+    gw.provision(&target, "web01", "alice", "alice-pw");
+    let marker = 7000 + std::process::id() % 1000;
+    let mut child = gw
+        .ssh("alice:web01", "alice-pw")
+        .args(["-tt", &format!("echo target-up; exec sleep {marker}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sleeper = eventually(Duration::from_secs(15), "the target's sleep", || {
+        let out = std::process::Command::new("pgrep")
+            .args(["-f", &format!("^sleep {marker}$")])
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u32>()
+            .ok()
+    });
+    // Its parent is the target's sshd process for this session.
+    let stat = std::fs::read_to_string(format!("/proc/{sleeper}/stat")).unwrap();
+    let ppid: u32 = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let started = Instant::now();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-KILL", &ppid.to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = eventually(
+        Duration::from_secs(20),
+        "the operator's client exits",
+        || child.try_wait().ok().flatten(),
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    let mut said = String::new();
+    use std::io::Read;
+    let _ = child.stdout.take().unwrap().read_to_string(&mut said);
+    let _ = child.stderr.take().unwrap().read_to_string(&mut said);
+    assert!(said.contains("target-up"), "{said}");
+    assert!(
+        said.contains("the connection to the target was lost"),
+        "the operator is told: {said:?}"
+    );
+    let _ = out;
+    let s = gw.last_closed_session();
+    let reason = s["session"]["end_reason"].as_str().unwrap().to_owned();
+    assert_eq!(reason, "target_closed", "{s}");
+    let id = s["session"]["id"].as_str().unwrap().to_owned();
+    let (ok, summary, _) = verify(&gw, &id);
+    assert!(ok && summary.contains("intact"), "{summary}");
+    let _ = std::process::Command::new("kill")
+        .arg(sleeper.to_string())
+        .status();
+}
