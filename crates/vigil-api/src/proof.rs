@@ -9,9 +9,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
-use sha2::Digest;
 use vigil_core::Permission;
-use vigil_session::verify::{ExportProof, Verdict, verify_session};
+use vigil_session::verify::{ExportProof, Verdict, sha256_of, verify_session};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -41,19 +40,12 @@ pub(crate) async fn proof(
     // The same bytes the download serves this caller, hashed as they are decoded.
     let (sha256, size) = tokio::task::spawn_blocking(move || -> std::io::Result<(String, u64)> {
         let cast = open()?;
-        let mut reader: Box<dyn Read> = if with_input {
+        let reader: Box<dyn Read> = if with_input {
             Box::new(cast)
         } else {
             Box::new(vigil_record::OutputOnly::new(BufReader::new(cast)))
         };
-        let mut hasher = sha2::Sha256::new();
-        let size = std::io::copy(&mut reader, &mut hasher)?;
-        let hex = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        Ok((hex, size))
+        sha256_of(reader)
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?

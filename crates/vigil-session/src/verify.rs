@@ -357,6 +357,20 @@ async fn purged(store: &Store, id: &str, keys: &StoreKeys) -> Result<Verificatio
     })
 }
 
+/// The SHA-256 (hex) and length of everything `reader` yields, read in blocks: what an
+/// export proof signs of a file or of a download.
+pub fn sha256_of(mut reader: impl std::io::Read) -> std::io::Result<(String, u64)> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    let size = std::io::copy(&mut reader, &mut hasher)?;
+    let hex = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((hex, size))
+}
+
 /// The proof written beside an exported recording (`FILE.vigil-proof`): what the stored
 /// recording was when it was exported, and the SHA-256 of the exported file, signed with the
 /// exporting node's recording key. `vigil verify FILE` checks both.

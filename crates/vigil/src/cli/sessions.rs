@@ -389,17 +389,10 @@ pub(super) fn proof_path(export: &std::path::Path) -> std::path::PathBuf {
 
 /// A file's SHA-256 (hex) and size, read in blocks.
 pub(super) fn file_sha256(path: &std::path::Path) -> anyhow::Result<(String, u64)> {
-    use sha2::Digest;
-    let mut file =
+    let file =
         std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut hasher = sha2::Sha256::new();
-    let size = std::io::copy(&mut file, &mut hasher)?;
-    let hex = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok((hex, size))
+    vigil_session::verify::sha256_of(file)
+        .with_context(|| format!("cannot read {}", path.display()))
 }
 
 pub(super) async fn audit(store: &Store, command: AuditCommand) -> anyhow::Result<()> {

@@ -2,6 +2,7 @@
 //! End-to-end tests: real OpenSSH client and server around a real `vigil serve`.
 //! Run as root (the test script does): they start sshd and manage a target account.
 
+mod files;
 mod harness;
 
 mod admin_cli;
