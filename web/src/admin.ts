@@ -113,8 +113,32 @@ function table(headers: string[], rows: HTMLElement[], testid: string): HTMLElem
   return h('table', { class: 'grid', 'data-testid': testid }, h('thead', {}, h('tr', {}, ...headers.map((c) => h('th', {}, c)))), h('tbody', {}, ...rows));
 }
 
+interface SignInLimits { node: string; max_failures: number; window_secs: number; limited: { key: string; failures: number; blocked_secs: number | null; forgotten_in_secs: number }[] }
+
+const minutes = (secs: number) => (secs >= 90 ? `${Math.ceil(secs / 60)} min` : `${secs} s`);
+
+/** Failed sign-ins the node counts (console and SSH together), each clearable. */
+function signInLimits(l: SignInLimits, reload: () => Promise<void>): HTMLElement[] {
+  const who = (key: string) => (key.startsWith('user:') ? `user ${key.slice(5)}` : `address ${key.slice(5)}`);
+  return [
+    h('h2', {}, 'Failed sign-ins'),
+    h('p', { class: 'muted' }, `Console and SSH together, on node ${l.node}: ${l.max_failures} failures within ${minutes(l.window_secs)} for a user name or from an address block both until the period ends; the right password is not even checked meanwhile.`),
+    l.limited.length === 0
+      ? h('p', { 'data-testid': 'sign-in-limits-empty' }, `No failed sign-ins in the last ${minutes(l.window_secs)}.`)
+      : table(['Who', 'Failures', 'State', 'Forgotten in', ''], l.limited.map((x) => h('tr', { 'data-testid': `limit-${x.key}` },
+        h('td', {}, who(x.key)),
+        h('td', {}, String(x.failures)),
+        h('td', {}, x.blocked_secs !== null ? h('span', { class: 'badge live' }, `Blocked for ${minutes(x.blocked_secs)}`) : 'Counting'),
+        h('td', {}, minutes(x.forgotten_in_secs)),
+        h('td', { class: 'buttons' }, h('button', { onclick: async () => {
+          try { await call('DELETE', `/sign-in-limits/${encodeURIComponent(x.key)}`); notice(`Failed sign-ins of ${who(x.key)} cleared.`); await reload(); }
+          catch (e) { notice(errorText(e), 'error'); await reload(); }
+        } }, 'Clear')))), 'sign-in-limits'),
+  ];
+}
+
 export async function usersPage(main: HTMLElement): Promise<void> {
-  const users = await call<UserRow[]>('GET', '/users');
+  const [users, limits] = await Promise.all([call<UserRow[]>('GET', '/users'), call<SignInLimits>('GET', '/sign-in-limits')]);
   const reload = () => usersPage(main);
   const act = (label: string, run: () => Promise<unknown>, done: string) => h('button', { onclick: async () => {
     try { await run(); notice(done); await reload(); } catch (e) { notice(errorText(e), 'error'); }
@@ -158,7 +182,8 @@ export async function usersPage(main: HTMLElement): Promise<void> {
             await reload();
           } catch (e) { notice(errorText(e), 'error'); }
         } }, 'Enrol TOTP'))),
-    ), 'users-table'));
+    ), 'users-table'),
+    ...signInLimits(limits, reload));
 }
 
 export async function targetsPage(main: HTMLElement): Promise<void> {

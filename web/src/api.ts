@@ -37,6 +37,9 @@ export interface Verification {
   session: string;
   verdict: 'intact' | 'interrupted' | 'purged' | 'unverifiable' | 'altered';
   summary: string;
+  /** The recording's alone, and the session log's (null once purged). */
+  recording: { verdict: Verification['verdict']; summary: string };
+  log: { verdict: Verification['verdict']; summary: string; events: number; sealed_events: number } | null;
   tracks: { track: number; verdict: Verification['verdict']; summary: string; links: number; sealed: boolean; verified_ms: number }[];
 }
 

@@ -142,7 +142,7 @@ export async function videoPage(main: HTMLElement, id: string, trackParam?: stri
     h('p', { class: 'crumbs' }, h('a', { href: '#/sessions' }, 'Remote sessions'), ' › Session video'),
     h('h1', {}, `Session video: ${s.user_name} → ${s.login ?? '?'}@${s.target_name ?? '?'}`),
     h('p', { class: 'muted' }, `Session ${s.id} · ${new Date(s.started_at).toLocaleString()} · ${duration(s.duration_ms)} · ${s.end_reason ?? ''}`),
-    h('p', { class: 'verification' }, verificationBadge(id, track)),
+    h('p', { class: 'verification' }, verificationBadge(id, track === undefined ? 'recording' : { track })),
     status);
   const base = `/api/v1/sessions/${encodeURIComponent(id)}/recording`;
   const screen = h('div', { class: 'terminal', 'data-testid': 'video-terminal' });

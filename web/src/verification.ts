@@ -1,6 +1,7 @@
-// The verification state of a session's recordings (issue 15): a badge that asks the API
+// The verification state of a session's evidence (issue 15): a badge that asks the API
 // (`/sessions/ID/verification`) and says intact, interrupted (authentic up to a crash),
-// unverifiable or altered, with the whole sentence on hover and, for one track, its own line.
+// purged, unverifiable or altered, with the whole sentence beside it. It speaks of the
+// recording (or one track of it), of the session log, or of both together.
 import { call, type Verification } from './api';
 import { errorText, h } from './ui';
 
@@ -12,17 +13,28 @@ const LABEL: Record<Verification['verdict'], string> = {
   altered: 'ALTERED',
 };
 
-/** A badge filled in when the verification arrives; `track` picks one track's line. */
-export function verificationBadge(id: string, track?: number): HTMLElement {
-  const badge = h('span', { class: 'badge verifying', 'data-testid': 'verification', 'data-verdict': 'pending', role: 'status' }, 'Verifying the recording…');
+/** What a badge speaks of: a track, the whole recording, the session log, or everything. */
+export type Part = { track: number } | 'recording' | 'log' | 'session';
+
+function pick(v: Verification, part: Part): { verdict: Verification['verdict']; summary: string } {
+  if (part === 'session') return v;
+  if (part === 'recording') return v.recording;
+  if (part === 'log') return v.log ?? { verdict: v.verdict, summary: v.summary };
+  return v.tracks.find((x) => x.track === part.track) ?? v.recording;
+}
+
+/** A badge filled in when the verification arrives. */
+export function verificationBadge(id: string, part: Part = 'session'): HTMLElement {
+  const testid = part === 'log' ? 'log-verification' : 'verification';
+  const badge = h('span', { class: 'badge verifying', 'data-testid': testid, 'data-verdict': 'pending', role: 'status' },
+    part === 'log' ? 'Verifying the session log…' : 'Verifying the recording…');
   void call<Verification>('GET', `/sessions/${encodeURIComponent(id)}/verification`).then((v) => {
-    const t = track === undefined ? undefined : v.tracks.find((x) => x.track === track);
-    const verdict = t?.verdict ?? v.verdict;
+    const { verdict, summary } = pick(v, part);
     badge.className = `badge verdict-${verdict}`;
     badge.dataset.verdict = verdict;
     badge.textContent = LABEL[verdict];
-    badge.title = t?.summary ?? v.summary;
-    badge.after(h('span', { class: 'muted verification-summary', 'data-testid': 'verification-summary' }, ` ${t?.summary ?? v.summary}`));
+    badge.title = summary;
+    badge.after(h('span', { class: 'muted verification-summary', 'data-testid': `${testid}-summary` }, ` ${summary}`));
   }).catch((e) => {
     badge.className = 'badge verdict-unverifiable';
     badge.dataset.verdict = 'error';

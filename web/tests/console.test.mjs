@@ -150,6 +150,8 @@ test('session logs, video with seek and speed, and a download equal to the store
     assert.ok(text.includes(needle), `the session log shows "${needle}":\n${text}`);
   }
   await until('the recording verified intact in the logs', async () => (await page.getByTestId('verification').getAttribute('data-verdict')) === 'intact');
+  await until('the session log verified intact (chained and sealed)', async () => (await page.getByTestId('log-verification').getAttribute('data-verdict')) === 'intact');
+  assert.ok((await page.getByTestId('log-verification-summary').innerText()).includes('sealed'));
   await shot(page, '06-session-logs');
   await page.getByRole('button', { name: 'Close' }).first().click();
 
@@ -221,6 +223,18 @@ test('prevent purge with a justification keeps the session from the purge job', 
     await page.getByTestId(testid).waitFor();
     await shot(page, name);
   }
+  // A failed sign-in by someone else shows on the Users page (console and SSH together); an
+  // administrator clears it.
+  const refused = await page.evaluate(async () => (await fetch('/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'mallory-guess', password: 'guess-1' }) })).status);
+  assert.equal(refused, 401);
+  await page.goto(`${URL}/#/grants`);
+  await page.goto(`${URL}/#/users`);
+  const row = page.getByTestId('limit-user:mallory-guess');
+  await row.waitFor();
+  assert.ok((await row.innerText()).includes('user mallory-guess'));
+  await shot(page, '34-failed-sign-ins');
+  await row.getByRole('button', { name: 'Clear' }).click();
+  await until('the failed sign-ins are cleared', async () => (await page.getByTestId('limit-user:mallory-guess').count()) === 0);
   await page.context().close();
 });
 

@@ -145,7 +145,7 @@ pub(crate) async fn login(
     let addr = client_addr(&parts);
     let user_key = format!("user:{}", req.username.to_lowercase());
     let keys = [user_key.clone(), format!("addr:{addr}")];
-    if let Some(wait) = state.limiter.blocked(&keys) {
+    if let Some(wait) = state.hub.sign_ins().blocked(&keys) {
         state
             .store
             .record(console_entry(
@@ -210,7 +210,7 @@ pub(crate) async fn login(
             return Err(login_failed(&state, &keys, &user.name, &addr, why, why).await?);
         }
     }
-    state.limiter.succeeded(&user_key);
+    state.hub.sign_ins().succeeded(&user_key);
     let token = new_token("vgs_");
     let csrf = new_token("");
     let csrf = csrf.expose_str().unwrap_or_default().to_owned();
@@ -272,7 +272,7 @@ async fn login_failed(
     why: &'static str,
     shown: &'static str,
 ) -> ApiResult<ApiError> {
-    state.limiter.failed(keys);
+    state.hub.sign_ins().failed(keys);
     state
         .store
         .record(console_entry(

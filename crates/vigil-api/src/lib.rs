@@ -27,6 +27,7 @@ mod rules;
 mod seek_cache;
 mod server;
 mod sessions;
+mod sign_in_limits;
 mod state;
 mod targets;
 mod transfers;

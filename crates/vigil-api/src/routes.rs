@@ -10,7 +10,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{
     agent_api, agent_runs, agents, auth, commands, control, kept, live, proof, recording, rules,
-    sessions, targets, transfers, users,
+    sessions, sign_in_limits, targets, transfers, users,
 };
 
 /// Who may call a route.
@@ -264,6 +264,20 @@ pub const ROUTES: &[Route] = &[
         "Remove an SSH public key",
         Permission(P::ManageUsers),
         |m| on(m, users::delete_key),
+    ),
+    r(
+        "GET",
+        "/api/v1/sign-in-limits",
+        "User names and client addresses with failed sign-ins on this node (console and SSH together), blocked ones first",
+        Permission(P::ManageUsers),
+        |m| on(m, sign_in_limits::list),
+    ),
+    r(
+        "DELETE",
+        "/api/v1/sign-in-limits/{key}",
+        "Forget the failed sign-ins of user:NAME or addr:IP on this node, unblocking it",
+        Permission(P::ManageUsers),
+        |m| on(m, sign_in_limits::clear),
     ),
     r(
         "POST",

@@ -8,8 +8,6 @@ use futures::future::BoxFuture;
 use vigil_session::{Admin, Hub};
 use vigil_store::Store;
 
-use vigil_core::LoginLimiter;
-
 /// Key handling that belongs to the SSH side; the binary supplies it (vigil-api knows no SSH).
 pub trait KeyTools: Send + Sync + 'static {
     /// Parses an OpenSSH public key line: `(normalised line, SHA256 fingerprint)`.
@@ -27,7 +25,6 @@ pub struct ApiState {
     /// Every administrative action goes through here (with its evidence).
     pub admin: Admin,
     pub keys: Arc<dyn KeyTools>,
-    pub limiter: LoginLimiter,
     /// Cookies carry `Secure` when the console is served over TLS.
     pub secure_cookies: bool,
     pub session_ttl: Duration,
@@ -44,7 +41,6 @@ impl ApiState {
             admin: Admin::with_hub(Arc::clone(&hub)),
             hub,
             keys,
-            limiter: LoginLimiter::new(5, Duration::from_secs(300)),
             secure_cookies,
             session_ttl: Duration::from_secs(8 * 3600),
             seeks: Default::default(),

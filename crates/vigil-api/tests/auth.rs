@@ -136,6 +136,106 @@ async fn failed_sign_ins_are_limited_and_audited() {
 }
 
 #[tokio::test]
+async fn ssh_and_console_failures_count_together_and_an_administrator_clears_them() {
+    use common::Who;
+    let f = Fixture::new().await;
+    let admin = Who::User {
+        name: "admin".into(),
+        role: vigil_core::Role::PamAdministrator,
+    };
+    // Three failures over SSH (the gateway counts them in the hub's limiter), two here.
+    let ssh_keys = ["user:auditor".to_string(), "addr:10.9.8.7".to_string()];
+    for _ in 0..3 {
+        f.hub.sign_ins().failed(&ssh_keys);
+    }
+    for _ in 0..2 {
+        assert_eq!(
+            login(&f, "auditor", "wrong", None).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        login(&f, "auditor", PASSWORD, None).await.0,
+        StatusCode::TOO_MANY_REQUESTS,
+        "five failures across SSH and the console block the console"
+    );
+    assert!(
+        f.hub.sign_ins().blocked(&ssh_keys[..1]).is_some(),
+        "and SSH, which asks the same limiter"
+    );
+    let (s, body) = f
+        .call(&admin, Method::GET, "/api/v1/sign-in-limits", None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["max_failures"], 5);
+    let listed = v["limited"].as_array().unwrap();
+    assert_eq!(listed[0]["key"], "user:auditor", "blocked first: {v}");
+    assert_eq!(listed[0]["failures"], 5);
+    assert!(
+        listed
+            .iter()
+            .any(|l| l["key"] == "addr:10.9.8.7" && l["failures"] == 3)
+    );
+    // Cleared: the right password works at once; the clearing is audited.
+    let (s, body) = f
+        .call(
+            &admin,
+            Method::DELETE,
+            "/api/v1/sign-in-limits/user:auditor",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    // The in-process client has no address ("unknown"): its two console failures are
+    // listed, under the limit, and may be cleared too.
+    let (s, _) = f
+        .call(
+            &admin,
+            Method::DELETE,
+            "/api/v1/sign-in-limits/addr%3Aunknown",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(login(&f, "auditor", PASSWORD, None).await.0, StatusCode::OK);
+    let entries = f.store.audit_entries(100).await.unwrap();
+    let cleared = entries
+        .iter()
+        .find(|e| e.action == "sign_in_limit_cleared" && e.subject == "user:auditor")
+        .unwrap();
+    assert_eq!(
+        (cleared.actor.as_str(), cleared.subject.as_str()),
+        ("admin", "user:auditor")
+    );
+    assert!(
+        cleared.detail.contains("\"failures\":5"),
+        "{}",
+        cleared.detail
+    );
+    // Nothing to clear, or not a limit's key: said so.
+    let (s, _) = f
+        .call(
+            &admin,
+            Method::DELETE,
+            "/api/v1/sign-in-limits/user:auditor",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, body) = f
+        .call(
+            &admin,
+            Method::DELETE,
+            "/api/v1/sign-in-limits/auditor",
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("user:NAME or addr:IP"), "{body}");
+}
+
+#[tokio::test]
 async fn totp_is_asked_for_when_enrolled() {
     let f = Fixture::new().await;
     let secret = vigil_vault::new_totp_secret();

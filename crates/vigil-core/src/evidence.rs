@@ -154,6 +154,9 @@ kinds! {
     SshLoginBlocked = "ssh_login_blocked", Admin, ["client", "wait_secs"];
     /// A console sign-in was refused by the rate limit.
     ConsoleLoginBlocked = "console_login_blocked", Admin, ["addr"];
+    /// An administrator cleared a user name's or an address's failed sign-ins on a node
+    /// (subject `user:NAME` or `addr:IP`), unblocking it at once.
+    SignInLimitCleared = "sign_in_limit_cleared", Admin, ["failures", "node"];
     /// A console sign-in failed (wrong password or code, unknown or disabled user).
     ConsoleLoginFailed = "console_login_failed", Admin, ["addr", "reason"];
     /// A user signed out of the console.

@@ -1,11 +1,25 @@
 //! Failed sign-ins are limited per user name and per client address, so neither guessing one
-//! user's password from many places nor many users' from one place gets far. In memory, per
-//! node: each node of a cluster enforces its own limit. The console and the SSH gateway each
-//! have one.
+//! user's password from many places nor many users' from one place gets far. One limiter per
+//! node counts the console's and the SSH gateway's failures together (the hub owns it), so
+//! switching from one to the other gains nothing. In memory, per node: each node of a cluster
+//! enforces its own limit. Administrators see what is limited ([`LoginLimiter::limited`]) and
+//! may clear it ([`LoginLimiter::clear`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// A user name or address that failed to sign in lately.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Limited {
+    /// `user:NAME` or `addr:IP`.
+    pub key: String,
+    pub failures: u32,
+    /// Seconds until sign-ins are allowed again; `None` while under the limit.
+    pub blocked_secs: Option<u64>,
+    /// Seconds until the count is forgotten.
+    pub forgotten_in_secs: u64,
+}
 
 pub struct LoginLimiter {
     max_failures: u32,
@@ -59,6 +73,42 @@ impl LoginLimiter {
     pub fn succeeded(&self, user_key: &str) {
         self.map().remove(user_key);
     }
+
+    /// How many failures it takes to be blocked, and for how long counts are kept.
+    pub fn policy(&self) -> (u32, Duration) {
+        (self.max_failures, self.window)
+    }
+
+    /// Every user name and address with failures inside the window, blocked ones first.
+    pub fn limited(&self) -> Vec<Limited> {
+        let now = Instant::now();
+        let mut out: Vec<Limited> = self
+            .map()
+            .iter()
+            .filter(|(_, (_, since))| now.duration_since(*since) < self.window)
+            .map(|(key, (n, since))| {
+                let left = (self.window - now.duration_since(*since)).as_secs().max(1);
+                Limited {
+                    key: key.clone(),
+                    failures: *n,
+                    blocked_secs: (*n >= self.max_failures).then_some(left),
+                    forgotten_in_secs: left,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.blocked_secs
+                .is_some()
+                .cmp(&a.blocked_secs.is_some())
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        out
+    }
+
+    /// Forgets `key`'s failures; whether it had any.
+    pub fn clear(&self, key: &str) -> bool {
+        self.map().remove(key).is_some()
+    }
 }
 
 #[cfg(test)]
@@ -82,5 +132,26 @@ mod tests {
         assert!(l.blocked(&["user:alice".to_string()]).is_none());
         std::thread::sleep(Duration::from_millis(250));
         assert!(l.blocked(&keys).is_none());
+    }
+
+    #[test]
+    fn what_is_limited_is_listed_and_an_administrator_clears_it() {
+        let l = LoginLimiter::new(2, Duration::from_secs(60));
+        let keys = ["user:bob".to_string(), "addr:10.0.0.9".to_string()];
+        l.failed(&keys);
+        l.failed(&keys);
+        l.failed(&["user:carol".to_string()]);
+        let listed = l.limited();
+        assert_eq!(
+            listed.iter().map(|x| x.key.as_str()).collect::<Vec<_>>(),
+            ["addr:10.0.0.9", "user:bob", "user:carol"],
+            "blocked first"
+        );
+        assert!(listed[0].blocked_secs.is_some() && listed[2].blocked_secs.is_none());
+        assert_eq!(listed[2].failures, 1);
+        assert!(l.clear("addr:10.0.0.9"));
+        assert!(!l.clear("addr:10.0.0.9"), "cleared once");
+        assert!(l.blocked(&["addr:10.0.0.9".to_string()]).is_none());
+        assert!(l.blocked(&keys).is_some(), "the user is still blocked");
     }
 }

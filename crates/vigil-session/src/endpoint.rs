@@ -163,6 +163,12 @@ pub async fn report_run(
         None,
         detail,
     ));
+    // A run that is not recorded is whole once reported: its log is sealed now.
+    if !r.record
+        && let Some(signer) = hub.log_signer()
+    {
+        tx.seal_session_log(&session.id.0, signer);
+    }
     tx.commit().await?;
     Ok(row)
 }
@@ -341,6 +347,10 @@ async fn make_recording(hub: &Hub, run: &RunRow) -> Result<(), EndpointError> {
     tx.set_session_recording(&SessionId(run.session_id.clone()), &key)
         .await?;
     tx.complete_endpoint_run(&run.id, now_millis()).await?;
+    // The run is whole: its log (report and uploads) is sealed with its recording.
+    if let Some(signer) = hub.log_signer() {
+        tx.seal_session_log(&run.session_id, signer);
+    }
     tx.commit().await?;
     for object in UPLOAD_OBJECTS {
         let _ = tokio::fs::remove_file(staged(hub, &run.id, object)).await;

@@ -72,7 +72,7 @@ pub struct Hub {
         tokio::sync::Mutex<Option<(Vec<vigil_store::RuleRow>, Arc<vigil_audit::rules::RuleSet>)>>,
     /// The node's `unreadable_lines` setting, taken into each session's policy.
     unreadable: Setting<Unreadable>,
-    ssh_logins: vigil_core::LoginLimiter,
+    sign_ins: vigil_core::LoginLimiter,
     /// Where transferred files wait while they are inspected (see [`Hub::set_spool_dir`]).
     spool_dir: Setting<std::path::PathBuf>,
     /// Where workstation recordings wait while they are uploaded (see
@@ -141,17 +141,17 @@ impl Hub {
             stages,
             rules: tokio::sync::Mutex::new(None),
             unreadable: Setting::new(Unreadable::default()),
-            ssh_logins: vigil_core::LoginLimiter::new(5, std::time::Duration::from_secs(300)),
+            sign_ins: vigil_core::LoginLimiter::new(5, std::time::Duration::from_secs(300)),
             spool_dir: Setting::new(std::env::temp_dir().join("vigil-spool")),
             upload_dir: Setting::new(std::env::temp_dir().join("vigil-uploads")),
             signer: Setting::new(None),
         })
     }
 
-    /// Failed SSH sign-ins per user name and per client address: five in five minutes block
-    /// both for the rest of the five minutes.
-    pub fn ssh_logins(&self) -> &vigil_core::LoginLimiter {
-        &self.ssh_logins
+    /// Failed sign-ins per user name and per client address, the console's and SSH's
+    /// together: five in five minutes block both for the rest of the five minutes.
+    pub fn sign_ins(&self) -> &vigil_core::LoginLimiter {
+        &self.sign_ins
     }
 
     /// What sessions that start from now on do with interactive lines no exact source could
@@ -180,6 +180,13 @@ impl Hub {
     }
 
     /// The node's recording key, when it has one.
+    /// The recording key as the signer of session logs' seals.
+    pub fn log_signer(&self) -> Option<Arc<dyn vigil_store::log_chain::LogSigner>> {
+        self.recording_signer().map(|s| {
+            Arc::new(crate::verify::LogSignerOf(s)) as Arc<dyn vigil_store::log_chain::LogSigner>
+        })
+    }
+
     pub fn recording_signer(&self) -> Option<Arc<dyn vigil_record::chain::LinkSigner>> {
         self.signer.get()
     }
@@ -677,6 +684,9 @@ impl LiveSession {
                 actor.as_deref(),
                 serde_json::json!({ "reason": reason.to_string(), "bytes_in": bytes_in, "bytes_out": bytes_out }),
             ));
+            if let Some(signer) = self.hub.log_signer() {
+                tx.seal_session_log(&self.id.0, signer);
+            }
             tx.commit().await
         };
         if let Err(e) = closed.await {

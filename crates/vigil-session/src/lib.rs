@@ -28,7 +28,9 @@ mod stage;
 mod stdin;
 mod tracks;
 mod transfer;
+mod verdict;
 pub mod verify;
+pub mod verify_log;
 
 pub use admin::{
     AGENT_TOKEN_VALIDITY, Actor, Admin, AdminError, KeptFile, MAX_SCORE, Purpose, Via,

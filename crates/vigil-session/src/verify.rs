@@ -11,8 +11,8 @@
 //! - no chain at all: **unverifiable** (recorded before tamper evidence, or by a node without
 //!   a recording key).
 //!
-//! What it is not: a check of the session log (its rows are in the store, whose integrity is
-//! the database's), nor proof against a stolen node key.
+//! The session's log is judged beside its tracks (`verify_log`), and the session's verdict is
+//! the worst of them. What it is not: proof against a stolen node key.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -52,6 +52,21 @@ impl StoreKeys {
     }
 }
 
+/// A recording signer signing session logs too (the same node key).
+pub struct LogSignerOf(pub Arc<dyn LinkSigner>);
+
+impl vigil_store::log_chain::LogSigner for LogSignerOf {
+    fn public_text(&self) -> String {
+        Ed25519PublicKey::from_bytes(&self.0.public())
+            .map(|k| k.to_text())
+            .unwrap_or_default()
+    }
+
+    fn sign(&self, message: &[u8]) -> [u8; 64] {
+        self.0.sign(message)
+    }
+}
+
 impl LinkKeys for StoreKeys {
     fn check(&self, signer: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> KeyCheck {
         match self.0.get(signer) {
@@ -62,37 +77,7 @@ impl LinkKeys for StoreKeys {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    Intact,
-    Interrupted,
-    /// Deleted by the retention purge, which left a tombstone signed by a known node.
-    Purged,
-    Unverifiable,
-    Altered,
-}
-
-impl Verdict {
-    /// Authentic: complete, cut short by a crash (which the summary says), or purged under
-    /// retention with a signed tombstone.
-    pub fn authentic(self) -> bool {
-        matches!(
-            self,
-            Verdict::Intact | Verdict::Interrupted | Verdict::Purged
-        )
-    }
-
-    fn word(self) -> &'static str {
-        match self {
-            Verdict::Intact => "intact",
-            Verdict::Interrupted => "interrupted",
-            Verdict::Purged => "purged",
-            Verdict::Unverifiable => "unverifiable",
-            Verdict::Altered => "altered",
-        }
-    }
-}
+pub use crate::verdict::Verdict;
 
 /// What a purge's tombstone says of one track as it was when it went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -137,10 +122,20 @@ pub struct TrackVerification {
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
     pub session: String,
-    /// The worst of the tracks'.
+    /// The worst of the tracks' and the log's.
     pub verdict: Verdict,
     pub summary: String,
+    /// The recording's alone (the worst of its tracks').
+    pub recording: PartVerification,
     pub tracks: Vec<TrackVerification>,
+    /// The session log's (absent once purged: the tombstone speaks for the session).
+    pub log: Option<crate::verify_log::LogVerification>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PartVerification {
+    pub verdict: Verdict,
+    pub summary: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -274,11 +269,20 @@ pub async fn verify_session(
             unverified_bytes: walk.unverified_bytes,
         });
     }
-    let verdict = tracks
+    let recorded = tracks
         .iter()
         .map(|t| t.verdict)
         .max()
         .unwrap_or(Verdict::Unverifiable);
+    let node_signs = tracks.iter().any(|t| t.links > 0);
+    let log = crate::verify_log::judge_log(
+        &session,
+        &store.session_chain(id).await?,
+        &store.session_log_seals(id).await?,
+        keys.as_ref(),
+        node_signs,
+    );
+    let verdict = recorded.max(log.verdict);
     let summary = match (tracks.len(), tracks.first()) {
         (0, _) => "unverifiable: the session has no recording".to_owned(),
         (1, Some(t)) => t.summary.clone(),
@@ -294,11 +298,21 @@ pub async fn verify_session(
             )
         }
     };
+    let recording = PartVerification {
+        verdict: recorded,
+        summary,
+    };
+    let summary = format!(
+        "recording {}; session log {}",
+        recording.summary, log.summary
+    );
     Ok(Verification {
         session: id.to_owned(),
         verdict,
         summary,
+        recording,
         tracks,
+        log: Some(log),
     })
 }
 
@@ -352,8 +366,10 @@ async fn purged(store: &Store, id: &str, keys: &StoreKeys) -> Result<Verificatio
     Ok(Verification {
         session: id.to_owned(),
         verdict,
-        summary,
+        summary: summary.clone(),
+        recording: PartVerification { verdict, summary },
         tracks: Vec::new(),
+        log: None,
     })
 }
 

@@ -74,6 +74,12 @@ pub fn class_of(kind: K, action: &str, score: i64) -> Option<Class> {
             "Console sign-in rate-limited",
             6,
         ),
+        K::SignInLimitCleared => c(
+            1106,
+            "LOGIN_LIMIT_CLEARED",
+            "Sign-in rate limit cleared by an administrator",
+            5,
+        ),
         K::ConsoleLogin => c(1103, "CONSOLE_LOGIN", "Signed in to the console", 2),
         K::ConsoleLogout => c(1104, "CONSOLE_LOGOUT", "Signed out of the console", 1),
         K::CommandDetected => match action {

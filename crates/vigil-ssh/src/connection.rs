@@ -43,7 +43,7 @@ impl Connection {
         Authenticator {
             store: self.shared.hub.store(),
             peer: self.shared.peer,
-            limiter: self.shared.hub.ssh_logins(),
+            limiter: self.shared.hub.sign_ins(),
         }
     }
 
@@ -52,6 +52,7 @@ impl Connection {
             Ok(spec) => {
                 let _ = self.shared.spec.set(spec);
                 let _ = self.shared.user.set(user);
+                self.shared.release_pre_auth();
                 self.method = method;
                 Auth::Accept
             }

@@ -25,6 +25,7 @@ mod control;
 mod forward;
 mod inspected;
 mod menu;
+mod preauth;
 mod pty;
 mod reach;
 mod relay;

@@ -21,6 +21,11 @@ pub(crate) const WINDOW: u32 = 2 * 1024 * 1024;
 pub struct SshSettings {
     pub(crate) server: Arc<server::Config>,
     pub(crate) client: client::Config,
+    /// How long a client has to sign in, from its connection.
+    pub(crate) login_grace: Duration,
+    /// Connections not yet signed in allowed at once per client address, and in all.
+    pub(crate) max_unauthenticated_per_address: usize,
+    pub(crate) max_unauthenticated: usize,
 }
 
 impl SshSettings {
@@ -63,7 +68,18 @@ impl SshSettings {
         SshSettings {
             server: Arc::new(server),
             client,
+            login_grace: Duration::from_secs(60),
+            max_unauthenticated_per_address: 10,
+            max_unauthenticated: 1000,
         }
+    }
+
+    /// How long a client has to sign in, and how many connections not yet signed in one
+    /// client address may hold at once.
+    pub fn with_pre_auth_limits(mut self, login_grace: Duration, per_address: usize) -> Self {
+        self.login_grace = login_grace;
+        self.max_unauthenticated_per_address = per_address.max(1);
+        self
     }
 
     /// Restricts the ciphers offered to targets, most preferred first (empty: russh's default

@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     alive: Mutex<Option<tokio::sync::mpsc::Sender<()>>>,
     control: Mutex<Option<tokio::task::JoinHandle<()>>>,
     pub(crate) input_budget: InputBudget,
+    /// The connection's place among those signing in, until it signs in.
+    pre_auth: Mutex<Option<crate::preauth::Pass>>,
 }
 
 impl Shared {
@@ -61,6 +63,20 @@ impl Shared {
             alive: Mutex::new(Some(alive)),
             control: Mutex::new(None),
             input_budget: InputBudget::default(),
+            pre_auth: Mutex::new(None),
+        }
+    }
+
+    pub(crate) fn hold_pre_auth(&self, pass: crate::preauth::Pass) {
+        if let Ok(mut p) = self.pre_auth.lock() {
+            *p = Some(pass);
+        }
+    }
+
+    /// Signed in (or gone): the connection no longer counts among those signing in.
+    pub(crate) fn release_pre_auth(&self) {
+        if let Ok(mut p) = self.pre_auth.lock() {
+            p.take();
         }
     }
 

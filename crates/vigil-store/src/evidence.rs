@@ -10,12 +10,14 @@
 //! advisory lock (held to its commit) just before its evidence rows, so evidence commits in
 //! the order of its sequence numbers.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use vigil_core::{EventKind, Evidence, Log, now_millis};
 
+use crate::log_chain::{self, ChainFields, LogSigner};
 use crate::{Backend, SessionEvent, Store, StoreError};
 
 /// The advisory lock that orders evidence commits on PostgreSQL ("vigil-ev" in ASCII).
@@ -61,6 +63,7 @@ pub struct Tx {
     pub(crate) conn: sqlx::Transaction<'static, sqlx::Any>,
     pub(crate) store: Store,
     pending: Vec<Evidence>,
+    seals: Vec<(String, Arc<dyn LogSigner>)>,
 }
 
 impl Tx {
@@ -75,6 +78,12 @@ impl Tx {
         self.pending.push(evidence);
     }
 
+    /// Seals session `id`'s log at commit, after this transaction's evidence: `signer` signs
+    /// its head (see [`crate::log_chain`]).
+    pub fn seal_session_log(&mut self, id: &str, signer: Arc<dyn LogSigner>) {
+        self.seals.push((id.to_owned(), signer));
+    }
+
     /// Writes the recorded evidence and commits; returns the evidence's sequence numbers.
     pub async fn commit(mut self) -> Result<Vec<i64>, StoreError> {
         let mut seqs = Vec::with_capacity(self.pending.len());
@@ -85,10 +94,43 @@ impl Tx {
                 .await?;
         }
         let at = now_millis();
+        // Each session's chain head, as this commit moves it.
+        let mut heads: HashMap<String, [u8; 32]> = HashMap::new();
         for ev in std::mem::take(&mut self.pending) {
+            let detail = ev.detail.to_string();
+            let chain = match ev.session.as_ref() {
+                Some(session) => {
+                    let prev = match heads.get(&session.0) {
+                        Some(h) => *h,
+                        // The first row, or the first after rows written before chaining,
+                        // starts from zeros. So does a row after a damaged chain value: the
+                        // evidence is still written, and verification names the damage.
+                        None => log_chain::head(&mut self.conn, &session.0)
+                            .await?
+                            .and_then(|(_, chain)| log_chain::from_hex(chain.as_deref()?))
+                            .unwrap_or(log_chain::GENESIS),
+                    };
+                    let next = log_chain::link(
+                        &prev,
+                        &ChainFields {
+                            at,
+                            origin: &self.store.origin,
+                            kind: ev.kind.as_str(),
+                            log: ev.kind.log().as_str(),
+                            session_id: &session.0,
+                            actor: ev.actor.as_deref(),
+                            subject: &ev.subject,
+                            detail: &detail,
+                        },
+                    );
+                    heads.insert(session.0.clone(), next);
+                    Some(log_chain::to_hex(&next))
+                }
+                None => None,
+            };
             let seq: i64 = sqlx::query_scalar(
-                "INSERT INTO evidence (at, origin, kind, log, session_id, actor, subject, detail) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
+                "INSERT INTO evidence (at, origin, kind, log, session_id, actor, subject, detail, chain) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
             )
             .bind(at)
             .bind(self.store.origin.as_ref())
@@ -97,10 +139,14 @@ impl Tx {
             .bind(ev.session.as_ref().map(|s| s.0.as_str()))
             .bind(ev.actor.as_deref())
             .bind(&ev.subject)
-            .bind(ev.detail.to_string())
+            .bind(&detail)
+            .bind(chain)
             .fetch_one(&mut *self.conn)
             .await?;
             seqs.push(seq);
+        }
+        for (session, signer) in std::mem::take(&mut self.seals) {
+            log_chain::seal(&mut self.conn, &session, &signer, at).await?;
         }
         self.conn.commit().await?;
         if !seqs.is_empty() {
@@ -117,7 +163,7 @@ impl Tx {
 
 const COLUMNS: &str = "seq, at, origin, kind, log, session_id, actor, subject, detail";
 
-fn evidence_from(r: &AnyRow) -> Result<EvidenceRow, StoreError> {
+pub(crate) fn evidence_from(r: &AnyRow) -> Result<EvidenceRow, StoreError> {
     Ok(EvidenceRow {
         seq: r.try_get("seq")?,
         at: r.try_get("at")?,
@@ -149,6 +195,7 @@ impl Store {
             conn,
             store: self.clone(),
             pending: Vec::new(),
+            seals: Vec::new(),
         })
     }
 

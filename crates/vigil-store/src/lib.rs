@@ -9,12 +9,14 @@
 
 mod agents;
 mod alone;
+mod chain_reads;
 mod command_search;
 mod commands;
 mod consumer;
 mod elevation;
 mod endpoint_runs;
 mod evidence;
+pub mod log_chain;
 mod manage;
 mod migrate;
 mod node_keys;
@@ -36,6 +38,7 @@ use sqlx::any::AnyPoolOptions;
 use vigil_vault::MasterKey;
 
 pub use agents::{AgentPolicyRow, AgentRow, AgentStatus, Enrolment};
+pub use chain_reads::ChainedRow;
 pub use command_search::CommandHit;
 pub use commands::{ControlCommand, PendingCommand};
 pub use consumer::{EvidenceConsumer, Start};

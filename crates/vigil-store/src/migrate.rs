@@ -25,6 +25,7 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0012_endpoint_runs.sql"),
     ),
     (13, include_str!("../migrations/sqlite/0013_node_keys.sql")),
+    (14, include_str!("../migrations/sqlite/0014_log_chain.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -51,6 +52,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         13,
         include_str!("../migrations/postgres/0013_node_keys.sql"),
+    ),
+    (
+        14,
+        include_str!("../migrations/postgres/0014_log_chain.sql"),
     ),
 ];
 

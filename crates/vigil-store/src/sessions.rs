@@ -1,5 +1,7 @@
 //! Session rows and session logs.
 
+use std::sync::Arc;
+
 use sqlx::Row;
 use sqlx::any::AnyRow;
 use vigil_core::{EndReason, EventKind, Evidence, SessionId, SessionStatus, now_millis};
@@ -332,6 +334,7 @@ impl Tx {
     pub async fn interrupt_open_sessions(
         &mut self,
         node: &str,
+        sealer: Option<Arc<dyn crate::log_chain::LogSigner>>,
     ) -> Result<Vec<SessionRow>, StoreError> {
         let open = list_sessions_on(
             &mut *self.conn,
@@ -357,6 +360,10 @@ impl Tx {
                 None,
                 serde_json::json!({ "reason": EndReason::Interrupted.to_string(), "bytes_in": s.bytes_in, "bytes_out": s.bytes_out }),
             ));
+            // The node that marks the session signs its log as it stands.
+            if let Some(sealer) = &sealer {
+                self.seal_session_log(&s.id, Arc::clone(sealer));
+            }
         }
         Ok(open)
     }

@@ -287,7 +287,7 @@ store_test!(sessions_and_events, |store: Store| async move {
         .await
         .unwrap();
     assert_eq!(by_node.len(), 1);
-    let interrupted = store.interrupt_open_sessions("node-b").await.unwrap();
+    let interrupted = store.interrupt_open_sessions("node-b", None).await.unwrap();
     assert_eq!(interrupted.len(), 1);
     assert_eq!(
         store.session(&b.0).await.unwrap().end_reason.as_deref(),
@@ -368,6 +368,7 @@ async fn unsupported_url_says_what_works() {
 mod agents;
 mod console;
 mod evidence;
+mod log_chain;
 
 store_test!(
     elevation_settings_and_their_sealed_passwords,

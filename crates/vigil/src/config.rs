@@ -40,6 +40,11 @@ pub(crate) struct FileConfig {
     /// What happens to an interactive line no exact source could read while a rule could
     /// stop it: `refuse` (default: it does not run) or `allow` (it runs, logged as inexact).
     pub(crate) unreadable_lines: Option<String>,
+    /// Seconds an SSH client has to sign in before it is disconnected (default 60).
+    pub(crate) login_grace_secs: Option<u64>,
+    /// SSH connections not yet signed in allowed at once from one client address (default
+    /// 10); more are refused at once.
+    pub(crate) max_unauthenticated_per_address: Option<usize>,
     /// SIEM destinations: `[[siem]]` tables.
     pub(crate) siem: Option<Vec<SiemTable>>,
 }
@@ -116,6 +121,8 @@ pub(crate) struct Settings {
     pub(crate) retention_days: u32,
     pub(crate) purge_interval: std::time::Duration,
     pub(crate) unreadable_lines: vigil_session::Unreadable,
+    pub(crate) login_grace: std::time::Duration,
+    pub(crate) max_unauthenticated_per_address: usize,
     pub(crate) siem: Vec<vigil_forward::Destination>,
 }
 
@@ -131,7 +138,7 @@ pub(crate) fn read_file_config(data_dir: &Path) -> anyhow::Result<FileConfig> {
 fn parse(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
     toml::from_str(text).map_err(|e| {
         anyhow::anyhow!(
-            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file, target_ciphers, http_tls, tls_cert, tls_key, retention_days, purge_interval_secs, unreadable_lines, [[siem]]",
+            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file, target_ciphers, http_tls, tls_cert, tls_key, retention_days, purge_interval_secs, unreadable_lines, login_grace_secs, max_unauthenticated_per_address, [[siem]]",
             path.display(),
             e.to_string().trim_end()
         )
@@ -213,6 +220,18 @@ impl Settings {
                 )
             })?,
         };
+        let login_grace = file.login_grace_secs.unwrap_or(60);
+        if login_grace == 0 {
+            bail!(
+                "login_grace_secs in {file_origin}: must be at least 1 (an SSH client needs time to sign in)"
+            );
+        }
+        let max_unauthenticated_per_address = file.max_unauthenticated_per_address.unwrap_or(10);
+        if max_unauthenticated_per_address == 0 {
+            bail!(
+                "max_unauthenticated_per_address in {file_origin}: must be at least 1 (0 would refuse every SSH client)"
+            );
+        }
         let mut siem = Vec::new();
         for (i, table) in file.siem.iter().flatten().enumerate() {
             siem.push(siem_destination(i, table, data_dir, &file_origin)?);
@@ -220,6 +239,8 @@ impl Settings {
         Ok(Settings {
             siem,
             unreadable_lines,
+            login_grace: std::time::Duration::from_secs(login_grace),
+            max_unauthenticated_per_address,
             http_tls: file.http_tls.unwrap_or(true),
             tls_files,
             retention_days: file.retention_days.unwrap_or(365),

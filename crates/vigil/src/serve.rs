@@ -14,8 +14,19 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     let store = init::initialise(&settings)
         .await?
         .with_origin(&settings.node_name);
-    // Each session's end and its `ended` event, in one transaction.
-    let interrupted = store.interrupt_open_sessions(&settings.node_name).await?;
+    let recording_key = init::recording_key(&settings)?;
+    init::register_recording_key(&store, &settings, &recording_key).await?;
+    let signer: Arc<dyn vigil_record::chain::LinkSigner> =
+        Arc::new(vigil_session::verify::NodeSigner(recording_key));
+    // Each session's end, its `ended` event and its log's seal, in one transaction.
+    let interrupted = store
+        .interrupt_open_sessions(
+            &settings.node_name,
+            Some(Arc::new(vigil_session::verify::LogSignerOf(Arc::clone(
+                &signer,
+            )))),
+        )
+        .await?;
     if !interrupted.is_empty() {
         println!(
             "marked {} session(s) left open by a previous run of node {} as interrupted",
@@ -31,9 +42,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         Arc::clone(&recordings),
     );
     hub.set_unreadable_lines(settings.unreadable_lines);
-    let recording_key = init::recording_key(&settings)?;
-    init::register_recording_key(&store, &settings, &recording_key).await?;
-    hub.set_recording_signer(Arc::new(vigil_session::verify::NodeSigner(recording_key)));
+    hub.set_recording_signer(signer);
     // Files a previous run held for inspection were never delivered: they go.
     let spool = settings.data_dir.join("spool");
     if let Ok(entries) = std::fs::read_dir(&spool) {
@@ -50,6 +59,10 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
             .context("cannot start the SIEM forwarder")?;
     let listener = SshGateway::bind(&settings.ssh_listen.to_string()).await?;
     let ssh_settings = SshSettings::new(vec![host_key])
+        .with_pre_auth_limits(
+            settings.login_grace,
+            settings.max_unauthenticated_per_address,
+        )
         .with_target_ciphers(&settings.target_ciphers)
         .with_context(|| {
             format!(

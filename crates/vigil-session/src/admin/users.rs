@@ -1,7 +1,7 @@
 //! Users: accounts, roles, passwords, SSH keys, second factors, API tokens, release.
 
 use vigil_core::{EventKind, Role, User, UserKey};
-use vigil_store::ApiToken;
+use vigil_store::{ApiToken, StoreError};
 use vigil_vault::Secret;
 
 use super::{Actor, Admin, AdminError};
@@ -166,6 +166,36 @@ impl Admin {
         let entry = by.entry(EventKind::ApiTokenRevoked, id, serde_json::json!({}));
         self.change(entry, async |tx| tx.delete_api_token(owner, id).await)
             .await
+    }
+
+    /// Forgets the failed sign-ins of `key` (`user:NAME` or `addr:IP`) on this node, so that
+    /// it may sign in again at once. The limits are each node's, in memory: a process with no
+    /// hub (the CLI) has none to clear.
+    pub async fn clear_sign_in_limit(&self, by: &Actor, key: &str) -> Result<(), AdminError> {
+        let Some(hub) = &self.hub else {
+            return Err(AdminError::Refused(
+                "sign-in limits are kept in each node's memory: clear them through that node's console or API".into(),
+            ));
+        };
+        if !(key.starts_with("user:") || key.starts_with("addr:")) {
+            return Err(AdminError::Invalid(format!(
+                "{key:?} is not a limit: use user:NAME or addr:IP as listed"
+            )));
+        }
+        let Some(limited) = hub.sign_ins().limited().into_iter().find(|l| l.key == key) else {
+            return Err(
+                StoreError::NotFound(format!("failed sign-ins of {key} on this node")).into(),
+            );
+        };
+        self.store
+            .record(by.entry(
+                EventKind::SignInLimitCleared,
+                key,
+                serde_json::json!({ "failures": limited.failures, "node": hub.node() }),
+            ))
+            .await?;
+        hub.sign_ins().clear(key);
+        Ok(())
     }
 
     /// Lets a user locked by a session lock start sessions again and unlocks their locked

@@ -6,6 +6,20 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{Gateway, Target, Tmpfs, eventually, files_under, text};
 
+/// Runs `script` on the node's SQLite store, as someone with the disk would.
+fn sql(db: &std::path::Path, script: &str) {
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()",
+        ])
+        .arg(db)
+        .arg(script)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
 /// The stored recording file of session `id` (track 0).
 fn stored(gw: &Gateway, id: &str) -> std::path::PathBuf {
     files_under(&gw.data.join("recordings"))
@@ -81,6 +95,68 @@ fn a_recording_verifies_intact_and_every_alteration_is_named() {
     let played = String::from_utf8(gw.export(&id)).unwrap();
     assert!(played.contains("evidence-line-3"));
 
+    // The session log: chained and sealed when the session closed.
+    let (_, _, json) = verify(&gw, &id);
+    assert_eq!(json["log"]["verdict"], "intact", "{json}");
+    assert!(
+        json["log"]["sealed_events"].as_u64().unwrap() >= 3,
+        "{json}"
+    );
+    let db = gw.data.join("vigil.db");
+    // A row changed in the database behind Vigil's back, then put back.
+    sql(
+        &db,
+        &format!(
+            "UPDATE evidence SET detail = replace(detail, 'operator_exit', 'terminated_by(x)') WHERE session_id = '{id}' AND kind = 'ended'"
+        ),
+    );
+    let (ok, said, json) = verify(&gw, &id);
+    assert!(
+        !ok && said.contains("session log's chain breaks at event"),
+        "{said}"
+    );
+    assert_eq!(json["log"]["verdict"], "altered", "{json}");
+    assert_eq!(json["recording"]["verdict"], "intact", "{json}");
+    sql(
+        &db,
+        &format!(
+            "UPDATE evidence SET detail = replace(detail, 'terminated_by(x)', 'operator_exit') WHERE session_id = '{id}' AND kind = 'ended'"
+        ),
+    );
+    assert!(verify(&gw, &id).0);
+    // The log cut from its `ended` event on (the export's note follows it): the seal names
+    // what is gone.
+    let from = format!(
+        "session_id = '{id}' AND seq >= (SELECT seq FROM evidence WHERE session_id = '{id}' AND kind = 'ended')"
+    );
+    sql(
+        &db,
+        &format!(
+            "CREATE TABLE kept AS SELECT * FROM evidence WHERE {from}; DELETE FROM evidence WHERE {from}"
+        ),
+    );
+    let (ok, said, _) = verify(&gw, &id);
+    assert!(!ok && said.contains("session log was cut"), "{said}");
+    sql(
+        &db,
+        "INSERT INTO evidence SELECT * FROM kept; DROP TABLE kept",
+    );
+    // The seal removed: a normally closed session on a signing node had one.
+    sql(
+        &db,
+        &format!(
+            "CREATE TABLE kept AS SELECT * FROM session_log_seals WHERE session_id = '{id}'; \
+         DELETE FROM session_log_seals WHERE session_id = '{id}'"
+        ),
+    );
+    let (ok, said, _) = verify(&gw, &id);
+    assert!(!ok && said.contains("the seal is missing"), "{said}");
+    sql(
+        &db,
+        "INSERT INTO session_log_seals SELECT * FROM kept; DROP TABLE kept",
+    );
+    assert!(verify(&gw, &id).0);
+
     // Deleted behind Vigil's back: missing, and nothing says it was purged.
     std::fs::remove_file(&path).unwrap();
     let (ok, said, _) = verify(&gw, &id);
@@ -141,6 +217,8 @@ fn a_node_killed_mid_session_leaves_a_recording_authentic_up_to_the_kill() {
     );
     assert_eq!(json["verdict"], "interrupted", "{json}");
     assert!(said.contains("intact up to its interruption"), "{said}");
+    // The restarted node marked it interrupted and sealed its log as it stood.
+    assert_eq!(json["log"]["verdict"], "intact", "{json}");
     let verified = Duration::from_millis(json["tracks"][0]["verified_ms"].as_u64().unwrap());
     // The session's recording started a little before `started`: what is verified reaches to
     // within about a second (the flush interval, plus scheduling) of the kill.

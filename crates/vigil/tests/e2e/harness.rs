@@ -530,6 +530,11 @@ impl Gateway {
 
     /// `ssh` as an operator, answering password and code prompts through SSH_ASKPASS.
     pub fn ssh(&self, user: &str, password: &str) -> Command {
+        self.ssh_with(user, password, &[])
+    }
+
+    /// [`Gateway::ssh`] with more client options (before the destination).
+    pub fn ssh_with(&self, user: &str, password: &str, options: &[&str]) -> Command {
         let askpass = self.dir.path().join("askpass");
         if !askpass.exists() {
             std::fs::write(
@@ -551,6 +556,7 @@ impl Gateway {
             "NumberOfPasswordPrompts=1",
         ])
         .args(["-o", "ConnectTimeout=10", "-p", &self.port.to_string()])
+        .args(options)
         .arg(format!("{user}@127.0.0.1"))
         .env("SSH_ASKPASS", &askpass)
         .env("SSH_ASKPASS_REQUIRE", "force")

@@ -21,6 +21,7 @@ mod rsyslog;
 mod sessions;
 mod shell_lines;
 mod siem;
+mod sign_in;
 mod tracks;
 mod transfer_policy;
 mod transfers;
