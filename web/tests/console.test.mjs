@@ -25,9 +25,17 @@ before(async () => {
 });
 after(async () => { await browser?.close(); });
 
+/** Every API answer and live-stream frame the walk receives, for the canary check at the end. */
+const answers = [];
+
 async function newPage() {
   const context = await browser.newContext({ ignoreHTTPSErrors: true, acceptDownloads: true, viewport: { width: 1440, height: 900 } });
-  return context.newPage();
+  const page = await context.newPage();
+  page.on('response', (r) => {
+    if (r.url().includes('/api/')) answers.push(r.body().then((b) => [r.url(), b], () => null));
+  });
+  page.on('websocket', (ws) => ws.on('framereceived', (f) => answers.push(Promise.resolve([ws.url(), Buffer.from(f.payload)]))));
+  return page;
 }
 
 /** Polls until `probe()` returns a truthy value; fails with `what` after `ms`. */
@@ -732,4 +740,12 @@ test('a workstation run recorded by the agent is in Remote Sessions: flagged, it
   await page.getByTestId('action-prevent-purge').waitFor();
   await page.getByTestId('action-auditors').waitFor();
   await page.context().close();
+});
+
+test('no API answer or live frame of the whole walk holds the vaulted credential', async () => {
+  const canary = Buffer.from(process.env.VIGIL_CANARY ?? '');
+  assert.ok(canary.length > 8, 'the canary is the target login\'s vaulted password');
+  const got = (await Promise.all(answers)).filter(Boolean);
+  assert.ok(got.length > 100, `the walk saw ${got.length} answers`);
+  for (const [url, body] of got) assert.ok(!body.includes(canary), `the vaulted credential is in the answer of ${url}`);
 });

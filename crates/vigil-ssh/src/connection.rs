@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use russh::server::{self, Auth, ChannelOpenHandle, Msg, Response, Session};
-use russh::{Channel, ChannelId, MethodKind, MethodSet};
+use russh::{Channel, ChannelId, ChannelOpenFailure, MethodKind, MethodSet};
 use vigil_core::{EventKind, LoginSpec, User};
 use vigil_store::NewSession;
 
@@ -187,14 +187,18 @@ impl server::Handler for Connection {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         self.shared.set_handle(session.handle());
+        let Some(slot) = self.shared.channel_slot("session").await else {
+            reply.reject(ChannelOpenFailure::ResourceShortage).await;
+            return Ok(());
+        };
         reply.accept().await;
         self.shared.track_channel(channel.id(), false);
         if let Some(alive) = self.shared.alive() {
-            tokio::spawn(crate::channel::run(
-                Arc::clone(&self.shared),
-                channel,
-                alive,
-            ));
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move {
+                crate::channel::run(shared, channel, alive).await;
+                drop(slot);
+            });
         }
         Ok(())
     }
@@ -214,14 +218,16 @@ impl server::Handler for Connection {
             port: port_to_connect,
             origin: format!("{originator_address}:{originator_port}"),
         };
+        let Some(slot) = self.shared.channel_slot("direct-tcpip").await else {
+            reply.reject(ChannelOpenFailure::ResourceShortage).await;
+            return Ok(());
+        };
         if let Some(alive) = self.shared.alive() {
-            tokio::spawn(crate::forward::run(
-                Arc::clone(&self.shared),
-                channel,
-                reply,
-                request,
-                alive,
-            ));
+            let shared = Arc::clone(&self.shared);
+            tokio::spawn(async move {
+                crate::forward::run(shared, channel, reply, request, alive).await;
+                drop(slot);
+            });
         }
         Ok(())
     }

@@ -348,11 +348,16 @@ impl vigil_session::Outlet for Sides<'_> {
         let Some(to) = self.to_operator else {
             return Err(Closed);
         };
-        match self.ext {
-            Some(ext) => to.extended_data_bytes(ext, data).await,
-            None => to.data_bytes(data).await,
+        let write = async {
+            match self.ext {
+                Some(ext) => to.extended_data_bytes(ext, data).await,
+                None => to.data_bytes(data).await,
+            }
+        };
+        match self.shared.unless_gone(write).await {
+            Some(Ok(())) => Ok(()),
+            Some(Err(_)) | None => Err(Closed),
         }
-        .map_err(|_| Closed)
     }
 
     async fn tell(&self, text: String) {

@@ -122,6 +122,7 @@ impl SshGateway {
             })
         };
         let ended = running.await;
+        shared.connection_gone();
         grace.abort();
         shared.release_pre_auth();
         if let Err(e) = &ended {

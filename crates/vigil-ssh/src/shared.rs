@@ -40,6 +40,29 @@ pub(crate) struct Shared {
     pub(crate) input_budget: InputBudget,
     /// The connection's place among those signing in, until it signs in.
     pre_auth: Mutex<Option<crate::preauth::Pass>>,
+    /// Channels (sessions and forwards) open at once, against [`MAX_CHANNELS`].
+    open_channels: std::sync::atomic::AtomicUsize,
+    /// Set when the operator's connection is gone: writes to it that wait for window
+    /// (which will never come) give up, so the relay drains and the session closes at once.
+    gone: tokio::sync::watch::Sender<bool>,
+    /// Whether a refusal for too many channels was logged (once per connection: a client
+    /// opening thousands must not write thousands of events).
+    told_too_many: std::sync::atomic::AtomicBool,
+}
+
+/// Channels one operator connection may hold open at once (OpenSSH allows 10 sessions per
+/// connection by default; forwards count here too).
+pub(crate) const MAX_CHANNELS: usize = 64;
+
+/// A channel's place against [`MAX_CHANNELS`], given back when its task ends.
+pub(crate) struct ChannelSlot(Arc<Shared>);
+
+impl Drop for ChannelSlot {
+    fn drop(&mut self) {
+        self.0
+            .open_channels
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 impl Shared {
@@ -64,7 +87,37 @@ impl Shared {
             control: Mutex::new(None),
             input_budget: InputBudget::default(),
             pre_auth: Mutex::new(None),
+            open_channels: std::sync::atomic::AtomicUsize::new(0),
+            gone: tokio::sync::watch::Sender::new(false),
+            told_too_many: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// A place for one more channel; `None` when the connection holds [`MAX_CHANNELS`], which
+    /// the session log says once.
+    pub(crate) async fn channel_slot(self: &Arc<Self>, kind: &str) -> Option<ChannelSlot> {
+        use std::sync::atomic::Ordering;
+        let taken = self
+            .open_channels
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < MAX_CHANNELS).then_some(n + 1)
+            })
+            .is_ok();
+        if taken {
+            return Some(ChannelSlot(Arc::clone(self)));
+        }
+        if !self.told_too_many.swap(true, Ordering::AcqRel) {
+            tracing::warn!(peer = %self.peer, "channel refused: too many open at once");
+            self.event(
+                vigil_core::EventKind::ChannelRefused,
+                serde_json::json!({
+                    "kind": kind,
+                    "reason": format!("more than {MAX_CHANNELS} channels open at once on one connection (further refusals on this connection are not logged)"),
+                }),
+            )
+            .await;
+        }
+        None
     }
 
     pub(crate) fn hold_pre_auth(&self, pass: crate::preauth::Pass) {
@@ -179,6 +232,23 @@ impl Shared {
 
     /// Writes a line the operator will see on this channel: in the terminal when there is a
     /// PTY, on stderr otherwise.
+    /// The operator's connection ended.
+    pub(crate) fn connection_gone(&self) {
+        self.gone.send_replace(true);
+    }
+
+    /// `write` to the operator, unless the connection is or goes away first (`None`).
+    pub(crate) async fn unless_gone<T>(
+        &self,
+        write: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        let mut gone = self.gone.subscribe();
+        tokio::select! {
+            out = write => Some(out),
+            _ = gone.wait_for(|g| *g) => None,
+        }
+    }
+
     pub(crate) async fn say(&self, id: ChannelId, text: &str) {
         let pty = self
             .channels
@@ -187,12 +257,16 @@ impl Shared {
             .and_then(|c| c.get(&id).copied())
             .unwrap_or(false);
         if let Some(h) = self.handle() {
-            let _ = if pty {
-                h.data(id, format!("\r\n{}\r\n", text.replace('\n', "\r\n")))
-                    .await
-            } else {
-                h.extended_data(id, 1, format!("{text}\n")).await
-            };
+            let _ = self
+                .unless_gone(async {
+                    if pty {
+                        h.data(id, format!("\r\n{}\r\n", text.replace('\n', "\r\n")))
+                            .await
+                    } else {
+                        h.extended_data(id, 1, format!("{text}\n")).await
+                    }
+                })
+                .await;
         }
     }
 

@@ -56,6 +56,7 @@ fn console_in_a_browser() {
         .env("VIGIL_SCREENSHOTS", &shots)
         .env("VIGIL_TARGET_HOME", target_home())
         .env("VIGIL_ENDPOINT_SESSION", &endpoint_session)
+        .env("VIGIL_CANARY", crate::harness::target_password())
         .status()
         .expect("node (the test script installs Node.js and Chromium)");
     eprintln!("console screenshots: {shots}");
@@ -64,6 +65,20 @@ fn console_in_a_browser() {
         "the browser tests failed (see above); serve log:\n{}",
         gw.log_text()
     );
+    // Nor is it in the node's own log or any file it wrote.
+    let canary = crate::harness::target_password();
+    assert!(
+        !gw.log_text().contains(canary),
+        "the vaulted credential is in the serve log"
+    );
+    for f in crate::files::files_under(&gw.data) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(
+            !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+            "the vaulted credential is in {}",
+            f.display()
+        );
+    }
 }
 
 /// A recorded run on a workstation enrolled with `gw`; returns its session's id.

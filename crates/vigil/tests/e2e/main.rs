@@ -13,6 +13,7 @@ mod elevation;
 mod endpoint;
 mod endpoint_faults;
 mod evidence;
+mod hostile;
 mod inspection;
 mod lock;
 mod privacy;
