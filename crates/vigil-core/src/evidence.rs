@@ -257,6 +257,9 @@ kinds! {
     RecordingExported = "recording_exported", Admin, ["track"];
     /// Someone downloaded a transferred file the policy kept with the session.
     KeptFileDownloaded = "kept_file_downloaded", Admin, ["path", "sha256"];
+    /// Session evidence a node held while its store was unreachable and could not write:
+    /// `count` pieces (more than it can hold, or refused by the store when it returned).
+    EvidenceLost = "evidence_lost", Admin, ["count"];
     /// A session's recording and log were purged, by the retention job or a person.
     /// `tombstone`: each track's state when it went (verdict, links, sealed), signed with the
     /// purging node's recording key, so a purged recording is told apart from a missing one.
@@ -293,6 +296,9 @@ pub struct Evidence {
     pub subject: String,
     /// Details: an object carrying at least [`EventKind::required_keys`].
     pub detail: serde_json::Value,
+    /// When it happened, for evidence written later than it happened (kept while the store
+    /// was unreachable); `None`: when it is committed.
+    pub occurred_at: Option<i64>,
 }
 
 impl Evidence {
@@ -309,6 +315,7 @@ impl Evidence {
             actor: actor.map(str::to_owned),
             subject: session.0.clone(),
             detail,
+            occurred_at: None,
         }
     }
 
@@ -325,6 +332,7 @@ impl Evidence {
             actor: Some(actor.to_owned()),
             subject: subject.to_owned(),
             detail,
+            occurred_at: None,
         }
     }
 

@@ -139,7 +139,7 @@ pub(crate) async fn take_effect(
     source: Source,
 ) -> Result<CommandVerdict, StoreError> {
     let decision = rules.decide(line);
-    record(store, session, rules.user(), line, source, &decision).await?;
+    record(store, session, rules.user(), line, source, &decision, None).await?;
     Ok(verdict(line, decision))
 }
 
@@ -196,6 +196,7 @@ pub(crate) async fn record(
     line: &str,
     source: Source,
     decision: &Decision,
+    occurred_at: Option<i64>,
 ) -> Result<(), StoreError> {
     let hits: Vec<serde_json::Value> = decision
         .commands
@@ -227,7 +228,7 @@ pub(crate) async fn record(
     } else {
         None
     };
-    tx.record(Evidence::session(
+    let mut evidence = Evidence::session(
         EventKind::CommandDetected,
         session,
         None,
@@ -241,7 +242,9 @@ pub(crate) async fn record(
             "risk": risk,
             "action": action.map_or("none", Action::as_str),
         }),
-    ));
+    );
+    evidence.occurred_at = occurred_at;
+    tx.record(evidence);
     if action == Some(Action::Deactivate) {
         tx.set_user_disabled(user, true).await?;
         tx.record(Evidence::admin(

@@ -175,7 +175,11 @@ impl Responder {
     }
 
     fn note(&self, kind: EventKind, detail: serde_json::Value) {
-        (self.notes)(ElevationNote { kind, detail });
+        (self.notes)(ElevationNote {
+            kind,
+            detail,
+            at: vigil_core::now_millis(),
+        });
     }
 
     /// Whether operator input must wait (a start-mode elevation is not done).

@@ -126,6 +126,8 @@ impl Elevation {
 pub(crate) struct ElevationNote {
     pub(crate) kind: EventKind,
     pub(crate) detail: serde_json::Value,
+    /// When it happened (its evidence may be written later).
+    pub(crate) at: i64,
 }
 
 /// Writes one note of the responder. A rejection also counts for the login's circuit
@@ -134,9 +136,9 @@ pub(crate) async fn record(
     store: &vigil_store::Store,
     session: &vigil_core::SessionId,
     elevation: Option<&Elevation>,
-    note: ElevationNote,
+    note: &ElevationNote,
 ) -> Result<(), vigil_store::StoreError> {
-    let mut detail = note.detail;
+    let mut detail = note.detail.clone();
     let mut tx = store.begin().await?;
     let mut subject = None;
     if note.kind == EventKind::ElevationRejected
@@ -152,6 +154,7 @@ pub(crate) async fn record(
         subject = Some(format!("{}@{}", e.login, e.target));
     }
     let mut evidence = vigil_core::Evidence::session(note.kind, session, None, detail);
+    evidence.occurred_at = Some(note.at);
     if let Some(subject) = subject {
         // The administration log names the login whose password was rejected; the gateway
         // acted.

@@ -73,6 +73,8 @@ pub struct Hub {
     /// The node's `unreadable_lines` setting, taken into each session's policy.
     unreadable: Setting<Unreadable>,
     sign_ins: vigil_core::LoginLimiter,
+    /// Session evidence held while the store is unreachable (see `held.rs`).
+    held: Arc<crate::held::Held>,
     /// Where transferred files wait while they are inspected (see [`Hub::set_spool_dir`]).
     spool_dir: Setting<std::path::PathBuf>,
     /// Where workstation recordings wait while they are uploaded (see
@@ -142,6 +144,7 @@ impl Hub {
             rules: tokio::sync::Mutex::new(None),
             unreadable: Setting::new(Unreadable::default()),
             sign_ins: vigil_core::LoginLimiter::new(5, std::time::Duration::from_secs(300)),
+            held: Arc::default(),
             spool_dir: Setting::new(std::env::temp_dir().join("vigil-spool")),
             upload_dir: Setting::new(std::env::temp_dir().join("vigil-uploads")),
             signer: Setting::new(None),
@@ -364,13 +367,10 @@ impl Hub {
             .await;
     }
 
-    /// Records evidence of a running session; a failure is logged, not fatal (see
-    /// [`Hub::session_event`]).
+    /// Records evidence of a running session; while the store does not answer it is held and
+    /// written, in order and with the time it happened, when it does (see `held.rs`).
     async fn record_event(&self, evidence: Evidence) {
-        let (kind, session) = (evidence.kind, evidence.session.clone());
-        if let Err(e) = self.store.record(evidence).await {
-            tracing::error!(session = ?session, kind = kind.as_str(), error = %e, "cannot write session event");
-        }
+        self.held.record(&self.store, evidence).await;
     }
 
     fn io_of(&self, id: &SessionId) -> Result<SessionIo, ControlError> {
@@ -666,7 +666,7 @@ impl LiveSession {
             _ => None,
         };
         // The row's end and the log's `ended` (with the failure before it) are one change.
-        let closed = async {
+        let closed = || async {
             let mut tx = self.hub.store.begin().await?;
             tx.close_session(&self.id, &reason, bytes_in, bytes_out)
                 .await?;
@@ -689,8 +689,23 @@ impl LiveSession {
             }
             tx.commit().await
         };
-        if let Err(e) = closed.await {
-            tracing::error!(session = %self.id, error = %e, "cannot close session row");
+        // The end comes after every event held while the store was away, and is itself
+        // retried until the store takes it (or refuses it while answering).
+        self.hub.held.drained().await;
+        let mut wait = std::time::Duration::from_millis(250);
+        loop {
+            match closed().await {
+                Ok(_) => break,
+                Err(e) if !e.is_unavailable() => {
+                    tracing::error!(session = %self.id, error = %e, "cannot close session row");
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(session = %self.id, error = %e, "the store is away: the session's end waits for it");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(std::time::Duration::from_secs(5));
+                }
+            }
         }
         self.hub
             .closed

@@ -18,6 +18,7 @@ mod elevate;
 mod elevation;
 pub mod endpoint;
 mod error;
+mod held;
 mod hub;
 mod io;
 mod recent;

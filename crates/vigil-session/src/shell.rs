@@ -64,6 +64,8 @@ pub(crate) struct Decided {
     line: String,
     source: Source,
     decision: vigil_audit::rules::Decision,
+    /// When it was decided (its evidence may be written later).
+    at: i64,
 }
 
 impl Decided {
@@ -76,6 +78,7 @@ impl Decided {
             line,
             source,
             decision,
+            at: vigil_core::now_millis(),
         }
     }
 
@@ -134,16 +137,31 @@ pub(crate) fn evidence_task(
     let (tx, mut rx) = mpsc::unbounded_channel::<Note>();
     tokio::spawn(async move {
         while let Some(note) = rx.recv().await {
-            let written = match note {
-                Note::Line(d) => {
-                    record(&store, &session, &user, &d.line, d.source, &d.decision).await
+            // While the store does not answer, the note waits (and those behind it): it is
+            // written, with the time it happened, when the store is back.
+            let mut wait = std::time::Duration::from_millis(250);
+            loop {
+                let written = match &note {
+                    Note::Line(d) => {
+                        let at = Some(d.at);
+                        record(&store, &session, &user, &d.line, d.source, &d.decision, at).await
+                    }
+                    Note::Elevation(n) => {
+                        crate::elevation::record(&store, &session, elevation.as_deref(), n).await
+                    }
+                };
+                match written {
+                    Ok(()) => break,
+                    Err(e) if !e.is_unavailable() => {
+                        tracing::error!(session = %session, error = %e, "the store refused a session's evidence");
+                        break;
+                    }
+                    Err(e) => {
+                        tracing::warn!(session = %session, error = %e, "the store is away: a session's evidence waits for it");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(std::time::Duration::from_secs(5));
+                    }
                 }
-                Note::Elevation(n) => {
-                    crate::elevation::record(&store, &session, elevation.as_deref(), n).await
-                }
-            };
-            if let Err(e) = written {
-                tracing::error!(session = %session, error = %e, "cannot write a session's evidence");
             }
         }
     });
@@ -172,6 +190,9 @@ pub(crate) struct ShellStage {
     /// (a program in the foreground must never receive it).
     at_prompt: bool,
     asked: Option<Asked>,
+    /// The setup started on the keys of a line not yet entered: that line's echo is held
+    /// with the setup's output (see `input`).
+    line_in_setup: bool,
     /// Queries in a row that got no answer (shared with the holds' deadlines).
     misses: Arc<AtomicU32>,
     last_output: Option<Instant>,
@@ -234,6 +255,7 @@ impl ShellStage {
             },
             at_prompt: false,
             asked: None,
+            line_in_setup: false,
             misses: Arc::new(AtomicU32::new(0)),
             last_output: None,
             tail: Recent::new(TAIL),
@@ -351,6 +373,7 @@ impl ShellStage {
             decision: self.rules.decide(&line),
             line,
             source,
+            at: vigil_core::now_millis(),
         }
     }
 
@@ -509,6 +532,18 @@ impl ShellStage {
                         text,
                         exact,
                         tail: s.tail,
+                    };
+                    // The setup started on this line's keys, at a shell prompt: while bash
+                    // answers it, its output (this line's echo included) is held, so "not
+                    // shown" is the gateway's doing. The line is a command, never a secret
+                    // to drop unlogged. (Only this first line: a later one may be a password
+                    // at a prompt the first line's program drew.)
+                    let echo = if matches!(self.query, Query::SettingUp(_))
+                        && std::mem::take(&mut self.line_in_setup)
+                    {
+                        Echo::Shown
+                    } else {
+                        echo
                     };
                     self.decide_typed(typed, echo, key, &mut out)
                 }

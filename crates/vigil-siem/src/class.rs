@@ -139,6 +139,12 @@ pub fn class_of(kind: K, action: &str, score: i64) -> Option<Class> {
         K::SessionPreventPurge => c(3006, "PREVENT_PURGE", "Session kept from purge", 4),
         K::SessionPreventPurgeLifted => c(3007, "PREVENT_PURGE_LIFTED", "Session purge allowed", 4),
         K::SessionPurged => c(3008, "SESSION_PURGED", "Session purged", 4),
+        K::EvidenceLost => c(
+            3014,
+            "EVIDENCE_LOST",
+            "Session evidence lost while the store was unreachable",
+            9,
+        ),
         K::RecordingPlayed => c(3009, "RECORDING_PLAYED", "Recording played", 3),
         K::RecordingDownloaded => c(3010, "RECORDING_DOWNLOADED", "Recording downloaded", 4),
         K::RecordingExported => c(3011, "RECORDING_EXPORTED", "Recording exported", 4),

@@ -92,6 +92,13 @@ impl Authenticator<'_> {
         Factor::Failed
     }
 
+    /// The store did not answer: no credential could be checked, so this is no failed
+    /// guess (an outage must not lock everyone out). The operator was told in the banner.
+    fn store_away(&self, raw_user: &str, method: &str, e: &vigil_store::StoreError) -> Factor {
+        tracing::error!(user = raw_user, %self.peer, method, error = %e, "sign-in refused: the store does not answer");
+        Factor::Failed
+    }
+
     /// Looks up an enabled user from the SSH user name.
     async fn user(&self, raw_user: &str, method: &str) -> Result<User, Factor> {
         let spec = match LoginSpec::parse(raw_user) {
@@ -102,9 +109,7 @@ impl Authenticator<'_> {
             Ok(Some(u)) if !u.disabled => Ok(u),
             Ok(Some(_)) => Err(self.fail(raw_user, method, "user is disabled").await),
             Ok(None) => Err(self.fail(raw_user, method, "unknown user").await),
-            Err(e) => Err(self
-                .fail(raw_user, method, &format!("store error: {e}"))
-                .await),
+            Err(e) => Err(self.store_away(raw_user, method, &e)),
         }
     }
 
@@ -128,9 +133,7 @@ impl Authenticator<'_> {
         let hash = match self.store.user_password_hash(&user.name).await {
             Ok(hash) => hash,
             Err(e) => {
-                return self
-                    .fail(raw_user, "password", &format!("store error: {e}"))
-                    .await;
+                return self.store_away(raw_user, "password", &e);
             }
         };
         let password = Secret::new(password.to_vec());
@@ -182,10 +185,7 @@ impl Authenticator<'_> {
         match key_registered(self.store, &user, key).await {
             Ok(true) => self.after_first_factor(raw_user, user),
             Ok(false) => self.fail(raw_user, "publickey", "key not registered").await,
-            Err(e) => {
-                self.fail(raw_user, "publickey", &format!("store error: {e}"))
-                    .await
-            }
+            Err(e) => self.store_away(raw_user, "publickey", &e),
         }
     }
 

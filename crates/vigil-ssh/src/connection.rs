@@ -12,6 +12,9 @@ use crate::SshError;
 use crate::auth::{Authenticator, Factor};
 use crate::shared::{InputBudget, Shared};
 
+/// What an operator is told when the gateway cannot reach its database.
+pub(crate) const STORE_AWAY: &str = "vigil: this gateway cannot reach its database, so no session can start now (it could not be recorded). Try again in a few minutes; if it lasts, tell the Vigil administrators.\r\n";
+
 #[derive(Default)]
 enum KeyboardInteractive {
     #[default]
@@ -87,6 +90,20 @@ impl Connection {
 
 impl server::Handler for Connection {
     type Error = SshError;
+
+    /// Before sign-in: when the store does not answer, say so (no session could start, and
+    /// nothing would be recorded), instead of leaving the operator with "Permission denied".
+    async fn authentication_banner(&mut self) -> Result<Option<String>, Self::Error> {
+        let ping = self.shared.hub.store().ping();
+        match tokio::time::timeout(std::time::Duration::from_secs(3), ping).await {
+            Ok(Ok(())) => Ok(None),
+            Ok(Err(e)) => {
+                tracing::error!(peer = %self.shared.peer, error = %e, "the store does not answer: sign-ins are refused");
+                Ok(Some(STORE_AWAY.into()))
+            }
+            Err(_) => Ok(Some(STORE_AWAY.into())),
+        }
+    }
 
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
         let factor = self.auth().password(user, password.as_bytes()).await;

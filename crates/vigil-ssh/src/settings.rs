@@ -61,6 +61,10 @@ impl SshSettings {
         };
         let client = client::Config {
             inactivity_timeout: None,
+            // A target that stops answering (its network cut) is given up after about two
+            // minutes of silence; see `with_target_keepalive`.
+            keepalive_interval: Some(Duration::from_secs(30)),
+            keepalive_max: 4,
             nodelay: true,
             channel_buffer_size: CHANNEL_QUEUE,
             ..Default::default()
@@ -72,6 +76,14 @@ impl SshSettings {
             max_unauthenticated_per_address: 10,
             max_unauthenticated: 1000,
         }
+    }
+
+    /// Asks each target for a sign of life every `interval`; three unanswered in a row end
+    /// its sessions (the operator is told the connection was lost).
+    pub fn with_target_keepalive(mut self, interval: Duration) -> Self {
+        self.client.keepalive_interval = Some(interval);
+        self.client.keepalive_max = 3;
+        self
     }
 
     /// How long a client has to sign in, and how many connections not yet signed in one

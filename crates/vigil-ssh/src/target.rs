@@ -94,8 +94,8 @@ pub(crate) fn client_config(
 ) -> Arc<client::Config> {
     let mut config = client::Config {
         inactivity_timeout: None,
-        keepalive_interval: Some(Duration::from_secs(30)),
-        keepalive_max: 4,
+        keepalive_interval: base.keepalive_interval,
+        keepalive_max: base.keepalive_max,
         window_size: base.window_size,
         maximum_packet_size: base.maximum_packet_size,
         channel_buffer_size: base.channel_buffer_size,

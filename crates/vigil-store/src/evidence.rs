@@ -98,6 +98,7 @@ impl Tx {
         let mut heads: HashMap<String, [u8; 32]> = HashMap::new();
         for ev in std::mem::take(&mut self.pending) {
             let detail = ev.detail.to_string();
+            let row_at = ev.occurred_at.unwrap_or(at);
             let chain = match ev.session.as_ref() {
                 Some(session) => {
                     let prev = match heads.get(&session.0) {
@@ -113,7 +114,7 @@ impl Tx {
                     let next = log_chain::link(
                         &prev,
                         &ChainFields {
-                            at,
+                            at: row_at,
                             origin: &self.store.origin,
                             kind: ev.kind.as_str(),
                             log: ev.kind.log().as_str(),
@@ -132,7 +133,7 @@ impl Tx {
                 "INSERT INTO evidence (at, origin, kind, log, session_id, actor, subject, detail, chain) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
             )
-            .bind(at)
+            .bind(row_at)
             .bind(self.store.origin.as_ref())
             .bind(ev.kind.as_str())
             .bind(ev.kind.log().as_str())

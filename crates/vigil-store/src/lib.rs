@@ -82,6 +82,36 @@ pub enum StoreError {
     Vault(#[from] vigil_vault::VaultError),
 }
 
+impl StoreError {
+    /// Whether the database could not be reached or could not take a write just now (stopped,
+    /// unreachable, restarting, out of connections, busy, disk full): the same change may
+    /// succeed later. Anything else (a constraint, a missing row) will fail again.
+    pub fn is_unavailable(&self) -> bool {
+        let sql = match self {
+            StoreError::Connect(e) | StoreError::Sql(e) => e,
+            _ => return false,
+        };
+        match sql {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_) => true,
+            sqlx::Error::Database(db) => {
+                let code = db.code().unwrap_or_default();
+                // PostgreSQL: connection exceptions (08), shutdown (57P0x), too many
+                // connections, disk full; SQLite: busy, locked, full, I/O error.
+                code.starts_with("08")
+                    || code.starts_with("57P")
+                    || matches!(code.as_ref(), "53100" | "53300" | "5" | "6" | "10" | "13")
+                    || db.message().contains("database is locked")
+            }
+            _ => false,
+        }
+    }
+}
+
 /// The repository: every read and write of Vigil's state goes through here.
 #[derive(Clone)]
 pub struct Store {
@@ -147,6 +177,12 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Whether the database answers a trivial query now.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Closes the pool's connections; gives up after a few seconds (every change is

@@ -40,6 +40,9 @@ pub(crate) struct FileConfig {
     /// What happens to an interactive line no exact source could read while a rule could
     /// stop it: `refuse` (default: it does not run) or `allow` (it runs, logged as inexact).
     pub(crate) unreadable_lines: Option<String>,
+    /// Seconds between signs of life asked of each target; three unanswered end its
+    /// sessions (default 30).
+    pub(crate) target_keepalive_secs: Option<u64>,
     /// Seconds an SSH client has to sign in before it is disconnected (default 60).
     pub(crate) login_grace_secs: Option<u64>,
     /// SSH connections not yet signed in allowed at once from one client address (default
@@ -122,6 +125,7 @@ pub(crate) struct Settings {
     pub(crate) purge_interval: std::time::Duration,
     pub(crate) unreadable_lines: vigil_session::Unreadable,
     pub(crate) login_grace: std::time::Duration,
+    pub(crate) target_keepalive: std::time::Duration,
     pub(crate) max_unauthenticated_per_address: usize,
     pub(crate) siem: Vec<vigil_forward::Destination>,
 }
@@ -138,7 +142,7 @@ pub(crate) fn read_file_config(data_dir: &Path) -> anyhow::Result<FileConfig> {
 fn parse(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
     toml::from_str(text).map_err(|e| {
         anyhow::anyhow!(
-            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file, target_ciphers, http_tls, tls_cert, tls_key, retention_days, purge_interval_secs, unreadable_lines, login_grace_secs, max_unauthenticated_per_address, [[siem]]",
+            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file, target_ciphers, http_tls, tls_cert, tls_key, retention_days, purge_interval_secs, unreadable_lines, login_grace_secs, max_unauthenticated_per_address, target_keepalive_secs, [[siem]]",
             path.display(),
             e.to_string().trim_end()
         )
@@ -226,6 +230,10 @@ impl Settings {
                 "login_grace_secs in {file_origin}: must be at least 1 (an SSH client needs time to sign in)"
             );
         }
+        let target_keepalive = file.target_keepalive_secs.unwrap_or(30);
+        if target_keepalive == 0 {
+            bail!("target_keepalive_secs in {file_origin}: must be at least 1");
+        }
         let max_unauthenticated_per_address = file.max_unauthenticated_per_address.unwrap_or(10);
         if max_unauthenticated_per_address == 0 {
             bail!(
@@ -240,6 +248,7 @@ impl Settings {
             siem,
             unreadable_lines,
             login_grace: std::time::Duration::from_secs(login_grace),
+            target_keepalive: std::time::Duration::from_secs(target_keepalive),
             max_unauthenticated_per_address,
             http_tls: file.http_tls.unwrap_or(true),
             tls_files,

@@ -59,6 +59,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
             .context("cannot start the SIEM forwarder")?;
     let listener = SshGateway::bind(&settings.ssh_listen.to_string()).await?;
     let ssh_settings = SshSettings::new(vec![host_key])
+        .with_target_keepalive(settings.target_keepalive)
         .with_pre_auth_limits(
             settings.login_grace,
             settings.max_unauthenticated_per_address,

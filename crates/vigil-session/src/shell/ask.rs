@@ -179,6 +179,7 @@ impl ShellStage {
             && ends_with_prompt(self.tail.as_str())
         {
             self.query = Query::SettingUp(Instant::now());
+            self.line_in_setup = true;
             self.replies.expect_setup();
             out.push(Action::Inject(Bytes::from(setup_line(&self.nonce))));
         }

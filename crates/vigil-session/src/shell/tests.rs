@@ -203,6 +203,29 @@ async fn the_setup_waits_for_a_quiet_screen_and_a_plain_key() {
 }
 
 #[tokio::test]
+async fn a_line_entered_while_the_setup_is_answered_is_logged() {
+    // The line's keys are the plain chunk that starts the setup; its Enter comes before bash
+    // answered. The setup's output is held, so the line's echo is never seen: it must still
+    // be logged as a command (it was typed at a shell prompt), never dropped as a secret.
+    let (mut s, mut rx) = stage();
+    let out = s.on_input(Bytes::from_static(b"echo pasted-ahead"));
+    assert!(
+        out.iter().any(|a| matches!(a, Action::Inject(_))),
+        "the setup starts"
+    );
+    let out = summary(&s.on_input(Bytes::from_static(b"\r")));
+    assert!(
+        out.iter()
+            .any(|a| a.starts_with("mark command: echo pasted-ahead")),
+        "{out:?}"
+    );
+    assert_eq!(rx.try_recv().unwrap().line, "echo pasted-ahead");
+    // The next line does not settle it again.
+    let _ = s.on_output(Bytes::from_static(b"pasted-ahead\r\n$ "));
+    assert!(rx.try_recv().is_err());
+}
+
+#[tokio::test]
 async fn a_refused_line_typed_in_one_chunk_is_logged_with_its_text() {
     // Its echo never comes (the cancel discards what the shell had not read), so it cannot
     // wait for one; a rule, not a prompt, stopped it.

@@ -201,6 +201,11 @@ impl Gateway {
     }
 
     /// A gateway whose store is a fresh PostgreSQL database on the test server.
+    /// A node on the database at `url`.
+    pub fn start_on(url: &str) -> Gateway {
+        Self::start_full(None, Some(url.to_owned()))
+    }
+
     pub fn start_postgres() -> Gateway {
         let admin = std::env::var("VIGIL_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());

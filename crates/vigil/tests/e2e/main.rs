@@ -16,6 +16,8 @@ mod evidence;
 mod hostile;
 mod inspection;
 mod lock;
+mod network;
+mod outage;
 mod privacy;
 mod refusals;
 mod rsyslog;
