@@ -73,7 +73,7 @@ impl SshSettings {
             server: Arc::new(server),
             client,
             login_grace: Duration::from_secs(60),
-            max_unauthenticated_per_address: 10,
+            max_unauthenticated_per_address: 64,
             max_unauthenticated: 1000,
         }
     }

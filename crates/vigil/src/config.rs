@@ -46,7 +46,7 @@ pub(crate) struct FileConfig {
     /// Seconds an SSH client has to sign in before it is disconnected (default 60).
     pub(crate) login_grace_secs: Option<u64>,
     /// SSH connections not yet signed in allowed at once from one client address (default
-    /// 10); more are refused at once.
+    /// 64: an automation host opens tens at once); more are refused at once.
     pub(crate) max_unauthenticated_per_address: Option<usize>,
     /// SIEM destinations: `[[siem]]` tables.
     pub(crate) siem: Option<Vec<SiemTable>>,
@@ -234,7 +234,7 @@ impl Settings {
         if target_keepalive == 0 {
             bail!("target_keepalive_secs in {file_origin}: must be at least 1");
         }
-        let max_unauthenticated_per_address = file.max_unauthenticated_per_address.unwrap_or(10);
+        let max_unauthenticated_per_address = file.max_unauthenticated_per_address.unwrap_or(64);
         if max_unauthenticated_per_address == 0 {
             bail!(
                 "max_unauthenticated_per_address in {file_origin}: must be at least 1 (0 would refuse every SSH client)"
