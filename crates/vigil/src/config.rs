@@ -324,6 +324,68 @@ fn siem_destination(
 mod tests {
     use super::*;
 
+    const KEYS: &[&str] = &[
+        "node_name",
+        "ssh_listen",
+        "http_listen",
+        "database_url",
+        "recordings_dir",
+        "master_key_file",
+        "target_ciphers",
+        "http_tls",
+        "tls_cert",
+        "tls_key",
+        "retention_days",
+        "purge_interval_secs",
+        "unreadable_lines",
+        "login_grace_secs",
+        "max_unauthenticated_per_address",
+        "target_keepalive_secs",
+        "nonsense_key",
+    ];
+
+    fn value() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            Just("0".to_owned()),
+            any::<bool>().prop_map(|b| b.to_string()),
+            "\\PC{0,24}".prop_map(|s| format!("{s:?}")),
+            "[a-z0-9.:/\\[\\]-]{0,24}".prop_map(|s| format!("\"{s}\"")),
+            proptest::collection::vec("[a-z0-9@.-]{0,12}", 0..3).prop_map(|v| format!("{v:?}")),
+            "\\PC{0,16}",
+        ]
+    }
+
+    proptest::proptest! {
+        /// Any vigil.toml, made of known keys with any values or of anything at all: reading
+        /// and resolving it never panics, and a refusal names the file.
+        #[test]
+        fn any_config_file_is_read_or_refused_with_its_name(
+            lines in proptest::collection::vec((0..KEYS.len(), value()), 0..6),
+            noise in "\\PC{0,40}",
+            use_noise in proptest::bool::ANY,
+        ) {
+            let text = if use_noise {
+                noise
+            } else {
+                lines
+                    .iter()
+                    .map(|(k, v)| format!("{} = {v}\n", KEYS[*k]))
+                    .collect::<String>()
+            };
+            let path = Path::new("/data/vigil.toml");
+            match parse(&text, path) {
+                Err(e) => proptest::prop_assert!(e.to_string().contains("/data/vigil.toml"), "{e}"),
+                Ok(file) => {
+                    if let Err(e) = Settings::resolve(Path::new("/data"), file, &Overrides::default()) {
+                        proptest::prop_assert!(e.to_string().contains("vigil.toml"), "{text:?}: {e}");
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn unknown_keys_and_bad_values_name_the_problem() {
         let path = Path::new("/data/vigil.toml");
