@@ -37,6 +37,12 @@ pub enum ApiError {
         "workstation {0} is enrolled but waits for an administrator's approval (`vigil agent approve {0}` or the console's Endpoint Manager)"
     )]
     AgentPending(String),
+    /// The store does not answer (the database stopped or unreachable): nothing was
+    /// changed, and the same request may succeed later.
+    #[error(
+        "the gateway cannot reach its database just now: nothing was changed; try again in a minute, and tell the Vigil administrators if it lasts"
+    )]
+    StoreUnavailable(String),
     #[error("internal error: see the server log")]
     Internal(String),
 }
@@ -47,6 +53,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
             e @ StoreError::Invalid { .. } => ApiError::BadRequest(e.to_string()),
+            other if other.is_unavailable() => ApiError::StoreUnavailable(other.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -91,13 +98,14 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::StoreUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let ApiError::Internal(detail) = &self {
+        if let ApiError::Internal(detail) | ApiError::StoreUnavailable(detail) = &self {
             tracing::error!(error = %detail, "api request failed");
         }
         let mut body = serde_json::json!({ "error": self.to_string() });

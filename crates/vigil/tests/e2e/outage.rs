@@ -160,7 +160,29 @@ fn a_stopped_database_refuses_new_sessions_and_loses_no_event_of_running_ones() 
     let (ok, said) = sign_in_as_shown(&gw);
     assert!(!ok, "{said}");
     assert!(said.contains("cannot reach its database"), "{said}");
-    std::thread::sleep(Duration::from_secs(2));
+    // So is a console sign-in: 503, saying why, never "wrong password" or a bare 500.
+    let out = Command::new("curl")
+        .args([
+            "-sk",
+            "--max-time",
+            "30",
+            "-w",
+            "\n%{http_code}",
+            "-H",
+            "content-type: application/json",
+        ])
+        .args(["-d", r#"{"username":"admin","password":"whatever"}"#])
+        .arg(format!(
+            "https://127.0.0.1:{}/api/v1/auth/login",
+            gw.http_port
+        ))
+        .output()
+        .unwrap();
+    let answer = text(&out);
+    assert!(
+        answer.trim_end().ends_with("503") && answer.contains("cannot reach its database"),
+        "{answer}"
+    );
 
     pg.up();
     let up_at = vigil_core::now_millis();
