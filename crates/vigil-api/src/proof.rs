@@ -10,7 +10,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use vigil_core::Permission;
-use vigil_session::verify::{ExportProof, Verdict, sha256_of, verify_session};
+use vigil_session::verify::{ExportProof, sha256_of, verify_session};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
@@ -53,21 +53,7 @@ pub(crate) async fn proof(
     let v = verify_session(&state.store, Arc::clone(state.hub.recordings()), &id)
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let t = v.tracks.iter().find(|t| t.track == i64::from(track));
     Ok(Json(
-        ExportProof {
-            version: 1,
-            session: id.clone(),
-            track: i64::from(track),
-            recording_key: key,
-            sha256,
-            size,
-            verdict: t.map_or(Verdict::Unverifiable, |t| t.verdict),
-            summary: t.map_or_else(|| v.summary.clone(), |t| t.summary.clone()),
-            exported_at: vigil_core::now_millis(),
-            signer: String::new(),
-            signature: String::new(),
-        }
-        .sign(signer.as_ref()),
+        ExportProof::of_export(&v, track, key, sha256, size).sign(signer.as_ref()),
     ))
 }

@@ -40,16 +40,21 @@ impl LoginLimiter {
         self.failures.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Whole seconds (at least 1) until a count started at `since` is forgotten; `None` once
+    /// it is.
+    fn left(&self, since: Instant, now: Instant) -> Option<u64> {
+        let age = now.duration_since(since);
+        (age < self.window).then(|| (self.window - age).as_secs().max(1))
+    }
+
     /// Seconds to wait when `keys` (e.g. `user:alice`, `addr:10.0.0.1`) are blocked.
     pub fn blocked(&self, keys: &[String]) -> Option<u64> {
         let now = Instant::now();
         let map = self.map();
         keys.iter()
             .filter_map(|k| map.get(k))
-            .filter(|(n, since)| {
-                *n >= self.max_failures && now.duration_since(*since) < self.window
-            })
-            .map(|(_, since)| (self.window - now.duration_since(*since)).as_secs().max(1))
+            .filter(|(n, _)| *n >= self.max_failures)
+            .filter_map(|(_, since)| self.left(*since, now))
             .max()
     }
 
@@ -85,15 +90,14 @@ impl LoginLimiter {
         let mut out: Vec<Limited> = self
             .map()
             .iter()
-            .filter(|(_, (_, since))| now.duration_since(*since) < self.window)
-            .map(|(key, (n, since))| {
-                let left = (self.window - now.duration_since(*since)).as_secs().max(1);
-                Limited {
+            .filter_map(|(key, (n, since))| {
+                let left = self.left(*since, now)?;
+                Some(Limited {
                     key: key.clone(),
                     failures: *n,
                     blocked_secs: (*n >= self.max_failures).then_some(left),
                     forgotten_in_secs: left,
-                }
+                })
             })
             .collect();
         out.sort_by(|a, b| {
@@ -103,6 +107,14 @@ impl LoginLimiter {
                 .then_with(|| a.key.cmp(&b.key))
         });
         out
+    }
+
+    /// `key`'s failures inside the window; `None` when it has none.
+    pub fn failures(&self, key: &str) -> Option<u32> {
+        let now = Instant::now();
+        let map = self.map();
+        let (n, since) = map.get(key)?;
+        self.left(*since, now).map(|_| *n)
     }
 
     /// Forgets `key`'s failures; whether it had any.

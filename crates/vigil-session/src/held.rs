@@ -20,6 +20,30 @@ use vigil_store::Store;
 /// Pieces of evidence held at most (a few hundred bytes each).
 pub(crate) const MAX_HELD: usize = 100_000;
 
+/// Runs `op` until the store takes it: while the store does not answer
+/// ([`vigil_store::StoreError::is_unavailable`]) it waits, 250 ms doubling to 5 s, and tries
+/// again; any other outcome is returned. `what` names the work in the log.
+pub(crate) async fn until_stored<T, F, Fut>(
+    what: &str,
+    mut op: F,
+) -> Result<T, vigil_store::StoreError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, vigil_store::StoreError>>,
+{
+    let mut wait = Duration::from_millis(250);
+    loop {
+        match op().await {
+            Err(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "the store is away: {what} waits for it");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+            done => return done,
+        }
+    }
+}
+
 pub(crate) struct Held {
     queue: Mutex<VecDeque<Evidence>>,
     /// Dropped past [`MAX_HELD`], or refused by a store that answers; not yet reported.
@@ -90,23 +114,16 @@ impl Held {
     }
 
     async fn flush(&self, store: &Store) {
-        let mut wait = Duration::from_millis(250);
         loop {
             let Some(next) = self.queue().front().cloned() else {
                 break;
             };
-            match store.record(next).await {
-                Ok(_) => wait = Duration::from_millis(250),
-                Err(e) if !e.is_unavailable() => {
-                    // The store answers but refuses this piece: it will never be taken.
-                    tracing::error!(error = %e, "the store refused held session evidence; it is counted as lost");
-                    self.lost.fetch_add(1, Ordering::Relaxed);
-                }
-                Err(_) => {
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(5));
-                    continue;
-                }
+            if let Err(e) =
+                until_stored("held session evidence", || store.record(next.clone())).await
+            {
+                // The store answers but refuses this piece: it will never be taken.
+                tracing::error!(error = %e, "the store refused held session evidence; it is counted as lost");
+                self.lost.fetch_add(1, Ordering::Relaxed);
             }
             let mut q = self.queue();
             q.pop_front();

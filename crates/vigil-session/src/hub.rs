@@ -182,7 +182,6 @@ impl Hub {
         self.signer.set(Some(signer));
     }
 
-    /// The node's recording key, when it has one.
     /// The recording key as the signer of session logs' seals.
     pub fn log_signer(&self) -> Option<Arc<dyn vigil_store::log_chain::LogSigner>> {
         self.recording_signer().map(|s| {
@@ -190,6 +189,7 @@ impl Hub {
         })
     }
 
+    /// The node's recording key, when it has one.
     pub fn recording_signer(&self) -> Option<Arc<dyn vigil_record::chain::LinkSigner>> {
         self.signer.get()
     }
@@ -692,20 +692,8 @@ impl LiveSession {
         // The end comes after every event held while the store was away, and is itself
         // retried until the store takes it (or refuses it while answering).
         self.hub.held.drained().await;
-        let mut wait = std::time::Duration::from_millis(250);
-        loop {
-            match closed().await {
-                Ok(_) => break,
-                Err(e) if !e.is_unavailable() => {
-                    tracing::error!(session = %self.id, error = %e, "cannot close session row");
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!(session = %self.id, error = %e, "the store is away: the session's end waits for it");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(std::time::Duration::from_secs(5));
-                }
-            }
+        if let Err(e) = crate::held::until_stored("a session's end", closed).await {
+            tracing::error!(session = %self.id, error = %e, "cannot close session row");
         }
         self.hub
             .closed

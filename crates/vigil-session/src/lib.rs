@@ -25,6 +25,7 @@ mod recent;
 mod recorder;
 mod retention;
 mod shell;
+mod signing;
 mod stage;
 mod stdin;
 mod tracks;

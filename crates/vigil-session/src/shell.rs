@@ -48,6 +48,7 @@ use vigil_store::Store;
 use crate::audit::{CommandRules, Source, marker, record, verdict};
 use crate::elevate::Responder;
 use crate::elevation::{Elevation, ElevationNote};
+use crate::held::until_stored;
 use crate::recent::Recent;
 use crate::stage::{Action, Stage};
 
@@ -139,29 +140,22 @@ pub(crate) fn evidence_task(
         while let Some(note) = rx.recv().await {
             // While the store does not answer, the note waits (and those behind it): it is
             // written, with the time it happened, when the store is back.
-            let mut wait = std::time::Duration::from_millis(250);
-            loop {
-                let written = match &note {
+            let (store, session, user, elevation, note) =
+                (&store, &session, &user, elevation.as_deref(), &note);
+            let written = until_stored("a session's evidence", || async move {
+                match note {
                     Note::Line(d) => {
                         let at = Some(d.at);
-                        record(&store, &session, &user, &d.line, d.source, &d.decision, at).await
+                        record(store, session, user, &d.line, d.source, &d.decision, at).await
                     }
                     Note::Elevation(n) => {
-                        crate::elevation::record(&store, &session, elevation.as_deref(), n).await
-                    }
-                };
-                match written {
-                    Ok(()) => break,
-                    Err(e) if !e.is_unavailable() => {
-                        tracing::error!(session = %session, error = %e, "the store refused a session's evidence");
-                        break;
-                    }
-                    Err(e) => {
-                        tracing::warn!(session = %session, error = %e, "the store is away: a session's evidence waits for it");
-                        tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(std::time::Duration::from_secs(5));
+                        crate::elevation::record(store, session, elevation, n).await
                     }
                 }
+            })
+            .await;
+            if let Err(e) = written {
+                tracing::error!(session = %session, error = %e, "the store refused a session's evidence");
             }
         }
     });

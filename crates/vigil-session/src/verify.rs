@@ -20,6 +20,8 @@ use std::sync::Arc;
 use serde::Serialize;
 use vigil_record::RecordingStore;
 use vigil_record::chain::{KeyCheck, LinkKeys, LinkSigner, Walk};
+
+use crate::signing::{check_text, signature_text, signer_text};
 use vigil_store::{SessionRow, Store, StoreError};
 use vigil_vault::{Ed25519Key, Ed25519PublicKey};
 
@@ -57,9 +59,7 @@ pub struct LogSignerOf(pub Arc<dyn LinkSigner>);
 
 impl vigil_store::log_chain::LogSigner for LogSignerOf {
     fn public_text(&self) -> String {
-        Ed25519PublicKey::from_bytes(&self.0.public())
-            .map(|k| k.to_text())
-            .unwrap_or_default()
+        signer_text(self.0.as_ref())
     }
 
     fn sign(&self, message: &[u8]) -> [u8; 64] {
@@ -330,15 +330,12 @@ async fn purged(store: &Store, id: &str, keys: &StoreKeys) -> Result<Verificatio
     let tracks: Vec<TombstoneTrack> =
         serde_json::from_value(stone["tracks"].clone()).unwrap_or_default();
     let at = stone["at"].as_i64().unwrap_or(0);
-    let signed = (|| {
-        let signer = Ed25519PublicKey::parse(stone["signer"].as_str()?).ok()?;
-        let sig = stone["signature"].as_str()?;
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD.decode(sig).ok()?;
-        let sig: [u8; 64] = bytes.as_slice().try_into().ok()?;
-        let message = tombstone_message(id, at, &tracks);
-        Some(keys.check(&signer.to_bytes(), &message, &sig))
-    })();
+    let signed = match (stone["signer"].as_str(), stone["signature"].as_str()) {
+        (Some(signer), Some(signature)) => {
+            check_text(keys, signer, &tombstone_message(id, at, &tracks), signature)
+        }
+        _ => None,
+    };
     let when = vigil_core::Utc::from_millis(at);
     let (verdict, summary) = match signed {
         Some(KeyCheck::Valid) => {
@@ -410,6 +407,31 @@ pub struct ExportProof {
 }
 
 impl ExportProof {
+    /// The proof of an export of track `track` of the session `v` verified: the exported
+    /// bytes' SHA-256 and size, and what the stored track was found to be. Unsigned.
+    pub fn of_export(
+        v: &Verification,
+        track: u32,
+        key: String,
+        sha256: String,
+        size: u64,
+    ) -> ExportProof {
+        let t = v.tracks.iter().find(|t| t.track == i64::from(track));
+        ExportProof {
+            version: 1,
+            session: v.session.clone(),
+            track: i64::from(track),
+            recording_key: key,
+            sha256,
+            size,
+            verdict: t.map_or(Verdict::Unverifiable, |t| t.verdict),
+            summary: t.map_or_else(|| v.summary.clone(), |t| t.summary.clone()),
+            exported_at: vigil_core::now_millis(),
+            signer: String::new(),
+            signature: String::new(),
+        }
+    }
+
     /// What the signature covers: every field but the signature.
     pub fn message(&self) -> Vec<u8> {
         format!(
@@ -429,28 +451,15 @@ impl ExportProof {
 
     /// Signs the proof with `signer` (sets `signer` and `signature`).
     pub fn sign(mut self, signer: &dyn LinkSigner) -> ExportProof {
-        use base64::Engine;
-        self.signer = Ed25519PublicKey::from_bytes(&signer.public())
-            .map(|k| k.to_text())
-            .unwrap_or_default();
-        self.signature =
-            base64::engine::general_purpose::STANDARD.encode(signer.sign(&self.message()));
+        self.signer = signer_text(signer);
+        self.signature = signature_text(&signer.sign(&self.message()));
         self
     }
 
     /// Judges an exported file of `size` bytes and SHA-256 `sha256` against this proof.
     pub fn check(&self, sha256: &str, size: u64, keys: &StoreKeys) -> (Verdict, String) {
-        use base64::Engine;
-        let signature = base64::engine::general_purpose::STANDARD
-            .decode(&self.signature)
-            .ok()
-            .and_then(|b| <[u8; 64]>::try_from(b.as_slice()).ok());
-        let signer = Ed25519PublicKey::parse(&self.signer).ok();
-        let check = match (signer, signature) {
-            (Some(k), Some(sig)) => keys.check(&k.to_bytes(), &self.message(), &sig),
-            _ => KeyCheck::Invalid,
-        };
-        match check {
+        let check = check_text(keys, &self.signer, &self.message(), &self.signature);
+        match check.unwrap_or(KeyCheck::Invalid) {
             KeyCheck::Unknown => {
                 return (
                     Verdict::Unverifiable,

@@ -19,8 +19,8 @@ use vigil_record::chain::{KeyCheck, LinkKeys};
 use vigil_store::ChainedRow;
 use vigil_store::SessionRow;
 use vigil_store::log_chain::{GENESIS, LogSeal, from_hex, link};
-use vigil_vault::Ed25519PublicKey;
 
+use crate::signing::check_text;
 use crate::verdict::Verdict;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -100,10 +100,7 @@ pub fn judge_log(
     // The newest seal decides; any seal that does not verify is itself an alteration.
     let mut newest: Option<&LogSeal> = None;
     for s in seals {
-        let check = Ed25519PublicKey::parse(&s.signer).ok().and_then(|k| {
-            let sig = s.signature_bytes()?;
-            Some(keys.check(&k.to_bytes(), &s.message(), &sig))
-        });
+        let check = check_text(keys, &s.signer, &s.message(), &s.signature);
         match check {
             Some(KeyCheck::Valid) => {
                 if newest.is_none_or(|n| n.seq < s.seq) {

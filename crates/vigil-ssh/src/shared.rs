@@ -17,11 +17,11 @@ use crate::target::TargetLink;
 /// An operator channel's writing half.
 pub(crate) type OperatorWrite = russh::ChannelWriteHalf<russh::server::Msg>;
 
-/// State shared by a connection's handler and its channel tasks.
 /// What the operator is told when the target's side of a channel goes away unclosed.
 pub(crate) const TARGET_LOST: &str =
     "vigil: the connection to the target was lost (it closed without ending the session's channel)";
 
+/// State shared by a connection's handler and its channel tasks.
 pub(crate) struct Shared {
     pub(crate) hub: Arc<Hub>,
     pub(crate) settings: Arc<SshSettings>,

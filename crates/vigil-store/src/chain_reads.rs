@@ -2,6 +2,7 @@
 
 use sqlx::Row;
 
+use crate::evidence::COLUMNS;
 use crate::log_chain::{ChainFields, LogSeal};
 use crate::{EvidenceRow, Store, StoreError};
 
@@ -32,10 +33,9 @@ pub struct ChainedRow {
 impl Store {
     /// Every evidence row about session `id` (both logs), in order, with chain values.
     pub async fn session_chain(&self, id: &str) -> Result<Vec<ChainedRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT seq, at, origin, kind, log, session_id, actor, subject, detail, chain \
-             FROM evidence WHERE session_id = $1 ORDER BY seq",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS}, chain FROM evidence WHERE session_id = $1 ORDER BY seq"
+        )))
         .bind(id)
         .fetch_all(&self.pool)
         .await?;

@@ -99,36 +99,7 @@ impl Tx {
         for ev in std::mem::take(&mut self.pending) {
             let detail = ev.detail.to_string();
             let row_at = ev.occurred_at.unwrap_or(at);
-            let chain = match ev.session.as_ref() {
-                Some(session) => {
-                    let prev = match heads.get(&session.0) {
-                        Some(h) => *h,
-                        // The first row, or the first after rows written before chaining,
-                        // starts from zeros. So does a row after a damaged chain value: the
-                        // evidence is still written, and verification names the damage.
-                        None => log_chain::head(&mut self.conn, &session.0)
-                            .await?
-                            .and_then(|(_, chain)| log_chain::from_hex(chain.as_deref()?))
-                            .unwrap_or(log_chain::GENESIS),
-                    };
-                    let next = log_chain::link(
-                        &prev,
-                        &ChainFields {
-                            at: row_at,
-                            origin: &self.store.origin,
-                            kind: ev.kind.as_str(),
-                            log: ev.kind.log().as_str(),
-                            session_id: &session.0,
-                            actor: ev.actor.as_deref(),
-                            subject: &ev.subject,
-                            detail: &detail,
-                        },
-                    );
-                    heads.insert(session.0.clone(), next);
-                    Some(log_chain::to_hex(&next))
-                }
-                None => None,
-            };
+            let chain = self.chain_value(&mut heads, &ev, row_at, &detail).await?;
             let seq: i64 = sqlx::query_scalar(
                 "INSERT INTO evidence (at, origin, kind, log, session_id, actor, subject, detail, chain) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING seq",
@@ -156,13 +127,52 @@ impl Tx {
         Ok(seqs)
     }
 
+    /// The chain value of `ev`, written at `at` with `detail`, after its session's head (in
+    /// `heads` when this commit moved it); `None` for evidence about no session.
+    async fn chain_value(
+        &mut self,
+        heads: &mut HashMap<String, [u8; 32]>,
+        ev: &Evidence,
+        at: i64,
+        detail: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(session) = ev.session.as_ref() else {
+            return Ok(None);
+        };
+        let prev = match heads.get(&session.0) {
+            Some(h) => *h,
+            // The first row, or the first after rows written before chaining, starts from
+            // zeros. So does a row after a damaged chain value: the evidence is still
+            // written, and verification names the damage.
+            None => log_chain::head(&mut self.conn, &session.0)
+                .await?
+                .and_then(|(_, chain)| log_chain::from_hex(chain.as_deref()?))
+                .unwrap_or(log_chain::GENESIS),
+        };
+        let next = log_chain::link(
+            &prev,
+            &ChainFields {
+                at,
+                origin: &self.store.origin,
+                kind: ev.kind.as_str(),
+                log: ev.kind.log().as_str(),
+                session_id: &session.0,
+                actor: ev.actor.as_deref(),
+                subject: &ev.subject,
+                detail,
+            },
+        );
+        heads.insert(session.0.clone(), next);
+        Ok(Some(log_chain::to_hex(&next)))
+    }
+
     /// The store this transaction belongs to, for reads outside it.
     pub fn store(&self) -> &Store {
         &self.store
     }
 }
 
-const COLUMNS: &str = "seq, at, origin, kind, log, session_id, actor, subject, detail";
+pub(crate) const COLUMNS: &str = "seq, at, origin, kind, log, session_id, actor, subject, detail";
 
 pub(crate) fn evidence_from(r: &AnyRow) -> Result<EvidenceRow, StoreError> {
     Ok(EvidenceRow {

@@ -111,14 +111,6 @@ impl LogSeal {
             self.at,
         )
     }
-
-    /// The signature's 64 bytes, when it decodes.
-    pub fn signature_bytes(&self) -> Option<[u8; 64]> {
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(&self.signature)
-            .ok()?;
-        bytes.as_slice().try_into().ok()
-    }
 }
 
 fn seal_message(session: &str, seq: i64, events: i64, chain: &str, at: i64) -> Vec<u8> {

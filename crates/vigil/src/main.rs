@@ -93,7 +93,7 @@ enum Command {
     /// What the nodes are doing: open sessions, and each SIEM destination's state, queue,
     /// events sent and dropped.
     Status,
-    /// Whether a session's recordings are complete and unaltered: `intact`, `interrupted`
+    /// Whether a session's recordings and log are complete and unaltered: `intact`, `interrupted`
     /// (authentic up to a crash), `purged` (with a signed tombstone), or what is wrong; or
     /// whether an exported file is what was exported (its `.vigil-proof` beside it). Exits 1
     /// unless authentic.

@@ -343,12 +343,10 @@ impl Admin {
         };
         let message = crate::verify::tombstone_message(&session.id, at, &tracks);
         let (signer, signature) = match &self.signer {
-            Some(s) => {
-                let public = vigil_vault::Ed25519PublicKey::from_bytes(&s.public())
-                    .map(|k| k.to_text())
-                    .unwrap_or_default();
-                (Some(public), Some(base64_encode(&s.sign(&message))))
-            }
+            Some(s) => (
+                Some(crate::signing::signer_text(s.as_ref())),
+                Some(crate::signing::signature_text(&s.sign(&message))),
+            ),
             None => (None, None),
         };
         serde_json::json!({
@@ -437,9 +435,4 @@ impl Admin {
             .await?;
         Ok(())
     }
-}
-
-fn base64_encode(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }

@@ -182,7 +182,7 @@ impl Admin {
                 "{key:?} is not a limit: use user:NAME or addr:IP as listed"
             )));
         }
-        let Some(limited) = hub.sign_ins().limited().into_iter().find(|l| l.key == key) else {
+        let Some(failures) = hub.sign_ins().failures(key) else {
             return Err(
                 StoreError::NotFound(format!("failed sign-ins of {key} on this node")).into(),
             );
@@ -191,7 +191,7 @@ impl Admin {
             .record(by.entry(
                 EventKind::SignInLimitCleared,
                 key,
-                serde_json::json!({ "failures": limited.failures, "node": hub.node() }),
+                serde_json::json!({ "failures": failures, "node": hub.node() }),
             ))
             .await?;
         hub.sign_ins().clear(key);

@@ -16,6 +16,14 @@ impl LogSigner for TestSigner {
     }
 }
 
+fn signature_of(seal: &crate::log_chain::LogSeal) -> [u8; 64] {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&seal.signature)
+        .unwrap();
+    bytes.as_slice().try_into().unwrap()
+}
+
 fn command(id: &SessionId, n: usize) -> Evidence {
     Evidence::session(
         EventKind::CommandDetected,
@@ -115,7 +123,7 @@ store_test!(
         );
         assert_eq!(seal.signer, public.to_text());
         public
-            .verify_bytes(&seal.message(), &seal.signature_bytes().unwrap())
+            .verify_bytes(&seal.message(), &signature_of(seal))
             .expect("the seal's signature verifies");
 
         // A node marking another's sessions interrupted seals each of them.

@@ -355,25 +355,12 @@ async fn write_proof(
     key: &str,
     path: &std::path::Path,
 ) -> anyhow::Result<(std::path::PathBuf, String)> {
-    use vigil_session::verify::{ExportProof, NodeSigner, Verdict, verify_session};
+    use vigil_session::verify::{ExportProof, NodeSigner, verify_session};
     let recordings = crate::init::recording_store(settings);
     let v = verify_session(admin.store(), recordings, id).await?;
-    let t = v.tracks.iter().find(|t| t.track == i64::from(track));
     let (sha256, size) = file_sha256(path)?;
-    let proof = ExportProof {
-        version: 1,
-        session: id.to_owned(),
-        track: i64::from(track),
-        recording_key: key.to_owned(),
-        sha256,
-        size,
-        verdict: t.map_or(Verdict::Unverifiable, |t| t.verdict),
-        summary: t.map_or_else(|| v.summary.clone(), |t| t.summary.clone()),
-        exported_at: vigil_core::now_millis(),
-        signer: String::new(),
-        signature: String::new(),
-    }
-    .sign(&NodeSigner(crate::init::recording_key(settings)?));
+    let proof = ExportProof::of_export(&v, track, key.to_owned(), sha256, size)
+        .sign(&NodeSigner(crate::init::recording_key(settings)?));
     let proof_path = proof_path(path);
     std::fs::write(&proof_path, serde_json::to_vec_pretty(&proof)?)
         .with_context(|| format!("cannot write {}", proof_path.display()))?;

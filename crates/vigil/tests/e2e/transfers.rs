@@ -205,6 +205,12 @@ fn port_forward_only_where_the_grant_allows() {
         .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
     let banner = read_banner(local_port);
+    // On a loaded machine the refusal (after the target is reached) may come after the
+    // banner read gave up: wait for it before hanging up.
+    crate::harness::eventually(Duration::from_secs(15), "the forward refused", || {
+        let id = gw.sessions().into_iter().next()?["id"].as_str()?.to_owned();
+        has_event(&gw.session(&id), "channel_refused", "port forwarding").then_some(())
+    });
     let _ = child.kill();
     let _ = child.wait();
     assert!(
