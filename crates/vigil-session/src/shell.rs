@@ -7,8 +7,8 @@
 //! 1. bash's own buffer (`shell-query`): at the operator's first key the stage types the
 //!    query's setup into the shell (`vigil_audit::query`, hidden from the operator and the
 //!    recording); at each Enter on a prompt bash drew, it sends the query key and holds the
-//!    Enter until bash answers (a round trip inside the target host, well under a
-//!    millisecond) or [`QUERY_WAIT`] passes;
+//!    Enter until bash answers (a round trip to the target's shell through SSH) or the wait
+//!    learnt from this channel's round trips passes (`wait.rs`: one second at least);
 //! 2. the typed keys with the terminal's erase and kill rules (`typed-line`): exact for sh
 //!    and dash, which have no line editor, and for lines typed without editing keys;
 //! 3. the screen (`screen`, see `screen.rs`) for a line edited with keys the gateway cannot
@@ -54,11 +54,10 @@ use crate::stage::{Action, Stage};
 
 mod ask;
 mod screen;
+mod wait;
 use ask::{Asked, Query, SETUP_WAIT, subverts_query};
 use screen::LineScreen;
-
-/// How long an Enter waits for bash's answer before the typed line decides.
-pub(crate) const QUERY_WAIT: Duration = Duration::from_millis(300);
+use wait::AnswerWait;
 
 /// What the evidence task writes for a decided line.
 pub(crate) struct Decided {
@@ -189,6 +188,8 @@ pub(crate) struct ShellStage {
     line_in_setup: bool,
     /// Queries in a row that got no answer (shared with the holds' deadlines).
     misses: Arc<AtomicU32>,
+    /// How long an Enter waits for bash, learnt from the answers so far.
+    answer_wait: AnswerWait,
     last_output: Option<Instant>,
     /// The end of what the screen showed last (to see a prompt before typing the setup).
     tail: Recent,
@@ -251,6 +252,7 @@ impl ShellStage {
             asked: None,
             line_in_setup: false,
             misses: Arc::new(AtomicU32::new(0)),
+            answer_wait: AnswerWait::default(),
             last_output: None,
             tail: Recent::new(TAIL),
             screen: LineScreen::new(cols),

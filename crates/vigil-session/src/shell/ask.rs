@@ -9,7 +9,7 @@ use bytes::Bytes;
 use vigil_audit::line::ends_with_prompt;
 use vigil_audit::query::{QUERY_KEY, Reply, setup_line};
 
-use super::{QUERY_WAIT, ShellStage, Typed};
+use super::{ShellStage, Typed};
 use crate::audit::{Source, marker};
 use crate::shell::Decided;
 use crate::stage::{Action, Decider, Hold};
@@ -43,6 +43,8 @@ pub(super) struct Asked {
     pub(super) exact: bool,
     pub(super) tail: String,
     pub(super) key: Bytes,
+    /// When bash was asked: the answer's round trip teaches the wait.
+    pub(super) at: Instant,
 }
 
 impl ShellStage {
@@ -74,7 +76,7 @@ impl ShellStage {
             (risky && super::runs(&default)).then(|| r.unread_flag())
         });
         let (hold, decider) = Hold::new("the line");
-        let hold = hold.with_deadline(QUERY_WAIT, default, move || {
+        let hold = hold.with_deadline(self.answer_wait.wait(), default, move || {
             misses.fetch_add(1, Ordering::Relaxed);
             if let Some(unread) = unread {
                 unread.store(true, Ordering::SeqCst);
@@ -89,6 +91,7 @@ impl ShellStage {
             exact: s.exact,
             tail: s.tail,
             key,
+            at: Instant::now(),
         });
     }
 
@@ -99,6 +102,8 @@ impl ShellStage {
             return;
         };
         self.misses.store(0, Ordering::Relaxed);
+        // Late or not, the answer says how far bash is.
+        self.answer_wait.sample(asked.at.elapsed());
         let (actions, decided) = match line {
             Some(line) if asked.exact && line != asked.typed => {
                 let (qa, qd) = self.verdict_on(line, Source::ShellQuery, asked.key.clone());
@@ -187,7 +192,9 @@ impl ShellStage {
 
     pub(super) fn on_reply(&mut self, reply: Reply, out: &mut Vec<Action>) {
         match reply {
-            Reply::Hello { shell } if matches!(self.query, Query::SettingUp(_)) => {
+            Reply::Hello { shell } if let Query::SettingUp(since) = self.query => {
+                // The setup is one line bash reads and answers: a first round trip.
+                self.answer_wait.sample(since.elapsed());
                 let asking = matches!(shell.as_str(), "bash" | "zsh");
                 self.query = if asking { Query::Asking } else { Query::Absent };
                 out.push(Action::Mark(if asking {
