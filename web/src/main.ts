@@ -12,6 +12,7 @@ import { videoPage } from './player';
 import { auditPage, grantsPage, targetsPage, usersPage } from './admin';
 import { commandsPage, rulesPage } from './rules';
 import { endpointPage } from './endpoint';
+import { nodesPage } from './nodes';
 
 const app = document.getElementById('app')!;
 let me: Me | null = null;
@@ -81,6 +82,7 @@ function nav(): HTMLElement {
       { hash: '#/commands', label: 'Commands', allowed: () => may(P.logs) },
       { hash: '#/rules', label: 'Audited commands', allowed: () => may(P.rules) },
       { hash: '#/audit', label: 'Administration log', allowed: () => may(P.auditLog) },
+      { hash: '#/nodes', label: 'Nodes', allowed: () => may(P.auditLog) },
     ]],
     ['GO Endpoint Manager', [
       { hash: '#/endpoint', label: 'Policies › Linux › Access policies', allowed: () => may(P.endpoints) },
@@ -135,6 +137,7 @@ function render(): void {
       case 'rules': return rulesPage(main);
       case 'commands': return commandsPage(main);
       case 'endpoint': return endpointPage(main);
+      case 'nodes': return nodesPage(main);
       default:
         location.hash = '#/sessions';
         return Promise.resolve();

@@ -9,8 +9,8 @@ use vigil_core::Permission;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::{
-    agent_api, agent_runs, agents, auth, commands, control, kept, live, proof, recording, rules,
-    sessions, sign_in_limits, targets, transfers, users,
+    agent_api, agent_runs, agents, auth, commands, control, kept, live, nodes, proof, recording,
+    rules, sessions, sign_in_limits, targets, transfers, users,
 };
 
 /// Who may call a route.
@@ -460,6 +460,20 @@ pub const ROUTES: &[Route] = &[
         "Every node's SIEM destinations: state, events queued, sent and dropped, the last error",
         Permission(P::ViewAuditLog),
         |m| on(m, targets::siem_status),
+    ),
+    r(
+        "GET",
+        "/api/v1/nodes",
+        "The cluster's nodes: {this_node, nodes: [{name, url, version, started_at, heartbeat_at, state (up|down|left), live_sessions}]}",
+        Permission(P::ViewAuditLog),
+        |m| on(m, nodes::list),
+    ),
+    r(
+        "DELETE",
+        "/api/v1/nodes/{name}",
+        "Forget a node that is down or has left (400 while it is up)",
+        Permission(P::ManageTargets),
+        |m| on(m, nodes::remove),
     ),
     r(
         "GET",

@@ -260,6 +260,17 @@ kinds! {
     /// Session evidence a node held while its store was unreachable and could not write:
     /// `count` pieces (more than it can hold, or refused by the store when it returned).
     EvidenceLost = "evidence_lost", Admin, ["count"];
+    /// A node (the subject) joined the cluster, or rejoined it after a restart: `url` is
+    /// where its peers reach it, `version` the Vigil it runs.
+    NodeJoined = "node_joined", Admin, ["url", "version"];
+    /// A node (the subject) stopped heartbeating and was marked down by the node that saw it
+    /// (the actor is `system`, `node` names the observer): `last_heartbeat` in Unix
+    /// milliseconds, `interrupted` the sessions it had open, now closed as interrupted.
+    NodeDown = "node_down", Admin, ["last_heartbeat", "interrupted", "node"];
+    /// A node (the subject) left the cluster by shutting down cleanly.
+    NodeLeft = "node_left", Admin, [];
+    /// An administrator removed a node that is not up from the list (it may join again).
+    NodeRemoved = "node_removed", Admin, ["state"];
     /// A session's recording and log were purged, by the retention job or a person.
     /// `tombstone`: each track's state when it went (verdict, links, sealed), signed with the
     /// purging node's recording key, so a purged recording is told apart from a missing one.

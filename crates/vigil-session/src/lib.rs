@@ -13,6 +13,7 @@
 mod admin;
 mod audit;
 mod carry;
+pub mod cluster;
 mod echo;
 mod elevate;
 mod elevation;

@@ -50,6 +50,7 @@ alone! {
     fn delete_grant(id: &str) -> ();
     fn delete_target(name: &str) -> ();
     fn mark_purged(session_id: &str) -> ();
+    fn remove_node(name: &str) -> crate::NodeState;
     fn interrupt_open_sessions(node: &str, sealer: Option<std::sync::Arc<dyn crate::log_chain::LogSigner>>) -> Vec<SessionRow>;
     fn set_session_auditors(session_id: &str, users: &[String], by: &str) -> ();
     fn set_prevent_purge(session_id: &str, reason: &str, by: &str) -> ();

@@ -20,6 +20,7 @@ pub mod log_chain;
 mod manage;
 mod migrate;
 mod node_keys;
+mod nodes;
 mod review;
 mod rules;
 mod sessions;
@@ -47,6 +48,7 @@ pub use endpoint_runs::{NewRun, RunRow, UPLOAD_OBJECTS, UploadRow};
 pub use evidence::{AuditEntry, EvidenceRow, Tx};
 pub use manage::GrantRow;
 pub use node_keys::NodeKeyRow;
+pub use nodes::{DownNode, NodeRow, NodeState};
 pub use review::PreventPurge;
 pub use rules::RuleRow;
 pub use sessions::{NewSession, SessionEvent, SessionFilter, SessionRow};
@@ -80,6 +82,10 @@ pub enum StoreError {
     Invalid { what: &'static str, why: String },
     #[error(transparent)]
     Vault(#[from] vigil_vault::VaultError),
+    #[error(
+        "this node's vault master key cannot open the store's secrets: every node of a cluster needs the same key (copy master.key from a running node, or set VIGIL_MASTER_KEY to it)"
+    )]
+    WrongMasterKey,
 }
 
 impl StoreError {

@@ -26,6 +26,7 @@ const SQLITE: &[(i64, &str)] = &[
     ),
     (13, include_str!("../migrations/sqlite/0013_node_keys.sql")),
     (14, include_str!("../migrations/sqlite/0014_log_chain.sql")),
+    (15, include_str!("../migrations/sqlite/0015_cluster.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -57,6 +58,7 @@ const POSTGRES: &[(i64, &str)] = &[
         14,
         include_str!("../migrations/postgres/0014_log_chain.sql"),
     ),
+    (15, include_str!("../migrations/postgres/0015_cluster.sql")),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

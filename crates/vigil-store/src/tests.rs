@@ -369,6 +369,7 @@ mod agents;
 mod console;
 mod evidence;
 mod log_chain;
+mod nodes;
 
 store_test!(
     elevation_settings_and_their_sealed_passwords,

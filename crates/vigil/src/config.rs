@@ -48,6 +48,13 @@ pub(crate) struct FileConfig {
     /// SSH connections not yet signed in allowed at once from one client address (default
     /// 64: an automation host opens tens at once); more are refused at once.
     pub(crate) max_unauthenticated_per_address: Option<usize>,
+    /// Where the other nodes of a cluster reach this node's console and link, as
+    /// `https://HOST:PORT` (default: from http_listen; set it when that is 0.0.0.0 or behind
+    /// an address translation).
+    pub(crate) node_url: Option<String>,
+    /// Seconds without a heartbeat after which a node is marked down and its sessions closed
+    /// as interrupted (default 30).
+    pub(crate) node_timeout_secs: Option<u64>,
     /// SIEM destinations: `[[siem]]` tables.
     pub(crate) siem: Option<Vec<SiemTable>>,
 }
@@ -127,6 +134,9 @@ pub(crate) struct Settings {
     pub(crate) login_grace: std::time::Duration,
     pub(crate) target_keepalive: std::time::Duration,
     pub(crate) max_unauthenticated_per_address: usize,
+    /// Where peers reach this node (None: from the console's own address).
+    pub(crate) node_url: Option<String>,
+    pub(crate) node_timeout: std::time::Duration,
     pub(crate) siem: Vec<vigil_forward::Destination>,
 }
 
@@ -139,10 +149,10 @@ pub(crate) fn read_file_config(data_dir: &Path) -> anyhow::Result<FileConfig> {
     }
 }
 
-fn parse(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
+pub(crate) fn parse(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
     toml::from_str(text).map_err(|e| {
         anyhow::anyhow!(
-            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file, target_ciphers, http_tls, tls_cert, tls_key, retention_days, purge_interval_secs, unreadable_lines, login_grace_secs, max_unauthenticated_per_address, target_keepalive_secs, [[siem]]",
+            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file, target_ciphers, http_tls, tls_cert, tls_key, retention_days, purge_interval_secs, unreadable_lines, login_grace_secs, max_unauthenticated_per_address, target_keepalive_secs, node_url, node_timeout_secs, [[siem]]",
             path.display(),
             e.to_string().trim_end()
         )
@@ -151,6 +161,23 @@ fn parse(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
 
 fn listen_addr(key: &str, value: &str, origin: &str) -> anyhow::Result<SocketAddr> {
     value.parse().map_err(|_| anyhow::anyhow!("{key} in {origin}: {value:?} is not ADDRESS:PORT (for example 127.0.0.1:2222 or [::1]:2222)"))
+}
+
+/// A peer's way in: `http(s)://HOST:PORT` without a path.
+fn node_url(url: &str, origin: &str) -> anyhow::Result<String> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let ok = rest.is_some_and(|r| {
+        let r = r.strip_suffix('/').unwrap_or(r);
+        !r.is_empty() && !r.contains('/') && !r.contains(char::is_whitespace)
+    });
+    if !ok {
+        bail!(
+            "node_url in {origin}: {url:?} is not https://HOST:PORT (where the other nodes reach this node's console)"
+        );
+    }
+    Ok(url.trim_end_matches('/').to_owned())
 }
 
 fn host_name() -> String {
@@ -240,6 +267,16 @@ impl Settings {
                 "max_unauthenticated_per_address in {file_origin}: must be at least 1 (0 would refuse every SSH client)"
             );
         }
+        let node_timeout = file.node_timeout_secs.unwrap_or(30);
+        if node_timeout < 3 {
+            bail!(
+                "node_timeout_secs in {file_origin}: must be at least 3 (a node heartbeats every sixth of it)"
+            );
+        }
+        let node_url = match file.node_url {
+            None => None,
+            Some(url) => Some(node_url(&url, &file_origin)?),
+        };
         let mut siem = Vec::new();
         for (i, table) in file.siem.iter().flatten().enumerate() {
             siem.push(siem_destination(i, table, data_dir, &file_origin)?);
@@ -250,6 +287,8 @@ impl Settings {
             login_grace: std::time::Duration::from_secs(login_grace),
             target_keepalive: std::time::Duration::from_secs(target_keepalive),
             max_unauthenticated_per_address,
+            node_url,
+            node_timeout: std::time::Duration::from_secs(node_timeout),
             http_tls: file.http_tls.unwrap_or(true),
             tls_files,
             retention_days: file.retention_days.unwrap_or(365),
@@ -341,6 +380,8 @@ mod tests {
         "login_grace_secs",
         "max_unauthenticated_per_address",
         "target_keepalive_secs",
+        "node_url",
+        "node_timeout_secs",
         "nonsense_key",
     ];
 

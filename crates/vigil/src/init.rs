@@ -42,9 +42,31 @@ pub(crate) async fn open_existing(settings: &Settings) -> anyhow::Result<Store> 
         );
     }
     let key = master_key(settings)?;
-    Store::open(&settings.database_url, Arc::new(key))
+    let store = Store::open(&settings.database_url, Arc::new(key))
         .await
-        .with_context(|| format!("opening the store at {}", redact(&settings.database_url)))
+        .with_context(|| format!("opening the store at {}", redact(&settings.database_url)))?;
+    check_master_key(&store, settings).await?;
+    Ok(store)
+}
+
+/// Refuses a master key that cannot open the store's secrets (a node joining a cluster with
+/// its own key), before anything else is done.
+async fn check_master_key(store: &Store, settings: &Settings) -> anyhow::Result<()> {
+    let origin = if std::env::var("VIGIL_MASTER_KEY").is_ok() {
+        "VIGIL_MASTER_KEY".to_owned()
+    } else {
+        settings.master_key_file.display().to_string()
+    };
+    if let Err(e) = store.check_master_key().await {
+        store.close().await;
+        return Err(e).with_context(|| {
+            format!(
+                "the master key in {origin} does not belong to the store at {}",
+                redact(&settings.database_url)
+            )
+        });
+    }
+    Ok(())
 }
 
 /// A database URL without its password, for messages.
@@ -132,6 +154,7 @@ pub(crate) async fn initialise(settings: &Settings) -> anyhow::Result<Store> {
     let store = Store::open(&settings.database_url, Arc::new(master_key(settings)?))
         .await
         .with_context(|| format!("opening the store at {}", redact(&settings.database_url)))?;
+    check_master_key(&store, settings).await?;
     register_recording_key(&store, settings, &recording_key).await?;
     if store.user_count().await? == 0 {
         let password = random_password();
@@ -167,7 +190,10 @@ fn default_config(settings: &Settings) -> String {
          # master_key_file = \"master.key\"\n\
          # retention_days = 365          # recordings and session logs; 0 keeps everything\n\
          # tls_cert = \"/etc/vigil/console.pem\"   # default: tls/cert.pem here, self-signed\n\
-         # tls_key = \"/etc/vigil/console.key\"\n",
+         # tls_key = \"/etc/vigil/console.key\"\n\
+         # A cluster (docs/CLUSTER.md): the same database_url, master key and host key on every node.\n\
+         # node_url = \"https://10.0.0.11:8443\"   # where the other nodes reach this one\n\
+         # node_timeout_secs = 30        # a node silent this long is marked down\n",
         settings.node_name, settings.ssh_listen, settings.http_listen
     )
 }

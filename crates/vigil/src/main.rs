@@ -90,6 +90,9 @@ enum Command {
     /// SIEM destinations (`vigil siem test`).
     #[command(subcommand)]
     Siem(cli::SiemCommand),
+    /// The nodes of the cluster: `vigil node list`, `vigil node remove NAME`.
+    #[command(subcommand)]
+    Node(cli::NodeCommand),
     /// What the nodes are doing: open sessions, and each SIEM destination's state, queue,
     /// events sent and dropped.
     Status,

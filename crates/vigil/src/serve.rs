@@ -85,6 +85,18 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         hub.recording_signer(),
     ));
     let http = start_console(&settings, &hub).await?;
+    let membership = vigil_session::cluster::Membership {
+        url: settings
+            .node_url
+            .clone()
+            .unwrap_or_else(|| http.trim_end_matches('/').to_owned()),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        timeout: settings.node_timeout,
+    };
+    vigil_session::cluster::join(&hub, &membership)
+        .await
+        .context("cannot register this node in the store")?;
+    tokio::spawn(vigil_session::cluster::run(Arc::clone(&hub), membership));
     let addr = settings.ssh_listen;
     println!("Vigil node {} is ready", settings.node_name);
     println!("  web console:           {http}");
@@ -120,6 +132,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+            vigil_session::cluster::leave(&hub).await;
             siem.drain(Duration::from_secs(3)).await;
         }
     }

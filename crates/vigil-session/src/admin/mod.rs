@@ -9,6 +9,7 @@
 //! queue; the queued command and its evidence are one transaction.
 
 mod agents;
+mod nodes;
 mod rules;
 mod sessions;
 mod targets;

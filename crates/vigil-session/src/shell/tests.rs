@@ -1,7 +1,7 @@
 //! The stage against a simulated bash: what it types, holds, asks and decides. The real
 //! shells are in the e2e tests (`crates/vigil/tests/e2e/commands.rs`).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use std::sync::atomic::Ordering;
 

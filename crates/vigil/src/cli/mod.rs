@@ -6,6 +6,7 @@
 mod agents;
 mod commands;
 mod events;
+mod nodes;
 mod rules;
 mod sessions;
 mod siem;
@@ -29,6 +30,7 @@ use crate::config::Settings;
 pub(crate) use agents::{AgentCommand, AgentPolicyCommand};
 pub(crate) use commands::CommandCommand;
 pub(crate) use events::EventsArgs;
+pub(crate) use nodes::NodeCommand;
 pub(crate) use rules::RuleCommand;
 pub(crate) use sessions::{AuditCommand, RecordingCommand, SessionCommand};
 pub(crate) use siem::SiemCommand;
@@ -59,6 +61,7 @@ pub(crate) async fn run(
         Command::Events(args) => events::run(store, args).await,
         Command::Siem(c) => siem::run(settings, c).await,
         Command::Status => siem::status(store).await,
+        Command::Node(c) => nodes::run(&admin, &by, c).await,
         Command::Purge { days } => sessions::purge(settings, &admin, &by, days).await,
         Command::Verify { session, json } => verify::run(settings, store, &session, json).await,
         Command::Init | Command::Serve { .. } => Ok(()),

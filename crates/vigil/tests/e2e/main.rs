@@ -6,6 +6,7 @@ mod files;
 mod harness;
 
 mod admin_cli;
+mod cluster;
 mod commands;
 mod console;
 mod control;
