@@ -27,6 +27,7 @@ mod compress;
 mod filter;
 mod merge;
 mod reader;
+pub mod s3;
 mod screen;
 mod seek;
 mod utf8;
@@ -54,4 +55,7 @@ pub enum RecordError {
     Parse { line: usize, reason: String },
     #[error("recording {0} does not exist")]
     NotFound(String),
+    /// The object store refused or could not be reached.
+    #[error("recording storage failed for {key}: {reason}")]
+    Storage { key: String, reason: String },
 }

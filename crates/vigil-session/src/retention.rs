@@ -33,6 +33,20 @@ pub async fn run_retention(
         if retention_days == 0 {
             continue;
         }
+        // One node of a cluster purges per interval: the lease outlives the interval a
+        // little, so the holder renews it and a dead holder's expires.
+        let lease_ms = i64::try_from(every.as_millis().saturating_mul(3) / 2).unwrap_or(i64::MAX);
+        match store
+            .take_job_lease("retention", store.origin(), lease_ms)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the retention lease; retrying later");
+                continue;
+            }
+        }
         let mut admin = crate::Admin::new(store.clone());
         if let Some(s) = &signer {
             admin = admin.signing_with(Arc::clone(s));

@@ -195,6 +195,11 @@ impl Store {
         self
     }
 
+    /// The node this store writes evidence for.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// Starts a transaction. SQLite's takes the write lock at once (`BEGIN IMMEDIATE`), so a
     /// change that reads before it writes cannot fail half-way on a concurrent writer.
     pub async fn begin(&self) -> Result<Tx, StoreError> {

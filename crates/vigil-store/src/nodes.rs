@@ -167,6 +167,29 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("node {name}")))
     }
 
+    /// Takes (or renews) the lease on the cluster-wide job `job` for `for_ms`: true when this
+    /// node holds it now, false while another node's lease runs.
+    pub async fn take_job_lease(
+        &self,
+        job: &str,
+        holder: &str,
+        for_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let now = now_millis();
+        let done = sqlx::query(
+            "INSERT INTO cluster_jobs (name, holder, until_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = $2, until_at = $3 \
+             WHERE cluster_jobs.until_at < $4 OR cluster_jobs.holder = $2",
+        )
+        .bind(job)
+        .bind(holder)
+        .bind(now.saturating_add(for_ms))
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Marks down every node that is up and has not heartbeaten for `timeout_ms`, closing its
     /// open sessions as interrupted (their logs sealed by `sealer`, the observer's key), one
     /// transaction per node. `observer` is the node that saw it (never marked by itself).

@@ -42,6 +42,17 @@ pub fn track_key(key: &str, track: u32) -> String {
 }
 
 impl Store {
+    /// Whether a recording track with this key is kept (not purged, not unknown).
+    pub async fn recording_key_kept(&self, key: &str) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT track FROM recording_tracks WHERE recording_key = $1 LIMIT 1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
     /// A session's tracks in number order; none once its recording was purged.
     pub async fn recording_tracks(&self, session: &str) -> Result<Vec<TrackRow>, StoreError> {
         let rows = sqlx::query(

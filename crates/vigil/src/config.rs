@@ -23,6 +23,17 @@ pub(crate) struct FileConfig {
     pub(crate) database_url: Option<String>,
     /// Where recordings are kept (default: recordings/ in the data directory).
     pub(crate) recordings_dir: Option<PathBuf>,
+    /// `s3://BUCKET/PREFIX`: recordings in an S3-compatible bucket shared by the cluster's
+    /// nodes (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY); default: the
+    /// recordings directory.
+    pub(crate) recording_store: Option<String>,
+    /// The S3 endpoint, for a store that is not AWS (`http://127.0.0.1:9000`).
+    pub(crate) s3_endpoint: Option<String>,
+    /// The bucket's region (default us-east-1).
+    pub(crate) s3_region: Option<String>,
+    /// Seconds between uploads of a live recording's new bytes (default 2): what a node lost
+    /// with its disk may lose.
+    pub(crate) s3_upload_interval_secs: Option<u64>,
     /// The vault master key file (default: master.key in the data directory).
     pub(crate) master_key_file: Option<PathBuf>,
     /// Ciphers offered to targets, most preferred first (default: russh's order).
@@ -106,6 +117,62 @@ impl Severity {
     }
 }
 
+/// Recordings in an S3-compatible bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Bucket {
+    pub(crate) name: String,
+    pub(crate) prefix: String,
+    pub(crate) endpoint: Option<String>,
+    pub(crate) region: String,
+    pub(crate) upload_every: std::time::Duration,
+}
+
+/// `s3://BUCKET[/PREFIX]`, with the other s3_ keys.
+fn bucket(file: &FileConfig, origin: &str) -> anyhow::Result<Option<Bucket>> {
+    let Some(spec) = &file.recording_store else {
+        if file.s3_endpoint.is_some()
+            || file.s3_region.is_some()
+            || file.s3_upload_interval_secs.is_some()
+        {
+            bail!(
+                "s3_endpoint, s3_region and s3_upload_interval_secs in {origin} need recording_store = \"s3://BUCKET/PREFIX\""
+            );
+        }
+        return Ok(None);
+    };
+    let rest = spec.strip_prefix("s3://").ok_or_else(|| {
+        anyhow::anyhow!(
+            "recording_store in {origin}: {spec:?} is not s3://BUCKET/PREFIX (leave it out to keep recordings in recordings_dir)"
+        )
+    })?;
+    let (name, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    let valid_name = (3..=63).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    if !valid_name {
+        bail!(
+            "recording_store in {origin}: {name:?} is not a bucket name (3 to 63 lower-case letters, digits, dots and hyphens)"
+        );
+    }
+    if let Some(endpoint) = &file.s3_endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        bail!("s3_endpoint in {origin}: {endpoint:?} is not an http:// or https:// URL");
+    }
+    let every = file.s3_upload_interval_secs.unwrap_or(2);
+    if every == 0 {
+        bail!("s3_upload_interval_secs in {origin}: must be at least 1");
+    }
+    Ok(Some(Bucket {
+        name: name.to_owned(),
+        prefix: prefix.trim_matches('/').to_owned(),
+        endpoint: file.s3_endpoint.clone(),
+        region: file.s3_region.clone().unwrap_or_else(|| "us-east-1".into()),
+        upload_every: std::time::Duration::from_secs(every),
+    }))
+}
+
 /// Values given on the command line or in the environment; they win over the file.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Overrides {
@@ -123,6 +190,8 @@ pub(crate) struct Settings {
     pub(crate) http_listen: SocketAddr,
     pub(crate) database_url: String,
     pub(crate) recordings_dir: PathBuf,
+    /// A bucket instead of the recordings directory.
+    pub(crate) bucket: Option<Bucket>,
     pub(crate) master_key_file: PathBuf,
     pub(crate) target_ciphers: Vec<String>,
     pub(crate) http_tls: bool,
@@ -152,7 +221,7 @@ pub(crate) fn read_file_config(data_dir: &Path) -> anyhow::Result<FileConfig> {
 pub(crate) fn parse(text: &str, path: &Path) -> anyhow::Result<FileConfig> {
     toml::from_str(text).map_err(|e| {
         anyhow::anyhow!(
-            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, master_key_file, target_ciphers, http_tls, tls_cert, tls_key, retention_days, purge_interval_secs, unreadable_lines, login_grace_secs, max_unauthenticated_per_address, target_keepalive_secs, node_url, node_timeout_secs, [[siem]]",
+            "{}: {}\nallowed keys: node_name, ssh_listen, http_listen, database_url, recordings_dir, recording_store, s3_endpoint, s3_region, s3_upload_interval_secs, master_key_file, target_ciphers, http_tls, tls_cert, tls_key, retention_days, purge_interval_secs, unreadable_lines, login_grace_secs, max_unauthenticated_per_address, target_keepalive_secs, node_url, node_timeout_secs, [[siem]]",
             path.display(),
             e.to_string().trim_end()
         )
@@ -217,6 +286,7 @@ impl Settings {
                 "database_url in {db_origin}: only sqlite://PATH and postgres://USER@HOST/DB are supported"
             );
         }
+        let bucket = bucket(&file, &file_origin)?;
         let node_name = file.node_name.unwrap_or_else(host_name);
         if node_name.is_empty()
             || node_name.len() > 64
@@ -289,6 +359,7 @@ impl Settings {
             max_unauthenticated_per_address,
             node_url,
             node_timeout: std::time::Duration::from_secs(node_timeout),
+            bucket,
             http_tls: file.http_tls.unwrap_or(true),
             tls_files,
             retention_days: file.retention_days.unwrap_or(365),
@@ -369,6 +440,10 @@ mod tests {
         "http_listen",
         "database_url",
         "recordings_dir",
+        "recording_store",
+        "s3_endpoint",
+        "s3_region",
+        "s3_upload_interval_secs",
         "master_key_file",
         "target_ciphers",
         "http_tls",

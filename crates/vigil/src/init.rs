@@ -198,11 +198,79 @@ fn default_config(settings: &Settings) -> String {
     )
 }
 
-/// The recording store the settings name (a directory today; S3 later).
-pub(crate) fn recording_store(settings: &Settings) -> Arc<dyn vigil_record::RecordingStore> {
-    Arc::new(vigil_record::LocalRecordingStore::new(
+/// The recording store the settings name: the recordings directory, or a bucket (with the
+/// directory as this node's spool for live copies).
+pub(crate) fn recording_store(
+    settings: &Settings,
+) -> anyhow::Result<Arc<dyn vigil_record::RecordingStore>> {
+    Ok(match &settings.bucket {
+        None => Arc::new(vigil_record::LocalRecordingStore::new(
+            &settings.recordings_dir,
+        )),
+        Some(b) => bucket_store(settings, b)?,
+    })
+}
+
+/// The store a serving node uses: a bucket is proved reachable and writable first, and what
+/// the spool kept from an earlier run (a crash, a bucket that was away) is uploaded.
+pub(crate) async fn serving_recording_store(
+    settings: &Settings,
+    db: &Store,
+) -> anyhow::Result<Arc<dyn vigil_record::RecordingStore>> {
+    let Some(b) = &settings.bucket else {
+        return recording_store(settings);
+    };
+    let store = bucket_store(settings, b)?;
+    let place = format!("s3://{}/{}", b.name, b.prefix);
+    store.probe(&settings.node_name).await.with_context(|| {
+        format!(
+            "the recording store {place} cannot be written (check s3_endpoint, s3_region, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and that the bucket exists)"
+        )
+    })?;
+    let spool = settings.recordings_dir.display();
+    let (mut uploaded, mut dropped) = (0, 0);
+    for key in store.spooled().await {
+        // A recording purged while this node was away stays purged.
+        if db.recording_key_kept(&key).await? {
+            store
+                .upload_spooled(&key)
+                .await
+                .with_context(|| format!("uploading recording {key} left in {spool}"))?;
+            uploaded += 1;
+        } else {
+            store.discard_spooled(&key).await?;
+            dropped += 1;
+        }
+    }
+    if uploaded + dropped > 0 {
+        println!(
+            "recordings an earlier run left in {spool}: {uploaded} uploaded to {place}, {dropped} dropped (purged meanwhile)"
+        );
+    }
+    Ok(store)
+}
+
+fn bucket_store(
+    settings: &Settings,
+    b: &crate::config::Bucket,
+) -> anyhow::Result<Arc<vigil_record::s3::S3RecordingStore>> {
+    let mut builder = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(&b.name)
+        .with_region(&b.region);
+    if let Some(endpoint) = &b.endpoint {
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"));
+    }
+    let bucket = builder
+        .build()
+        .with_context(|| format!("the recording store s3://{}/{}", b.name, b.prefix))?;
+    Ok(Arc::new(vigil_record::s3::S3RecordingStore::new(
+        Arc::new(bucket),
+        &b.prefix,
         &settings.recordings_dir,
-    ))
+        b.upload_every,
+    )))
 }
 
 /// The node's recording key, made on first use (`init`, or the first start of a data

@@ -35,7 +35,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         );
     }
     let host_key = init::load_host_key(&settings)?;
-    let recordings = init::recording_store(&settings);
+    let recordings = init::serving_recording_store(&settings, &store).await?;
     let hub = Hub::new(
         settings.node_name.clone(),
         store.clone(),

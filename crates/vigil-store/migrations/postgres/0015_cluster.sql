@@ -17,3 +17,10 @@ CREATE TABLE vault_check (
     sealed TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
+-- Work one node of the cluster does for all (the retention purge): the node holding an
+-- unexpired lease does it; a lease a dead node held expires and another node takes it.
+CREATE TABLE cluster_jobs (
+    name TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    until_at BIGINT NOT NULL
+);

@@ -149,6 +149,48 @@ store_test!(
 );
 
 store_test!(
+    one_node_holds_a_job_lease_until_it_expires,
+    |store: Store| async move {
+        assert!(
+            store
+                .take_job_lease("retention", "node-a", 60_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .take_job_lease("retention", "node-b", 60_000)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .take_job_lease("retention", "node-a", 60_000)
+                .await
+                .unwrap(),
+            "renewed"
+        );
+        sqlx::query("UPDATE cluster_jobs SET until_at = until_at - 120000")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .take_job_lease("retention", "node-b", 60_000)
+                .await
+                .unwrap(),
+            "expired: taken"
+        );
+        assert!(
+            !store
+                .take_job_lease("retention", "node-a", 60_000)
+                .await
+                .unwrap()
+        );
+    }
+);
+
+store_test!(
     the_same_master_key_passes_the_vault_check,
     |store: Store| async move {
         store.check_master_key().await.unwrap();

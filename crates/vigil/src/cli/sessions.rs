@@ -303,7 +303,7 @@ pub(super) async fn recording(
         .recording_track(&id, track)
         .await?
         .recording_key;
-    let stored = crate::init::recording_store(settings).open(&key).await?;
+    let stored = crate::init::recording_store(settings)?.open(&key).await?;
     // The export is evidence before the first byte leaves.
     admin
         .recording_opened(by, &SessionId(id.clone()), Purpose::Export, track)
@@ -356,7 +356,7 @@ async fn write_proof(
     path: &std::path::Path,
 ) -> anyhow::Result<(std::path::PathBuf, String)> {
     use vigil_session::verify::{ExportProof, NodeSigner, verify_session};
-    let recordings = crate::init::recording_store(settings);
+    let recordings = crate::init::recording_store(settings)?;
     let v = verify_session(admin.store(), recordings, id).await?;
     let (sha256, size) = file_sha256(path)?;
     let proof = ExportProof::of_export(&v, track, key.to_owned(), sha256, size)
@@ -421,7 +421,7 @@ pub(super) async fn purge(
         (None, d) => d,
     };
     println!("purging sessions that ended more than {days} day(s) ago...");
-    let recordings = crate::init::recording_store(settings);
+    let recordings = crate::init::recording_store(settings)?;
     // Each purged session leaves a tombstone signed with this node's recording key.
     let signer = vigil_session::verify::NodeSigner(crate::init::recording_key(settings)?);
     let admin = vigil_session::Admin::new(admin.store().clone()).signing_with(Arc::new(signer));

@@ -17,7 +17,7 @@ pub(crate) async fn run(
     if path.is_file() {
         return verify_export(store, path, json).await;
     }
-    let recordings = crate::init::recording_store(settings);
+    let recordings = crate::init::recording_store(settings)?;
     let v = verify_session(store, recordings, session).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&v)?);

@@ -1,10 +1,13 @@
-//! Nodes that share PostgreSQL (issue 16): they register and heartbeat; a node killed with
-//! `kill -9` is marked down by a survivor within the timeout and its open sessions are
-//! closed as interrupted; a node whose master key is not the cluster's refuses to start.
+//! Nodes that share PostgreSQL and an S3-compatible bucket (issue 16): they register and
+//! heartbeat; a recording made through one node is played and verified through another; a
+//! node killed with `kill -9` is marked down by a survivor within the timeout, its open
+//! sessions are closed as interrupted, and its live recording is in the bucket up to the
+//! upload interval; a purge through any node removes the objects; a node whose master key is
+//! not the cluster's refuses to start.
 
 use std::time::Duration;
 
-use crate::harness::{Gateway, Target, eventually};
+use crate::harness::{Gateway, S3Server, Target, eventually, text};
 
 fn node<'a>(nodes: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
     nodes
@@ -13,14 +16,34 @@ fn node<'a>(nodes: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value
         .unwrap_or_else(|| panic!("no node {name} in {nodes:#?}"))
 }
 
+fn verify(gw: &Gateway, id: &str) -> (bool, serde_json::Value) {
+    let out = gw.cli(&["verify", id, "--json"]);
+    let json = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.success(), json)
+}
+
+/// Nodes A and B of one cluster (timeout 3 s), recordings in `s3`.
+fn two_nodes(s3: &S3Server) -> (Gateway, Gateway) {
+    let mut a = Gateway::start_postgres();
+    a.stop();
+    a.set_env(s3.env());
+    a.configure(&format!(
+        "node_name = \"node-a\"\nnode_timeout_secs = 3\n{}",
+        s3.config()
+    ));
+    a.start_again();
+    let b = a.join(&format!(
+        "node_name = \"node-b\"\nnode_timeout_secs = 3\n{}",
+        s3.config()
+    ));
+    (a, b)
+}
+
 #[test]
 fn a_killed_nodes_sessions_are_interrupted_by_a_survivor_and_a_stranger_key_is_refused() {
     let target = Target::start();
-    let mut a = Gateway::start_postgres();
-    a.stop();
-    a.configure("node_name = \"node-a\"\nnode_timeout_secs = 3");
-    a.start_again();
-    let b = a.join("node_name = \"node-b\"\nnode_timeout_secs = 3");
+    let s3 = S3Server::start();
+    let (mut a, b) = two_nodes(&s3);
     a.provision(&target, "web01", "alice", "alice-pw");
 
     let nodes = b.nodes();
@@ -35,10 +58,47 @@ fn a_killed_nodes_sessions_are_interrupted_by_a_survivor_and_a_stranger_key_is_r
         "{nodes:#?}"
     );
 
-    // A session through node A, then A dies without a word.
-    let (mut operator, id) = a.interactive("alice:web01", "alice-pw", "sleep 120");
+    // A session through A, played and verified through B from the bucket.
+    let out = a
+        .ssh("alice:web01", "alice-pw")
+        .args(["-tt", "echo finished-$((6*7))"])
+        .output()
+        .unwrap();
+    assert!(text(&out).contains("finished-42"), "{}", text(&out));
+    let finished = a.last_closed_session()["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (ok, v) = verify(&b, &finished);
+    assert!(ok && v["verdict"] == "intact", "{v:#}");
+    assert!(String::from_utf8_lossy(&b.export(&finished)).contains("finished-42"));
+    let keys = s3.keys();
+    assert!(
+        keys.iter().all(|k| !k.contains(".live/")) && keys.iter().any(|k| k.ends_with(".cast.zst")),
+        "finished: one object, no segments: {keys:?}"
+    );
+
+    // A live session on A, then A dies without a word.
+    let (mut operator, id) = a.interactive(
+        "alice:web01",
+        "alice-pw",
+        "echo before-the-kill-$((6*7)); sleep 120",
+    );
     let nodes = b.nodes();
     assert_eq!(node(&nodes, "node-a")["live_sessions"], 1, "{nodes:#?}");
+    // The output reaches the bucket within the upload interval (1 s) after a flush (1 s).
+    let exported = b.dir.path().join("live.cast");
+    let out_path = exported.to_str().unwrap();
+    eventually(
+        Duration::from_secs(10),
+        "the live recording in the bucket",
+        || {
+            let out = b.cli(&["recording", "export", &id, "--track", "0", "-o", out_path]);
+            let cast = std::fs::read(&exported).unwrap_or_default();
+            (out.status.success() && String::from_utf8_lossy(&cast).contains("before-the-kill-42"))
+                .then_some(())
+        },
+    );
     a.crash();
     let killed = std::time::Instant::now();
     let session = eventually(
@@ -49,8 +109,6 @@ fn a_killed_nodes_sessions_are_interrupted_by_a_survivor_and_a_stranger_key_is_r
             (s["session"]["status"] == "closed").then_some(s)
         },
     );
-    // Heartbeats every half second, marked down after 3 s of silence, looked for every half
-    // second: well within the timeout's double.
     assert!(
         killed.elapsed() < Duration::from_secs(8),
         "took {:?}",
@@ -74,23 +132,46 @@ fn a_killed_nodes_sessions_are_interrupted_by_a_survivor_and_a_stranger_key_is_r
         serde_json::from_str(down[0]["detail"].as_str().unwrap()).unwrap();
     assert_eq!(detail["interrupted"][0], id.as_str(), "{detail}");
     assert_eq!(detail["node"], "node-b", "{detail}");
-    // The session log was sealed by the node that closed it: it verifies.
-    let verdict = b.cli(&["verify", &id, "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&verdict.stdout).unwrap_or_default();
+    // The recording, read from the segments A uploaded, is authentic up to the crash; the
+    // log was sealed by the node that closed it.
+    let (ok, v) = verify(&b, &id);
+    assert!(ok, "{v:#}");
+    assert_eq!(v["verdict"], "interrupted", "{v:#}");
     assert_eq!(v["log"]["verdict"], "intact", "{v:#}");
     let _ = operator.kill();
     let _ = operator.wait();
 
+    // A purge through B removes both recordings from the bucket.
+    b.ok(&["purge", "--days", "0"]);
+    let keys = s3.keys();
+    assert!(
+        keys.iter()
+            .all(|k| !k.contains(&finished) && !k.contains(&id)),
+        "{keys:?}"
+    );
+
     // A node that is up cannot be removed; one that is down can.
     let up = b.cli(&["node", "remove", "node-b"]);
     assert!(!up.status.success());
-    assert!(
-        String::from_utf8_lossy(&up.stderr).contains("is up: stop it first"),
-        "{}",
-        String::from_utf8_lossy(&up.stderr)
-    );
+    assert!(text(&up).contains("is up: stop it first"), "{}", text(&up));
     b.ok(&["node", "remove", "node-a"]);
     assert!(b.nodes().iter().all(|n| n["name"] != "node-a"));
+
+    // A comes back: it joins again, and the spool copy of the recording purged while it was
+    // away is dropped, not uploaded.
+    a.start_again();
+    assert_eq!(node(&b.nodes(), "node-a")["state"], "up");
+    assert!(
+        a.log_text().contains("0 uploaded")
+            && a.log_text().contains("1 dropped (purged meanwhile)"),
+        "{}",
+        a.log_text()
+    );
+    assert!(
+        s3.keys().iter().all(|k| !k.contains(&id)),
+        "{:?}",
+        s3.keys()
+    );
 
     // A node with a master key of its own refuses to start, and says why.
     let (refused, said) = b.start_with_another_master_key();

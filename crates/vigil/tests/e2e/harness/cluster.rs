@@ -7,6 +7,12 @@ use std::process::Command;
 use super::{Gateway, free_port, vigil_bin};
 
 impl Gateway {
+    /// Gives every later vigil command of this node the variables `env` (from the next
+    /// start on, for `serve`).
+    pub fn set_env(&mut self, env: Vec<(String, String)>) {
+        self.env = env;
+    }
+
     /// Appends `lines` to this node's `vigil.toml` (read at its next start).
     pub fn configure(&self, lines: &str) {
         use std::io::Write;
@@ -39,6 +45,7 @@ impl Gateway {
             wrapper: None,
             database_url: self.database_url.clone(),
             retried: false,
+            env: self.env.clone(),
         };
         gw.log = gw.dir.path().join("serve.log");
         gw.spawn();
