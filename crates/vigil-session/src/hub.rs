@@ -82,6 +82,8 @@ pub struct Hub {
     upload_dir: Setting<std::path::PathBuf>,
     /// Signs the chain of every recording this node writes (see [`Hub::set_recording_signer`]).
     signer: Setting<Option<Arc<dyn vigil_record::chain::LinkSigner>>>,
+    /// Woken when a control command was queued for this node (see [`Hub::commands_queued`]).
+    commands_queued: Arc<tokio::sync::Notify>,
 }
 
 /// A node setting `serve` gives once and sessions read as they start.
@@ -148,7 +150,15 @@ impl Hub {
             spool_dir: Setting::new(std::env::temp_dir().join("vigil-spool")),
             upload_dir: Setting::new(std::env::temp_dir().join("vigil-uploads")),
             signer: Setting::new(None),
+            commands_queued: Arc::new(tokio::sync::Notify::new()),
         })
+    }
+
+    /// What wakes the command poller at once (PostgreSQL's LISTEN, fed by
+    /// `Store::announce_commands_to`): a command queued on another node or by the CLI is taken
+    /// without waiting for the poll.
+    pub fn commands_queued(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.commands_queued)
     }
 
     /// Failed sign-ins per user name and per client address, the console's and SSH's
@@ -469,7 +479,10 @@ impl Hub {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                () = self.commands_queued.notified() => {}
+            }
             match self.store.take_commands(&self.node).await {
                 Ok(commands) => {
                     for c in commands {

@@ -96,6 +96,61 @@ impl Tx {
             .bind(now_millis())
             .execute(&mut *self.conn)
             .await?;
+        if self.store.backend == crate::Backend::Postgres {
+            // Delivered at commit: the owning node takes the command at once.
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(COMMANDS_CHANNEL)
+                .bind(&session.node)
+                .execute(&mut *self.conn)
+                .await?;
+        }
         Ok(())
+    }
+}
+
+/// The PostgreSQL channel a queued control command is announced on; the payload names the
+/// node that runs the session.
+const COMMANDS_CHANNEL: &str = "vigil_commands";
+
+impl Store {
+    /// Wakes `wake` whenever any process queues a control command for `node` (PostgreSQL
+    /// LISTEN/NOTIFY, on a connection of its own), and once after each (re)connection, for
+    /// what was queued meanwhile. Returns at once on SQLite, whose queue is only polled.
+    /// Runs until the process ends; a lost connection is made again after a second.
+    pub async fn announce_commands_to(
+        &self,
+        node: &str,
+        wake: std::sync::Arc<tokio::sync::Notify>,
+    ) {
+        if self.backend != crate::Backend::Postgres {
+            return;
+        }
+        loop {
+            match sqlx::postgres::PgListener::connect(&self.url).await {
+                Ok(mut listener) => match listener.listen(COMMANDS_CHANNEL).await {
+                    Ok(()) => {
+                        wake.notify_one();
+                        loop {
+                            match listener.try_recv().await {
+                                Ok(Some(n)) if n.payload() == node => wake.notify_one(),
+                                Ok(Some(_)) => {}
+                                // The connection was lost (and is made again): commands
+                                // queued meanwhile are looked for.
+                                Ok(None) => wake.notify_one(),
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "the control command listener stopped");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot listen for control commands"),
+                },
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot connect to listen for control commands")
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
     }
 }

@@ -128,6 +128,8 @@ pub struct Store {
     origin: Arc<str>,
     /// Woken when this process commits evidence, so local consumers need not poll for it.
     written: Arc<tokio::sync::Notify>,
+    /// Where it connects (for PostgreSQL's LISTEN, on a connection of its own). Never printed.
+    url: Arc<str>,
 }
 
 impl std::fmt::Debug for Store {
@@ -176,6 +178,7 @@ impl Store {
             master,
             origin: Arc::from("cli"),
             written: Arc::new(tokio::sync::Notify::new()),
+            url: Arc::from(url),
         };
         migrate::run(&store).await?;
         Ok(store)

@@ -72,6 +72,16 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
             )
         })?;
     let gateway = SshGateway::new(Arc::clone(&hub), ssh_settings);
+    // Commands queued for this node's sessions elsewhere (another node, the CLI) arrive at
+    // once on PostgreSQL; the poll is the safety net, and SQLite's only way.
+    tokio::spawn({
+        let (store, node, wake) = (
+            store.clone(),
+            settings.node_name.clone(),
+            hub.commands_queued(),
+        );
+        async move { store.announce_commands_to(&node, wake).await }
+    });
     tokio::spawn(Arc::clone(&hub).run_command_poller(Duration::from_millis(250)));
     tokio::spawn(crate::memory::trim_after_sessions_end(
         Arc::clone(&hub),

@@ -256,3 +256,49 @@ async fn a_store_from_before_the_check_is_proved_by_a_credential() {
         .unwrap();
     assert!(none.is_none(), "a wrong key seals no check value");
 }
+
+/// A command queued for a node's session wakes that node at once (PostgreSQL NOTIFY, sent
+/// when the command commits), and no other node.
+#[tokio::test]
+async fn a_queued_command_wakes_its_node_through_listen() {
+    with_postgres(|store: Store| async move {
+        let wake_a = Arc::new(tokio::sync::Notify::new());
+        let wake_b = Arc::new(tokio::sync::Notify::new());
+        let listeners = [
+            tokio::spawn({
+                let (store, wake) = (store.clone(), Arc::clone(&wake_a));
+                async move { store.announce_commands_to("node-a", wake).await }
+            }),
+            tokio::spawn({
+                let (store, wake) = (store.clone(), Arc::clone(&wake_b));
+                async move { store.announce_commands_to("node-b", wake).await }
+            }),
+        ];
+        let within = std::time::Duration::from_secs(10);
+        // Each listener wakes its node once when it starts listening.
+        tokio::time::timeout(within, wake_a.notified())
+            .await
+            .unwrap();
+        tokio::time::timeout(within, wake_b.notified())
+            .await
+            .unwrap();
+        let on_a = sample_session(&store, "node-a").await;
+        store
+            .enqueue_command(&on_a.0, ControlCommand::Lock, "admin")
+            .await
+            .unwrap();
+        tokio::time::timeout(within, wake_a.notified())
+            .await
+            .expect("node-a is woken by the command");
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(500), wake_b.notified())
+                .await
+                .is_err(),
+            "node-b is not"
+        );
+        for l in listeners {
+            l.abort();
+        }
+    })
+    .await;
+}
