@@ -8,9 +8,10 @@
 //! seconds at most); events still queued after that are not sent, and the outbox still has
 //! them (`vigil events`).
 //!
-//! Not yet for clusters: every node of a shared store reads the whole outbox under the same
-//! cursor name, so two nodes with destinations would each send every event (issue 16 gives
-//! each node its share).
+//! In a cluster one node forwards at a time: the one holding the `siem` lease in the store
+//! (renewed every second while it reads, [`LEASE`] long). Should it die, another node takes
+//! the lease once it expires and goes on from the shared cursor: at most the last second's
+//! events are sent twice, none are lost. Every node should name the same destinations.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -29,6 +30,8 @@ pub const CONSUMER: &str = "siem";
 const FACTS_KEPT: usize = 10_000;
 const ACK_EVERY: Duration = Duration::from_secs(1);
 const REPORT_EVERY: Duration = Duration::from_secs(2);
+/// How long the forwarding node's lease lasts unrenewed.
+pub(crate) const LEASE: Duration = Duration::from_secs(10);
 
 /// The running forwarder of one node.
 pub struct Forwarder {
@@ -67,6 +70,7 @@ impl Forwarder {
         }
         tokio::spawn(read_outbox(
             store.clone(),
+            node.to_owned(),
             consumer,
             forwarder.outlets.clone(),
             Arc::clone(&forwarder.handled),
@@ -125,8 +129,21 @@ impl Forwarder {
     }
 }
 
+/// Whether this node holds (or has just taken) the forwarding lease.
+async fn hold_lease(store: &Store, node: &str) -> bool {
+    let ms = i64::try_from(LEASE.as_millis()).unwrap_or(i64::MAX);
+    match store.take_job_lease(CONSUMER, node, ms).await {
+        Ok(held) => held,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot take the SIEM forwarding lease");
+            false
+        }
+    }
+}
+
 async fn read_outbox(
     store: Store,
+    node: String,
     mut consumer: EvidenceConsumer,
     outlets: Vec<Arc<Outlet>>,
     handled: Arc<std::sync::atomic::AtomicI64>,
@@ -134,16 +151,41 @@ async fn read_outbox(
     let mut facts = Facts::default();
     let mut unacked = None;
     let mut last_ack = Instant::now();
+    let mut leading = false;
     loop {
+        if !leading {
+            // Another node forwards: wait for its lease to lapse, then go on from the cursor
+            // it saved.
+            while !hold_lease(&store, &node).await {
+                tokio::time::sleep(ACK_EVERY).await;
+            }
+            match EvidenceConsumer::durable(&store, CONSUMER, Start::Now).await {
+                Ok(c) => consumer = c,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read the SIEM forwarder's cursor; retrying");
+                    tokio::time::sleep(ACK_EVERY).await;
+                    continue;
+                }
+            }
+            leading = true;
+        }
         let next = tokio::time::timeout(ACK_EVERY, consumer.next()).await;
-        if let Some(seq) = unacked
-            && (next.is_err() || last_ack.elapsed() >= ACK_EVERY)
-        {
-            match consumer.ack(seq).await {
-                Ok(()) => unacked = None,
-                Err(e) => tracing::error!(error = %e, "cannot save the SIEM forwarder's cursor"),
+        if next.is_err() || last_ack.elapsed() >= ACK_EVERY {
+            if let Some(seq) = unacked {
+                match consumer.ack(seq).await {
+                    Ok(()) => unacked = None,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot save the SIEM forwarder's cursor")
+                    }
+                }
             }
             last_ack = Instant::now();
+            if !hold_lease(&store, &node).await {
+                // Lost (this node was away longer than the lease): the row just read is the
+                // new holder's to send.
+                leading = false;
+                continue;
+            }
         }
         let row = match next {
             Err(_) => continue,

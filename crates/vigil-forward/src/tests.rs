@@ -277,3 +277,55 @@ async fn the_forwarder_sends_committed_evidence_with_its_cursor_kept() {
     );
     assert_eq!(forwarder.reports()[0].dropped, 0);
 }
+
+/// Two nodes of one store with destinations: the one holding the forwarding lease sends each
+/// event, the other sends nothing (no event twice).
+#[tokio::test]
+async fn of_two_nodes_one_forwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("v.db").display());
+    let store = vigil_store::Store::open(&url, Arc::new(vigil_vault::MasterKey::generate()))
+        .await
+        .unwrap();
+    let mut receivers = Vec::new();
+    let mut forwarders = Vec::new();
+    for node in ["n1", "n2"] {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        receivers.push(tcp_receiver(listener));
+        let on = store.clone().with_origin(node);
+        forwarders.push(
+            Forwarder::start(
+                on,
+                node,
+                vec![destination(&format!("tcp://127.0.0.1:{port}"), 100)],
+            )
+            .await
+            .unwrap(),
+        );
+        // n1 takes the lease before n2 starts.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    for n in 0..3 {
+        store
+            .record(Evidence::admin(
+                EventKind::UserDisabled,
+                "carol",
+                &format!("user-{n}"),
+                serde_json::json!({"addr": "192.0.2.1", "via": "api"}),
+            ))
+            .await
+            .unwrap();
+    }
+    for n in 0..3 {
+        let m = next(&mut receivers[0]).await;
+        assert!(m.contains(&format!("user-{n}")), "{m}");
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1500), receivers[1].recv())
+            .await
+            .is_err(),
+        "the node without the lease sends nothing"
+    );
+    drop(forwarders);
+}
