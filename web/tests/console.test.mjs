@@ -231,6 +231,13 @@ test('prevent purge with a justification keeps the session from the purge job', 
     await page.getByTestId(testid).waitFor();
     await shot(page, name);
   }
+  // The Nodes page, reached from the menu: this node is up, with its live sessions.
+  await page.getByTestId('nav-nodes').click();
+  await page.getByTestId('nodes-table').waitFor();
+  const up = page.locator('[data-testid="nodes-table"] tr[data-state="up"]');
+  assert.equal(await up.count(), 1, 'one node, up');
+  assert.ok((await up.innerText()).includes('(this node)'), await up.innerText());
+  await shot(page, '35-nodes');
   // A failed sign-in by someone else shows on the Users page (console and SSH together); an
   // administrator clears it.
   const refused = await page.evaluate(async () => (await fetch('/api/v1/auth/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'mallory-guess', password: 'guess-1' }) })).status);
