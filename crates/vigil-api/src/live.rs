@@ -53,9 +53,6 @@ pub(crate) async fn live(
 ) -> ApiResult<Response> {
     let row = visible(&state, &caller, &id, Permission::SessionLivestream).await?;
     let track = q.track.unwrap_or(0);
-    let ws = ws.map_err(|_| {
-        ApiError::BadRequest("open the live stream as a WebSocket (Upgrade: websocket)".into())
-    })?;
     if !same_origin(&headers) {
         return Err(ApiError::Csrf);
     }
@@ -64,19 +61,48 @@ pub(crate) async fn live(
             "session {id} has ended: open its video instead"
         )));
     }
-    let view = state
-        .hub
-        .watch(&SessionId(id.clone()), track)
-        .await
-        .map_err(|e| match e {
-            // Only the owning node has the stream: say which one.
-            ControlError::NotHere(_) => ApiError::Conflict(format!(
-                "session {id} runs on node {}: open the live stream on that node",
-                row.node
-            )),
-            other => other.into(),
-        })?;
+    let view = match state.hub.watch(&SessionId(id.clone()), track).await {
+        Ok(view) => view,
+        // Only the owning node has the stream: say which one, and whether it is up.
+        Err(ControlError::NotHere(_)) => {
+            return Err(ApiError::Conflict(elsewhere(&state, &id, &row.node).await));
+        }
+        Err(other) => return Err(other.into()),
+    };
+    let ws = ws.map_err(|_| {
+        ApiError::BadRequest("open the live stream as a WebSocket (Upgrade: websocket)".into())
+    })?;
     Ok(ws.on_upgrade(move |socket| watch(state, caller, id, track, view, socket)))
+}
+
+/// Why the stream of a session on node `node` is not served here, and where it is.
+async fn elsewhere(state: &AppState, id: &str, node: &str) -> String {
+    use vigil_store::NodeState;
+    match state.store.node(node).await {
+        Ok(n) if n.state == NodeState::Up => {
+            let silent = (vigil_core::now_millis() - n.heartbeat_at) / 1000;
+            let heard = if silent > 5 {
+                format!(", last heard from {silent} s ago")
+            } else {
+                String::new()
+            };
+            format!(
+                "session {id} runs on node {node} ({}{heard}): its live stream is served by that node's console",
+                n.url
+            )
+        }
+        Ok(n) => format!(
+            "session {id} runs on node {node}, which is {}: it cannot be watched; its session is closed as interrupted",
+            if n.state == NodeState::Down {
+                "down"
+            } else {
+                "no longer running (it left the cluster)"
+            }
+        ),
+        Err(_) => format!(
+            "session {id} runs on node {node}, which is not in the cluster's list (`vigil node list`)"
+        ),
+    }
 }
 
 fn init(kind: &str, view: &LiveView) -> Message {

@@ -198,21 +198,28 @@ store_test!(
     }
 );
 
+fn sqlite_in(dir: &tempfile::TempDir) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("vigil.db").display()
+    )
+}
+
+/// The SQLite store at `url`, opened with a master key of its own.
+async fn with_a_new_key(url: &str) -> Store {
+    Store::open(url, Arc::new(MasterKey::generate()))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn another_master_key_is_refused_at_start() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("vigil.db").display()
-    );
-    let store = Store::open(&url, Arc::new(MasterKey::generate()))
-        .await
-        .unwrap();
+    let url = sqlite_in(&dir);
+    let store = with_a_new_key(&url).await;
     store.check_master_key().await.unwrap();
     store.close().await;
-    let other = Store::open(&url, Arc::new(MasterKey::generate()))
-        .await
-        .unwrap();
+    let other = with_a_new_key(&url).await;
     let err = other.check_master_key().await.unwrap_err();
     assert!(matches!(err, StoreError::WrongMasterKey), "{err}");
     assert!(err.to_string().contains("same key"), "{err}");
@@ -221,13 +228,8 @@ async fn another_master_key_is_refused_at_start() {
 #[tokio::test]
 async fn a_store_from_before_the_check_is_proved_by_a_credential() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("vigil.db").display()
-    );
-    let store = Store::open(&url, Arc::new(MasterKey::generate()))
-        .await
-        .unwrap();
+    let url = sqlite_in(&dir);
+    let store = with_a_new_key(&url).await;
     store
         .create_target("web01", "10.0.0.5", 22, None)
         .await
@@ -243,9 +245,7 @@ async fn a_store_from_before_the_check_is_proved_by_a_credential() {
         .unwrap();
     store.close().await;
     // Another key, and no check value yet: the login's credential does not open.
-    let other = Store::open(&url, Arc::new(MasterKey::generate()))
-        .await
-        .unwrap();
+    let other = with_a_new_key(&url).await;
     assert!(matches!(
         other.check_master_key().await,
         Err(StoreError::WrongMasterKey)
