@@ -152,20 +152,28 @@ async fn read_outbox(
     let mut unacked = None;
     let mut last_ack = Instant::now();
     let mut leading = false;
+    // Whether another node may have moved the shared cursor past this consumer's position.
+    let mut behind = false;
     loop {
         if !leading {
             // Another node forwards: wait for its lease to lapse, then go on from the cursor
             // it saved.
             while !hold_lease(&store, &node).await {
+                behind = true;
                 tokio::time::sleep(ACK_EVERY).await;
             }
-            match EvidenceConsumer::durable(&store, CONSUMER, Start::Now).await {
-                Ok(c) => consumer = c,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot read the SIEM forwarder's cursor; retrying");
-                    tokio::time::sleep(ACK_EVERY).await;
-                    continue;
+            if behind {
+                match EvidenceConsumer::durable(&store, CONSUMER, Start::Now).await {
+                    Ok(c) => consumer = c,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot read the SIEM forwarder's cursor; retrying");
+                        tokio::time::sleep(ACK_EVERY).await;
+                        continue;
+                    }
                 }
+                // An ack this node could not save is older than the cursor it now holds.
+                unacked = None;
+                behind = false;
             }
             leading = true;
         }
@@ -184,6 +192,7 @@ async fn read_outbox(
                 // Lost (this node was away longer than the lease): the row just read is the
                 // new holder's to send.
                 leading = false;
+                behind = true;
                 continue;
             }
         }

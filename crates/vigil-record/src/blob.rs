@@ -103,8 +103,38 @@ impl LocalRecordingStore {
         self.root.join(format!("{key}.cast"))
     }
 
-    fn sealed_path(&self, key: &str) -> PathBuf {
+    pub(crate) fn sealed_path(&self, key: &str) -> PathBuf {
         self.root.join(format!("{key}.cast.zst"))
+    }
+
+    /// The keys of every recording kept here, live (or left by a crash) or at rest (the
+    /// bucket store's spool: what an earlier run left to upload).
+    pub async fn keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        let mut dirs = vec![self.root.clone()];
+        while let Some(dir) = dirs.pop() {
+            let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
+                continue;
+            };
+            while let Ok(Some(e)) = entries.next_entry().await {
+                let path = e.path();
+                if e.file_type().await.is_ok_and(|t| t.is_dir()) {
+                    dirs.push(path);
+                    continue;
+                }
+                let Ok(rel) = path.strip_prefix(&self.root) else {
+                    continue;
+                };
+                let rel = rel.to_string_lossy();
+                if let Some(key) = rel
+                    .strip_suffix(".cast.zst.part")
+                    .or_else(|| rel.strip_suffix(".cast.zst"))
+                {
+                    keys.push(key.to_owned());
+                }
+            }
+        }
+        keys
     }
 
     /// Every file kept for `key` (this store's own detail, for checks; not part of the trait).

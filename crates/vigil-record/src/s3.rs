@@ -43,7 +43,6 @@ pub struct S3RecordingStore {
     prefix: String,
     /// Live recordings' local copies (and finished ones not uploaded yet).
     spool: LocalRecordingStore,
-    spool_dir: PathBuf,
     upload_every: Duration,
 }
 
@@ -56,12 +55,10 @@ impl S3RecordingStore {
         spool_dir: impl Into<PathBuf>,
         upload_every: Duration,
     ) -> S3RecordingStore {
-        let spool_dir = spool_dir.into();
         S3RecordingStore {
             bucket,
             prefix: prefix.trim_matches('/').to_owned(),
-            spool: LocalRecordingStore::new(&spool_dir),
-            spool_dir,
+            spool: LocalRecordingStore::new(spool_dir.into()),
             upload_every,
         }
     }
@@ -103,9 +100,7 @@ impl S3RecordingStore {
     /// The recordings the spool holds from an earlier run (a crash, or a bucket that was away
     /// at a recording's end), by key.
     pub async fn spooled(&self) -> Vec<String> {
-        let mut found = Vec::new();
-        collect_spooled(&self.spool_dir, &self.spool_dir, &mut found).await;
-        found.into_iter().map(|(key, _)| key).collect()
+        self.spool.keys().await
     }
 
     /// Uploads a spooled recording as its finished object (whole up to the node's last local
@@ -124,55 +119,41 @@ impl S3RecordingStore {
     }
 
     async fn segments(&self, key: &str) -> Result<Vec<ObjectPath>, RecordError> {
-        let dir = self.segments_dir(key);
-        let mut paths: Vec<ObjectPath> = self
-            .bucket
-            .list(Some(&dir))
-            .map_ok(|m| m.location)
-            .try_collect()
-            .await
-            .map_err(storage(key))?;
-        paths.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
-        Ok(paths)
+        segments_in(&*self.bucket, &self.segments_dir(key), key).await
     }
 
     /// Uploads a local file as `key`'s finished object, then removes its segments.
     async fn upload_finished(&self, key: &str, file: &std::path::Path) -> Result<(), RecordError> {
         upload_file(&*self.bucket, &self.finished(key), file, key).await?;
-        for segment in self.segments(key).await? {
-            self.bucket.delete(&segment).await.map_err(storage(key))?;
-        }
-        Ok(())
+        remove_segments(&*self.bucket, &self.segments_dir(key), key).await
     }
 }
 
-/// Spooled recordings under `dir`: `(key, file)` for each `KEY.cast.zst` or
-/// `KEY.cast.zst.part`.
-async fn collect_spooled(
-    root: &std::path::Path,
-    dir: &std::path::Path,
-    out: &mut Vec<(String, PathBuf)>,
-) {
-    let Ok(mut entries) = tokio::fs::read_dir(dir).await else {
-        return;
-    };
-    while let Ok(Some(e)) = entries.next_entry().await {
-        let path = e.path();
-        if e.file_type().await.is_ok_and(|t| t.is_dir()) {
-            Box::pin(collect_spooled(root, &path, out)).await;
-            continue;
-        }
-        let Ok(rel) = path.strip_prefix(root) else {
-            continue;
-        };
-        let rel = rel.to_string_lossy();
-        let key = rel
-            .strip_suffix(".cast.zst.part")
-            .or_else(|| rel.strip_suffix(".cast.zst"));
-        if let Some(key) = key {
-            out.push((key.to_owned(), path.clone()));
-        }
+/// A live recording's segments under `dir`, in order.
+async fn segments_in(
+    bucket: &dyn ObjectStore,
+    dir: &ObjectPath,
+    key: &str,
+) -> Result<Vec<ObjectPath>, RecordError> {
+    let mut paths: Vec<ObjectPath> = bucket
+        .list(Some(dir))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await
+        .map_err(storage(key))?;
+    paths.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
+    Ok(paths)
+}
+
+async fn remove_segments(
+    bucket: &dyn ObjectStore,
+    dir: &ObjectPath,
+    key: &str,
+) -> Result<(), RecordError> {
+    for segment in segments_in(bucket, dir, key).await? {
+        bucket.delete(&segment).await.map_err(storage(key))?;
     }
+    Ok(())
 }
 
 fn storage<E: std::fmt::Display>(key: &str) -> impl FnOnce(E) -> RecordError + '_ {
@@ -242,7 +223,7 @@ impl RecordingStore for S3RecordingStore {
                 key: key.to_owned(),
                 segments_dir: self.segments_dir(key),
                 finished: self.finished(key),
-                spool_file: self.spool_dir.join(format!("{key}.cast.zst")),
+                spool_file: self.spool.sealed_path(key),
                 pending: Vec::new(),
                 next_segment: 0,
                 last_upload: Instant::now(),
@@ -285,9 +266,7 @@ impl RecordingStore for S3RecordingStore {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => return Err(storage(key)(e)),
             }
-            for segment in self.segments(key).await? {
-                self.bucket.delete(&segment).await.map_err(storage(key))?;
-            }
+            remove_segments(&*self.bucket, &self.segments_dir(key), key).await?;
             self.spool.delete(key).await
         })
     }
@@ -318,16 +297,21 @@ impl S3Live {
         let path = self
             .segments_dir
             .child(format!("{:010}", self.next_segment));
-        let payload = PutPayload::from(Bytes::from(self.pending.clone()));
-        match self.bucket.put(&path, payload).await {
+        let bytes = Bytes::from(std::mem::take(&mut self.pending));
+        match self
+            .bucket
+            .put(&path, PutPayload::from(bytes.clone()))
+            .await
+        {
             Ok(_) => {
-                self.pending.clear();
                 self.next_segment += 1;
                 self.last_upload = Instant::now();
                 self.failing_since = None;
                 Ok(())
             }
             Err(e) => {
+                // Kept for the next try (the payload is gone: no copy is made).
+                self.pending = Vec::from(bytes);
                 let since = *self.failing_since.get_or_insert_with(Instant::now);
                 if since.elapsed() >= MAX_OUTAGE {
                     return Err(storage(&self.key)(e));
@@ -371,17 +355,9 @@ impl LiveBlob for S3Live {
             } = *self;
             local.finish().await?;
             // The whole recording, one object; then the segments go. Should the bucket be
-            // away now, the spool keeps it for `recover` at the next start.
+            // away now, the spool keeps it for `upload_spooled` at the next start.
             upload_file(&*bucket, &finished, &spool_file, &key).await?;
-            let segments: Vec<ObjectPath> = bucket
-                .list(Some(&segments_dir))
-                .map_ok(|m| m.location)
-                .try_collect()
-                .await
-                .map_err(storage(&key))?;
-            for s in segments {
-                bucket.delete(&s).await.map_err(storage(&key))?;
-            }
+            remove_segments(&*bucket, &segments_dir, &key).await?;
             let _ = tokio::fs::remove_file(&spool_file).await;
             Ok(())
         })

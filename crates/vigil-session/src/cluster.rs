@@ -50,12 +50,9 @@ pub async fn run(hub: Arc<Hub>, m: Membership) {
             Ok(false) => rejoin(&hub, &m).await,
             Err(e) => tracing::warn!(error = %e, "cannot heartbeat in the store"),
         }
-        let sealer = hub.recording_signer().map(|s| {
-            Arc::new(crate::verify::LogSignerOf(s)) as Arc<dyn vigil_store::log_chain::LogSigner>
-        });
         match hub
             .store()
-            .mark_down_silent_nodes(hub.node(), timeout_ms, sealer)
+            .mark_down_silent_nodes(hub.node(), timeout_ms, hub.log_signer())
             .await
         {
             Ok(down) => {

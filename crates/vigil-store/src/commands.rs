@@ -126,31 +126,29 @@ impl Store {
             return;
         }
         loop {
-            match sqlx::postgres::PgListener::connect(&self.url).await {
-                Ok(mut listener) => match listener.listen(COMMANDS_CHANNEL).await {
-                    Ok(()) => {
-                        wake.notify_one();
-                        loop {
-                            match listener.try_recv().await {
-                                Ok(Some(n)) if n.payload() == node => wake.notify_one(),
-                                Ok(Some(_)) => {}
-                                // The connection was lost (and is made again): commands
-                                // queued meanwhile are looked for.
-                                Ok(None) => wake.notify_one(),
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "the control command listener stopped");
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                    Err(e) => tracing::warn!(error = %e, "cannot listen for control commands"),
-                },
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot connect to listen for control commands")
-                }
+            if let Err(e) = self.listen_for_commands(node, &wake).await {
+                tracing::warn!(error = %e, "the control command listener stopped; listening again in a second");
             }
             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+
+    /// One connection's worth of [`Store::announce_commands_to`]: returns when it fails.
+    async fn listen_for_commands(
+        &self,
+        node: &str,
+        wake: &tokio::sync::Notify,
+    ) -> Result<(), sqlx::Error> {
+        let mut listener = sqlx::postgres::PgListener::connect(&self.url).await?;
+        listener.listen(COMMANDS_CHANNEL).await?;
+        wake.notify_one();
+        loop {
+            match listener.try_recv().await? {
+                Some(n) if n.payload() != node => {}
+                // Ours, or the connection was lost and made again: commands queued meanwhile
+                // are looked for.
+                _ => wake.notify_one(),
+            }
         }
     }
 }

@@ -16,6 +16,7 @@ mod consumer;
 mod elevation;
 mod endpoint_runs;
 mod evidence;
+mod leases;
 pub mod log_chain;
 mod manage;
 mod migrate;
@@ -29,6 +30,7 @@ mod targets;
 mod tracks;
 mod transfer_policies;
 mod users;
+mod vault_check;
 mod web;
 
 use std::sync::Arc;

@@ -2,21 +2,14 @@
 //! it shuts down cleanly; a node that stops heartbeating is marked down by the first survivor
 //! to see it, which closes the dead node's open sessions as interrupted in the same
 //! transaction. The conditional update makes that happen once, whichever nodes race for it.
-//! And the vault check: a value sealed with the master key, so a node with another key
-//! refuses to start instead of failing at its first login.
 
 use std::sync::Arc;
 
 use sqlx::Row;
 use vigil_core::{EventKind, Evidence, SYSTEM_ACTOR, now_millis};
-use vigil_vault::Secret;
 
 use crate::log_chain::LogSigner;
 use crate::{SessionRow, Store, StoreError, Tx};
-
-/// What the vault check seals (its value is no secret; opening it proves the key).
-const CHECK_PLAIN: &[u8] = b"vigil vault check";
-const CHECK_CONTEXT: &str = "vault-check";
 
 /// A node's state in the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -71,6 +64,22 @@ pub struct DownNode {
     pub name: String,
     pub last_heartbeat: i64,
     pub interrupted: Vec<SessionRow>,
+}
+
+/// A node's columns, with its live sessions counted.
+const NODE_COLUMNS: &str = "n.name, n.url, n.version, n.started_at, n.heartbeat_at, n.state, \
+     (SELECT COUNT(*) FROM sessions s WHERE s.node = n.name AND s.status <> 'closed') AS live";
+
+fn node_from(r: &sqlx::any::AnyRow) -> Result<NodeRow, StoreError> {
+    Ok(NodeRow {
+        name: r.try_get("name")?,
+        url: r.try_get("url")?,
+        version: r.try_get("version")?,
+        started_at: r.try_get("started_at")?,
+        heartbeat_at: r.try_get("heartbeat_at")?,
+        state: NodeState::parse(&r.try_get::<String, _>("state")?)?,
+        live_sessions: r.try_get("live")?,
+    })
 }
 
 impl Store {
@@ -136,58 +145,24 @@ impl Store {
 
     /// Every node, by name, with its live session count.
     pub async fn nodes(&self) -> Result<Vec<NodeRow>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT n.name, n.url, n.version, n.started_at, n.heartbeat_at, n.state, \
-             (SELECT COUNT(*) FROM sessions s WHERE s.node = n.name AND s.status <> 'closed') AS live \
-             FROM nodes n ORDER BY n.name",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {NODE_COLUMNS} FROM nodes n ORDER BY n.name"
+        )))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(NodeRow {
-                    name: r.try_get("name")?,
-                    url: r.try_get("url")?,
-                    version: r.try_get("version")?,
-                    started_at: r.try_get("started_at")?,
-                    heartbeat_at: r.try_get("heartbeat_at")?,
-                    state: NodeState::parse(&r.try_get::<String, _>("state")?)?,
-                    live_sessions: r.try_get("live")?,
-                })
-            })
-            .collect()
+        rows.iter().map(node_from).collect()
     }
 
     /// One node.
     pub async fn node(&self, name: &str) -> Result<NodeRow, StoreError> {
-        self.nodes()
-            .await?
-            .into_iter()
-            .find(|n| n.name == name)
-            .ok_or_else(|| StoreError::NotFound(format!("node {name}")))
-    }
-
-    /// Takes (or renews) the lease on the cluster-wide job `job` for `for_ms`: true when this
-    /// node holds it now, false while another node's lease runs.
-    pub async fn take_job_lease(
-        &self,
-        job: &str,
-        holder: &str,
-        for_ms: i64,
-    ) -> Result<bool, StoreError> {
-        let now = now_millis();
-        let done = sqlx::query(
-            "INSERT INTO cluster_jobs (name, holder, until_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET holder = $2, until_at = $3 \
-             WHERE cluster_jobs.until_at < $4 OR cluster_jobs.holder = $2",
-        )
-        .bind(job)
-        .bind(holder)
-        .bind(now.saturating_add(for_ms))
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {NODE_COLUMNS} FROM nodes n WHERE n.name = $1"
+        )))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("node {name}")))?;
+        node_from(&row)
     }
 
     /// Marks down every node that is up and has not heartbeaten for `timeout_ms`, closing its
@@ -244,54 +219,6 @@ impl Store {
             });
         }
         Ok(down)
-    }
-
-    /// Proves this node's master key is the one the store's secrets were sealed with: the
-    /// first node seals a check value; every later start opens it. On a store from before
-    /// the check, an existing login's credential is the proof.
-    pub async fn check_master_key(&self) -> Result<(), StoreError> {
-        let sealed: Option<String> =
-            sqlx::query_scalar("SELECT sealed FROM vault_check WHERE id = 1")
-                .fetch_optional(&self.pool)
-                .await?;
-        if sealed.is_none() {
-            let existing: Option<(String, String)> = sqlx::query(
-                "SELECT id, secret_sealed FROM accounts ORDER BY created_at, id LIMIT 1",
-            )
-            .fetch_optional(&self.pool)
-            .await?
-            .map(|r| Ok::<_, StoreError>((r.try_get("id")?, r.try_get("secret_sealed")?)))
-            .transpose()?;
-            if let Some((id, sealed)) = existing {
-                vigil_vault::open(&self.master, &crate::targets::secret_context(&id), &sealed)
-                    .map_err(|_| StoreError::WrongMasterKey)?;
-            }
-            let check = vigil_vault::seal(
-                &self.master,
-                CHECK_CONTEXT,
-                &Secret::new(CHECK_PLAIN.to_vec()),
-            )?;
-            // Two first nodes at once: whichever check lands is the one every node opens.
-            sqlx::query("INSERT INTO vault_check (id, sealed, created_at) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING")
-                .bind(check)
-                .bind(now_millis())
-                .execute(&self.pool)
-                .await?;
-        }
-        self.check_master_key_sealed().await
-    }
-
-    async fn check_master_key_sealed(&self) -> Result<(), StoreError> {
-        let sealed: String = sqlx::query_scalar("SELECT sealed FROM vault_check WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?;
-        let opened = vigil_vault::open(&self.master, CHECK_CONTEXT, &sealed)
-            .map_err(|_| StoreError::WrongMasterKey)?;
-        if opened.expose() == CHECK_PLAIN {
-            Ok(())
-        } else {
-            Err(StoreError::WrongMasterKey)
-        }
     }
 }
 

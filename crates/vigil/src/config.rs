@@ -160,7 +160,9 @@ fn bucket(file: &FileConfig, origin: &str) -> anyhow::Result<Option<Bucket>> {
     {
         bail!("s3_endpoint in {origin}: {endpoint:?} is not an http:// or https:// URL");
     }
-    let every = file.s3_upload_interval_secs.unwrap_or(2);
+    let every = file
+        .s3_upload_interval_secs
+        .unwrap_or(vigil_record::s3::DEFAULT_UPLOAD_EVERY.as_secs());
     if every == 0 {
         bail!("s3_upload_interval_secs in {origin}: must be at least 1");
     }
