@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
+import { chromiumOptions, signIn, spawnOperator, terminalText, until } from './walk.mjs';
 
 const URL = process.env.VIGIL_URL;
 const SHOTS = process.env.VIGIL_SCREENSHOTS ?? '/tmp/vigil-console-screenshots';
@@ -17,11 +18,7 @@ let browser;
 const state = {};
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await chromium.launch(chromiumOptions);
 });
 after(async () => { await browser?.close(); });
 
@@ -38,17 +35,6 @@ async function newPage() {
   return page;
 }
 
-/** Polls until `probe()` returns a truthy value; fails with `what` after `ms`. */
-async function until(what, probe, ms = 10000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    try { last = await probe(); if (last) return last; } catch (e) { last = e; }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out: ${what} (last: ${last})`);
-}
-
 const shot = (page, name) => page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: true });
 
 function vigil(...args) {
@@ -56,22 +42,9 @@ function vigil(...args) {
 }
 
 /** The operator's ssh with a remote terminal; `out` collects what the operator sees. */
-function operator(...command) {
-  const child = spawn(operatorSsh.program, ['-tt', ...operatorSsh.args, ...command], { env: { ...process.env, ...operatorSsh.env }, stdio: ['pipe', 'pipe', 'pipe'] });
-  const session = { child, out: '', exited: null };
-  child.stdout.on('data', (d) => { session.out += d.toString(); });
-  child.stderr.on('data', (d) => { session.out += d.toString(); });
-  child.on('exit', (code) => { session.exited = code ?? -1; });
-  return session;
-}
+const operator = (...command) => spawnOperator(operatorSsh, command);
 
-async function login(page, user, password) {
-  await page.goto(URL);
-  await page.getByTestId('username').fill(user);
-  await page.getByTestId('password').fill(password);
-  await page.getByTestId('login').click();
-  await page.getByTestId('sessions-table').waitFor();
-}
+const login = (page, user, password) => signIn(page, URL, user, password);
 
 async function findSession(page, filters) {
   await page.goto(`${URL}/#/sessions`);
@@ -86,8 +59,6 @@ async function action(page, id, name) {
   await page.getByTestId(`session-${id}`).getByTestId('actions').click();
   await page.getByTestId(`action-${name}`).click();
 }
-
-const terminalText = (page, testid) => page.getByTestId(testid).innerText();
 
 test('sign in, find the session by filters, watch it live, terminate it', async () => {
   const page = await newPage();

@@ -33,6 +33,12 @@ pub enum ApiError {
     /// A workstation's agent that did not prove itself; the message says why.
     #[error("{0}")]
     AgentUnauthenticated(String),
+    /// A peer node that did not prove itself on the node link; the message says why.
+    #[error("{0}")]
+    NodeUnauthenticated(String),
+    /// The node that runs a session could not be asked for it; the message says which and why.
+    #[error("{0}")]
+    PeerUnreachable(String),
     #[error(
         "workstation {0} is enrolled but waits for an administrator's approval (`vigil agent approve {0}` or the console's Endpoint Manager)"
     )]
@@ -90,7 +96,9 @@ impl ApiError {
             ApiError::Unauthenticated
             | ApiError::LoginFailed(_)
             | ApiError::TotpRequired
-            | ApiError::AgentUnauthenticated(_) => StatusCode::UNAUTHORIZED,
+            | ApiError::AgentUnauthenticated(_)
+            | ApiError::NodeUnauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::PeerUnreachable(_) => StatusCode::BAD_GATEWAY,
             ApiError::AgentPending(_) => StatusCode::FORBIDDEN,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Forbidden(_) | ApiError::Csrf => StatusCode::FORBIDDEN,

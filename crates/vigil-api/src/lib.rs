@@ -19,6 +19,7 @@ mod control;
 mod error;
 mod kept;
 mod live;
+mod node_link;
 mod nodes;
 mod proof;
 mod recording;

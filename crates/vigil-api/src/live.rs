@@ -6,6 +6,10 @@
 //! a viewer fell too far behind), text `{"type":"resize","cols","rows"}`, binary output bytes,
 //! text `{"type":"end"}` when the session ends. What the viewer sends is ignored: watching
 //! never reaches the session's input.
+//!
+//! A session another node runs is relayed from that node over the node link
+//! ([`crate::node_link`]): the viewer sees the same frames, and this node writes the viewing's
+//! evidence.
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -13,12 +17,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use futures::{SinkExt, StreamExt};
+use std::time::Duration;
 use tokio::sync::broadcast::error::RecvError;
 use vigil_core::{Permission, SessionId};
 use vigil_session::{ControlError, LiveFrame, LiveView};
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
+use crate::node_link::PeerNode;
+use crate::node_link::relay::{self, Upstream};
 use crate::sessions::visible;
 use crate::state::AppState;
 
@@ -40,7 +47,7 @@ fn same_origin(headers: &HeaderMap) -> bool {
 #[derive(Debug, Default, serde::Deserialize)]
 pub(crate) struct LiveQuery {
     /// Which recorded channel to watch (see the session's `tracks`); 0 by default.
-    track: Option<u32>,
+    pub(crate) track: Option<u32>,
 }
 
 pub(crate) async fn live(
@@ -61,48 +68,49 @@ pub(crate) async fn live(
             "session {id} has ended: open its video instead"
         )));
     }
-    let view = match state.hub.watch(&SessionId(id.clone()), track).await {
-        Ok(view) => view,
-        // Only the owning node has the stream: say which one, and whether it is up.
-        Err(ControlError::NotHere(_)) => {
-            return Err(ApiError::Conflict(elsewhere(&state, &id, &row.node).await));
-        }
+    let local = match state.hub.watch(&SessionId(id.clone()), track).await {
+        Ok(view) => Ok(view),
+        // Another node runs it: relayed from there, or an answer that says why not.
+        Err(ControlError::NotHere(_)) => Err(relay::owner(&state, &id, &row.node).await?),
         Err(other) => return Err(other.into()),
     };
     let ws = ws.map_err(|_| {
         ApiError::BadRequest("open the live stream as a WebSocket (Upgrade: websocket)".into())
     })?;
-    Ok(ws.on_upgrade(move |socket| watch(state, caller, id, track, view, socket)))
+    let source = match local {
+        Ok(view) => Source::Here(view),
+        Err(owner) => {
+            let upstream = relay::open(&state, &owner, &id, track).await?;
+            Source::Relayed(Box::new(upstream), owner.name)
+        }
+    };
+    Ok(ws.on_upgrade(move |socket| watch(state, caller, id, track, source, socket)))
 }
 
-/// Why the stream of a session on node `node` is not served here, and where it is.
-async fn elsewhere(state: &AppState, id: &str, node: &str) -> String {
-    use vigil_store::NodeState;
-    match state.store.node(node).await {
-        Ok(n) if n.state == NodeState::Up => {
-            let silent = (vigil_core::now_millis() - n.heartbeat_at) / 1000;
-            let heard = if silent > 5 {
-                format!(", last heard from {silent} s ago")
-            } else {
-                String::new()
-            };
-            format!(
-                "session {id} runs on node {node} ({}{heard}): its live stream is served by that node's console",
-                n.url
-            )
-        }
-        Ok(n) => format!(
-            "session {id} runs on node {node}, which is {}: it cannot be watched; its session is closed as interrupted",
-            if n.state == NodeState::Down {
-                "down"
-            } else {
-                "no longer running (it left the cluster)"
-            }
-        ),
-        Err(_) => format!(
-            "session {id} runs on node {node}, which is not in the cluster's list (`vigil node list`)"
-        ),
-    }
+/// A session's live stream for a peer node, which relays it to its viewer and writes the
+/// viewing's evidence under the viewer's name (this node does not know them).
+pub(crate) async fn peer_live(
+    State(state): State<AppState>,
+    peer: PeerNode,
+    Path(id): Path<String>,
+    Query(q): Query<LiveQuery>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let track = q.track.unwrap_or(0);
+    let sid = SessionId(id);
+    let view = state.hub.watch(&sid, track).await?;
+    let ws = ws.map_err(|_| {
+        ApiError::BadRequest("open the live stream as a WebSocket (Upgrade: websocket)".into())
+    })?;
+    tracing::info!(session = %sid, peer = %peer.name, "relaying a live stream to a peer node");
+    Ok(ws.on_upgrade(move |socket| async move { stream(&state, &sid, track, view, socket).await }))
+}
+
+/// Where a viewer's frames come from.
+enum Source {
+    Here(LiveView),
+    /// The owning node's stream, and its name.
+    Relayed(Box<Upstream>, String),
 }
 
 fn init(kind: &str, view: &LiveView) -> Message {
@@ -113,26 +121,60 @@ fn init(kind: &str, view: &LiveView) -> Message {
     )
 }
 
+const END: &str = r#"{"type":"end"}"#;
+
+/// One viewer's watch, with its evidence: its start and end go into the session log and the
+/// administration log under the viewer's name, whichever node runs the session.
 async fn watch(
     state: AppState,
     caller: Caller,
     id: String,
     track: u32,
-    mut view: LiveView,
+    source: Source,
     socket: WebSocket,
 ) {
-    let sid = SessionId(id.clone());
+    let sid = SessionId(id);
     let by = caller.actor();
+    let relayed_from = match &source {
+        Source::Here(_) => None,
+        Source::Relayed(_, owner) => Some(owner.clone()),
+    };
     let log = |started: bool| {
-        let (state, sid, by) = (state.clone(), sid.clone(), by.clone());
+        let (state, sid, by, from) = (state.clone(), sid.clone(), by.clone(), relayed_from.clone());
         async move {
-            if let Err(e) = state.admin.watched(&by, &sid, started).await {
+            if let Err(e) = state
+                .admin
+                .watched(&by, &sid, started, from.as_deref())
+                .await
+            {
                 tracing::error!(session = %sid, error = %e, "cannot log a live viewing");
             }
         }
     };
     log(true).await;
+    match source {
+        Source::Here(view) => stream(&state, &sid, track, view, socket).await,
+        Source::Relayed(upstream, owner) => relayed(&sid, &owner, *upstream, socket).await,
+    }
+    log(false).await;
+}
+
+/// A ping this often keeps the stream's silence meaningful: a relaying node that hears
+/// nothing for [`SILENCE`] knows the owner is gone.
+const PING_EVERY: Duration = Duration::from_secs(10);
+const SILENCE: Duration = Duration::from_secs(35);
+
+/// Sends a session's live view down `socket` until the session ends or the viewer leaves.
+/// What the viewer sends is read only to notice that it left.
+pub(crate) async fn stream(
+    state: &AppState,
+    sid: &SessionId,
+    track: u32,
+    mut view: LiveView,
+    socket: WebSocket,
+) {
     let (mut sink, mut source) = socket.split();
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
     let mut open = sink.send(init("init", &view)).await.is_ok();
     while open {
         tokio::select! {
@@ -142,23 +184,24 @@ async fn watch(
                     Ok(LiveFrame::Resize(cols, rows)) => {
                         sink.send(Message::Text(serde_json::json!({ "type": "resize", "cols": cols, "rows": rows }).to_string().into())).await
                     }
-                    Err(RecvError::Lagged(_)) => match state.hub.watch(&sid, track).await {
+                    Err(RecvError::Lagged(_)) => match state.hub.watch(sid, track).await {
                         Ok(fresh) => {
                             view = fresh;
                             sink.send(init("reset", &view)).await
                         }
                         Err(_) => {
-                            let _ = sink.send(Message::Text(r#"{"type":"end"}"#.into())).await;
+                            let _ = sink.send(Message::Text(END.into())).await;
                             break;
                         }
                     },
                     Err(RecvError::Closed) => {
-                        let _ = sink.send(Message::Text(r#"{"type":"end"}"#.into())).await;
+                        let _ = sink.send(Message::Text(END.into())).await;
                         break;
                     }
                 };
                 open = sent.is_ok();
             }
+            _ = ping.tick() => open = sink.send(Message::Ping(Default::default())).await.is_ok(),
             msg = source.next() => {
                 if !matches!(msg, Some(Ok(Message::Text(_) | Message::Binary(_) | Message::Ping(_) | Message::Pong(_)))) {
                     break;
@@ -167,7 +210,52 @@ async fn watch(
         }
     }
     let _ = sink.close().await;
-    log(false).await;
+}
+
+/// Passes the owning node's frames to the viewer as they come; the viewer is told the
+/// stream ended when the owner ends it, closes it, or falls silent.
+async fn relayed(sid: &SessionId, owner: &str, mut upstream: Upstream, socket: WebSocket) {
+    use tokio_tungstenite::tungstenite::Message as Peer;
+    let (mut sink, mut source) = socket.split();
+    let mut ended = false;
+    loop {
+        tokio::select! {
+            frame = tokio::time::timeout(SILENCE, upstream.next()) => {
+                let sent = match frame {
+                    Ok(Some(Ok(Peer::Text(text)))) => {
+                        ended = text.as_str() == END;
+                        sink.send(Message::Text(text.as_str().into())).await
+                    }
+                    Ok(Some(Ok(Peer::Binary(bytes)))) => sink.send(Message::Binary(bytes)).await,
+                    Ok(Some(Ok(Peer::Ping(_) | Peer::Pong(_) | Peer::Frame(_)))) => Ok(()),
+                    Ok(Some(Ok(Peer::Close(_))) | None) => break,
+                    Ok(Some(Err(e))) => {
+                        tracing::warn!(session = %sid, node = owner, error = %e, "the relayed live stream broke");
+                        break;
+                    }
+                    Err(_) => {
+                        tracing::warn!(session = %sid, node = owner, "the relayed live stream fell silent");
+                        break;
+                    }
+                };
+                if sent.is_err() {
+                    ended = true;
+                    break;
+                }
+            }
+            msg = source.next() => {
+                if !matches!(msg, Some(Ok(Message::Text(_) | Message::Binary(_) | Message::Ping(_) | Message::Pong(_)))) {
+                    ended = true;
+                    break;
+                }
+            }
+        }
+    }
+    if !ended {
+        let _ = sink.send(Message::Text(END.into())).await;
+    }
+    let _ = sink.close().await;
+    let _ = upstream.close(None).await;
 }
 
 #[cfg(test)]

@@ -28,6 +28,8 @@ pub enum Access {
     PermissionOrSelf(Permission),
     /// A workstation's enrolled agent, by a request signed with its key (no user may).
     Agent,
+    /// Another node of the cluster, by a request signed with its recording key (no user may).
+    Node,
 }
 
 /// One route: the router, the OpenAPI document and the permission matrix are all made from
@@ -170,9 +172,16 @@ pub const ROUTES: &[Route] = &[
     r(
         "GET",
         "/api/v1/sessions/{id}/live",
-        "WebSocket: the current screen, then live output",
+        "WebSocket: the current screen, then live output (relayed from the node that runs the session when that is another node)",
         SessionOrAuditor(P::SessionLivestream),
         |m| on(m, live::live),
+    ),
+    r(
+        "GET",
+        "/api/v1/cluster/sessions/{id}/live",
+        "WebSocket for a peer node relaying a session this node runs to a viewer of its own (same frames as /sessions/{id}/live; the peer writes the viewing's evidence)",
+        Node,
+        |m| on(m, live::peer_live),
     ),
     r(
         "POST",
@@ -464,7 +473,7 @@ pub const ROUTES: &[Route] = &[
     r(
         "GET",
         "/api/v1/nodes",
-        "The cluster's nodes: {this_node, nodes: [{name, url, version, started_at, heartbeat_at, state (up|down|left), live_sessions}]}",
+        "The cluster's nodes: {this_node, nodes: [{name, url, version, started_at, heartbeat_at, state (up|down|left), live_sessions, cert_sha256 (of its console's certificate, which peers pin)}]}",
         Permission(P::ViewAuditLog),
         |m| on(m, nodes::list),
     ),
@@ -612,6 +621,7 @@ pub fn openapi() -> serde_json::Value {
             Permission(p) => p.name().to_owned(),
             SessionOrAuditor(p) => format!("{} or assigned auditor of the session", p.name()),
             PermissionOrSelf(p) => format!("{} or the user themselves", p.name()),
+            Node => "another node of the cluster: Authorization: Vigil-Node at=UNIX_MS, sig=BASE64, node=BASE64URL(NAME) (Ed25519 by the node's registered recording key over \"vigil-node-v1\\nFROM\\nTO\\nMETHOD\\nPATH?QUERY\\nAT\"), over TLS pinned to the certificate the serving node registered".to_owned(),
             Agent => "a workstation's enrolled agent: Authorization: Vigil-Agent id=ID, at=UNIX_MS, sig=BASE64 (Ed25519 over \"vigil-agent-v1\\nMETHOD\\nPATH?QUERY\\nAT\\nSHA256(BODY) hex\")".to_owned(),
         };
         let op = serde_json::json!({
@@ -621,6 +631,7 @@ pub fn openapi() -> serde_json::Value {
             "security": match route.access {
                 Public => serde_json::json!([]),
                 Agent => serde_json::json!([{ "agent": [] }]),
+                Node => serde_json::json!([{ "node": [] }]),
                 _ => serde_json::json!([{ "cookie": [] }, { "bearer": [] }]),
             },
             "responses": {
@@ -641,6 +652,7 @@ pub fn openapi() -> serde_json::Value {
             "cookie": { "type": "apiKey", "in": "cookie", "name": crate::auth::COOKIE },
             "bearer": { "type": "http", "scheme": "bearer" },
             "agent": { "type": "http", "scheme": "Vigil-Agent" },
+            "node": { "type": "http", "scheme": "Vigil-Node" },
         }},
         "paths": paths,
     })

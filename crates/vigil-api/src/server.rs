@@ -83,7 +83,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     options.open(path)?.write_all(bytes)
 }
 
-fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ServerError> {
+/// The acceptor, and the SHA-256 of the certificate it presents (which peers pin).
+fn acceptor(files: &TlsFiles) -> Result<(TlsAcceptor, String), ServerError> {
     let tls_err = |what, path: &Path, why: String| ServerError::Tls {
         what,
         path: path.display().to_string(),
@@ -99,6 +100,7 @@ fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ServerError> {
             "no certificate in the file".into(),
         ));
     }
+    let digest = crate::node_link::relay::cert_digest(certs[0].as_ref());
     let key = PrivateKeyDer::from_pem_file(&files.key)
         .map_err(|e| tls_err("key", &files.key, e.to_string()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -108,26 +110,34 @@ fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, ServerError> {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| tls_err("key", &files.key, e.to_string()))?;
-    Ok(TlsAcceptor::from(Arc::new(config)))
+    Ok((TlsAcceptor::from(Arc::new(config)), digest))
 }
 
 pub struct HttpServer {
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
+    cert_sha256: String,
 }
 
 impl HttpServer {
     /// Binds `addr`; with `tls` the console is served over HTTPS (the default), without it
     /// over plain HTTP (behind a TLS-terminating proxy only).
     pub async fn bind(addr: &str, tls: Option<&TlsFiles>) -> Result<Self, ServerError> {
-        let tls = tls.map(acceptor).transpose()?;
+        let (tls, cert_sha256) = match tls.map(acceptor).transpose()? {
+            Some((tls, digest)) => (Some(tls), digest),
+            None => (None, String::new()),
+        };
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|source| ServerError::Bind {
                 addr: addr.to_owned(),
                 source,
             })?;
-        Ok(HttpServer { listener, tls })
+        Ok(HttpServer {
+            listener,
+            tls,
+            cert_sha256,
+        })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -136,6 +146,12 @@ impl HttpServer {
 
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
+    }
+
+    /// The SHA-256 (hex) of the certificate the console presents, which peer nodes pin;
+    /// empty for plain HTTP.
+    pub fn cert_sha256(&self) -> &str {
+        &self.cert_sha256
     }
 
     /// Serves until the process ends; accept errors (out of descriptors) are logged and

@@ -32,6 +32,8 @@ pub struct ApiState {
     pub seeks: crate::seek_cache::SeekIndexes,
     /// Agent request signatures seen lately (a replay is refused).
     pub agent_replays: crate::replays::Replays,
+    /// Peer node request signatures seen lately (the node link).
+    pub node_replays: crate::replays::Replays,
 }
 
 impl ApiState {
@@ -45,6 +47,7 @@ impl ApiState {
             session_ttl: Duration::from_secs(8 * 3600),
             seeks: Default::default(),
             agent_replays: Default::default(),
+            node_replays: Default::default(),
         })
     }
 }

@@ -58,6 +58,8 @@ fn allowed(access: Access, who: &Who, path_user: &str) -> bool {
         (Access::Public, _) => true,
         // Only an agent's signed request passes; no user is one.
         (Access::Agent, _) => false,
+        // Only a peer node's signed request passes; no user is one.
+        (Access::Node, _) => false,
         (_, Who::Nobody) => false,
         (Access::SignedIn, _) => true,
         (Access::Permission(p), Who::User { role, .. }) => role.allows(p),
@@ -118,7 +120,9 @@ async fn every_route_answers_every_caller_as_the_table_says() {
                 (_, Who::Nobody) if route.access != Access::Public => {
                     status == StatusCode::UNAUTHORIZED
                 }
-                (_, _) if route.access == Access::Agent => status == StatusCode::UNAUTHORIZED,
+                (_, _) if matches!(route.access, Access::Agent | Access::Node) => {
+                    status == StatusCode::UNAUTHORIZED
+                }
                 (true, _) => status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
                 (false, _) => status == StatusCode::FORBIDDEN,
             };

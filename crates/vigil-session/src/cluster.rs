@@ -20,6 +20,9 @@ use crate::{Control, Hub};
 pub struct Membership {
     /// Where peers reach this node.
     pub url: String,
+    /// The SHA-256 (hex) of the certificate its console presents at `url`, which peers pin
+    /// (empty for plain HTTP).
+    pub cert_sha256: String,
     pub version: String,
     /// Silence after which a node is marked down; heartbeats come six times as often.
     pub timeout: Duration,
@@ -34,7 +37,14 @@ impl Membership {
 /// Joins the cluster (registers this node as up). Called once at start, before sessions.
 pub async fn join(hub: &Hub, m: &Membership) -> Result<(), vigil_store::StoreError> {
     hub.store()
-        .join_cluster(hub.node(), &m.url, &m.version)
+        .join_cluster(
+            hub.node(),
+            vigil_store::NodeAddress {
+                url: &m.url,
+                cert_sha256: &m.cert_sha256,
+                version: &m.version,
+            },
+        )
         .await
 }
 

@@ -27,6 +27,7 @@ const SQLITE: &[(i64, &str)] = &[
     (13, include_str!("../migrations/sqlite/0013_node_keys.sql")),
     (14, include_str!("../migrations/sqlite/0014_log_chain.sql")),
     (15, include_str!("../migrations/sqlite/0015_cluster.sql")),
+    (16, include_str!("../migrations/sqlite/0016_node_link.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_init.sql")),
@@ -59,6 +60,10 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0014_log_chain.sql"),
     ),
     (15, include_str!("../migrations/postgres/0015_cluster.sql")),
+    (
+        16,
+        include_str!("../migrations/postgres/0016_node_link.sql"),
+    ),
 ];
 
 pub(crate) async fn run(store: &Store) -> Result<(), StoreError> {

@@ -56,6 +56,17 @@ pub struct NodeRow {
     pub state: NodeState,
     /// Sessions open on it.
     pub live_sessions: i64,
+    /// The SHA-256 (hex) of the certificate its console presents; empty for plain HTTP.
+    pub cert_sha256: String,
+}
+
+/// How a node says where peers reach it, as it joins.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeAddress<'a> {
+    pub url: &'a str,
+    /// The SHA-256 (hex) of the certificate served at `url` (empty for plain HTTP).
+    pub cert_sha256: &'a str,
+    pub version: &'a str,
 }
 
 /// A node the sweep marked down, and the sessions it closed for it.
@@ -67,7 +78,7 @@ pub struct DownNode {
 }
 
 /// A node's columns, with its live sessions counted.
-const NODE_COLUMNS: &str = "n.name, n.url, n.version, n.started_at, n.heartbeat_at, n.state, \
+const NODE_COLUMNS: &str = "n.name, n.url, n.version, n.started_at, n.heartbeat_at, n.state, n.cert_sha256, \
      (SELECT COUNT(*) FROM sessions s WHERE s.node = n.name AND s.status <> 'closed') AS live";
 
 fn node_from(r: &sqlx::any::AnyRow) -> Result<NodeRow, StoreError> {
@@ -79,27 +90,29 @@ fn node_from(r: &sqlx::any::AnyRow) -> Result<NodeRow, StoreError> {
         heartbeat_at: r.try_get("heartbeat_at")?,
         state: NodeState::parse(&r.try_get::<String, _>("state")?)?,
         live_sessions: r.try_get("live")?,
+        cert_sha256: r.try_get("cert_sha256")?,
     })
 }
 
 impl Store {
     /// Registers this node as up (again, after a restart), with its evidence.
-    pub async fn join_cluster(
-        &self,
-        name: &str,
-        url: &str,
-        version: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn join_cluster(&self, name: &str, at: NodeAddress<'_>) -> Result<(), StoreError> {
+        let NodeAddress {
+            url,
+            cert_sha256,
+            version,
+        } = at;
         let now = now_millis();
         let mut tx = self.begin().await?;
         sqlx::query(
-            "INSERT INTO nodes (name, url, version, started_at, heartbeat_at, state) VALUES ($1, $2, $3, $4, $4, 'up') \
-             ON CONFLICT (name) DO UPDATE SET url = $2, version = $3, started_at = $4, heartbeat_at = $4, state = 'up'",
+            "INSERT INTO nodes (name, url, version, started_at, heartbeat_at, state, cert_sha256) VALUES ($1, $2, $3, $4, $4, 'up', $5) \
+             ON CONFLICT (name) DO UPDATE SET url = $2, version = $3, started_at = $4, heartbeat_at = $4, state = 'up', cert_sha256 = $5",
         )
         .bind(name)
         .bind(url)
         .bind(version)
         .bind(now)
+        .bind(cert_sha256)
         .execute(&mut *tx.conn)
         .await?;
         tx.record(Evidence::admin(

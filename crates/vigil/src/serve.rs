@@ -94,12 +94,13 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         settings.purge_interval,
         hub.recording_signer(),
     ));
-    let http = start_console(&settings, &hub).await?;
+    let (http, cert_sha256) = start_console(&settings, &hub).await?;
     let membership = vigil_session::cluster::Membership {
         url: settings
             .node_url
             .clone()
             .unwrap_or_else(|| http.trim_end_matches('/').to_owned()),
+        cert_sha256,
         version: env!("CARGO_PKG_VERSION").to_owned(),
         timeout: settings.node_timeout,
     };
@@ -150,8 +151,9 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Starts the web console and API; returns where to open it.
-async fn start_console(settings: &Settings, hub: &Arc<Hub>) -> anyhow::Result<String> {
+/// Starts the web console and API; returns where to open it and the SHA-256 of the
+/// certificate it presents (empty for plain HTTP).
+async fn start_console(settings: &Settings, hub: &Arc<Hub>) -> anyhow::Result<(String, String)> {
     let tls = match (&settings.tls_files, settings.http_tls) {
         (_, false) => None,
         (Some(files), true) => Some(files.clone()),
@@ -166,8 +168,9 @@ async fn start_console(settings: &Settings, hub: &Arc<Hub>) -> anyhow::Result<St
     );
     let local = server.local_addr()?;
     let scheme = if server.is_tls() { "https" } else { "http" };
+    let cert_sha256 = server.cert_sha256().to_owned();
     tokio::spawn(server.serve(vigil_api::router(state)));
-    Ok(format!("{scheme}://{local}/"))
+    Ok((format!("{scheme}://{local}/"), cert_sha256))
 }
 
 async fn shutdown_signal() {

@@ -210,6 +210,7 @@ impl Admin {
         by: &Actor,
         id: &SessionId,
         started: bool,
+        relayed_from: Option<&str>,
     ) -> Result<(), AdminError> {
         let kind = if started {
             EventKind::LiveViewStarted
@@ -220,12 +221,16 @@ impl Admin {
             super::Via::Api { addr } => addr.clone(),
             _ => String::new(),
         };
-        let entry = Evidence::session(
-            kind,
-            id,
-            Some(&by.name),
-            by.detail(serde_json::json!({ "addr": addr })),
-        );
+        // Which node the viewer used, and which node the stream came from when that was
+        // another: an investigator sees the whole path.
+        let mut detail = serde_json::json!({ "addr": addr });
+        if let Some(hub) = &self.hub {
+            detail["node"] = hub.node().into();
+        }
+        if let Some(owner) = relayed_from {
+            detail["relayed_from"] = owner.into();
+        }
+        let entry = Evidence::session(kind, id, Some(&by.name), by.detail(detail));
         self.store.record(entry).await?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! its sessions, leaving, removing; and the vault check that stops a node with another key.
 
 use super::*;
-use crate::NodeState;
+use crate::{NodeAddress, NodeState};
 
 async fn age_heartbeat(store: &Store, node: &str, by_ms: i64) {
     sqlx::query("UPDATE nodes SET heartbeat_at = heartbeat_at - $1 WHERE name = $2")
@@ -24,15 +24,24 @@ async fn admin_kinds(store: &Store) -> Vec<String> {
         .collect()
 }
 
+/// A node at `url` whose console presents a certificate with this (made-up) digest.
+fn addr(url: &str) -> NodeAddress<'_> {
+    NodeAddress {
+        url,
+        cert_sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+        version: "0.1.0",
+    }
+}
+
 store_test!(
     a_silent_node_is_marked_down_once_with_its_sessions,
     |store: Store| async move {
         store
-            .join_cluster("node-a", "https://127.0.0.1:9001", "0.1.0")
+            .join_cluster("node-a", addr("https://127.0.0.1:9001"))
             .await
             .unwrap();
         store
-            .join_cluster("node-b", "https://127.0.0.1:9002", "0.1.0")
+            .join_cluster("node-b", addr("https://127.0.0.1:9002"))
             .await
             .unwrap();
         let on_a = sample_session(&store, "node-a").await;
@@ -90,11 +99,16 @@ store_test!(
         );
         let a = store.node("node-a").await.unwrap();
         assert_eq!((a.state, a.live_sessions), (NodeState::Down, 0));
+        assert_eq!(
+            a.cert_sha256,
+            addr("").cert_sha256,
+            "peers pin what it registered"
+        );
         // The dead node's heartbeat says it was marked down; its restart joins again.
         assert!(!store.heartbeat("node-a").await.unwrap());
         assert!(store.heartbeat("node-b").await.unwrap());
         store
-            .join_cluster("node-a", "https://127.0.0.1:9001", "0.1.0")
+            .join_cluster("node-a", addr("https://127.0.0.1:9001"))
             .await
             .unwrap();
         assert!(store.heartbeat("node-a").await.unwrap());
@@ -116,7 +130,7 @@ store_test!(
     a_node_that_left_is_removed_and_an_up_one_is_not,
     |store: Store| async move {
         store
-            .join_cluster("node-a", "https://127.0.0.1:9001", "0.1.0")
+            .join_cluster("node-a", addr("https://127.0.0.1:9001"))
             .await
             .unwrap();
         let err = store.remove_node("node-a").await.unwrap_err();

@@ -3,10 +3,13 @@
 //! node killed with `kill -9` is marked down by a survivor within the timeout, its open
 //! sessions are closed as interrupted, and its live recording is in the bucket up to the
 //! upload interval; a purge through any node removes the objects; a node whose master key is
-//! not the cluster's refuses to start.
+//! not the cluster's refuses to start. And in Chromium, with three nodes: a session through A
+//! is watched from B, locked from C, terminated from B and verified on C
+//! (`web/tests/cluster.test.mjs`).
 
 use std::time::Duration;
 
+use crate::console::{browser_operator, browser_walk, screenshots, target_home};
 use crate::harness::{Gateway, S3Server, Target, eventually, text};
 
 fn node<'a>(nodes: &'a [serde_json::Value], name: &str) -> &'a serde_json::Value {
@@ -180,4 +183,80 @@ fn a_killed_nodes_sessions_are_interrupted_by_a_survivor_and_a_stranger_key_is_r
         said.contains("does not belong to the store") && said.contains("same key"),
         "{said}"
     );
+}
+
+#[test]
+fn three_nodes_in_a_browser() {
+    let target = Target::start();
+    let s3 = S3Server::start();
+    let (a, b) = two_nodes(&s3);
+    let c = a.join(&format!(
+        "node_name = \"node-c\"\nnode_timeout_secs = 3\n{}",
+        s3.config()
+    ));
+    a.provision(&target, "web01", "alice", "alice-pw");
+    let nodes = c.nodes();
+    for name in ["node-a", "node-b", "node-c"] {
+        assert_eq!(node(&nodes, name)["state"], "up", "{nodes:#?}");
+        assert_eq!(
+            node(&nodes, name)["cert_sha256"].as_str().map(str::len),
+            Some(64),
+            "each node registers the certificate its peers pin: {nodes:#?}"
+        );
+    }
+    let shots = screenshots();
+    let status = browser_walk("cluster.test.mjs")
+        .env("VIGIL_URL_A", format!("https://127.0.0.1:{}", a.http_port))
+        .env("VIGIL_URL_B", format!("https://127.0.0.1:{}", b.http_port))
+        .env("VIGIL_URL_C", format!("https://127.0.0.1:{}", c.http_port))
+        .env("VIGIL_ADMIN_PASSWORD", &a.admin_password)
+        .env(
+            "VIGIL_OPERATOR_SSH",
+            browser_operator(&a.ssh("alice:web01", "alice-pw")).to_string(),
+        )
+        .env("VIGIL_TARGET_HOME", target_home())
+        .env("VIGIL_SCREENSHOTS", &shots)
+        .status()
+        .expect("node (the test script installs Node.js and Chromium)");
+    assert!(
+        status.success(),
+        "the browser walk failed (see above); node-a:\n{}\nnode-b:\n{}\nnode-c:\n{}",
+        a.log_text(),
+        b.log_text(),
+        c.log_text()
+    );
+    // The viewings' evidence says which node each viewer used and where the stream came
+    // from; the lock and the termination asked of B and C were carried out on A.
+    let id = a.last_closed_session()["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let events = c.session(&id)["events"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let detail = |e: &serde_json::Value| -> serde_json::Value {
+        serde_json::from_str(e["detail"].as_str().unwrap_or("{}")).unwrap_or_default()
+    };
+    let viewings: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| e["kind"] == "live_view_started")
+        .map(|e| {
+            let d = detail(e);
+            (
+                d["node"].as_str().unwrap_or("").to_owned(),
+                d["relayed_from"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    for viewer in ["node-b", "node-c"] {
+        assert!(
+            viewings.contains(&(viewer.to_owned(), "node-a".to_owned())),
+            "{viewer} relayed from node-a: {viewings:?}"
+        );
+    }
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
+    for kind in ["locked", "terminate_requested", "ended"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
 }

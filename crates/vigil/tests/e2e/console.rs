@@ -11,7 +11,7 @@ use crate::harness::{Gateway, TARGET_USER, Target, eventually, vigil_bin};
 use crate::workstation::{Workstation, endpoint_sessions, os_user, run_as, wrapped};
 
 /// The target account's home: where the operator's shell writes its evidence files.
-fn target_home() -> String {
+pub(crate) fn target_home() -> String {
     let out = Command::new("getent")
         .args(["passwd", TARGET_USER])
         .output()
@@ -31,23 +31,9 @@ fn console_in_a_browser() {
     gw.add_user("carol", "carol-pw-7d1c");
     // A workstation run recorded by the real agent, by a user with no Vigil user: flagged.
     let (_workstation, endpoint_session) = endpoint_run(&gw);
-    let ssh = gw.ssh("alice:web01", "alice-pw");
-    let operator = serde_json::json!({
-        "program": ssh.get_program().to_string_lossy(),
-        "args": ssh.get_args().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>(),
-        "env": ssh.get_envs().filter_map(|(k, v)| Some((k.to_string_lossy().into_owned(), v?.to_string_lossy().into_owned()))).collect::<std::collections::BTreeMap<_, _>>(),
-    });
-    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web");
-    // Kept after the run for a reviewer: CARGO_TARGET_DIR/tmp/console-screenshots.
-    let shots = std::env::var("VIGIL_SCREENSHOTS").unwrap_or_else(|_| {
-        Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .join("console-screenshots")
-            .display()
-            .to_string()
-    });
-    let status = Command::new("node")
-        .args(["--test", "--test-reporter=spec", "tests/console.test.mjs"])
-        .current_dir(&web)
+    let operator = browser_operator(&gw.ssh("alice:web01", "alice-pw"));
+    let shots = screenshots();
+    let status = browser_walk("console.test.mjs")
         .env("VIGIL_URL", format!("https://127.0.0.1:{}", gw.http_port))
         .env("VIGIL_ADMIN_PASSWORD", &gw.admin_password)
         .env("VIGIL_OPERATOR_SSH", operator.to_string())
@@ -79,6 +65,35 @@ fn console_in_a_browser() {
             f.display()
         );
     }
+}
+
+/// How the browser walk runs the operator's ssh: `{program, args, env}`.
+pub(crate) fn browser_operator(ssh: &Command) -> serde_json::Value {
+    serde_json::json!({
+        "program": ssh.get_program().to_string_lossy(),
+        "args": ssh.get_args().map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+        "env": ssh.get_envs().filter_map(|(k, v)| Some((k.to_string_lossy().into_owned(), v?.to_string_lossy().into_owned()))).collect::<std::collections::BTreeMap<_, _>>(),
+    })
+}
+
+/// Where the walks' screenshots go: kept after the run for a reviewer
+/// (CARGO_TARGET_DIR/tmp/console-screenshots unless VIGIL_SCREENSHOTS says otherwise).
+pub(crate) fn screenshots() -> String {
+    std::env::var("VIGIL_SCREENSHOTS").unwrap_or_else(|_| {
+        Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join("console-screenshots")
+            .display()
+            .to_string()
+    })
+}
+
+/// `node --test web/tests/FILE` (Playwright driving Debian's Chromium), to be given its
+/// environment and run.
+pub(crate) fn browser_walk(file: &str) -> Command {
+    let mut node = Command::new("node");
+    node.args(["--test", "--test-reporter=spec", &format!("tests/{file}")])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../web"));
+    node
 }
 
 /// A recorded run on a workstation enrolled with `gw`; returns its session's id.
