@@ -405,7 +405,10 @@ async fn a_recorded_run_is_uploaded_in_resumable_parts_and_becomes_a_session_wit
     assert_eq!(status, StatusCode::OK);
     // A copy left by an earlier attempt that failed before its commit is replaced.
     let mut stale = f.hub.recordings().create_live(&session).await.unwrap();
-    stale.append(b"not a recording").await.unwrap();
+    stale
+        .append(b"not a recording".to_vec().into())
+        .await
+        .unwrap();
     stale.finish().await.unwrap();
     let (status, v) = agent_call(
         &f,

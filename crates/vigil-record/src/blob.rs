@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use tokio::io::{AsyncRead, AsyncWriteExt};
 
 use crate::RecordError;
@@ -39,8 +40,9 @@ pub trait RecordingStore: Send + Sync + 'static {
 
 /// A recording being written.
 pub trait LiveBlob: Send {
-    /// Appends bytes (not yet durable, not yet readable for sure).
-    fn append<'a>(&'a mut self, bytes: &'a [u8]) -> BlobFuture<'a, ()>;
+    /// Appends bytes (not yet durable, not yet readable for sure). Owned, so a store that
+    /// keeps them a while (the bucket's pending segment) needs no copy.
+    fn append(&mut self, bytes: Bytes) -> BlobFuture<'_, ()>;
     /// Makes everything appended so far durable and readable.
     fn flush(&mut self) -> BlobFuture<'_, ()>;
     /// Ends the recording and moves it to rest.
@@ -210,10 +212,10 @@ fn drop_pages(file: &std::fs::File, from: u64, to: u64) {
 }
 
 impl LiveBlob for LocalLive {
-    fn append<'a>(&'a mut self, bytes: &'a [u8]) -> BlobFuture<'a, ()> {
+    fn append(&mut self, bytes: Bytes) -> BlobFuture<'_, ()> {
         Box::pin(async move {
             self.file
-                .write_all(bytes)
+                .write_all(&bytes)
                 .await
                 .map_err(io_err(&self.live))?;
             self.written += bytes.len() as u64;
@@ -357,10 +359,12 @@ mod tests {
         let mut live = store.create_live(key).await.unwrap();
         let body = b"{\"version\":3}\n[0.1, \"o\", \"hi\"]\n".repeat(100);
         let mut compressor = crate::LiveCompressor::default();
-        live.append(&compressor.push(&body, 0).unwrap())
+        live.append(compressor.push(&body, 0).unwrap().into())
             .await
             .unwrap();
-        live.append(&compressor.flush().unwrap()).await.unwrap();
+        live.append(compressor.flush().unwrap().into())
+            .await
+            .unwrap();
         live.flush().await.unwrap();
         let rest = compressor.finish().unwrap();
         assert!(
@@ -372,7 +376,7 @@ mod tests {
             body,
             "a live recording reads up to its last flush"
         );
-        live.append(&rest).await.unwrap();
+        live.append(rest.into()).await.unwrap();
         live.finish().await.unwrap();
         let files = store.files(key).await;
         assert_eq!(files.len(), 1);

@@ -23,6 +23,7 @@ use std::io::{self, BufRead, Read};
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::{BlobFuture, LiveBlob, RecordingStore};
@@ -226,8 +227,8 @@ impl ChainedBlob {
 }
 
 impl LiveBlob for ChainedBlob {
-    fn append<'a>(&'a mut self, bytes: &'a [u8]) -> BlobFuture<'a, ()> {
-        self.chain.absorb(bytes);
+    fn append(&mut self, bytes: Bytes) -> BlobFuture<'_, ()> {
+        self.chain.absorb(&bytes);
         self.inner.append(bytes)
     }
 
@@ -235,7 +236,7 @@ impl LiveBlob for ChainedBlob {
         Box::pin(async move {
             let at = self.at_ms();
             let link = self.chain.link(LinkKind::Link, at, self.signer.as_ref());
-            self.inner.append(&link).await?;
+            self.inner.append(Bytes::from(link)).await?;
             self.inner.flush().await
         })
     }
@@ -244,7 +245,7 @@ impl LiveBlob for ChainedBlob {
         Box::pin(async move {
             let at = self.at_ms();
             let seal = self.chain.link(LinkKind::Seal, at, self.signer.as_ref());
-            self.inner.append(&seal).await?;
+            self.inner.append(Bytes::from(seal)).await?;
             self.inner.finish().await
         })
     }

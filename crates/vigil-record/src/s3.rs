@@ -4,11 +4,16 @@
 //! - `KEY.cast.zst`: a finished recording, one object;
 //! - `KEY.live/0000000000`, `…/0000000001`, …: a live recording's segments, each the bytes
 //!   appended since the one before, uploaded at a flush once [`S3RecordingStore`]'s upload
-//!   interval has passed. Read in order they are the recording up to the last upload, so any
-//!   node plays a live recording, and a node lost with its disk loses at most one interval.
+//!   interval has passed, or as soon as [`SEGMENT_BYTES`] are pending (`live.rs`). Read in
+//!   order they are the recording up to the last upload, so any node plays a live recording,
+//!   and a node lost with its disk loses at most one interval.
 //!
 //! While live, the bytes are also written to a local spool file (the local store's own
-//! format): at the end that file is uploaded as the finished object and the segments go. A
+//! format): at the end that file is uploaded as the finished object and the segments go,
+//! unless the segments already hold [`KEEP_SEGMENTS_FROM`] (bulk output): then the last
+//! segment is uploaded and the segments are the finished recording (a reader takes the one
+//! object when there is one, else the segments in order; which it is says nothing of whether
+//! the recording is complete: its chain does). A
 //! spool file a crash or an unreachable bucket left behind is uploaded when the node starts
 //! again ([`S3RecordingStore::upload_spooled`], unless its recording was purged meanwhile): a
 //! crashed recording stays what it was (its chain says it was cut short), now whole up to
@@ -16,12 +21,13 @@
 //!
 //! What it is not: a cache. Every read goes to the bucket. A bucket that cannot take a
 //! segment for [`MAX_OUTAGE`] fails the recording (and so the session: fail closed); shorter
-//! outages are retried at the next flush with everything pending.
+//! outages are retried with everything pending, the recording waiting for the bucket once
+//! [`MAX_PENDING`] are held.
 
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
@@ -30,6 +36,7 @@ use object_store::{ObjectStore, PutPayload};
 
 use crate::RecordError;
 use crate::blob::{BlobFuture, BlobReader, LiveBlob, LocalRecordingStore, RecordingStore};
+use live::{Limits, S3Live};
 
 /// How long a bucket may refuse segments before the recording fails.
 pub const MAX_OUTAGE: Duration = Duration::from_secs(30);
@@ -43,7 +50,8 @@ pub struct S3RecordingStore {
     prefix: String,
     /// Live recordings' local copies (and finished ones not uploaded yet).
     spool: LocalRecordingStore,
-    upload_every: Duration,
+    /// The constants of this module, smaller in tests.
+    limits: Limits,
 }
 
 impl S3RecordingStore {
@@ -59,7 +67,13 @@ impl S3RecordingStore {
             bucket,
             prefix: prefix.trim_matches('/').to_owned(),
             spool: LocalRecordingStore::new(spool_dir.into()),
-            upload_every,
+            limits: Limits {
+                upload_every,
+                segment_bytes: SEGMENT_BYTES,
+                max_pending: MAX_PENDING,
+                keep_segments_from: KEEP_SEGMENTS_FROM,
+                max_outage: MAX_OUTAGE,
+            },
         }
     }
 
@@ -163,6 +177,22 @@ fn storage<E: std::fmt::Display>(key: &str) -> impl FnOnce(E) -> RecordError + '
     }
 }
 
+/// A finished recording whose segments already hold this much stays as its segments (when
+/// there are fewer than [`MAX_KEPT_SEGMENTS`]): uploading bulk output a second time as one
+/// object would double the node's upload work. Smaller recordings (interactive sessions, a
+/// few MiB) become one object, cheap to upload again and quicker to read.
+pub const KEEP_SEGMENTS_FROM: u64 = 64 << 20;
+/// More segments than this are read too slowly one request at a time: one object instead.
+pub const MAX_KEPT_SEGMENTS: u64 = 1000;
+
+/// Pending bytes that make a segment at once, whatever the interval (bulk output).
+pub const SEGMENT_BYTES: usize = 8 << 20;
+/// Pending bytes past which a recording waits for a bucket that refuses its segments.
+pub const MAX_PENDING: usize = 64 << 20;
+
+/// The size of each part of a finished recording's upload.
+const PART_SIZE: usize = 8 << 20;
+
 /// Streams a local file into one object (multipart for large files).
 async fn upload_file(
     bucket: &dyn ObjectStore,
@@ -170,26 +200,33 @@ async fn upload_file(
     file: &std::path::Path,
     key: &str,
 ) -> Result<(), RecordError> {
-    use tokio::io::AsyncReadExt;
-    let mut f = tokio::fs::File::open(file)
-        .await
-        .map_err(|source| RecordError::Io {
-            path: file.display().to_string(),
-            source,
-        })?;
+    let io = |source| RecordError::Io {
+        path: file.display().to_string(),
+        source,
+    };
+    let mut f = std::fs::File::open(file).map_err(io)?;
     let upload = bucket.put_multipart(to).await.map_err(storage(key))?;
-    let mut writer = object_store::WriteMultipart::new(upload);
-    let mut buf = vec![0u8; 1 << 20];
+    let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
     loop {
-        let n = f.read(&mut buf).await.map_err(|source| RecordError::Io {
-            path: file.display().to_string(),
-            source,
-        })?;
-        if n == 0 {
+        // Read straight into a part of its own (one copy, from the page cache), handed to
+        // the upload without another.
+        let (back, read) = tokio::task::spawn_blocking(move || {
+            let mut part = Vec::with_capacity(PART_SIZE);
+            let read = std::io::Read::read_to_end(
+                &mut std::io::Read::take(&mut f, PART_SIZE as u64),
+                &mut part,
+            );
+            (f, read.map(|_| part))
+        })
+        .await
+        .map_err(|e| io(std::io::Error::other(e)))?;
+        f = back;
+        let part = read.map_err(io)?;
+        if part.is_empty() {
             break;
         }
         writer.wait_for_capacity(4).await.map_err(storage(key))?;
-        writer.write(&buf[..n]);
+        writer.put(Bytes::from(part));
     }
     writer.finish().await.map_err(storage(key))?;
     Ok(())
@@ -217,19 +254,15 @@ impl RecordingStore for S3RecordingStore {
                 return Err(exists(key));
             }
             let local = self.spool.create_live(key).await?;
-            Ok(Box::new(S3Live {
+            Ok(Box::new(S3Live::new(
                 local,
-                bucket: Arc::clone(&self.bucket),
-                key: key.to_owned(),
-                segments_dir: self.segments_dir(key),
-                finished: self.finished(key),
-                spool_file: self.spool.sealed_path(key),
-                pending: Vec::new(),
-                next_segment: 0,
-                last_upload: Instant::now(),
-                failing_since: None,
-                upload_every: self.upload_every,
-            }) as Box<dyn LiveBlob>)
+                Arc::clone(&self.bucket),
+                key,
+                self.segments_dir(key),
+                self.finished(key),
+                self.spool.sealed_path(key),
+                self.limits,
+            )) as Box<dyn LiveBlob>)
         })
     }
 
@@ -272,97 +305,6 @@ impl RecordingStore for S3RecordingStore {
     }
 }
 
-/// A recording being written: to the spool at once, to the bucket a segment at a time.
-struct S3Live {
-    local: Box<dyn LiveBlob>,
-    bucket: Arc<dyn ObjectStore>,
-    key: String,
-    segments_dir: ObjectPath,
-    finished: ObjectPath,
-    /// Where the local store puts the spool copy once finished.
-    spool_file: PathBuf,
-    /// Appended since the last segment.
-    pending: Vec<u8>,
-    next_segment: u64,
-    last_upload: Instant,
-    failing_since: Option<Instant>,
-    upload_every: Duration,
-}
-
-impl S3Live {
-    async fn upload_pending(&mut self) -> Result<(), RecordError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let path = self
-            .segments_dir
-            .child(format!("{:010}", self.next_segment));
-        let bytes = Bytes::from(std::mem::take(&mut self.pending));
-        match self
-            .bucket
-            .put(&path, PutPayload::from(bytes.clone()))
-            .await
-        {
-            Ok(_) => {
-                self.next_segment += 1;
-                self.last_upload = Instant::now();
-                self.failing_since = None;
-                Ok(())
-            }
-            Err(e) => {
-                // Kept for the next try (the payload is gone: no copy is made).
-                self.pending = Vec::from(bytes);
-                let since = *self.failing_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= MAX_OUTAGE {
-                    return Err(storage(&self.key)(e));
-                }
-                tracing::warn!(key = %self.key, error = %e, "the bucket did not take a recording segment; retried at the next flush");
-                Ok(())
-            }
-        }
-    }
-}
-
-impl LiveBlob for S3Live {
-    fn append<'a>(&'a mut self, bytes: &'a [u8]) -> BlobFuture<'a, ()> {
-        Box::pin(async move {
-            self.local.append(bytes).await?;
-            self.pending.extend_from_slice(bytes);
-            Ok(())
-        })
-    }
-
-    fn flush(&mut self) -> BlobFuture<'_, ()> {
-        Box::pin(async move {
-            self.local.flush().await?;
-            if self.last_upload.elapsed() >= self.upload_every {
-                self.upload_pending().await?;
-            }
-            Ok(())
-        })
-    }
-
-    fn finish(self: Box<Self>) -> BlobFuture<'static, ()> {
-        Box::pin(async move {
-            let S3Live {
-                local,
-                bucket,
-                key,
-                segments_dir,
-                finished,
-                spool_file,
-                ..
-            } = *self;
-            local.finish().await?;
-            // The whole recording, one object; then the segments go. Should the bucket be
-            // away now, the spool keeps it for `upload_spooled` at the next start.
-            upload_file(&*bucket, &finished, &spool_file, &key).await?;
-            remove_segments(&*bucket, &segments_dir, &key).await?;
-            let _ = tokio::fs::remove_file(&spool_file).await;
-            Ok(())
-        })
-    }
-}
-
+mod live;
 #[cfg(test)]
 mod tests;

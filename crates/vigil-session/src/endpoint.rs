@@ -336,7 +336,7 @@ async fn make_recording(hub: &Hub, run: &RunRow) -> Result<(), EndpointError> {
         if n == 0 {
             break;
         }
-        blob.append(&buf[..n])
+        blob.append(bytes::Bytes::copy_from_slice(&buf[..n]))
             .await
             .map_err(|e| EndpointError::Recording(e.to_string()))?;
     }

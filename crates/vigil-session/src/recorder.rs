@@ -244,7 +244,7 @@ async fn write_loop(
                 };
                 if w.get_mut().len() >= FLUSH_BYTES {
                     let compressed = take_compressed(&mut compressor, w).map_err(io)?;
-                    written += write(blob.as_mut(), &compressed, false).await.map_err(|e| e.to_string())?;
+                    written += write(blob.as_mut(), compressed, false).await.map_err(|e| e.to_string())?;
                 }
             }
             _ = tick.tick() => {
@@ -257,7 +257,7 @@ async fn write_loop(
                     if !w.get_mut().is_empty() {
                         let mut compressed = take_compressed(&mut compressor, w).map_err(io)?;
                         compressed.extend(compressor.flush().map_err(io)?);
-                        written += write(blob.as_mut(), &compressed, true).await.map_err(|e| e.to_string())?;
+                        written += write(blob.as_mut(), compressed, true).await.map_err(|e| e.to_string())?;
                     }
                 }
             }
@@ -276,7 +276,7 @@ async fn write_loop(
     w.finish(started.elapsed()).map_err(io)?;
     let mut compressed = take_compressed(&mut compressor, w).map_err(io)?;
     compressed.extend(compressor.finish().map_err(io)?);
-    written += write(blob.as_mut(), &compressed, false)
+    written += write(blob.as_mut(), compressed, false)
         .await
         .map_err(|e| e.to_string())?;
     // Durable and at rest before the session is reported closed.
@@ -395,12 +395,13 @@ impl Live {
 /// Writes compressed bytes; `flush` waits until the store has them (the once-a-second promise).
 async fn write(
     blob: &mut dyn LiveBlob,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     flush: bool,
 ) -> Result<u64, vigil_record::RecordError> {
-    blob.append(bytes).await?;
+    let len = bytes.len() as u64;
+    blob.append(bytes.into()).await?;
     if flush {
         blob.flush().await?;
     }
-    Ok(bytes.len() as u64)
+    Ok(len)
 }

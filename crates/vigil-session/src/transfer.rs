@@ -112,7 +112,7 @@ impl Keeper for SessionKeeper {
             let mut blob = store.create_live(&key).await.map_err(|e| e.to_string())?;
             let mut blocks = file.blocks();
             while let Some(block) = blocks.next().await.map_err(|e| e.to_string())? {
-                blob.append(&block).await.map_err(|e| e.to_string())?;
+                blob.append(block.into()).await.map_err(|e| e.to_string())?;
             }
             blob.finish().await.map_err(|e| e.to_string())?;
             Ok(key)

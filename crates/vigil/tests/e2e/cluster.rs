@@ -2,7 +2,8 @@
 //! heartbeat; a recording made through one node is played and verified through another; a
 //! node killed with `kill -9` is marked down by a survivor within the timeout, its open
 //! sessions are closed as interrupted, and its live recording is in the bucket up to the
-//! upload interval; a purge through any node removes the objects; a node whose master key is
+//! upload interval; bulk output stays as its segments and reads back byte for byte; a purge
+//! through any node removes the objects; a node whose master key is
 //! not the cluster's refuses to start. And in Chromium, with three nodes: a session through A
 //! is watched from B, locked from C, terminated from B and verified on C
 //! (`web/tests/cluster.test.mjs`).
@@ -81,6 +82,35 @@ fn a_killed_nodes_sessions_are_interrupted_by_a_survivor_and_a_stranger_key_is_r
         "finished: one object, no segments: {keys:?}"
     );
 
+    // Bulk output (64 MiB of random bytes, 85 MB stored): cut into segments as it comes,
+    // which then stay as the finished recording (uploaded once); B reads it byte for byte.
+    let out = a
+        .ssh("alice:web01", "alice-pw")
+        .arg("head -c 67108864 /dev/urandom")
+        .output()
+        .unwrap();
+    assert_eq!(out.stdout.len(), 64 << 20, "{}", text(&out));
+    let bulk = a.last_closed_session()["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let keys: Vec<String> = s3
+        .keys()
+        .into_iter()
+        .filter(|k| k.contains(&bulk))
+        .collect();
+    assert!(
+        keys.len() > 8 && keys.iter().all(|k| k.contains(".live/")),
+        "bulk: its segments are the recording: {keys:?}"
+    );
+    let cast = vigil_record::read_cast(&b.export(&bulk)[..]).unwrap();
+    assert!(
+        cast.output_bytes() == out.stdout,
+        "B's copy differs from what the operator got"
+    );
+    let (ok, v) = verify(&b, &bulk);
+    assert!(ok && v["verdict"] == "intact", "{v:#}");
+
     // A live session on A, then A dies without a word.
     let (mut operator, id) = a.interactive(
         "alice:web01",
@@ -149,7 +179,7 @@ fn a_killed_nodes_sessions_are_interrupted_by_a_survivor_and_a_stranger_key_is_r
     let keys = s3.keys();
     assert!(
         keys.iter()
-            .all(|k| !k.contains(&finished) && !k.contains(&id)),
+            .all(|k| !k.contains(&finished) && !k.contains(&id) && !k.contains(&bulk)),
         "{keys:?}"
     );
 
