@@ -140,7 +140,7 @@ impl FromRequest<AppState> for AgentRequest {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct EnrolRequest {
     token: String,
@@ -189,7 +189,7 @@ pub(crate) async fn status(req: AgentRequest) -> ApiResult<Json<Enrolled>> {
     Ok(Json(req.agent.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AlertRequest {
     alert: String,

@@ -82,7 +82,7 @@ pub(crate) async fn part(
     Ok(Json(Received { received }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Whole {
     size: i64,

@@ -22,7 +22,7 @@ pub(crate) async fn list(
     Ok(Json(state.store.agents().await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct TokenRequest {
     /// Hours the token may be used (default 24).
     valid_hours: Option<u64>,
@@ -91,7 +91,7 @@ fn yes() -> bool {
 }
 
 /// A new access policy as the console and API clients send it.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewPolicy {
     name: String,
@@ -145,7 +145,7 @@ pub(crate) async fn add_policy(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PolicyChange {
     enabled: bool,

@@ -21,6 +21,7 @@ mod kept;
 mod live;
 mod node_link;
 mod nodes;
+mod openapi;
 mod proof;
 mod recording;
 mod replays;
@@ -38,7 +39,8 @@ mod users;
 use axum::Router;
 
 pub use error::ApiError;
-pub use routes::{Access, ROUTES, Route, openapi};
+pub use openapi::openapi;
+pub use routes::{Access, ROUTES, Route};
 pub use server::{HttpServer, TlsFiles, ensure_self_signed};
 pub use state::{ApiState, AppState, ClientAddr, KeyTools};
 

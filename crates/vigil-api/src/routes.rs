@@ -89,7 +89,7 @@ fn method_filter(method: &str) -> MethodFilter {
 }
 
 async fn serve_openapi() -> axum::Json<serde_json::Value> {
-    axum::Json(openapi())
+    axum::Json(crate::openapi::openapi())
 }
 
 use Access::*;
@@ -605,59 +605,6 @@ pub const ROUTES: &[Route] = &[
     ),
 ];
 
-/// The OpenAPI 3.1 document of [`ROUTES`].
-pub fn openapi() -> serde_json::Value {
-    let mut paths = serde_json::Map::new();
-    for route in ROUTES {
-        let params: Vec<serde_json::Value> = route
-            .path
-            .split('/')
-            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .map(|name| serde_json::json!({ "name": name, "in": "path", "required": true, "schema": { "type": "string" } }))
-            .collect();
-        let access = match route.access {
-            Public => "public".to_owned(),
-            SignedIn => "any signed-in user".to_owned(),
-            Permission(p) => p.name().to_owned(),
-            SessionOrAuditor(p) => format!("{} or assigned auditor of the session", p.name()),
-            PermissionOrSelf(p) => format!("{} or the user themselves", p.name()),
-            Node => "another node of the cluster: Authorization: Vigil-Node at=UNIX_MS, sig=BASE64, node=BASE64URL(NAME) (Ed25519 by the node's registered recording key over \"vigil-node-v1\\nFROM\\nTO\\nMETHOD\\nPATH?QUERY\\nAT\"), over TLS pinned to the certificate the serving node registered".to_owned(),
-            Agent => "a workstation's enrolled agent: Authorization: Vigil-Agent id=ID, at=UNIX_MS, sig=BASE64 (Ed25519 over \"vigil-agent-v1\\nMETHOD\\nPATH?QUERY\\nAT\\nSHA256(BODY) hex\")".to_owned(),
-        };
-        let op = serde_json::json!({
-            "summary": route.summary,
-            "description": format!("Access: {access}."),
-            "parameters": params,
-            "security": match route.access {
-                Public => serde_json::json!([]),
-                Agent => serde_json::json!([{ "agent": [] }]),
-                Node => serde_json::json!([{ "node": [] }]),
-                _ => serde_json::json!([{ "cookie": [] }, { "bearer": [] }]),
-            },
-            "responses": {
-                "200": { "description": "OK" },
-                "401": { "description": "not signed in" },
-                "403": { "description": "missing permission, or missing X-CSRF-Token on a browser request" },
-            },
-        });
-        let entry = paths
-            .entry(route.path.to_owned())
-            .or_insert_with(|| serde_json::json!({}));
-        entry[route.method.to_lowercase()] = op;
-    }
-    serde_json::json!({
-        "openapi": "3.1.0",
-        "info": { "title": "Vigil API", "version": env!("CARGO_PKG_VERSION") },
-        "components": { "securitySchemes": {
-            "cookie": { "type": "apiKey", "in": "cookie", "name": crate::auth::COOKIE },
-            "bearer": { "type": "http", "scheme": "bearer" },
-            "agent": { "type": "http", "scheme": "Vigil-Agent" },
-            "node": { "type": "http", "scheme": "Vigil-Node" },
-        }},
-        "paths": paths,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -680,7 +627,7 @@ mod tests {
                 route.path
             );
         }
-        let doc = openapi();
+        let doc = crate::openapi::openapi();
         for route in ROUTES {
             assert!(
                 doc["paths"][route.path][route.method.to_lowercase()].is_object(),

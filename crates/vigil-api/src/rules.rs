@@ -21,7 +21,7 @@ pub(crate) async fn list(
 }
 
 /// A rule as the console sends it; on a change, what is absent stays as it was.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, schemars::JsonSchema)]
 pub(crate) struct RuleBody {
     name: Option<String>,
     /// `regex`, `command` or `class`.

@@ -174,7 +174,7 @@ pub(crate) async fn verification(
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct PreventPurgeRequest {
     reason: String,
 }
@@ -230,7 +230,7 @@ pub(crate) async fn auditors(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct AuditorsRequest {
     users: Vec<String>,
 }

@@ -84,7 +84,7 @@ async fn one(state: &AppState, name: &str) -> ApiResult<Json<TargetView>> {
     Ok(Json(target_view(state, t).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct CreateTarget {
     name: String,
     host: String,
@@ -147,7 +147,7 @@ pub(crate) async fn create(
     one(&state, &req.name).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct EditTarget {
     host: Option<String>,
     port: Option<u16>,
@@ -180,7 +180,7 @@ pub(crate) async fn edit(
     one(&state, &name).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct Credential {
     password: Option<String>,
     private_key: Option<String>,
@@ -205,7 +205,7 @@ impl Credential {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct CreateLogin {
     login: String,
     #[serde(flatten)]
@@ -243,12 +243,16 @@ pub(crate) async fn rotate_login(
 }
 
 /// A login's elevation settings: a password given is set, `null` removes it, absent keeps it.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct Elevation {
     sudo_inject: Option<String>,
+    /// Absent: unchanged; null: removed; a string: set.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<String>")]
     sudo_password: Option<Option<String>>,
+    /// Absent: unchanged; null: removed; a string: set.
     #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<String>")]
     su_password: Option<Option<String>>,
     sudo_ticket_minutes: Option<u32>,
 }
@@ -320,7 +324,7 @@ pub(crate) async fn grants(
     Ok(Json(state.store.list_grants().await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct CreateGrant {
     user: String,
     target: String,

@@ -86,7 +86,7 @@ pub(crate) async fn get(
     Ok(Json(user_view(&state, user).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct CreateUser {
     name: String,
     role: String,
@@ -123,7 +123,7 @@ pub(crate) async fn create(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct EditUser {
     role: Option<String>,
     disabled: Option<bool>,
@@ -153,7 +153,7 @@ pub(crate) async fn edit(
     Ok(Json(user_view(&state, user).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct AddKey {
     public_key: String,
 }
@@ -231,7 +231,7 @@ pub(crate) async fn tokens(
     Ok(Json(state.store.api_tokens(&caller.user).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct CreateToken {
     name: String,
 }

@@ -188,7 +188,7 @@ pub fn decide_run<'a>(
 
 /// What a workstation's agent reports of a run once its program ended (the body of
 /// `POST /api/v1/agent/runs`; the agent writes it, the server reads it).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RunReport {
     /// The UUID the agent made for the run.

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::{Direction, TransferTool};
 
 /// Allowed or not.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Permit {
     #[default]
@@ -34,7 +36,7 @@ impl Permit {
 
 /// A transfer policy. The checks run in this order: size, extension, content type, SHA-256,
 /// the external command, YARA rules, ICAP; the first refusal decides.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct TransferPolicy {
     /// Operator to target.
