@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncWriteExt};
+use tokio::io::AsyncRead;
 
 use crate::RecordError;
 use crate::compress::UnfinishedFrame;
@@ -166,11 +166,13 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RecordError + '_ {
 const DROP_EVERY: u64 = 8 << 20;
 
 struct LocalLive {
-    file: tokio::fs::File,
+    /// The file, written at its end by one blocking write at a time (its offset is shared).
+    file: Arc<std::fs::File>,
     live: PathBuf,
     sealed: PathBuf,
-    /// A second handle on the same file, for writing back and dropping pages off the runtime.
-    pages: Arc<std::fs::File>,
+    /// The write in flight: the recorder goes on while it runs, and the bytes are written
+    /// from the buffer the recorder handed over, not copied into another first.
+    writing: Option<tokio::task::JoinHandle<io::Result<()>>>,
     written: u64,
     /// Bytes before this offset were handed to a drop (see [`LocalLive::drop_written`]).
     dropped: u64,
@@ -192,10 +194,21 @@ impl LocalLive {
         }
         let (from, to) = (self.dropped, self.written);
         self.dropped = to;
-        let pages = Arc::clone(&self.pages);
+        let pages = Arc::clone(&self.file);
         self.dropping = Some(tokio::task::spawn_blocking(move || {
             drop_pages(&pages, from, to)
         }));
+    }
+
+    /// Waits for the write in flight; its error is this call's.
+    async fn write_landed(&mut self) -> Result<(), RecordError> {
+        match self.writing.take() {
+            Some(w) => w
+                .await
+                .unwrap_or_else(|e| Err(io::Error::other(e)))
+                .map_err(io_err(&self.live)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -214,42 +227,47 @@ fn drop_pages(file: &std::fs::File, from: u64, to: u64) {
 impl LiveBlob for LocalLive {
     fn append(&mut self, bytes: Bytes) -> BlobFuture<'_, ()> {
         Box::pin(async move {
-            self.file
-                .write_all(&bytes)
-                .await
-                .map_err(io_err(&self.live))?;
+            self.write_landed().await?;
             self.written += bytes.len() as u64;
+            let file = Arc::clone(&self.file);
+            self.writing = Some(tokio::task::spawn_blocking(move || {
+                std::io::Write::write_all(&mut &*file, &bytes)
+            }));
             Ok(())
         })
     }
 
     fn flush(&mut self) -> BlobFuture<'_, ()> {
         Box::pin(async move {
-            self.file.flush().await.map_err(io_err(&self.live))?;
+            self.write_landed().await?;
             self.drop_written();
             Ok(())
         })
     }
 
-    fn finish(self: Box<Self>) -> BlobFuture<'static, ()> {
+    fn finish(mut self: Box<Self>) -> BlobFuture<'static, ()> {
         Box::pin(async move {
+            self.write_landed().await?;
             let LocalLive {
-                mut file,
+                file,
                 live,
                 sealed,
-                pages,
                 written,
                 dropping,
                 ..
             } = *self;
-            file.flush().await.map_err(io_err(&live))?;
-            file.sync_all().await.map_err(io_err(&live))?;
-            drop(file);
             if let Some(d) = dropping {
                 let _ = d.await;
             }
-            // At rest it is read seldom: none of it needs to stay cached.
-            let _ = tokio::task::spawn_blocking(move || drop_pages(&pages, 0, written)).await;
+            // Durable, and at rest it is read seldom: none of it needs to stay cached.
+            tokio::task::spawn_blocking(move || {
+                file.sync_all()?;
+                drop_pages(&file, 0, written);
+                Ok(())
+            })
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e)))
+            .map_err(io_err(&live))?;
             tokio::fs::rename(&live, &sealed)
                 .await
                 .map_err(io_err(&sealed))
@@ -275,9 +293,9 @@ impl RecordingStore for LocalRecordingStore {
             options.write(true).create_new(true);
             #[cfg(unix)]
             options.mode(0o640);
-            let file = options.open(&live).await.map_err(io_err(&live))?;
-            let pages = Arc::new(
-                file.try_clone()
+            let file = Arc::new(
+                options
+                    .open(&live)
                     .await
                     .map_err(io_err(&live))?
                     .into_std()
@@ -287,7 +305,7 @@ impl RecordingStore for LocalRecordingStore {
                 file,
                 live,
                 sealed,
-                pages,
+                writing: None,
                 written: 0,
                 dropped: 0,
                 dropping: None,
