@@ -25,6 +25,7 @@ mod openapi;
 mod proof;
 mod recording;
 mod replays;
+mod route;
 mod routes;
 mod rules;
 mod seek_cache;
@@ -39,8 +40,7 @@ mod users;
 use axum::Router;
 
 pub use error::ApiError;
-pub use openapi::openapi;
-pub use routes::{Access, ROUTES, Route};
+pub use routes::{Access, ROUTES, Route, openapi};
 pub use server::{HttpServer, TlsFiles, ensure_self_signed};
 pub use state::{ApiState, AppState, ClientAddr, KeyTools};
 

@@ -3,62 +3,17 @@
 //! route answers every role as the table says).
 
 use axum::Router;
-use axum::routing::{MethodFilter, MethodRouter, on};
+use axum::routing::{MethodFilter, on};
 use vigil_core::Permission;
 
 use crate::error::ApiError;
+use crate::route::r;
+pub use crate::route::{Access, Route};
 use crate::state::AppState;
 use crate::{
     agent_api, agent_runs, agents, auth, commands, control, kept, live, nodes, proof, recording,
     rules, sessions, sign_in_limits, targets, transfers, users,
 };
-
-/// Who may call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    /// Anyone (sign-in, the OpenAPI document).
-    Public,
-    /// Any signed-in user (their own profile, tokens, second factor).
-    SignedIn,
-    /// Holders of the permission.
-    Permission(Permission),
-    /// Holders of the permission, and the users assigned to audit that session.
-    SessionOrAuditor(Permission),
-    /// Holders of the permission; a user may also act on themselves.
-    PermissionOrSelf(Permission),
-    /// A workstation's enrolled agent, by a request signed with its key (no user may).
-    Agent,
-    /// Another node of the cluster, by a request signed with its recording key (no user may).
-    Node,
-}
-
-/// One route: the router, the OpenAPI document and the permission matrix are all made from
-/// these, so a route cannot be served without being documented and tested.
-#[derive(Debug, Clone, Copy)]
-pub struct Route {
-    pub method: &'static str,
-    pub path: &'static str,
-    pub summary: &'static str,
-    pub access: Access,
-    /// Makes the route's handler for the method it is given (always this route's own).
-    handler: fn(MethodFilter) -> MethodRouter<AppState>,
-}
-
-const fn r(
-    method: &'static str,
-    path: &'static str,
-    summary: &'static str,
-    access: Access,
-    handler: fn(MethodFilter) -> MethodRouter<AppState>,
-) -> Route {
-    Route {
-        method,
-        path,
-        summary,
-        access,
-        handler,
-    }
-}
 
 /// Where [`ROUTES`] is served: every path starts with this.
 pub(crate) const PREFIX: &str = crate::state::API_PREFIX;
@@ -89,7 +44,7 @@ fn method_filter(method: &str) -> MethodFilter {
 }
 
 async fn serve_openapi() -> axum::Json<serde_json::Value> {
-    axum::Json(crate::openapi::openapi())
+    axum::Json(openapi())
 }
 
 use Access::*;
@@ -605,6 +560,11 @@ pub const ROUTES: &[Route] = &[
     ),
 ];
 
+/// The OpenAPI 3.1 document of [`ROUTES`].
+pub fn openapi() -> serde_json::Value {
+    crate::openapi::document(ROUTES)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -627,7 +587,7 @@ mod tests {
                 route.path
             );
         }
-        let doc = crate::openapi::openapi();
+        let doc = openapi();
         for route in ROUTES {
             assert!(
                 doc["paths"][route.path][route.method.to_lowercase()].is_object(),
