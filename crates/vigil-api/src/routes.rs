@@ -44,7 +44,9 @@ fn method_filter(method: &str) -> MethodFilter {
 }
 
 async fn serve_openapi() -> axum::Json<serde_json::Value> {
-    axum::Json(openapi())
+    // Made once: the schemas are generated from the handlers' types, the same every time.
+    static DOCUMENT: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(openapi);
+    axum::Json(DOCUMENT.clone())
 }
 
 use Access::*;

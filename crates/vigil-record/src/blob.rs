@@ -155,11 +155,16 @@ impl LocalRecordingStore {
     }
 }
 
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RecordError + '_ {
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RecordError + '_ {
     move |source| RecordError::Io {
         path: path.display().to_string(),
         source,
     }
+}
+
+/// What blocking work gave, its panic as an I/O error.
+pub(crate) async fn joined<T>(work: tokio::task::JoinHandle<io::Result<T>>) -> io::Result<T> {
+    work.await.unwrap_or_else(|e| Err(io::Error::other(e)))
 }
 
 /// Written bytes left in the page cache before they are written back and dropped from it.
@@ -203,10 +208,7 @@ impl LocalLive {
     /// Waits for the write in flight; its error is this call's.
     async fn write_landed(&mut self) -> Result<(), RecordError> {
         match self.writing.take() {
-            Some(w) => w
-                .await
-                .unwrap_or_else(|e| Err(io::Error::other(e)))
-                .map_err(io_err(&self.live)),
+            Some(w) => joined(w).await.map_err(io_err(&self.live)),
             None => Ok(()),
         }
     }
@@ -260,13 +262,12 @@ impl LiveBlob for LocalLive {
                 let _ = d.await;
             }
             // Durable, and at rest it is read seldom: none of it needs to stay cached.
-            tokio::task::spawn_blocking(move || {
+            joined(tokio::task::spawn_blocking(move || {
                 file.sync_all()?;
                 drop_pages(&file, 0, written);
                 Ok(())
-            })
+            }))
             .await
-            .unwrap_or_else(|e| Err(io::Error::other(e)))
             .map_err(io_err(&live))?;
             tokio::fs::rename(&live, &sealed)
                 .await

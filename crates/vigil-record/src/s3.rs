@@ -35,7 +35,9 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 
 use crate::RecordError;
-use crate::blob::{BlobFuture, BlobReader, LiveBlob, LocalRecordingStore, RecordingStore};
+use crate::blob::{
+    BlobFuture, BlobReader, LiveBlob, LocalRecordingStore, RecordingStore, io_err, joined,
+};
 use live::{Limits, S3Live};
 
 /// How long a bucket may refuse segments before the recording fails.
@@ -200,28 +202,23 @@ async fn upload_file(
     file: &std::path::Path,
     key: &str,
 ) -> Result<(), RecordError> {
-    let io = |source| RecordError::Io {
-        path: file.display().to_string(),
-        source,
-    };
-    let mut f = std::fs::File::open(file).map_err(io)?;
+    let mut f = std::fs::File::open(file).map_err(io_err(file))?;
     let upload = bucket.put_multipart(to).await.map_err(storage(key))?;
     let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
     loop {
         // Read straight into a part of its own (one copy, from the page cache), handed to
         // the upload without another.
-        let (back, read) = tokio::task::spawn_blocking(move || {
+        let (back, part) = joined(tokio::task::spawn_blocking(move || {
             let mut part = Vec::with_capacity(PART_SIZE);
-            let read = std::io::Read::read_to_end(
+            std::io::Read::read_to_end(
                 &mut std::io::Read::take(&mut f, PART_SIZE as u64),
                 &mut part,
-            );
-            (f, read.map(|_| part))
-        })
+            )?;
+            Ok((f, part))
+        }))
         .await
-        .map_err(|e| io(std::io::Error::other(e)))?;
+        .map_err(io_err(file))?;
         f = back;
-        let part = read.map_err(io)?;
         if part.is_empty() {
             break;
         }
@@ -254,15 +251,7 @@ impl RecordingStore for S3RecordingStore {
                 return Err(exists(key));
             }
             let local = self.spool.create_live(key).await?;
-            Ok(Box::new(S3Live::new(
-                local,
-                Arc::clone(&self.bucket),
-                key,
-                self.segments_dir(key),
-                self.finished(key),
-                self.spool.sealed_path(key),
-                self.limits,
-            )) as Box<dyn LiveBlob>)
+            Ok(Box::new(S3Live::new(local, self, key)) as Box<dyn LiveBlob>)
         })
     }
 

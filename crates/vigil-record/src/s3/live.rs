@@ -19,7 +19,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 use tokio::task::JoinHandle;
 
-use super::{MAX_KEPT_SEGMENTS, remove_segments, storage, upload_file};
+use super::{MAX_KEPT_SEGMENTS, S3RecordingStore, remove_segments, storage, upload_file};
 use crate::RecordError;
 use crate::blob::{BlobFuture, LiveBlob};
 
@@ -70,23 +70,16 @@ pub(super) struct S3Live {
 }
 
 impl S3Live {
-    pub(super) fn new(
-        local: Box<dyn LiveBlob>,
-        bucket: Arc<dyn ObjectStore>,
-        key: &str,
-        segments_dir: ObjectPath,
-        finished: ObjectPath,
-        spool_file: PathBuf,
-        limits: Limits,
-    ) -> S3Live {
+    /// `key`'s live recording in `store`, its spool copy `local`.
+    pub(super) fn new(local: Box<dyn LiveBlob>, store: &S3RecordingStore, key: &str) -> S3Live {
         S3Live {
             local,
-            bucket,
+            bucket: Arc::clone(&store.bucket),
             key: key.to_owned(),
-            segments_dir,
-            finished,
-            spool_file,
-            limits,
+            segments_dir: store.segments_dir(key),
+            finished: store.finished(key),
+            spool_file: store.spool.sealed_path(key),
+            limits: store.limits,
             pending: Vec::new(),
             pending_len: 0,
             in_flight: None,
@@ -194,10 +187,10 @@ impl LiveBlob for S3Live {
     fn finish(mut self: Box<Self>) -> BlobFuture<'static, ()> {
         Box::pin(async move {
             // Whatever is in flight lands (or comes back) before the end is decided: a
-            // segment landing after its recording became one object would be a stray.
-            let settled = self.settle(false).await;
-            let segments_stay = settled.is_ok()
-                && self.failing_since.is_none()
+            // segment landing after its recording became one object would be a stray. A
+            // refusal is in `failing_since`; the whole-object path below then reports it.
+            let _ = self.settle(false).await;
+            let segments_stay = self.failing_since.is_none()
                 && self.uploaded + self.pending_len as u64 >= self.limits.keep_segments_from
                 && self.next_segment < MAX_KEPT_SEGMENTS;
             // Should the bucket be away now, the spool keeps the recording for

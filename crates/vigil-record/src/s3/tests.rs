@@ -221,6 +221,14 @@ fn store_on(
     S3RecordingStore::new(bucket, "", spool, every)
 }
 
+/// A store on a bucket that refuses on command, uploading every `every`.
+fn flaky_store(every: Duration) -> (Arc<Flaky>, tempfile::TempDir, S3RecordingStore) {
+    let flaky = Arc::new(Flaky::default());
+    let spool = tempfile::tempdir().unwrap();
+    let store = store_on(flaky.clone(), spool.path(), every);
+    (flaky, spool, store)
+}
+
 async fn names_soon(bucket: &InMemory, want: usize) -> Vec<String> {
     for _ in 0..100 {
         let got = names(bucket).await;
@@ -258,14 +266,13 @@ async fn bulk_output_is_cut_into_segments_as_it_comes_whatever_the_interval() {
 
 #[tokio::test]
 async fn a_refused_segment_is_sent_again_under_its_own_number() {
-    let flaky = Arc::new(Flaky::default());
-    let (spool, other) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let store = store_on(flaky.clone(), spool.path(), Duration::ZERO);
+    let (flaky, _spool, store) = flaky_store(Duration::ZERO);
+    let other = tempfile::tempdir().unwrap();
     let reader = store_on(flaky.clone(), other.path(), Duration::ZERO);
     let mut live = store.create_live(KEY).await.unwrap();
     live.append(Bytes::from("one ")).await.unwrap();
     live.flush().await.unwrap();
-    flaky.refusing.store(true, Ordering::SeqCst);
+    flaky.refuse(true);
     live.append(Bytes::from("two ")).await.unwrap();
     live.flush().await.unwrap();
     assert_eq!(flaky.refused.load(Ordering::SeqCst), 1, "tried once");
@@ -276,7 +283,7 @@ async fn a_refused_segment_is_sent_again_under_its_own_number() {
         1,
         "not tried again before a second has passed"
     );
-    flaky.refusing.store(false, Ordering::SeqCst);
+    flaky.refuse(false);
     tokio::time::sleep(live::RETRY_EVERY).await;
     live.flush().await.unwrap();
     assert_eq!(
@@ -294,14 +301,12 @@ async fn a_refused_segment_is_sent_again_under_its_own_number() {
 
 #[tokio::test]
 async fn a_bucket_away_too_long_fails_the_recording_and_the_spool_keeps_it() {
-    let flaky = Arc::new(Flaky::default());
-    let spool = tempfile::tempdir().unwrap();
-    let mut store = store_on(flaky.clone(), spool.path(), Duration::ZERO);
+    let (flaky, _spool, mut store) = flaky_store(Duration::ZERO);
     store.limits.max_outage = Duration::from_millis(100);
     let mut live = store.create_live(KEY).await.unwrap();
     live.append(Bytes::from("kept ")).await.unwrap();
     live.flush().await.unwrap();
-    flaky.refusing.store(true, Ordering::SeqCst);
+    flaky.refuse(true);
     live.append(Bytes::from("while away")).await.unwrap();
     live.flush().await.unwrap();
     tokio::time::sleep(live::RETRY_EVERY).await;
@@ -311,7 +316,7 @@ async fn a_bucket_away_too_long_fails_the_recording_and_the_spool_keeps_it() {
         "{failed:?}"
     );
     drop(live);
-    flaky.refusing.store(false, Ordering::SeqCst);
+    flaky.refuse(false);
     assert_eq!(store.spooled().await, [KEY.to_owned()]);
     store.upload_spooled(KEY).await.unwrap();
     assert_eq!(read(&store, KEY).await, b"kept while away");
@@ -319,18 +324,16 @@ async fn a_bucket_away_too_long_fails_the_recording_and_the_spool_keeps_it() {
 
 #[tokio::test]
 async fn past_max_pending_the_recording_waits_for_the_bucket_instead_of_holding_more() {
-    let flaky = Arc::new(Flaky::default());
-    let spool = tempfile::tempdir().unwrap();
-    let mut store = store_on(flaky.clone(), spool.path(), Duration::from_secs(3600));
+    let (flaky, _spool, mut store) = flaky_store(Duration::from_secs(3600));
     store.limits.segment_bytes = 4;
     store.limits.max_pending = 8;
     let mut live = store.create_live(KEY).await.unwrap();
-    flaky.refusing.store(true, Ordering::SeqCst);
+    flaky.refuse(true);
     live.append(Bytes::from("0123")).await.unwrap();
     let back = Arc::clone(&flaky);
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        back.refusing.store(false, Ordering::SeqCst);
+        back.refuse(false);
     });
     let waited = std::time::Instant::now();
     live.append(Bytes::from("4567")).await.unwrap();

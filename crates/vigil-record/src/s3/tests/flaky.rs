@@ -14,12 +14,17 @@ use object_store::{
 #[derive(Debug, Default)]
 pub(super) struct Flaky {
     pub(super) inner: Arc<InMemory>,
-    pub(super) refusing: AtomicBool,
+    refusing: AtomicBool,
     /// Writes refused so far.
     pub(super) refused: AtomicUsize,
 }
 
 impl Flaky {
+    /// Refuses writes from now on, or takes them again.
+    pub(super) fn refuse(&self, refusing: bool) {
+        self.refusing.store(refusing, Ordering::SeqCst);
+    }
+
     fn check(&self) -> Result<()> {
         if self.refusing.load(Ordering::SeqCst) {
             self.refused.fetch_add(1, Ordering::SeqCst);
