@@ -90,6 +90,9 @@ fn yes() -> bool {
     true
 }
 
+/// What a policy's subject may be: a user, or a group (the user's primary group).
+pub(crate) const SUBJECT_KINDS: [&str; 2] = ["user", "group"];
+
 /// A new access policy as the console and API clients send it.
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -105,6 +108,7 @@ pub(crate) struct NewPolicy {
     #[serde(default)]
     record: bool,
     /// `user` or `group` (the user's primary group).
+    #[schemars(schema_with = "crate::openapi::names::subject_kind")]
     subject_kind: String,
     subject_name: String,
     /// One workstation's host name; absent or empty: every workstation.
@@ -123,7 +127,8 @@ pub(crate) async fn add_policy(
         "group" => PolicySubject::Group(p.subject_name),
         other => {
             return Err(ApiError::BadRequest(format!(
-                "subject_kind {other:?}: use user or group"
+                "subject_kind {other:?}: use one of {}",
+                SUBJECT_KINDS.join(", ")
             )));
         }
     };

@@ -25,9 +25,13 @@ pub(crate) async fn list(
 pub(crate) struct RuleBody {
     name: Option<String>,
     /// `regex`, `command` or `class`.
+    #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::names::rule_kind")]
     kind: Option<String>,
     pattern: Option<String>,
     score: Option<u32>,
+    #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::names::rule_action")]
     action: Option<String>,
     enabled: Option<bool>,
     targets: Option<Vec<String>>,

@@ -245,6 +245,8 @@ pub(crate) async fn rotate_login(
 /// A login's elevation settings: a password given is set, `null` removes it, absent keeps it.
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct Elevation {
+    #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::names::sudo_inject")]
     sudo_inject: Option<String>,
     /// Absent: unchanged; null: removed; a string: set.
     #[serde(default, deserialize_with = "present")]

@@ -89,6 +89,7 @@ pub(crate) async fn get(
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct CreateUser {
     name: String,
+    #[schemars(schema_with = "crate::openapi::names::role")]
     role: String,
     /// Omitted: one is generated and returned once.
     password: Option<String>,
@@ -125,6 +126,8 @@ pub(crate) async fn create(
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct EditUser {
+    #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::names::role")]
     role: Option<String>,
     disabled: Option<bool>,
     password: Option<String>,

@@ -63,6 +63,53 @@ fn body_schemas_follow_the_handlers_types() {
         serde_json::json!(["allow", "deny"]),
         "{policy:#}"
     );
+    // Strings that take one of a few names say which, and stay optional where they were.
+    let names = |method: &str, path: &str, field: &str| {
+        let schema = body(method, path);
+        (
+            schema["properties"][field]["enum"].clone(),
+            schema["required"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|f| f == field)),
+        )
+    };
+    let roles = serde_json::json!([
+        "pam-administrator",
+        "pam-auditor",
+        "system-administrator",
+        "operator"
+    ]);
+    assert_eq!(
+        names("post", "/api/v1/users", "role"),
+        (roles.clone(), true)
+    );
+    assert_eq!(
+        names("patch", "/api/v1/users/{name}", "role"),
+        (roles, false)
+    );
+    assert_eq!(
+        names("post", "/api/v1/rules", "kind"),
+        (serde_json::json!(["regex", "command", "class"]), false)
+    );
+    assert_eq!(
+        names("patch", "/api/v1/rules/{name}", "action"),
+        (
+            serde_json::json!(["alert", "prohibit", "interrupt", "deactivate"]),
+            false
+        )
+    );
+    assert_eq!(
+        names(
+            "put",
+            "/api/v1/targets/{name}/logins/{login}/elevation",
+            "sudo_inject"
+        ),
+        (serde_json::json!(["off", "start", "on-demand"]), false)
+    );
+    assert_eq!(
+        names("post", "/api/v1/agent-policies", "subject_kind"),
+        (serde_json::json!(["user", "group"]), true)
+    );
     // Nothing refers outside the schema: OpenAPI would resolve it from the document root.
     assert!(!doc.to_string().contains("$ref"), "a $ref in the document");
 }

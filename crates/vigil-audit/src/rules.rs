@@ -67,6 +67,9 @@ pub enum Pattern {
 }
 
 impl Pattern {
+    /// The kinds [`Pattern::from_parts`] takes.
+    pub const KINDS: [&'static str; 3] = ["regex", "command", "class"];
+
     pub fn kind(&self) -> &'static str {
         match self {
             Pattern::Regex(_) => "regex",
@@ -98,7 +101,10 @@ impl Pattern {
                 }),
             other => Err(RuleError {
                 rule: String::new(),
-                reason: format!("unknown pattern kind {other:?}: use regex, command or class"),
+                reason: format!(
+                    "unknown pattern kind {other:?}: use one of {}",
+                    Pattern::KINDS.join(", ")
+                ),
             }),
         }
     }

@@ -17,14 +17,10 @@ pub enum SudoInject {
 
 impl SudoInject {
     pub const ALLOWED: &'static str = "off, start or on-demand";
+    pub const ALL: [SudoInject; 3] = [SudoInject::Off, SudoInject::Start, SudoInject::OnDemand];
 
     pub fn parse(s: &str) -> Option<SudoInject> {
-        match s {
-            "off" => Some(SudoInject::Off),
-            "start" => Some(SudoInject::Start),
-            "on-demand" => Some(SudoInject::OnDemand),
-            _ => None,
-        }
+        SudoInject::ALL.into_iter().find(|m| m.as_str() == s)
     }
 
     pub fn as_str(self) -> &'static str {
