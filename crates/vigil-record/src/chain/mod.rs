@@ -4,7 +4,8 @@
 //! After each flush (once a second while output flows) the writer appends a **link**: a zstd
 //! skippable frame (zstd readers, asciinema's included, pass over it) holding the link's
 //! number, the time since the recording started, how many stored bytes it covers, the chain
-//! hash `SHA-256(previous hash ‖ SHA-256(the bytes since the previous link) ‖ stored bytes)`,
+//! hash `SHA-256(previous hash ‖ digest(the bytes since the previous link) ‖ stored bytes)`
+//! (the digest is BLAKE3 in version 2 chains, SHA-256 in version 1: see [`digest`]),
 //! the node's public key and its Ed25519 signature over all of that and the recording's key.
 //! When the recording ends, the last link is a **seal**. So:
 //! - a changed byte breaks the hash of its link (or the zstd frame it is in);
@@ -19,6 +20,8 @@
 //! being stolen (whoever holds it can write a new chain), nor a judgement of the session's
 //! state (the caller's).
 
+mod digest;
+
 use std::io::{self, BufRead, Read};
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,11 +30,12 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use crate::{BlobFuture, LiveBlob, RecordingStore};
+pub use digest::Version;
+use digest::{Reading, Segment};
 
 /// The skippable frame magic our links use (zstd reserves 0x184D2A50..=0x184D2A5F).
 pub const LINK_MAGIC: u32 = 0x184D_2A5E;
 const ZSTD_MAGIC: u32 = 0xFD2F_B528;
-const VERSION: u8 = 1;
 const PAYLOAD: usize = 1 + 1 + 8 + 8 + 8 + 32 + 32 + 64;
 
 /// A link's kind: more may follow, or the recording ended here.
@@ -44,6 +48,7 @@ pub enum LinkKind {
 /// One link of a recording's chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Link {
+    pub version: Version,
     pub kind: LinkKind,
     /// 1 for the first link.
     pub seq: u64,
@@ -93,7 +98,7 @@ fn next_hash(previous: &[u8; 32], segment: [u8; 32], stored: u64) -> [u8; 32] {
 impl Link {
     /// What the signature covers.
     pub fn message(&self, key: &str) -> Vec<u8> {
-        let mut m = format!("vigil-recording-link-v1\n{key}\n").into_bytes();
+        let mut m = format!("vigil-recording-link-v{}\n{key}\n", self.version as u8).into_bytes();
         m.push(self.kind as u8);
         m.extend_from_slice(&self.seq.to_le_bytes());
         m.extend_from_slice(&self.at_ms.to_le_bytes());
@@ -108,7 +113,7 @@ impl Link {
         let mut out = Vec::with_capacity(8 + PAYLOAD);
         out.extend_from_slice(&LINK_MAGIC.to_le_bytes());
         out.extend_from_slice(&(PAYLOAD as u32).to_le_bytes());
-        out.push(VERSION);
+        out.push(self.version as u8);
         out.push(self.kind as u8);
         out.extend_from_slice(&self.seq.to_le_bytes());
         out.extend_from_slice(&self.at_ms.to_le_bytes());
@@ -121,9 +126,10 @@ impl Link {
 
     /// A link frame's payload (after magic and size).
     pub fn decode(payload: &[u8]) -> Option<Link> {
-        if payload.len() != PAYLOAD || payload[0] != VERSION {
+        if payload.len() != PAYLOAD {
             return None;
         }
+        let version = Version::from_byte(payload[0])?;
         let kind = match payload[1] {
             1 => LinkKind::Link,
             2 => LinkKind::Seal,
@@ -141,6 +147,7 @@ impl Link {
         let mut signature = [0u8; 64];
         signature.copy_from_slice(&payload[90..154]);
         Some(Link {
+            version,
             kind,
             seq: u64_at(2),
             at_ms: u64_at(10),
@@ -156,17 +163,24 @@ impl Link {
 pub struct Chain {
     key: String,
     hash: [u8; 32],
-    segment: Sha256,
+    version: Version,
+    segment: Segment,
     stored: u64,
     seq: u64,
 }
 
 impl Chain {
     pub fn new(key: &str) -> Chain {
+        Chain::of_version(key, Version::CURRENT)
+    }
+
+    /// A chain in an older `version`: for tests that prove such recordings still verify.
+    pub fn of_version(key: &str, version: Version) -> Chain {
         Chain {
             key: key.to_owned(),
             hash: start_hash(key),
-            segment: Sha256::new(),
+            version,
+            segment: Segment::new(version),
             stored: 0,
             seq: 0,
         }
@@ -180,10 +194,11 @@ impl Chain {
 
     /// Ends the current segment: the link frame to append after the bytes absorbed so far.
     pub fn link(&mut self, kind: LinkKind, at_ms: u64, signer: &dyn LinkSigner) -> Vec<u8> {
-        let segment = std::mem::take(&mut self.segment).finalize().into();
+        let segment = self.segment.take();
         self.hash = next_hash(&self.hash, segment, self.stored);
         self.seq += 1;
         let mut link = Link {
+            version: self.version,
             kind,
             seq: self.seq,
             at_ms,
@@ -364,7 +379,7 @@ pub fn verify(stored: impl Read, key: &str, keys: &dyn LinkKeys) -> io::Result<W
     let mut r = io::BufReader::with_capacity(256 * 1024, stored);
     let mut walk = Walk::default();
     let mut hash = start_hash(key);
-    let mut segment = Sha256::new();
+    let mut segment = Reading::default();
     let mut stored_bytes = 0u64;
     let mut dctx = zstd::zstd_safe::DCtx::create();
     let mut out = vec![0u8; 128 * 1024];
@@ -412,11 +427,18 @@ pub fn verify(stored: impl Read, key: &str, keys: &dyn LinkKeys) -> io::Result<W
                 });
                 break;
             }
-            let want = next_hash(
-                &hash,
-                std::mem::take(&mut segment).finalize().into(),
-                stored_bytes,
-            );
+            let Some(digest) = segment.take(link.version) else {
+                walk.problem = Some(Problem::Damaged {
+                    frame: walk.frames + 1,
+                    after_ms: walk.verified_ms,
+                    why: format!(
+                        "a link of chain version {} after links of another version",
+                        link.version as u8
+                    ),
+                });
+                break;
+            };
+            let want = next_hash(&hash, digest, stored_bytes);
             if link.hash != want || link.stored != stored_bytes {
                 walk.problem = Some(Problem::Altered {
                     link: link.seq,
@@ -454,7 +476,7 @@ pub fn verify(stored: impl Read, key: &str, keys: &dyn LinkKeys) -> io::Result<W
             break;
         }
         walk.frames += 1;
-        segment.update(magic);
+        segment.update(&magic);
         stored_bytes += 4;
         match decode_frame(
             &mut r,
@@ -493,7 +515,7 @@ fn decode_frame(
     dctx: &mut zstd::zstd_safe::DCtx<'_>,
     out: &mut [u8],
     magic: &[u8; 4],
-    segment: &mut Sha256,
+    segment: &mut Reading,
     stored: &mut u64,
 ) -> Result<bool, String> {
     let fail = |code: usize| zstd::zstd_safe::get_error_name(code).to_owned();
@@ -567,8 +589,17 @@ mod tests {
     /// link, then (when `seal`) the end and a seal. Returns the bytes and where each link
     /// frame starts.
     fn recording(key: &str, seconds: u64, seal: bool) -> (Vec<u8>, Vec<usize>) {
+        recording_in(Version::CURRENT, key, seconds, seal)
+    }
+
+    fn recording_in(
+        version: Version,
+        key: &str,
+        seconds: u64,
+        seal: bool,
+    ) -> (Vec<u8>, Vec<usize>) {
         let signer = TestKey(7);
-        let mut chain = Chain::new(key);
+        let mut chain = Chain::of_version(key, version);
         let mut c = LiveCompressor::default();
         let mut file = Vec::new();
         let mut links = Vec::new();
@@ -661,6 +692,27 @@ mod tests {
         // Cut right after a link: everything verified, not sealed.
         let w = walk(&file[..links[2] + 8 + PAYLOAD], "k2");
         assert_eq!((w.links, w.unverified_bytes, w.sealed), (3, 0, false));
+    }
+
+    #[test]
+    fn recordings_chained_before_blake3_still_verify_and_versions_cannot_be_swapped() {
+        let (old, links) = recording_in(Version::Sha256, "k9", 3, true);
+        let w = walk(&old, "k9");
+        assert_eq!((w.problem.clone(), w.sealed, w.links), (None, true, 4));
+        // Each link's first payload byte is its version: claiming the other digest breaks
+        // the link's hash, whichever way round.
+        let (new, new_links) = recording("k9", 3, true);
+        for (file, at, to) in [(&old, links[0], 2u8), (&new, new_links[0], 1u8)] {
+            let mut swapped = file.clone();
+            swapped[at + 8] = to;
+            let p = walk(&swapped, "k9").problem;
+            assert!(matches!(p, Some(Problem::Altered { link: 1, .. })), "{p:?}");
+        }
+        // A later link in another version than the first is named as such.
+        let mut mixed = new.clone();
+        mixed[new_links[1] + 8] = 1;
+        let p = walk(&mixed, "k9").problem.unwrap();
+        assert!(p.to_string().contains("chain version 1"), "{p}");
     }
 
     #[test]
