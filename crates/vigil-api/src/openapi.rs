@@ -43,6 +43,16 @@ pub(crate) mod names {
         schemars::json_schema!({ "type": "string", "enum": names })
     }
 
+    /// A user's, target's, rule's or token's name.
+    pub(crate) fn name(_: &mut SchemaGenerator) -> Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": vigil_store::NAME_PATTERN,
+            "minLength": 1,
+            "maxLength": 64,
+        })
+    }
+
     pub(crate) fn role(_: &mut SchemaGenerator) -> Schema {
         one_of(vigil_core::Role::ALL.map(vigil_core::Role::as_str))
     }

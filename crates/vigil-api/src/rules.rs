@@ -23,6 +23,8 @@ pub(crate) async fn list(
 /// A rule as the console sends it; on a change, what is absent stays as it was.
 #[derive(Deserialize, Default, schemars::JsonSchema)]
 pub(crate) struct RuleBody {
+    #[serde(default)]
+    #[schemars(schema_with = "crate::openapi::names::name")]
     name: Option<String>,
     /// `regex`, `command` or `class`.
     #[serde(default)]

@@ -86,6 +86,7 @@ async fn one(state: &AppState, name: &str) -> ApiResult<Json<TargetView>> {
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct CreateTarget {
+    #[schemars(schema_with = "crate::openapi::names::name")]
     name: String,
     host: String,
     #[serde(default = "ssh_port")]

@@ -88,6 +88,7 @@ pub(crate) async fn get(
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct CreateUser {
+    #[schemars(schema_with = "crate::openapi::names::name")]
     name: String,
     #[schemars(schema_with = "crate::openapi::names::role")]
     role: String,
@@ -236,6 +237,7 @@ pub(crate) async fn tokens(
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct CreateToken {
+    #[schemars(schema_with = "crate::openapi::names::name")]
     name: String,
 }
 

@@ -113,3 +113,48 @@ fn body_schemas_follow_the_handlers_types() {
     // Nothing refers outside the schema: OpenAPI would resolve it from the document root.
     assert!(!doc.to_string().contains("$ref"), "a $ref in the document");
 }
+
+#[test]
+fn names_are_described_by_the_rule_the_store_applies() {
+    let doc = openapi();
+    for (method, path) in [
+        ("post", "/api/v1/users"),
+        ("post", "/api/v1/targets"),
+        ("post", "/api/v1/rules"),
+        ("post", "/api/v1/tokens"),
+    ] {
+        let name = &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+            ["properties"]["name"];
+        assert_eq!(
+            name["pattern"],
+            vigil_store::NAME_PATTERN,
+            "{method} {path}"
+        );
+    }
+    let pattern = regex::Regex::new(vigil_store::NAME_PATTERN).unwrap();
+    let long = "a".repeat(64);
+    let too_long = "a".repeat(65);
+    for name in [
+        "alice",
+        "web-01",
+        "db_2.prod",
+        "A",
+        &long,
+        &too_long,
+        "",
+        "a b",
+        "a:b",
+        "a@b",
+        "é",
+        "a/b",
+        "a\n",
+        "-",
+        "..",
+    ] {
+        assert_eq!(
+            pattern.is_match(name),
+            vigil_store::valid_name(name),
+            "{name:?}"
+        );
+    }
+}

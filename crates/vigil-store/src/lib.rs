@@ -213,15 +213,22 @@ pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Names of users and targets appear in SSH user names (`user:login@target`), so they may not
-/// hold the separators.
-pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), StoreError> {
-    let ok = !name.is_empty()
+/// Whether `name` can name a user, target, rule or API token. Names of users and targets
+/// appear in SSH user names (`user:login@target`), so they may not hold the separators.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// [`valid_name`] as a regular expression, for the API's document (its test checks the two
+/// agree).
+pub const NAME_PATTERN: &str = "^[A-Za-z0-9._-]{1,64}$";
+
+pub(crate) fn check_name(what: &'static str, name: &str) -> Result<(), StoreError> {
+    if valid_name(name) {
         Ok(())
     } else {
         Err(StoreError::Invalid {
