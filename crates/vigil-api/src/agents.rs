@@ -93,6 +93,10 @@ fn yes() -> bool {
 /// What a policy's subject may be: a user, or a group (the user's primary group).
 pub(crate) const SUBJECT_KINDS: [&str; 2] = ["user", "group"];
 
+fn subject_kind_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    crate::field_schema::one_of(SUBJECT_KINDS)
+}
+
 /// A new access policy as the console and API clients send it.
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -108,7 +112,7 @@ pub(crate) struct NewPolicy {
     #[serde(default)]
     record: bool,
     /// `user` or `group` (the user's primary group).
-    #[schemars(schema_with = "crate::openapi::names::subject_kind")]
+    #[schemars(schema_with = "subject_kind_schema")]
     subject_kind: String,
     subject_name: String,
     /// One workstation's host name; absent or empty: every workstation.

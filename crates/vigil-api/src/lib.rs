@@ -17,6 +17,7 @@ mod commands;
 mod console;
 mod control;
 mod error;
+mod field_schema;
 mod kept;
 mod live;
 mod node_link;

@@ -24,16 +24,16 @@ pub(crate) async fn list(
 #[derive(Deserialize, Default, schemars::JsonSchema)]
 pub(crate) struct RuleBody {
     #[serde(default)]
-    #[schemars(schema_with = "crate::openapi::names::name")]
+    #[schemars(schema_with = "crate::field_schema::name")]
     name: Option<String>,
     /// `regex`, `command` or `class`.
     #[serde(default)]
-    #[schemars(schema_with = "crate::openapi::names::rule_kind")]
+    #[schemars(schema_with = "crate::field_schema::rule_kind")]
     kind: Option<String>,
     pattern: Option<String>,
     score: Option<u32>,
     #[serde(default)]
-    #[schemars(schema_with = "crate::openapi::names::rule_action")]
+    #[schemars(schema_with = "crate::field_schema::rule_action")]
     action: Option<String>,
     enabled: Option<bool>,
     targets: Option<Vec<String>>,

@@ -86,7 +86,7 @@ async fn one(state: &AppState, name: &str) -> ApiResult<Json<TargetView>> {
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct CreateTarget {
-    #[schemars(schema_with = "crate::openapi::names::name")]
+    #[schemars(schema_with = "crate::field_schema::name")]
     name: String,
     host: String,
     #[serde(default = "ssh_port")]
@@ -247,7 +247,7 @@ pub(crate) async fn rotate_login(
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct Elevation {
     #[serde(default)]
-    #[schemars(schema_with = "crate::openapi::names::sudo_inject")]
+    #[schemars(schema_with = "crate::field_schema::sudo_inject")]
     sudo_inject: Option<String>,
     /// Absent: unchanged; null: removed; a string: set.
     #[serde(default, deserialize_with = "present")]

@@ -88,9 +88,9 @@ pub(crate) async fn get(
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct CreateUser {
-    #[schemars(schema_with = "crate::openapi::names::name")]
+    #[schemars(schema_with = "crate::field_schema::name")]
     name: String,
-    #[schemars(schema_with = "crate::openapi::names::role")]
+    #[schemars(schema_with = "crate::field_schema::role")]
     role: String,
     /// Omitted: one is generated and returned once.
     password: Option<String>,
@@ -128,7 +128,7 @@ pub(crate) async fn create(
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct EditUser {
     #[serde(default)]
-    #[schemars(schema_with = "crate::openapi::names::role")]
+    #[schemars(schema_with = "crate::field_schema::role")]
     role: Option<String>,
     disabled: Option<bool>,
     password: Option<String>,
@@ -237,7 +237,7 @@ pub(crate) async fn tokens(
 
 #[derive(Deserialize, schemars::JsonSchema)]
 pub(crate) struct CreateToken {
-    #[schemars(schema_with = "crate::openapi::names::name")]
+    #[schemars(schema_with = "crate::field_schema::name")]
     name: String,
 }
 

@@ -55,11 +55,11 @@ impl<R: BufRead> OutputOnly<R> {
                 self.last_was_input = code == b"i";
             }
             if drop {
-                self.carried_micros += micros;
+                self.carried_micros = self.carried_micros.saturating_add(micros);
                 continue;
             }
             if self.carried_micros > 0 {
-                let total = micros + std::mem::take(&mut self.carried_micros);
+                let total = micros.saturating_add(std::mem::take(&mut self.carried_micros));
                 let mut rewritten =
                     format!("[{}.{:06}", total / 1_000_000, total % 1_000_000).into_bytes();
                 rewritten.extend_from_slice(&self.line[rest_at..]);
@@ -91,7 +91,8 @@ pub(crate) fn event_head(line: &[u8]) -> Option<(u128, &[u8], usize)> {
 }
 
 /// An interval as microseconds: exactly for `S.ffffff` (what the writer emits), through a
-/// float for other spellings of a number.
+/// float for other spellings of a number and for numbers too large to count exactly (those
+/// saturate: a hostile file's interval can be any length, and sums of them saturate too).
 fn micros_of(number: &str) -> Option<u128> {
     if let Some((secs, frac)) = number.split_once('.')
         && !secs.is_empty()
@@ -99,12 +100,21 @@ fn micros_of(number: &str) -> Option<u128> {
         && !frac.is_empty()
         && frac.len() <= 6
         && frac.bytes().all(|b| b.is_ascii_digit())
+        && let Some(exact) = exact_micros(secs, frac)
     {
-        let scale = 10u128.pow(6 - u32::try_from(frac.len()).ok()?);
-        return Some(secs.parse::<u128>().ok()? * 1_000_000 + frac.parse::<u128>().ok()? * scale);
+        return Some(exact);
     }
     let seconds: f64 = number.parse().ok()?;
     (seconds.is_finite() && seconds >= 0.0).then(|| (seconds * 1e6).round() as u128)
+}
+
+/// `secs.frac` in microseconds, or `None` when it does not fit.
+fn exact_micros(secs: &str, frac: &str) -> Option<u128> {
+    let scale = 10u128.pow(6 - u32::try_from(frac.len()).ok()?);
+    secs.parse::<u128>()
+        .ok()?
+        .checked_mul(1_000_000)?
+        .checked_add(frac.parse::<u128>().ok()? * scale)
 }
 
 impl<R: BufRead> Read for OutputOnly<R> {
@@ -190,9 +200,37 @@ mod tests {
             ("1e-3", Some(1000)),
             ("-1", None),
             ("x", None),
+            // Too large to count exactly (found by fuzzing output_only: the product overflowed).
+            ("55555555555555555555555555555555555556.5", Some(u128::MAX)),
+            ("340282366920938463463374607431768211455.0", Some(u128::MAX)),
+            ("1e300", Some(u128::MAX)),
         ];
         for (text, want) in table {
             assert_eq!(micros_of(text), *want, "{text}");
         }
+    }
+
+    /// The fuzzer's finding: huge intervals around left-out input once overflowed the sum
+    /// owed to the next event. They saturate and the line is still rewritten.
+    #[test]
+    fn intervals_too_large_to_count_saturate() {
+        let huge = "55555555555555555555555555555555555556.5";
+        let cast = format!(
+            "{{\"version\":3}}\n[{huge}, \"i\", \"x\"]\n[{huge}, \"i\", \"x\"]\n[{huge}, \"o\", \"y\"]\n"
+        );
+        let out = String::from_utf8(filtered(cast.as_bytes())).unwrap();
+        let max = u128::MAX;
+        assert_eq!(
+            out,
+            format!(
+                "{{\"version\":3}}\n[{}.{:06}, \"o\", \"y\"]\n",
+                max / 1_000_000,
+                max % 1_000_000
+            )
+        );
+        // The fuzzer's input itself.
+        let found = include_bytes!("../../../fuzz/corpus/output_only/regression-interval-overflow");
+        let mut sink = Vec::new();
+        OutputOnly::new(&found[..]).read_to_end(&mut sink).unwrap();
     }
 }

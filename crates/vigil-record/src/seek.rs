@@ -210,7 +210,7 @@ pub fn markers<R: BufRead>(stream: R) -> io::Result<Vec<(Duration, String)>> {
         let Some((interval, code, _)) = event_head(&line) else {
             continue;
         };
-        micros += interval;
+        micros = micros.saturating_add(interval);
         if code == b"m"
             && let Ok((_, _, label)) = serde_json::from_slice::<(f64, String, String)>(&line)
         {

@@ -151,3 +151,13 @@ fn markers_are_listed_with_their_times() {
         ]
     );
 }
+
+#[test]
+fn markers_after_intervals_too_large_to_count_are_at_the_end_of_time() {
+    let stream = b"[1e300, \"o\", \"x\"]\n[1e300, \"o\", \"x\"]\n[0.5, \"m\", \"late\"]\n";
+    let found = markers(&stream[..]).unwrap();
+    assert_eq!(
+        found,
+        vec![(Duration::from_micros(u64::MAX), "late".to_owned())]
+    );
+}
