@@ -545,8 +545,10 @@ impl Gateway {
         cmd
     }
 
-    /// Opens `ssh -tt` as `user`, types each chunk after its pause, and returns what the
-    /// operator saw once the session has ended.
+    /// Opens `ssh -tt` as `user`, waits for the shell to have printed and gone quiet (its
+    /// prompt), types each chunk after its pause, and returns what the operator saw once the
+    /// session has ended. Typing only after the prompt keeps a loaded machine's slow login
+    /// from turning separately typed lines into lines entered together.
     pub fn typed_session(&self, user: &str, password: &str, typed: &[(u64, &[u8])]) -> Output {
         self.typed_session_as(None, user, password, typed)
     }
@@ -564,7 +566,7 @@ impl Gateway {
         if let Some(term) = term {
             ssh.env("TERM", term);
         }
-        self.typed_with(ssh.arg("-tt"), typed)
+        self.typed_with(ssh.arg("-tt"), true, typed)
     }
 
     /// [`Gateway::typed_session`] with other ssh arguments (`-tt COMMAND`).
@@ -576,10 +578,10 @@ impl Gateway {
         typed: &[(u64, &[u8])],
     ) -> Output {
         let mut ssh = self.ssh(user, password);
-        self.typed_with(ssh.args(args), typed)
+        self.typed_with(ssh.args(args), false, typed)
     }
 
-    fn typed_with(&self, ssh: &mut Command, typed: &[(u64, &[u8])]) -> Output {
+    fn typed_with(&self, ssh: &mut Command, after_prompt: bool, typed: &[(u64, &[u8])]) -> Output {
         let mut child = ssh
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -589,11 +591,33 @@ impl Gateway {
         // What the operator sees is read meanwhile, so a session that never ends (a refused
         // `exit`) fails the test instead of hanging it.
         let mut stdout = child.stdout.take().expect("stdout");
+        let shared = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), Instant::now())));
+        let sink = shared.clone();
         let reader = std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            let _ = std::io::Read::read_to_end(&mut stdout, &mut seen);
-            seen
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = std::io::Read::read(&mut stdout, &mut buf) {
+                let mut seen = sink.lock().expect("reader lock");
+                seen.0.extend_from_slice(&buf[..n]);
+                seen.1 = Instant::now();
+            }
         });
+        if after_prompt {
+            let give_up = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < give_up {
+                let (printed, quiet) = {
+                    let seen = shared.lock().expect("reader lock");
+                    (!seen.0.is_empty(), seen.1.elapsed())
+                };
+                if printed && quiet > Duration::from_millis(500) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let take_seen = |reader: std::thread::JoinHandle<()>| {
+            let _ = reader.join();
+            std::mem::take(&mut shared.lock().expect("reader lock").0)
+        };
         for (pause_ms, bytes) in typed {
             std::thread::sleep(Duration::from_millis(*pause_ms));
             if stdin.write_all(bytes).is_err() {
@@ -607,7 +631,7 @@ impl Gateway {
             }
             if std::time::Instant::now() > deadline {
                 let _ = child.kill();
-                let seen = reader.join().unwrap_or_default();
+                let seen = take_seen(reader);
                 panic!(
                     "the session did not end 30 s after the last key; the operator saw: {}",
                     String::from_utf8_lossy(&seen)
@@ -618,7 +642,7 @@ impl Gateway {
         drop(stdin);
         Output {
             status,
-            stdout: reader.join().unwrap_or_default(),
+            stdout: take_seen(reader),
             stderr: Vec::new(),
         }
     }
