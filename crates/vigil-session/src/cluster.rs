@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use vigil_core::EndReason;
+use vigil_store::Heartbeat;
 
 use crate::{Control, Hub};
 
@@ -48,7 +49,7 @@ pub async fn join(hub: &Hub, m: &Membership) -> Result<(), vigil_store::StoreErr
         .await
 }
 
-/// Heartbeats and watches the peers until the node stops.
+/// Heartbeats and watches the peers until the node leaves (a clean shutdown) or stops.
 pub async fn run(hub: Arc<Hub>, m: Membership) {
     let mut tick = tokio::time::interval(m.heartbeat_every());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -56,8 +57,12 @@ pub async fn run(hub: Arc<Hub>, m: Membership) {
     loop {
         tick.tick().await;
         match hub.store().heartbeat(hub.node()).await {
-            Ok(true) => {}
-            Ok(false) => rejoin(&hub, &m).await,
+            Ok(Heartbeat::Alive) => {}
+            Ok(Heartbeat::MarkedDown) => rejoin(&hub, &m).await,
+            Ok(Heartbeat::Left) => {
+                tracing::debug!("this node has left the cluster: heartbeats stop");
+                return;
+            }
             Err(e) => tracing::warn!(error = %e, "cannot heartbeat in the store"),
         }
         match hub

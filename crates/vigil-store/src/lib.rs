@@ -50,7 +50,7 @@ pub use endpoint_runs::{NewRun, RunRow, UPLOAD_OBJECTS, UploadRow};
 pub use evidence::{AuditEntry, EvidenceRow, Tx};
 pub use manage::GrantRow;
 pub use node_keys::NodeKeyRow;
-pub use nodes::{DownNode, NodeAddress, NodeRow, NodeState};
+pub use nodes::{DownNode, Heartbeat, NodeAddress, NodeRow, NodeState};
 pub use review::PreventPurge;
 pub use rules::RuleRow;
 pub use sessions::{NewSession, SessionEvent, SessionFilter, SessionRow};

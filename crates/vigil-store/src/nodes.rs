@@ -69,6 +69,19 @@ pub struct NodeAddress<'a> {
     pub version: &'a str,
 }
 
+/// What a heartbeat found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heartbeat {
+    Alive,
+    /// The cluster marked this node down meanwhile (or an administrator removed it after
+    /// that): its sessions were closed as interrupted, and it must not go on as if nothing
+    /// happened.
+    MarkedDown,
+    /// This node has left (it is shutting down): a beat that lands after the leave must not
+    /// join it again, or the cluster would later mark a stopped node down.
+    Left,
+}
+
 /// A node the sweep marked down, and the sessions it closed for it.
 #[derive(Debug, Clone)]
 pub struct DownNode {
@@ -125,16 +138,25 @@ impl Store {
         Ok(())
     }
 
-    /// Says this node is alive. False when the cluster has marked it down meanwhile (its
-    /// sessions were closed as interrupted): it must not go on as if nothing happened.
-    pub async fn heartbeat(&self, name: &str) -> Result<bool, StoreError> {
+    /// Says this node is alive, and what the cluster thinks of it when the beat is refused.
+    pub async fn heartbeat(&self, name: &str) -> Result<Heartbeat, StoreError> {
         let done =
             sqlx::query("UPDATE nodes SET heartbeat_at = $1 WHERE name = $2 AND state = 'up'")
                 .bind(now_millis())
                 .bind(name)
                 .execute(&self.pool)
                 .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() == 1 {
+            return Ok(Heartbeat::Alive);
+        }
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM nodes WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match state.as_deref() {
+            Some("left") => Heartbeat::Left,
+            _ => Heartbeat::MarkedDown,
+        })
     }
 
     /// This node shuts down cleanly (its sessions are already closed).
