@@ -35,6 +35,8 @@ export interface Session {
 /** Whether a session's recordings are complete and unaltered (`vigil verify`). */
 export interface Verification {
   session: string;
+  /** The session has not ended: the verdict can still change (asked again while shown). */
+  running: boolean;
   verdict: 'intact' | 'interrupted' | 'purged' | 'unverifiable' | 'altered';
   summary: string;
   /** The recording's alone, and the session log's (null once purged). */

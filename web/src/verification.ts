@@ -23,22 +23,33 @@ function pick(v: Verification, part: Part): { verdict: Verification['verdict']; 
   return v.tracks.find((x) => x.track === part.track) ?? v.recording;
 }
 
-/** A badge filled in when the verification arrives. */
+/** How often a badge of a session still running asks again. */
+const RUNNING_REFRESH_MS = 2000;
+
+/** A badge filled in when the verification arrives. While the session runs (or is closing:
+ * its seal may be on its way to the recording store) the badge asks again, so a page opened
+ * just before the end does not keep saying "intact so far" after the seal landed. */
 export function verificationBadge(id: string, part: Part = 'session'): HTMLElement {
   const testid = part === 'log' ? 'log-verification' : 'verification';
   const badge = h('span', { class: 'badge verifying', 'data-testid': testid, 'data-verdict': 'pending', role: 'status' },
     part === 'log' ? 'Verifying the session log…' : 'Verifying the recording…');
-  void call<Verification>('GET', `/sessions/${encodeURIComponent(id)}/verification`).then((v) => {
-    const { verdict, summary } = pick(v, part);
-    badge.className = `badge verdict-${verdict}`;
-    badge.dataset.verdict = verdict;
-    badge.textContent = LABEL[verdict];
-    badge.title = summary;
-    badge.after(h('span', { class: 'muted verification-summary', 'data-testid': `${testid}-summary` }, ` ${summary}`));
-  }).catch((e) => {
-    badge.className = 'badge verdict-unverifiable';
-    badge.dataset.verdict = 'error';
-    badge.textContent = `Cannot verify: ${errorText(e)}`;
-  });
+  const summary = h('span', { class: 'muted verification-summary', 'data-testid': `${testid}-summary` });
+  const ask = (): void => {
+    void call<Verification>('GET', `/sessions/${encodeURIComponent(id)}/verification`).then((v) => {
+      const picked = pick(v, part);
+      badge.className = `badge verdict-${picked.verdict}`;
+      badge.dataset.verdict = picked.verdict;
+      badge.textContent = LABEL[picked.verdict];
+      badge.title = picked.summary;
+      summary.textContent = ` ${picked.summary}`;
+      if (summary.parentNode === null) badge.after(summary);
+      if (v.running) setTimeout(() => { if (badge.isConnected) ask(); }, RUNNING_REFRESH_MS);
+    }).catch((e) => {
+      badge.className = 'badge verdict-unverifiable';
+      badge.dataset.verdict = 'error';
+      badge.textContent = `Cannot verify: ${errorText(e)}`;
+    });
+  };
+  ask();
   return badge;
 }

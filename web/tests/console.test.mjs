@@ -460,9 +460,20 @@ test('a session with two terminals: the live stream and the video each pick a ch
   assert.ok(!(await terminalText(page, 'live-terminal')).includes('FIRST-42'), 'one channel per screen');
   await shot(page, '18-live-second-channel');
 
+  // The video of a session still running says its recording is intact so far, and turns to
+  // intact (sealed) by itself once the session ends, without a reload.
+  const early = await newPage();
+  await login(early, 'admin', process.env.VIGIL_ADMIN_PASSWORD);
+  await early.goto(`${URL}/#/sessions/${id}/video`);
+  await until('a running session\'s recording is intact so far', async () => (await early.getByTestId('verification').getAttribute('data-verdict')) === 'interrupted');
+  assert.ok((await early.getByTestId('verification-summary').innerText()).includes('still recording'));
+
   execFileSync(operatorSsh.program, ['-S', socket, '-O', 'exit', ...operatorSsh.args], { env, stdio: 'ignore' });
   await until('the master ends', () => master.exitCode !== null, 10000);
   await until('the session closes', () => JSON.parse(vigil('session', 'show', id, '--json').toString()).session.status === 'closed', 15000);
+  await until('the open video turns intact once sealed', async () => (await early.getByTestId('verification').getAttribute('data-verdict')) === 'intact', 10000);
+  assert.ok((await early.getByTestId('verification-summary').innerText()).includes('sealed'));
+  await early.context().close();
   await page.goto(`${URL}/#/sessions/${id}/video`);
   const seekToEnd = async () => {
     await page.getByTestId('video-play').waitFor();

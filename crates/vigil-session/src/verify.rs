@@ -122,6 +122,9 @@ pub struct TrackVerification {
 #[derive(Debug, Clone, Serialize)]
 pub struct Verification {
     pub session: String,
+    /// The session has not ended: its recording is still being written (or closed and
+    /// sealed just now), so the verdict can change; a viewer asks again.
+    pub running: bool,
     /// The worst of the tracks' and the log's.
     pub verdict: Verdict,
     pub summary: String,
@@ -308,6 +311,7 @@ pub async fn verify_session(
     );
     Ok(Verification {
         session: id.to_owned(),
+        running: session.ended_at.is_none(),
         verdict,
         summary,
         recording,
@@ -362,6 +366,7 @@ async fn purged(store: &Store, id: &str, keys: &StoreKeys) -> Result<Verificatio
     };
     Ok(Verification {
         session: id.to_owned(),
+        running: false,
         verdict,
         summary: summary.clone(),
         recording: PartVerification { verdict, summary },

@@ -59,6 +59,10 @@ fn a_recording_verifies_intact_and_every_alteration_is_named() {
     assert!(ok, "{said}");
     assert!(said.contains("intact"), "{said}");
     assert_eq!(json["verdict"], "intact", "{json}");
+    assert_eq!(
+        json["running"], false,
+        "an ended session's verdict is final: {json}"
+    );
     assert!(json["tracks"][0]["links"].as_u64().unwrap() >= 3, "{json}");
     assert_eq!(json["tracks"][0]["sealed"], true);
 
