@@ -59,7 +59,7 @@ impl SshSettings {
             channel_buffer_size: CHANNEL_QUEUE,
             ..Default::default()
         };
-        let client = client::Config {
+        let mut client = client::Config {
             inactivity_timeout: None,
             // A target that stops answering (its network cut) is given up after about two
             // minutes of silence; see `with_target_keepalive`.
@@ -69,6 +69,7 @@ impl SshSettings {
             channel_buffer_size: CHANNEL_QUEUE,
             ..Default::default()
         };
+        client.preferred.cipher = default_target_ciphers(aes_in_hardware()).into();
         SshSettings {
             server: Arc::new(server),
             client,
@@ -94,8 +95,8 @@ impl SshSettings {
         self
     }
 
-    /// Restricts the ciphers offered to targets, most preferred first (empty: russh's default
-    /// order, chacha20-poly1305 first). Only AEAD and CTR modes are accepted.
+    /// Restricts the ciphers offered to targets, most preferred first (empty: the default
+    /// order, see [`default_target_ciphers`]). Only AEAD and CTR modes are accepted.
     pub fn with_target_ciphers(mut self, names: &[String]) -> Result<Self, SshError> {
         if names.is_empty() {
             return Ok(self);
@@ -118,6 +119,44 @@ impl SshSettings {
     }
 }
 
+/// The ciphers offered to a target when none are configured: russh's default set, AES-GCM
+/// first where the CPU does AES and carry-less multiplication in hardware, chacha20-poly1305
+/// first elsewhere. The gateway decrypts and re-encrypts every relayed byte, and on the
+/// target hop it chooses (the operator's client chooses its own hop): with ring, AES-256-GCM
+/// on AES-NI and CLMUL costs about a fifth of chacha20-poly1305, whose Poly1305 is ring's
+/// scalar C on x86-64 (docs/BENCHMARKS.md, "Ciphers"). Without those instructions AES is
+/// slow and chacha20-poly1305 is the better choice, as OpenSSH's own order assumes.
+fn default_target_ciphers(aes_in_hardware: bool) -> Vec<russh::cipher::Name> {
+    use russh::cipher::{AES_128_CTR, AES_192_CTR, AES_256_CTR, AES_256_GCM, CHACHA20_POLY1305};
+    let aeads = if aes_in_hardware {
+        [AES_256_GCM, CHACHA20_POLY1305]
+    } else {
+        [CHACHA20_POLY1305, AES_256_GCM]
+    };
+    aeads
+        .into_iter()
+        .chain([AES_256_CTR, AES_192_CTR, AES_128_CTR])
+        .collect()
+}
+
+/// Whether this CPU has the instructions that make AES-GCM fast (and constant-time).
+fn aes_in_hardware() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("aes")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        std::arch::is_aarch64_feature_detected!("aes")
+            && std::arch::is_aarch64_feature_detected!("pmull")
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        false
+    }
+}
+
 /// Ciphers a target connection may be pinned to.
 const TARGET_CIPHERS: [&str; 6] = [
     "chacha20-poly1305@openssh.com",
@@ -131,6 +170,35 @@ const TARGET_CIPHERS: [&str; 6] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_target_order_puts_aes_gcm_first_only_with_aes_in_hardware() {
+        let names = |hw| -> Vec<String> {
+            default_target_ciphers(hw)
+                .iter()
+                .map(|n| n.as_ref().to_owned())
+                .collect()
+        };
+        let with = names(true);
+        let without = names(false);
+        assert_eq!(with[0], "aes256-gcm@openssh.com");
+        assert_eq!(without[0], "chacha20-poly1305@openssh.com");
+        // The same set either way, every one of them allowed for pinning too.
+        let (mut a, mut b) = (with.clone(), without.clone());
+        a.sort();
+        b.sort();
+        assert_eq!(a, b);
+        assert!(with.iter().all(|n| TARGET_CIPHERS.contains(&n.as_str())));
+        // What a node uses is the order for its own CPU.
+        let used: Vec<String> = SshSettings::new(Vec::new())
+            .client
+            .preferred
+            .cipher
+            .iter()
+            .map(|n| n.as_ref().to_owned())
+            .collect();
+        assert_eq!(used, names(aes_in_hardware()));
+    }
 
     #[test]
     fn target_ciphers_are_checked() {
