@@ -36,7 +36,8 @@ pub(crate) struct FileConfig {
     pub(crate) s3_upload_interval_secs: Option<u64>,
     /// The vault master key file (default: master.key in the data directory).
     pub(crate) master_key_file: Option<PathBuf>,
-    /// Ciphers offered to targets, most preferred first (default: russh's order).
+    /// Ciphers offered to targets, most preferred first (default: AES-GCM first with AES in
+    /// hardware, else chacha20-poly1305 first; see `vigil_ssh::SshSettings`).
     pub(crate) target_ciphers: Option<Vec<String>>,
     /// Serve the console over HTTPS (default true); false only behind a TLS proxy.
     pub(crate) http_tls: Option<bool>,
