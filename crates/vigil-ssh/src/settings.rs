@@ -119,24 +119,21 @@ impl SshSettings {
     }
 }
 
-/// The ciphers offered to a target when none are configured: russh's default set, AES-GCM
-/// first where the CPU does AES and carry-less multiplication in hardware, chacha20-poly1305
-/// first elsewhere. The gateway decrypts and re-encrypts every relayed byte, and on the
-/// target hop it chooses (the operator's client chooses its own hop): with ring, AES-256-GCM
-/// on AES-NI and CLMUL costs about a fifth of chacha20-poly1305, whose Poly1305 is ring's
-/// scalar C on x86-64 (docs/BENCHMARKS.md, "Ciphers"). Without those instructions AES is
-/// slow and chacha20-poly1305 is the better choice, as OpenSSH's own order assumes.
+/// The ciphers offered to a target when none are configured: russh's default set and order,
+/// with AES-256-GCM moved first where the CPU does AES and carry-less multiplication in
+/// hardware (elsewhere russh's order, chacha20-poly1305 first). The gateway decrypts and
+/// re-encrypts every relayed byte, and on the target hop it chooses (the operator's client
+/// chooses its own hop): with ring, AES-256-GCM on AES-NI and CLMUL costs about a fifth of
+/// chacha20-poly1305, whose Poly1305 is ring's scalar C on x86-64 (docs/BENCHMARKS.md,
+/// "Ciphers"). Without those instructions AES is slow and chacha20-poly1305 is the better
+/// choice, as OpenSSH's own order assumes.
 fn default_target_ciphers(aes_in_hardware: bool) -> Vec<russh::cipher::Name> {
-    use russh::cipher::{AES_128_CTR, AES_192_CTR, AES_256_CTR, AES_256_GCM, CHACHA20_POLY1305};
-    let aeads = if aes_in_hardware {
-        [AES_256_GCM, CHACHA20_POLY1305]
-    } else {
-        [CHACHA20_POLY1305, AES_256_GCM]
-    };
-    aeads
-        .into_iter()
-        .chain([AES_256_CTR, AES_192_CTR, AES_128_CTR])
-        .collect()
+    let mut order = russh::Preferred::DEFAULT.cipher.to_vec();
+    if aes_in_hardware {
+        // A stable move to the front: the rest keeps russh's order.
+        order.sort_by_key(|c| *c != russh::cipher::AES_256_GCM);
+    }
+    order
 }
 
 /// Whether this CPU has the instructions that make AES-GCM fast (and constant-time).
@@ -171,14 +168,13 @@ const TARGET_CIPHERS: [&str; 6] = [
 mod tests {
     use super::*;
 
+    fn words(order: &[russh::cipher::Name]) -> Vec<String> {
+        order.iter().map(|n| n.as_ref().to_owned()).collect()
+    }
+
     #[test]
     fn the_default_target_order_puts_aes_gcm_first_only_with_aes_in_hardware() {
-        let names = |hw| -> Vec<String> {
-            default_target_ciphers(hw)
-                .iter()
-                .map(|n| n.as_ref().to_owned())
-                .collect()
-        };
+        let names = |hw| words(&default_target_ciphers(hw));
         let with = names(true);
         let without = names(false);
         assert_eq!(with[0], "aes256-gcm@openssh.com");
@@ -190,13 +186,7 @@ mod tests {
         assert_eq!(a, b);
         assert!(with.iter().all(|n| TARGET_CIPHERS.contains(&n.as_str())));
         // What a node uses is the order for its own CPU.
-        let used: Vec<String> = SshSettings::new(Vec::new())
-            .client
-            .preferred
-            .cipher
-            .iter()
-            .map(|n| n.as_ref().to_owned())
-            .collect();
+        let used = words(&SshSettings::new(Vec::new()).client.preferred.cipher);
         assert_eq!(used, names(aes_in_hardware()));
     }
 
