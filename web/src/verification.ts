@@ -23,6 +23,20 @@ function pick(v: Verification, part: Part): { verdict: Verification['verdict']; 
   return v.tracks.find((x) => x.track === part.track) ?? v.recording;
 }
 
+/** Requests in flight per session: the badges of one page (a recording's and its log's)
+ * share one request, and so do their repeats while the session runs. */
+const inFlight = new Map<string, Promise<Verification>>();
+
+function verificationOf(id: string): Promise<Verification> {
+  let asked = inFlight.get(id);
+  if (asked === undefined) {
+    asked = call<Verification>('GET', `/sessions/${encodeURIComponent(id)}/verification`)
+      .finally(() => inFlight.delete(id));
+    inFlight.set(id, asked);
+  }
+  return asked;
+}
+
 /** How often a badge of a session still running asks again. */
 const RUNNING_REFRESH_MS = 2000;
 
@@ -35,7 +49,7 @@ export function verificationBadge(id: string, part: Part = 'session'): HTMLEleme
     part === 'log' ? 'Verifying the session log…' : 'Verifying the recording…');
   const summary = h('span', { class: 'muted verification-summary', 'data-testid': `${testid}-summary` });
   const ask = (): void => {
-    void call<Verification>('GET', `/sessions/${encodeURIComponent(id)}/verification`).then((v) => {
+    void verificationOf(id).then((v) => {
       const picked = pick(v, part);
       badge.className = `badge verdict-${picked.verdict}`;
       badge.dataset.verdict = picked.verdict;
