@@ -84,11 +84,15 @@ impl<R: BufRead> Side<R> {
     }
 
     fn parse(&self, n: usize, line: &str) -> Result<Line, RecordError> {
-        let l: Line = serde_json::from_str(line).map_err(|e| self.error(n, e.to_string()))?;
-        if !(l.0.is_finite() && l.0 >= 0.0) {
-            return Err(self.error(n, format!("interval {} is not a non-negative number", l.0)));
-        }
-        Ok(l)
+        serde_json::from_str(line).map_err(|e| self.error(n, e.to_string()))
+    }
+
+    /// Moves the side's clock `interval` seconds on (line `n`); a stored file may hold any
+    /// number there.
+    fn later(&mut self, n: usize, interval: f64) -> Result<(), RecordError> {
+        self.time = crate::reader::after_interval(self.time, interval)
+            .map_err(|reason| self.error(n, reason))?;
+        Ok(())
     }
 
     fn next(&mut self) -> Result<Option<Unit>, RecordError> {
@@ -99,7 +103,7 @@ impl<R: BufRead> Side<R> {
         if code == "b" {
             return Err(self.error(n, "a b event does not follow an o or i event".into()));
         }
-        self.time += Duration::from_secs_f64(interval);
+        self.later(n, interval)?;
         let mut unit = Unit {
             at: self.time,
             code,
@@ -109,7 +113,7 @@ impl<R: BufRead> Side<R> {
         while let Some((n, line)) = self.line()? {
             let l = self.parse(n, &line)?;
             if l.1 == "b" {
-                self.time += Duration::from_secs_f64(l.0);
+                self.later(n, l.0)?;
                 unit.exact.push(l.2);
             } else {
                 self.ahead = Some((n, line));
@@ -319,6 +323,23 @@ mod tests {
         let bad = [&out[..], b"[1.0, \"o\"]\n"].concat();
         let e = merge_casts(&bad[..], &out[..], &mut sink).unwrap_err();
         assert!(e.to_string().contains("output recording"), "{e}");
+    }
+
+    #[test]
+    fn intervals_past_any_real_time_are_named_not_panicked_on() {
+        let out = side(false, &[(0, b"x".to_vec())]);
+        let mut sink = Vec::new();
+        // One interval no duration holds; then two that do, whose sum does not (in a `b`
+        // continuation too).
+        for tail in [
+            &b"[1e300, \"o\", \"y\"]\n"[..],
+            b"[1e19, \"o\", \"y\"]\n[1e19, \"o\", \"z\"]\n",
+            b"[1e19, \"o\", \"\"]\n[1e19, \"b\", \"eQ==\"]\n",
+        ] {
+            let bad = [&out[..], tail].concat();
+            let e = merge_casts(&bad[..], &out[..], &mut sink).unwrap_err();
+            assert!(e.to_string().contains("past any real time"), "{e}");
+        }
     }
 
     proptest! {

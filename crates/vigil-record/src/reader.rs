@@ -86,6 +86,19 @@ impl Cast {
 #[derive(Deserialize)]
 struct Line(f64, String, String);
 
+/// The moment `interval` seconds after `time`, or why a recording's line cannot say that: a
+/// stored file may hold any number (negative, or past what a duration holds, which
+/// `Duration::from_secs_f64` would panic on).
+pub(crate) fn after_interval(time: Duration, interval: f64) -> Result<Duration, String> {
+    if !(interval.is_finite() && interval >= 0.0) {
+        return Err(format!("interval {interval} is not a non-negative number"));
+    }
+    Duration::try_from_secs_f64(interval)
+        .ok()
+        .and_then(|d| time.checked_add(d))
+        .ok_or_else(|| format!("interval {interval} takes the recording past any real time"))
+}
+
 pub fn read_cast(reader: impl BufRead) -> Result<Cast, RecordError> {
     let mut lines = reader.lines().enumerate();
     let parse_err = |line: usize, reason: String| RecordError::Parse {
@@ -120,13 +133,7 @@ pub fn read_cast(reader: impl BufRead) -> Result<Cast, RecordError> {
         }
         let Line(interval, code, data) =
             serde_json::from_str(&line).map_err(|e| parse_err(n, e.to_string()))?;
-        if !(interval.is_finite() && interval >= 0.0) {
-            return Err(parse_err(
-                n,
-                format!("interval {interval} is not a non-negative number"),
-            ));
-        }
-        time += Duration::from_secs_f64(interval);
+        time = after_interval(time, interval).map_err(|reason| parse_err(n, reason))?;
         let data = match code.as_str() {
             "o" => EventData::Output(data.into_bytes()),
             "i" => EventData::Input(data.into_bytes()),
@@ -233,6 +240,31 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("line 2"), "{err}");
         assert!(read_cast(&b"{\"version\":2}\n"[..]).is_err());
+    }
+
+    /// Found by the `cast_reader` fuzz target: an interval too large for a duration made
+    /// `Duration::from_secs_f64` panic; intervals that fit could add up past one.
+    #[test]
+    fn intervals_past_any_real_time_are_named_not_panicked_on() {
+        let found =
+            include_bytes!("../../../fuzz/corpus/cast_reader/regression-interval-too-large");
+        // The target's first byte is its own knob; the rest is the file.
+        let err = read_cast(&found[1..]).unwrap_err();
+        assert!(err.to_string().contains("line 2"), "{err}");
+        assert!(err.to_string().contains("past any real time"), "{err}");
+        let head = "{\"version\":3,\"term\":{\"cols\":1,\"rows\":1}}\n";
+        let sum = format!("{head}[1e19, \"o\", \"a\"]\n[1e19, \"o\", \"b\"]\n");
+        let err = read_cast(sum.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("line 3"), "{err}");
+        let negative = format!("{head}[-1, \"o\", \"a\"]\n");
+        let err = read_cast(negative.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains("not a non-negative number"),
+            "{err}"
+        );
+        // The largest that fits still reads.
+        let fits = format!("{head}[1e19, \"o\", \"a\"]\n");
+        assert_eq!(read_cast(fits.as_bytes()).unwrap().output_bytes(), b"a");
     }
 
     #[test]

@@ -152,7 +152,10 @@ pub fn seek<R: BufRead>(stream: &mut R, index: &mut SeekIndex, at: Duration) -> 
         let Some((micros, code, rest_at)) = event_head(&line) else {
             continue;
         };
-        let when = time + Duration::from_micros(u64::try_from(micros).unwrap_or(u64::MAX));
+        // Saturating, as in `markers`: a stored file's intervals may add up past any duration.
+        let when = time.saturating_add(Duration::from_micros(
+            u64::try_from(micros).unwrap_or(u64::MAX),
+        ));
         if when > at {
             let after = when - at;
             let mut next =

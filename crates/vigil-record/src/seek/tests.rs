@@ -161,3 +161,19 @@ fn markers_after_intervals_too_large_to_count_are_at_the_end_of_time() {
         vec![(Duration::from_micros(u64::MAX), "late".to_owned())]
     );
 }
+
+/// A seek through intervals that add up past any duration saturates as `markers` does
+/// (a plain `+` panicked): a million intervals of the largest countable length.
+#[test]
+fn a_seek_through_intervals_too_large_to_add_saturates() {
+    let mut stream = b"{\"version\":3,\"term\":{\"cols\":20,\"rows\":2}}\n".to_vec();
+    let line = b"[99999999999999999999.0, \"m\", \"\"]\n";
+    for _ in 0..1_000_001 {
+        stream.extend_from_slice(line);
+    }
+    stream.extend_from_slice(b"[1.0, \"o\", \"end\"]\n");
+    let mut index = SeekIndex::default();
+    let s = seek(&mut &stream[..], &mut index, Duration::MAX).unwrap();
+    assert_eq!(s.at, Duration::MAX);
+    assert_eq!(s.next, None);
+}
