@@ -14,6 +14,9 @@ use crate::SshError;
 /// (32 gave +8..+10 MiB) at the same throughput (docs/BENCHMARKS.md).
 const CHANNEL_QUEUE: usize = 16;
 
+/// The longest sign-in grace or target keepalive taken (the configuration refuses longer).
+const LONGEST_INTERVAL: Duration = Duration::from_secs(86_400);
+
 /// The window granted to operators when the relay keeps up (OpenSSH's own default).
 pub(crate) const WINDOW: u32 = 2 * 1024 * 1024;
 
@@ -82,15 +85,17 @@ impl SshSettings {
     /// Asks each target for a sign of life every `interval`; three unanswered in a row end
     /// its sessions (the operator is told the connection was lost).
     pub fn with_target_keepalive(mut self, interval: Duration) -> Self {
-        self.client.keepalive_interval = Some(interval);
+        self.client.keepalive_interval = Some(interval.min(LONGEST_INTERVAL));
         self.client.keepalive_max = 3;
         self
     }
 
     /// How long a client has to sign in, and how many connections not yet signed in one
     /// client address may hold at once.
+    /// (Both intervals are capped at a day: deadlines are computed as `now + interval`,
+    /// which panics past what a clock holds.)
     pub fn with_pre_auth_limits(mut self, login_grace: Duration, per_address: usize) -> Self {
-        self.login_grace = login_grace;
+        self.login_grace = login_grace.min(LONGEST_INTERVAL);
         self.max_unauthenticated_per_address = per_address.max(1);
         self
     }
@@ -170,6 +175,18 @@ mod tests {
 
     fn words(order: &[russh::cipher::Name]) -> Vec<String> {
         order.iter().map(|n| n.as_ref().to_owned()).collect()
+    }
+
+    #[test]
+    fn intervals_past_a_day_are_capped_so_deadlines_never_overflow() {
+        let s = SshSettings::new(Vec::new())
+            .with_pre_auth_limits(Duration::MAX, 0)
+            .with_target_keepalive(Duration::MAX);
+        assert_eq!(s.login_grace, LONGEST_INTERVAL);
+        assert_eq!(s.client.keepalive_interval, Some(LONGEST_INTERVAL));
+        assert_eq!(s.max_unauthenticated_per_address, 1);
+        // What the server does with it at every connection.
+        let _ = tokio::time::Instant::now() + s.login_grace;
     }
 
     #[test]

@@ -161,19 +161,47 @@ fn bucket(file: &FileConfig, origin: &str) -> anyhow::Result<Option<Bucket>> {
     {
         bail!("s3_endpoint in {origin}: {endpoint:?} is not an http:// or https:// URL");
     }
-    let every = file
-        .s3_upload_interval_secs
-        .unwrap_or(vigil_record::s3::DEFAULT_UPLOAD_EVERY.as_secs());
-    if every == 0 {
-        bail!("s3_upload_interval_secs in {origin}: must be at least 1");
-    }
+    let every = seconds(
+        "s3_upload_interval_secs",
+        file.s3_upload_interval_secs,
+        vigil_record::s3::DEFAULT_UPLOAD_EVERY.as_secs(),
+        (1, DAY),
+        "",
+        origin,
+    )?;
     Ok(Some(Bucket {
         name: name.to_owned(),
         prefix: prefix.trim_matches('/').to_owned(),
         endpoint: file.s3_endpoint.clone(),
         region: file.s3_region.clone().unwrap_or_else(|| "us-east-1".into()),
-        upload_every: std::time::Duration::from_secs(every),
+        upload_every: every,
     }))
+}
+
+const DAY: u64 = 86_400;
+
+/// A number of seconds from the file (`default` when absent), within `min..=max`. The upper
+/// bounds keep every deadline the node computes from a setting inside what a clock can hold
+/// (`Instant + Duration` panics past it); `why_min` says what a smaller value would break.
+fn seconds(
+    key: &str,
+    value: Option<u64>,
+    default: u64,
+    (min, max): (u64, u64),
+    why_min: &str,
+    origin: &str,
+) -> anyhow::Result<std::time::Duration> {
+    let v = value.unwrap_or(default);
+    if v < min {
+        bail!("{key} in {origin}: must be at least {min}{why_min}");
+    }
+    if v > max {
+        bail!(
+            "{key} in {origin}: {v} is more than {max} ({} days)",
+            max / DAY
+        );
+    }
+    Ok(std::time::Duration::from_secs(v))
 }
 
 /// Values given on the command line or in the environment; they win over the file.
@@ -312,10 +340,14 @@ impl Settings {
                 "tls_cert and tls_key in {file_origin}: give both, or neither for a self-signed certificate"
             ),
         };
-        let purge_interval = file.purge_interval_secs.unwrap_or(3600);
-        if purge_interval == 0 {
-            bail!("purge_interval_secs in {file_origin}: must be at least 1");
-        }
+        let purge_interval = seconds(
+            "purge_interval_secs",
+            file.purge_interval_secs,
+            3600,
+            (1, 366 * DAY),
+            "",
+            &file_origin,
+        )?;
         let unreadable_lines = match file.unreadable_lines.as_deref() {
             None => vigil_session::Unreadable::default(),
             Some(v) => vigil_session::Unreadable::parse(v).ok_or_else(|| {
@@ -324,28 +356,36 @@ impl Settings {
                 )
             })?,
         };
-        let login_grace = file.login_grace_secs.unwrap_or(60);
-        if login_grace == 0 {
-            bail!(
-                "login_grace_secs in {file_origin}: must be at least 1 (an SSH client needs time to sign in)"
-            );
-        }
-        let target_keepalive = file.target_keepalive_secs.unwrap_or(30);
-        if target_keepalive == 0 {
-            bail!("target_keepalive_secs in {file_origin}: must be at least 1");
-        }
+        let login_grace = seconds(
+            "login_grace_secs",
+            file.login_grace_secs,
+            60,
+            (1, DAY),
+            " (an SSH client needs time to sign in)",
+            &file_origin,
+        )?;
+        let target_keepalive = seconds(
+            "target_keepalive_secs",
+            file.target_keepalive_secs,
+            30,
+            (1, DAY),
+            "",
+            &file_origin,
+        )?;
         let max_unauthenticated_per_address = file.max_unauthenticated_per_address.unwrap_or(64);
         if max_unauthenticated_per_address == 0 {
             bail!(
                 "max_unauthenticated_per_address in {file_origin}: must be at least 1 (0 would refuse every SSH client)"
             );
         }
-        let node_timeout = file.node_timeout_secs.unwrap_or(30);
-        if node_timeout < 3 {
-            bail!(
-                "node_timeout_secs in {file_origin}: must be at least 3 (a node heartbeats every sixth of it)"
-            );
-        }
+        let node_timeout = seconds(
+            "node_timeout_secs",
+            file.node_timeout_secs,
+            30,
+            (3, DAY),
+            " (a node heartbeats every sixth of it)",
+            &file_origin,
+        )?;
         let node_url = match file.node_url {
             None => None,
             Some(url) => Some(node_url(&url, &file_origin)?),
@@ -357,16 +397,16 @@ impl Settings {
         Ok(Settings {
             siem,
             unreadable_lines,
-            login_grace: std::time::Duration::from_secs(login_grace),
-            target_keepalive: std::time::Duration::from_secs(target_keepalive),
+            login_grace,
+            target_keepalive,
             max_unauthenticated_per_address,
             node_url,
-            node_timeout: std::time::Duration::from_secs(node_timeout),
+            node_timeout,
             bucket,
             http_tls: file.http_tls.unwrap_or(true),
             tls_files,
             retention_days: file.retention_days.unwrap_or(365),
-            purge_interval: std::time::Duration::from_secs(purge_interval),
+            purge_interval,
             data_dir: data_dir.to_owned(),
             node_name,
             ssh_listen: listen_addr("ssh_listen", &ssh, &ssh_origin)?,
@@ -589,6 +629,42 @@ mod tests {
             for w in *wanted {
                 assert!(err.contains(w), "{text:?}: {err:?} lacks {w:?}");
             }
+        }
+    }
+
+    /// Every interval setting is bounded on both sides with a message that names the key:
+    /// `login_grace_secs = 9223372036854775807` was taken, and every SSH connection then
+    /// panicked computing its sign-in deadline.
+    #[test]
+    fn intervals_are_bounded_with_a_message_naming_the_key() {
+        let path = Path::new("/data/vigil.toml");
+        let resolve = |text: &str| {
+            let file = parse(text, path)?;
+            Settings::resolve(Path::new("/data"), file, &Overrides::default())
+        };
+        let s3 = "recording_store = \"s3://vigil-recordings/p\"\n";
+        let table: &[(&str, &str, &str)] = &[
+            ("login_grace_secs", "", "(an SSH client needs time"),
+            ("target_keepalive_secs", "", "at least 1"),
+            ("node_timeout_secs", "", "heartbeats every sixth"),
+            ("purge_interval_secs", "", "at least 1"),
+            ("s3_upload_interval_secs", s3, "at least 1"),
+        ];
+        for (key, prefix, too_small) in table {
+            for (value, wanted) in [
+                ("0", *too_small),
+                ("9223372036854775807", "is more than"),
+                ("999999999", "days)"),
+            ] {
+                let text = format!("{prefix}{key} = {value}\n");
+                let err = format!("{:#}", resolve(&text).unwrap_err());
+                assert!(
+                    err.contains(key) && err.contains(wanted) && err.contains("vigil.toml"),
+                    "{text:?}: {err}"
+                );
+            }
+            let text = format!("{prefix}{key} = 86400\n");
+            assert!(resolve(&text).is_ok(), "{text:?}");
         }
     }
 
