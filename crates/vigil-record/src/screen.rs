@@ -59,11 +59,21 @@ impl Screen {
     }
 }
 
+/// The largest screen kept: a size is outside input (an operator's client sends any window
+/// size, a stored recording says any), and avt allocates every cell, so 65535 x 65535 took
+/// gigabytes (found by the `cast_reader` fuzz target). Wider or taller terminals are shown
+/// cut to this.
+pub(crate) const MAX_COLS: u16 = 1000;
+pub(crate) const MAX_ROWS: u16 = 500;
+
 fn sane(cols: u16, rows: u16) -> (usize, usize) {
     if cols == 0 || rows == 0 {
         (80, 24)
     } else {
-        (usize::from(cols), usize::from(rows))
+        (
+            usize::from(cols.min(MAX_COLS)),
+            usize::from(rows.min(MAX_ROWS)),
+        )
     }
 }
 
@@ -77,6 +87,18 @@ fn blank(cols: usize, rows: usize) -> avt::Terminal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_huge_size_is_capped_not_allocated() {
+        let mut s = Screen::new(u16::MAX, u16::MAX);
+        assert_eq!(s.size(), (MAX_COLS, MAX_ROWS));
+        s.feed(b"hello");
+        s.resize(u16::MAX, 3);
+        assert_eq!(s.size(), (MAX_COLS, 3));
+        s.resize(u16::MAX, u16::MAX);
+        assert_eq!(s.size(), (MAX_COLS, MAX_ROWS));
+        assert_eq!(s.text()[0], "hello");
+    }
 
     #[test]
     fn late_joiner_sees_the_current_screen() {
