@@ -503,6 +503,12 @@ mod tests {
         "nonsense_key",
     ];
 
+    /// `text` as /data/vigil.toml, read and resolved.
+    fn resolve(text: &str) -> anyhow::Result<Settings> {
+        let file = parse(text, Path::new("/data/vigil.toml"))?;
+        Settings::resolve(Path::new("/data"), file, &Overrides::default())
+    }
+
     fn value() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;
         prop_oneof![
@@ -582,11 +588,6 @@ mod tests {
 
     #[test]
     fn siem_tables_are_checked_whole() {
-        let path = Path::new("/data/vigil.toml");
-        let resolve = |text: &str| {
-            let file = parse(text, path)?;
-            Settings::resolve(Path::new("/data"), file, &Overrides::default())
-        };
         let s = resolve(
             "[[siem]]\nurl = \"udp://127.0.0.1:514\"\n[[siem]]\nurl = \"tcp://[::1]:6514\"\nformat = \"cef\"\nmin_severity = \"high\"\nkinds = [\"command_detected\"]\n",
         )
@@ -637,11 +638,6 @@ mod tests {
     /// panicked computing its sign-in deadline.
     #[test]
     fn intervals_are_bounded_with_a_message_naming_the_key() {
-        let path = Path::new("/data/vigil.toml");
-        let resolve = |text: &str| {
-            let file = parse(text, path)?;
-            Settings::resolve(Path::new("/data"), file, &Overrides::default())
-        };
         let s3 = "recording_store = \"s3://vigil-recordings/p\"\n";
         let table: &[(&str, &str, &str)] = &[
             ("login_grace_secs", "", "(an SSH client needs time"),

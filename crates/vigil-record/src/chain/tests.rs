@@ -33,6 +33,12 @@ impl LinkKeys for TestKey {
 /// A recording as the recorder writes it: `seconds` flushes of text, each followed by a
 /// link, then (when `seal`) the end and a seal. Returns the bytes and where each link
 /// frame starts.
+/// Where the bytes after link `i` start (`links` as `recording` returns them: where each
+/// link starts).
+fn after_link(links: &[usize], i: usize) -> usize {
+    links[i] + 8 + PAYLOAD
+}
+
 fn recording(key: &str, seconds: u64, seal: bool) -> (Vec<u8>, Vec<usize>) {
     recording_in(Version::CURRENT, key, seconds, seal)
 }
@@ -130,7 +136,7 @@ fn a_recording_cut_short_verifies_up_to_its_last_link() {
     assert_eq!((w.links, w.verified_ms), (4, 4000));
     assert_eq!(w.unverified_bytes, 20);
     // Cut right after a link: everything verified, not sealed.
-    let w = walk(&file[..links[2] + 8 + PAYLOAD], "k2");
+    let w = walk(&file[..after_link(&links, 2)], "k2");
     assert_eq!((w.links, w.unverified_bytes, w.sealed), (3, 0, false));
 }
 
@@ -160,7 +166,7 @@ fn every_kind_of_tampering_is_named() {
     let (file, links) = recording("k3", 4, true);
     // A flipped byte inside the third second's data.
     let mut flipped = file.clone();
-    flipped[links[1] + 8 + PAYLOAD + 10] ^= 0x01;
+    flipped[after_link(&links, 1) + 10] ^= 0x01;
     let p = walk(&flipped, "k3").problem.unwrap();
     assert!(
         matches!(
@@ -173,13 +179,13 @@ fn every_kind_of_tampering_is_named() {
         "{p:?}"
     );
     // Two seconds swapped (each with its link).
-    let a = &file[links[0] + 8 + PAYLOAD..links[1] + 8 + PAYLOAD];
-    let b = &file[links[1] + 8 + PAYLOAD..links[2] + 8 + PAYLOAD];
+    let a = &file[after_link(&links, 0)..after_link(&links, 1)];
+    let b = &file[after_link(&links, 1)..after_link(&links, 2)];
     let swapped = [
-        &file[..links[0] + 8 + PAYLOAD],
+        &file[..after_link(&links, 0)],
         b,
         a,
-        &file[links[2] + 8 + PAYLOAD..],
+        &file[after_link(&links, 2)..],
     ]
     .concat();
     assert_eq!(
@@ -191,8 +197,8 @@ fn every_kind_of_tampering_is_named() {
     );
     // A second removed with its link.
     let removed = [
-        &file[..links[0] + 8 + PAYLOAD],
-        &file[links[1] + 8 + PAYLOAD..],
+        &file[..after_link(&links, 0)],
+        &file[after_link(&links, 1)..],
     ]
     .concat();
     assert_eq!(
@@ -227,7 +233,7 @@ fn every_kind_of_tampering_is_named() {
         Some(Problem::AfterSeal { bytes: 4 })
     );
     // Garbage where a frame should start.
-    let mut garbage = file[..links[0] + 8 + PAYLOAD].to_vec();
+    let mut garbage = file[..after_link(&links, 0)].to_vec();
     garbage.extend_from_slice(b"not a frame at all");
     assert!(matches!(
         walk(&garbage, "k3").problem,
@@ -242,7 +248,7 @@ fn a_frame_header_changed_to_swallow_the_rest_never_leaves_it_sealed() {
     // file. Nothing is named then, but the seal is never reached: verified up to the link
     // before, and a normally closed session is judged altered for its missing seal.
     let (file, links) = recording("k5", 3, true);
-    for at in links[0] + 8 + PAYLOAD..links[0] + 8 + PAYLOAD + 12 {
+    for at in after_link(&links, 0)..after_link(&links, 0) + 12 {
         for bit in 0..8 {
             let mut changed = file.clone();
             changed[at] ^= 1 << bit;
