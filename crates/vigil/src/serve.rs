@@ -57,6 +57,10 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
         vigil_forward::Forwarder::start(store.clone(), &settings.node_name, settings.siem.clone())
             .await
             .context("cannot start the SIEM forwarder")?;
+    // Listened for before anything answers: the SSH port is how a supervisor (or a test) sees
+    // the node up, and a SIGTERM that came before the first poll of a lazily registered
+    // handler took the default action, killing the node without leaving the cluster.
+    let shutdown = shutdown_signals()?;
     let listener = SshGateway::bind(&settings.ssh_listen.to_string()).await?;
     let ssh_settings = SshSettings::new(vec![host_key])
         .with_target_keepalive(settings.target_keepalive)
@@ -130,7 +134,7 @@ pub(crate) async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     tokio::select! {
         result = gateway.serve(listener) => result.context("the SSH listener failed")?,
-        _ = shutdown_signal() => {
+        _ = shutdown => {
             println!("shutting down: ending {} live session(s)", hub.live_sessions().len());
             for id in hub.live_sessions() {
                 hub.control(&id, Control::Shutdown);
@@ -173,24 +177,24 @@ async fn start_console(settings: &Settings, hub: &Arc<Hub>) -> anyhow::Result<(S
     Ok((format!("{scheme}://{local}/"), cert_sha256))
 }
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
-        match term {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+/// Registers for SIGTERM and SIGINT now (so from here on neither kills the process) and
+/// returns the future that resolves when either arrives.
+#[cfg(unix)]
+fn shutdown_signals() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
+    })
+}
+
+#[cfg(not(unix))]
+fn shutdown_signals() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    Ok(async {
         let _ = tokio::signal::ctrl_c().await;
-    }
+    })
 }

@@ -151,7 +151,7 @@ async fn when_the_answer_and_the_exact_typed_line_differ_the_stricter_wins() {
     assert_eq!(rx.recv().await.unwrap().source, Source::TypedLine);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn no_answer_falls_back_to_the_typed_line_and_fails_closed_when_unreadable() {
     let (mut s, mut rx) = bash();
     let hold = held(s.on_input(Bytes::from_static(b"\x1b[A\r")));
@@ -165,6 +165,29 @@ async fn no_answer_falls_back_to_the_typed_line_and_fails_closed_when_unreadable
     // A late answer decides nothing and is not shown.
     let out = s.on_output(Bytes::from(osc(&s, "L", Some("'rm x'"))));
     assert!(out.is_empty(), "{out:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_line_its_keys_cannot_read_waits_longer_for_bash_than_an_exact_one() {
+    let (mut s, mut rx) = bash();
+    // Exact keys: the learnt wait (the floor here), then the typed line decides.
+    let hold = tokio::spawn(held(s.on_input(Bytes::from_static(b"s /tmp\r"))).decided());
+    tokio::time::sleep(wait::FLOOR + Duration::from_millis(100)).await;
+    assert!(hold.is_finished());
+    assert_eq!(rx.recv().await.unwrap().source, Source::TypedLine);
+    s.on_output(Bytes::from(osc(&s, "L", Some("'ls /tmp'"))));
+    s.on_output(Bytes::from(osc(&s, "P", None)));
+    // A completed line answered after three seconds (a slow completion, a loaded target)
+    // is still read from bash, not refused unread.
+    let hold = tokio::spawn(held(s.on_input(Bytes::from_static(b"ls /tm\t\r"))).decided());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(!hold.is_finished());
+    s.on_output(Bytes::from(osc(&s, "L", Some("'ls /tmp/'"))));
+    assert_eq!(
+        summary(&hold.await.unwrap()),
+        ["mark command: ls /tmp/", "forward \r"]
+    );
+    assert_eq!(rx.recv().await.unwrap().source, Source::ShellQuery);
 }
 
 #[tokio::test]
@@ -312,7 +335,7 @@ async fn an_answer_that_could_rebind_the_query_ends_it() {
     assert_eq!(s.query, Query::Absent);
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn after_a_cancel_a_line_bash_did_not_answer_for_is_not_decided_by_its_keys() {
     let (mut s, mut rx) = bash();
     // A refused paste: the cancel may leave some of its keys in bash's buffer.

@@ -13,6 +13,7 @@ pub use target::Target;
 
 use std::io::Write;
 use std::net::TcpListener;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -288,7 +289,14 @@ impl Gateway {
                 .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    // A node that handles SIGTERM exits with a status; dying of the signal
+                    // means it skipped its shutdown (sessions' ends, leaving the cluster).
+                    assert!(
+                        status.signal().is_none(),
+                        "the node died of a signal instead of shutting down: {status}\n{}",
+                        self.log_text()
+                    );
                     return;
                 }
                 std::thread::sleep(Duration::from_millis(50));

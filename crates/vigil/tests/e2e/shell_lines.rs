@@ -56,9 +56,9 @@ fn lines_are_read_from_bash_after_edits_recall_completion_and_pastes() {
         (300, format!("\x01{del5}")),
         (700, "\r".into()),
         // Tab completion: bash completes the directory. (Completion gets time to finish:
-        // bash answers the Enter's query only after it, and on a loaded machine a first
-        // completion can outlast the answer's one-second wait; the line is then refused
-        // unread, fail closed, which is right but not what this walk checks.)
+        // bash answers the Enter's query only after it. A line its keys cannot read waits
+        // up to five seconds for that answer; a first completion on a loaded machine once
+        // outlasted the one second it used to wait, and the line was refused unread.)
         (700, format!("touch {d}/uni")),
         (300, "\t".into()),
         (1500, "proof\r".into()),
