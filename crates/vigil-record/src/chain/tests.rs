@@ -33,14 +33,14 @@ impl LinkKeys for TestKey {
 /// A recording as the recorder writes it: `seconds` flushes of text, each followed by a
 /// link, then (when `seal`) the end and a seal. Returns the bytes and where each link
 /// frame starts.
+fn recording(key: &str, seconds: u64, seal: bool) -> (Vec<u8>, Vec<usize>) {
+    recording_in(Version::CURRENT, key, seconds, seal)
+}
+
 /// Where the bytes after link `i` start (`links` as `recording` returns them: where each
 /// link starts).
 fn after_link(links: &[usize], i: usize) -> usize {
     links[i] + 8 + PAYLOAD
-}
-
-fn recording(key: &str, seconds: u64, seal: bool) -> (Vec<u8>, Vec<usize>) {
-    recording_in(Version::CURRENT, key, seconds, seal)
 }
 
 fn recording_in(version: Version, key: &str, seconds: u64, seal: bool) -> (Vec<u8>, Vec<usize>) {

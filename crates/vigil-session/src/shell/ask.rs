@@ -76,15 +76,7 @@ impl ShellStage {
             (risky && super::runs(&default)).then(|| r.unread_flag())
         });
         let (hold, decider) = Hold::new("the line");
-        // A line its keys cannot read is refused (or let run unread) when bash does not
-        // answer: waiting up to the ceiling for it costs only time, where the learnt wait
-        // would let a slow completion or a loaded target decide it unread.
-        let wait = if exact {
-            self.answer_wait.wait()
-        } else {
-            super::wait::CEILING
-        };
-        let hold = hold.with_deadline(wait, default, move || {
+        let hold = hold.with_deadline(self.answer_wait.wait_for(exact), default, move || {
             misses.fetch_add(1, Ordering::Relaxed);
             if let Some(unread) = unread {
                 unread.store(true, Ordering::SeqCst);

@@ -1,7 +1,7 @@
 //! How long an Enter waits for the shell's answer: learnt from the round trips this channel
 //! has seen (the setup's answer and every query's, late ones included), the way TCP learns
 //! its retransmission timeout (RFC 6298: smoothed round trip plus four times its variation),
-//! never below [`FLOOR`] nor above [`CEILING`].
+//! never below [`FLOOR`] nor above [`CEILING`]; a line its keys cannot read waits the ceiling.
 //!
 //! The round trip is the gateway's to the target's shell and back through SSH, not a
 //! round trip inside the target host: a distant target or a loaded node (a busy gateway, a
@@ -39,6 +39,14 @@ impl AnswerWait {
                 (srtt * 7 / 8 + rtt / 8, var * 3 / 4 + deviation / 4)
             }
         });
+    }
+
+    /// How long the answer for a line is waited for. A line its keys cannot read (`exact`
+    /// false) is refused, or let run unread, when bash does not answer: it waits the
+    /// ceiling, since waiting costs only time where the learnt wait would let a slow
+    /// completion or a loaded target decide it unread.
+    pub(super) fn wait_for(&self, exact: bool) -> Duration {
+        if exact { self.wait() } else { CEILING }
     }
 
     /// How long the next answer is waited for.
