@@ -57,6 +57,53 @@ impl Scan {
     }
 }
 
+/// A chunk at least this long is first judged by its two ends (see [`classify`]).
+const SAMPLED: usize = 4096;
+/// Bytes of each end judged.
+const SAMPLE: usize = 512;
+
+/// Binary output (random, compressed or encrypted bytes: what `tar czf -` prints) arrives in
+/// chunks of 32 KiB that are binary from end to end, and counting every byte of them was 7%
+/// of the node's CPU on such output. So a long chunk is first judged by [`SAMPLE`] bytes at
+/// each end: when both are plainly binary, so is the chunk, and the rest is not counted.
+/// Anything else is counted whole and judged by [`is_binary`], exactly as short chunks are.
+///
+/// "Plainly binary" is stricter than [`is_binary`]: bytes that are not UTF-8 and would more
+/// than double as JSON text, or controls so dense that no terminal writes them (runs of NUL).
+/// Text that is UTF-8, however dense its escape sequences (a full-screen program redrawing),
+/// is never judged by samples. What this is not: a chunk that is binary at both ends with
+/// text between (a prompt inside a binary stream) is a `b` event as a whole, so players show
+/// nothing of it; its bytes are recorded exactly either way.
+///
+/// Returns the chunk's scan when it is text (binary chunks need none).
+fn classify(bytes: &[u8]) -> Option<Scan> {
+    if bytes.len() < SAMPLED {
+        let scan = Scan::of(bytes);
+        return (!is_binary(bytes.len(), scan, || has_invalid_utf8(bytes))).then_some(scan);
+    }
+    let (head, rest) = bytes.split_at(SAMPLE);
+    let (middle, tail) = rest.split_at(rest.len() - SAMPLE);
+    let head_scan = Scan::of(head);
+    let mut scan = head_scan;
+    if plainly_binary(head, head_scan) {
+        let tail_scan = Scan::of(tail);
+        if plainly_binary(tail, tail_scan) {
+            return None;
+        }
+        scan.add(tail_scan);
+        scan.add(Scan::of(middle));
+    } else {
+        scan.add(Scan::of(rest));
+    }
+    (!is_binary(bytes.len(), scan, || has_invalid_utf8(bytes))).then_some(scan)
+}
+
+/// See [`classify`]: a sample of bytes that no terminal text looks like.
+fn plainly_binary(sample: &[u8], scan: Scan) -> bool {
+    scan.escape_cost > 4 * sample.len()
+        || (2 * scan.high + scan.escape_cost > sample.len() && has_invalid_utf8(sample))
+}
+
 /// True when `len` bytes are binary rather than terminal text: written as JSON text they
 /// would more than double. Escapes cost up to six bytes for a control byte; where the bytes
 /// are not UTF-8 (`invalid` is asked only then), each high byte may become a three-byte
@@ -148,20 +195,22 @@ impl<W: Write> CastWriter<W> {
 
     pub fn output(&mut self, at: Duration, bytes: &[u8]) -> io::Result<()> {
         // Binary chunks are large and kept apart, so text next to them stays readable text.
-        let scan = Scan::of(bytes);
-        let binary = is_binary(bytes.len(), scan, || has_invalid_utf8(bytes));
+        let text_scan = classify(bytes);
         if let Some(p) = &mut self.pending {
             let close = at.saturating_sub(p.start) <= COALESCE_WITHIN;
-            if !binary && close && p.buf.len() + bytes.len() <= COALESCE_MAX {
+            if let Some(scan) = text_scan
+                && close
+                && p.buf.len() + bytes.len() <= COALESCE_MAX
+            {
                 p.buf.extend_from_slice(bytes);
                 p.scan.add(scan);
                 return Ok(());
             }
             self.flush_pending()?;
         }
-        if binary {
+        let Some(scan) = text_scan else {
             return self.binary_event(at, "o", bytes);
-        }
+        };
         self.pending = Some(Pending {
             start: at,
             buf: bytes.to_vec(),
@@ -184,10 +233,9 @@ impl<W: Write> CastWriter<W> {
 
     pub fn input(&mut self, at: Duration, bytes: &[u8]) -> io::Result<()> {
         self.flush_pending()?;
-        let scan = Scan::of(bytes);
-        if is_binary(bytes.len(), scan, || has_invalid_utf8(bytes)) {
+        let Some(scan) = classify(bytes) else {
             return self.binary_event(at, "i", bytes);
-        }
+        };
         let text = self.input.push(bytes);
         self.text_event(at, "i", text, scan)
     }
@@ -321,7 +369,8 @@ pub(crate) fn event_prefix(
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::{Scan, is_binary};
+    use super::{SAMPLE, SAMPLED, Scan, classify, is_binary};
+    use crate::utf8::has_invalid_utf8;
     use proptest::prelude::*;
 
     fn escape_cost(bytes: &[u8]) -> usize {
@@ -393,7 +442,93 @@ pub(crate) mod tests {
         }
     }
 
+    /// The rule applied to every byte, which sampling may only shortcut.
+    fn binary_by_every_byte(bytes: &[u8]) -> bool {
+        is_binary(bytes.len(), Scan::of(bytes), || has_invalid_utf8(bytes))
+    }
+
+    #[test]
+    fn long_chunks_are_judged_by_their_ends_only_when_both_are_plainly_binary() {
+        let text = "olá, 世界 — ação, Ελλάδα\r\n".repeat(400).into_bytes();
+        // Cut inside a character at both ends, as 32 KiB packets cut text.
+        let cut_text = text[1..text.len() - 1].to_vec();
+        let redraw = b"\x1b[H\x1b[2J\x1b[1;1H\x1b[K\x1b[7m \x1b[m".repeat(1000);
+        let listing =
+            b"drwxr-xr-x 2 root root 4096 Dec  4 10:00 \x1b[01;34mbin\x1b[0m\r\n".repeat(300);
+        let noise = noise(32 * 1024, 11);
+        let mixed = |head: &[u8], middle: &[u8], tail: &[u8]| [head, middle, tail].concat();
+        let table: Vec<(&str, Vec<u8>, bool)> = vec![
+            ("random bytes", noise.clone(), true),
+            ("zeros", vec![0; 32 * 1024], true),
+            ("text in other scripts, cut at both ends", cut_text, false),
+            (
+                "a full-screen redraw (dense escapes, UTF-8)",
+                redraw.clone(),
+                binary_by_every_byte(&redraw),
+            ),
+            (
+                "text with binary at its start only: judged by every byte",
+                mixed(&noise[..SAMPLE], &listing, b"$ "),
+                false,
+            ),
+            (
+                "text with binary at its end only: judged by every byte",
+                mixed(b"$ ", &listing, &noise[..SAMPLE]),
+                false,
+            ),
+            (
+                "binary at both ends with text between: binary as a whole (documented)",
+                mixed(&noise[..SAMPLE], &listing, &noise[..SAMPLE]),
+                true,
+            ),
+            (
+                "one byte short of sampling: judged by every byte",
+                mixed(
+                    &noise[..SAMPLE],
+                    &listing[..SAMPLED - 1 - 2 * SAMPLE],
+                    &noise[..SAMPLE],
+                ),
+                false,
+            ),
+        ];
+        for (what, bytes, want) in table {
+            assert_eq!(classify(&bytes).is_none(), want, "{what}");
+        }
+    }
+
+    /// Chunks of text with runs of noise and of NULs in them, of any length around the
+    /// sampling threshold.
+    fn patchwork() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            (1usize..3000).prop_map(|n| "ls -l é 世\r\n\x1b[0m".repeat(n / 16 + 1).into_bytes()),
+            (1usize..3000, any::<u64>()).prop_map(|(n, seed)| noise(n, seed | 1)),
+            (1usize..600).prop_map(|n| vec![0u8; n]),
+        ];
+        proptest::collection::vec(piece, 1..6).prop_map(|pieces| pieces.concat())
+    }
+
     proptest! {
+        #[test]
+        fn sampling_never_calls_binary_text_that_every_byte_calls_text_unless_both_ends_are(
+            bytes in patchwork(),
+        ) {
+            let every_byte = binary_by_every_byte(&bytes);
+            match classify(&bytes) {
+                Some(scan) => {
+                    prop_assert!(!every_byte);
+                    prop_assert_eq!(scan, Scan::of(&bytes));
+                }
+                None if !every_byte => {
+                    // Only a long chunk with plainly binary ends.
+                    prop_assert!(bytes.len() >= SAMPLED);
+                    let (head, tail) = (&bytes[..SAMPLE], &bytes[bytes.len() - SAMPLE..]);
+                    prop_assert!(super::plainly_binary(head, Scan::of(head)));
+                    prop_assert!(super::plainly_binary(tail, Scan::of(tail)));
+                }
+                None => {}
+            }
+        }
+
         #[test]
         fn scan_blocks_equal_the_per_byte_count(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
             let scan = Scan::of(&bytes);
