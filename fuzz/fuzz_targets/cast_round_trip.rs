@@ -1,4 +1,7 @@
-//! Any chunks of output and input, written and read back: the recording is lossless.
+//! Any chunks of output and input, written and read back: the recording is lossless. An op
+//! with bit 1 set makes its chunk large, the size the writer judges by its two ends (4 KiB and
+//! more): the piece's first half 64 times, its second half 16 times, the first half 64 times
+//! again (binary ends with text between, text ends with binary between, or all one kind).
 #![no_main]
 
 use std::time::Duration;
@@ -23,9 +26,16 @@ fuzz_target!(|data: &[u8]| {
     let mut at = Duration::ZERO;
     while let [op, len, tail @ ..] = rest {
         let n = usize::from(*len).min(tail.len());
-        let (chunk, next) = tail.split_at(n);
+        let (piece, next) = tail.split_at(n);
         rest = next;
-        at += Duration::from_millis(u64::from(*op >> 1));
+        let chunk = if op & 2 == 0 {
+            piece.to_vec()
+        } else {
+            let (ends, middle) = piece.split_at(piece.len() / 2);
+            [ends.repeat(64), middle.repeat(16), ends.repeat(64)].concat()
+        };
+        let chunk = &chunk[..];
+        at += Duration::from_millis(u64::from(*op >> 2));
         if op & 1 == 0 {
             out.extend_from_slice(chunk);
             w.output(at, chunk).unwrap();
