@@ -77,24 +77,24 @@ const SAMPLE: usize = 512;
 ///
 /// Returns the chunk's scan when it is text (binary chunks need none).
 fn classify(bytes: &[u8]) -> Option<Scan> {
-    if bytes.len() < SAMPLED {
-        let scan = Scan::of(bytes);
-        return (!is_binary(bytes.len(), scan, || has_invalid_utf8(bytes))).then_some(scan);
-    }
-    let (head, rest) = bytes.split_at(SAMPLE);
-    let (middle, tail) = rest.split_at(rest.len() - SAMPLE);
-    let head_scan = Scan::of(head);
-    let mut scan = head_scan;
-    if plainly_binary(head, head_scan) {
-        let tail_scan = Scan::of(tail);
-        if plainly_binary(tail, tail_scan) {
-            return None;
-        }
-        scan.add(tail_scan);
-        scan.add(Scan::of(middle));
+    let scan = if bytes.len() < SAMPLED {
+        Scan::of(bytes)
     } else {
-        scan.add(Scan::of(rest));
-    }
+        let (head, rest) = bytes.split_at(SAMPLE);
+        let mut scan = Scan::of(head);
+        if plainly_binary(head, scan) {
+            let (middle, tail) = rest.split_at(rest.len() - SAMPLE);
+            let tail_scan = Scan::of(tail);
+            if plainly_binary(tail, tail_scan) {
+                return None;
+            }
+            scan.add(tail_scan);
+            scan.add(Scan::of(middle));
+        } else {
+            scan.add(Scan::of(rest));
+        }
+        scan
+    };
     (!is_binary(bytes.len(), scan, || has_invalid_utf8(bytes))).then_some(scan)
 }
 
@@ -369,7 +369,7 @@ pub(crate) fn event_prefix(
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::{SAMPLE, SAMPLED, Scan, classify, is_binary};
+    use super::{SAMPLE, SAMPLED, Scan, classify, is_binary, plainly_binary};
     use crate::utf8::has_invalid_utf8;
     use proptest::prelude::*;
 
@@ -435,10 +435,7 @@ pub(crate) mod tests {
             ("a shell prompt", b"root@web01:~# ".to_vec(), false),
         ];
         for (what, bytes, want) in table {
-            let got = is_binary(bytes.len(), Scan::of(&bytes), || {
-                crate::utf8::has_invalid_utf8(&bytes)
-            });
-            assert_eq!(got, want, "{what}");
+            assert_eq!(binary_by_every_byte(&bytes), want, "{what}");
         }
     }
 
@@ -522,8 +519,8 @@ pub(crate) mod tests {
                     // Only a long chunk with plainly binary ends.
                     prop_assert!(bytes.len() >= SAMPLED);
                     let (head, tail) = (&bytes[..SAMPLE], &bytes[bytes.len() - SAMPLE..]);
-                    prop_assert!(super::plainly_binary(head, Scan::of(head)));
-                    prop_assert!(super::plainly_binary(tail, Scan::of(tail)));
+                    prop_assert!(plainly_binary(head, Scan::of(head)));
+                    prop_assert!(plainly_binary(tail, Scan::of(tail)));
                 }
                 None => {}
             }
